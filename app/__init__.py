@@ -1,0 +1,1 @@
+"""ORA: the Node (tray app, core, tools, policy, storage, relay link)."""

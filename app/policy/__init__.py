@@ -1,0 +1,1 @@
+"""Policy: the gate that decides every tool call and the broker for owner approvals."""
