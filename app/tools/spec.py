@@ -20,6 +20,7 @@ class ToolContext:
     guild_id: str
     channel: str
     state_dir: Path
+    config: dict[str, Any] = field(default_factory=dict)  # this tool's [tools.<name>] table
     extras: dict[str, Any] = field(default_factory=dict)
 
 
