@@ -95,8 +95,12 @@ def new_secret() -> bytes:
 
 
 def relay_proof(secret: bytes) -> str:
-    """What the device shows the Relay: derived from the secret, useless for pairing itself."""
-    return hashlib.sha256(_PROOF_LABEL + secret).hexdigest()
+    """What the device shows the Relay: derived from the secret, useless for pairing itself.
+
+    SHA-512 (first 32 bytes, hex) because a browser on a plain-http LAN origin has no
+    WebCrypto, and tweetnacl ships SHA-512 but not SHA-256.
+    """
+    return hashlib.sha512(_PROOF_LABEL + secret).digest()[:32].hex()
 
 
 def relay_verifier(secret: bytes) -> str:
