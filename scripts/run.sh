@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make run`: a local Relay (SQLite, embedded defaults) and the Node connected to it.
+# With a display the tray app starts; without one, `ora --headless` prints the pairing QR here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export LITELLM_LOCAL_MODEL_COST_MAP=True
+: "${ORA_HOME:=$PWD/.ora-home}"
+: "${ORA_RELAY_PORT:=8470}"
+export ORA_HOME
+export ORA_RELAY_URL="${ORA_RELAY_URL:-http://127.0.0.1:${ORA_RELAY_PORT}}"
+mkdir -p "$ORA_HOME/relay"
+
+relay_pid=""
+cleanup() { [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+echo "run: starting the Relay on ${ORA_RELAY_URL} (state in $ORA_HOME/relay)"
+ora-relay --host 127.0.0.1 --port "$ORA_RELAY_PORT" --data-dir "$ORA_HOME/relay" \
+  >>"$ORA_HOME/relay/relay.log" 2>&1 &
+relay_pid=$!
+for _ in $(seq 1 50); do
+  if python3 -c "import urllib.request,sys; urllib.request.urlopen('${ORA_RELAY_URL}/readyz', timeout=0.5)" 2>/dev/null; then
+    break
+  fi
+  if ! kill -0 "$relay_pid" 2>/dev/null; then
+    echo "run: the Relay failed to start; see $ORA_HOME/relay/relay.log" >&2
+    tail -20 "$ORA_HOME/relay/relay.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${ORA_HEADLESS:-}" ]; then
+  echo "run: starting the ORA tray app"
+  ora "$@"
+else
+  echo "run: no display found: starting ORA headless (Ctrl+C to stop)"
+  ora --headless "$@"
+fi
