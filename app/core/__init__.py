@@ -1,0 +1,1 @@
+"""The ORA core: conversation -> plan -> tool execution -> audit/memory -> response (Qt-free)."""

@@ -22,7 +22,8 @@ from typing import Any
 
 from app.policy.gate import Risk, Role
 
-LOCAL_CHANNEL = "tray"  # the owner in front of the PC
+# The owner in front of the PC (tray popup, or the terminal ORA runs in) is local presence.
+LOCAL_CHANNELS = frozenset({"tray", "terminal"})
 
 
 class ApprovalError(Exception):
@@ -166,7 +167,7 @@ class ApprovalBroker:
             raise ApprovalError("this approval has expired and was denied")
         if answerer_role is not Role.OWNER:
             raise ApprovalError("only the owner can answer approvals")
-        if channel == req.channel and channel != LOCAL_CHANNEL:
+        if channel == req.channel and channel not in LOCAL_CHANNELS:
             raise ApprovalError(
                 "an approval cannot be answered from the device that asked for it: "
                 "answer it on the PC or on another of your devices"

@@ -1,0 +1,1 @@
+"""Per-profile storage: database, memory, audit chain, secrets."""

@@ -40,7 +40,9 @@ def test_round_trip() -> None:
         ({"type": "presence", "peer_id": "p", "online": 1}, BadFieldType),
     ],
 )
-def test_malformed_messages_are_named_errors(body: dict[str, object], error: type[Exception]) -> None:
+def test_malformed_messages_are_named_errors(
+    body: dict[str, object], error: type[Exception]
+) -> None:
     with pytest.raises(error):
         m.decode(json.dumps(body))
 

@@ -1,0 +1,270 @@
+"""One settings object per Node process, loaded once from the profile's TOML and the environment.
+
+The profile's file is `<state_dir>/config.toml`; it is read, never rewritten, so a mistake in
+it is reported (file, key, line) and nothing the user wrote is lost. Example:
+
+    node_name = "My PC"
+    relay_url = "http://127.0.0.1:8470"
+    locale = "ja"                       # "", "ja" or "en"; "" follows the OS
+
+    [[providers]]
+    name = "openai"
+    base_url = "https://api.openai.com/v1"
+    model = "gpt-4o-mini"
+    key_ref = "openai"                  # secret name in the OS keyring (`ora key set openai`)
+    roles = ["chat", "planner", "cheap"]
+
+    [policy.overrides]
+    web_fetch = "deny"
+
+    [tools.files]
+    roots = ["~/Documents"]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from app.errors import ConfigError
+from app.policy.gate import Profile, Verdict
+
+APP_NAME = "ORA"
+PROVIDER_ROLES = ("planner", "chat", "cheap")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderConfig:
+    """One OpenAI-compatible endpoint."""
+
+    name: str
+    base_url: str
+    model: str
+    key_ref: str = ""
+    roles: tuple[str, ...] = PROVIDER_ROLES
+    local: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a Node process is configured with."""
+
+    profile: Profile
+    state_dir: Path
+    config_path: Path
+    node_name: str = "ORA"
+    relay_url: str = "http://127.0.0.1:8470"
+    locale: str = ""
+    local_host: str = "127.0.0.1"
+    local_port: int = 8471
+    expose_lan: bool = False
+    updates_enabled: bool = True
+    update_url: str = ""
+    update_channel: str = "stable"
+    detect_local_providers: bool = True
+    local_provider_ports: tuple[int, ...] = (11434, 1234)
+    providers: tuple[ProviderConfig, ...] = ()
+    policy_overrides: Mapping[str, Verdict] = field(default_factory=dict)
+    tools: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    approval_timeout_s: float = 120.0
+
+    @property
+    def db_path(self) -> Path:
+        """The profile's SQLite database."""
+        return self.state_dir / "ora.db"
+
+    @property
+    def logs_dir(self) -> Path:
+        """The profile's log folder (the only place conversation content may be logged)."""
+        return self.state_dir / "logs"
+
+    @property
+    def browser_profile_dir(self) -> Path:
+        """The profile's persistent browser profile."""
+        return self.state_dir / "browser"
+
+
+def state_root(env: Mapping[str, str]) -> Path:
+    """Where all profiles live: ORA_HOME, else the platform's user data dir."""
+    home = env.get("ORA_HOME")
+    return Path(home).expanduser() if home else Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The first line assigning `key` (or opening table `key`), for error messages."""
+    pattern = re.compile(rf"^\s*(\[+\s*)?{re.escape(key)}\s*(=|\]|\.)", re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+class _Reader:
+    """Typed access to the TOML document that reports file, key and line on any mistake."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        line = _line_of(self.text, key.rsplit(".", 1)[-1].split("[")[0])
+        where = f"{self.path}, line {line}" if line else str(self.path)
+        return ConfigError(f"{where}: '{key}' {problem}. Fix the file and start ORA again.")
+
+    def take(
+        self, table: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str
+    ) -> Any:
+        value = table.pop(key)
+        if isinstance(value, bool) and kind in (int, float):
+            raise self.fail(path, f"must be a {kind.__name__}, not true/false")
+        if not isinstance(value, kind):
+            expected = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            )
+            raise self.fail(path, f"must be a {expected}, not {type(value).__name__}")
+        return value
+
+    def reject_rest(self, table: dict[str, Any], prefix: str) -> None:
+        for key in table:
+            raise self.fail(f"{prefix}{key}", "is not a setting ORA knows")
+
+
+def _parse_providers(reader: _Reader, raw: Any) -> tuple[ProviderConfig, ...]:
+    if not isinstance(raw, list):
+        raise reader.fail("providers", "must be an array of tables ([[providers]])")
+    out = []
+    for i, entry in enumerate(raw):
+        where = f"providers[{i}]"
+        if not isinstance(entry, dict):
+            raise reader.fail("providers", "must be an array of tables ([[providers]])")
+        entry = dict(entry)
+        try:
+            name = reader.take(entry, "name", str, f"{where}.name")
+            base_url = reader.take(entry, "base_url", str, f"{where}.base_url")
+            model = reader.take(entry, "model", str, f"{where}.model")
+        except KeyError as missing:
+            raise reader.fail(where, f"needs '{missing.args[0]}'") from None
+        if not base_url.startswith(("http://", "https://")):
+            raise reader.fail(f"{where}.base_url", "must start with http:// or https://")
+        key_ref = (
+            reader.take(entry, "key_ref", str, f"{where}.key_ref") if "key_ref" in entry else ""
+        )
+        local = reader.take(entry, "local", bool, f"{where}.local") if "local" in entry else False
+        roles: tuple[str, ...] = PROVIDER_ROLES
+        if "roles" in entry:
+            role_list = reader.take(entry, "roles", list, f"{where}.roles")
+            bad = [r for r in role_list if r not in PROVIDER_ROLES]
+            if bad:
+                raise reader.fail(
+                    f"{where}.roles", f"has unknown role(s) {bad}; use {list(PROVIDER_ROLES)}"
+                )
+            roles = tuple(role_list)
+        reader.reject_rest(entry, f"{where}.")
+        out.append(
+            ProviderConfig(
+                name=name, base_url=base_url, model=model, key_ref=key_ref, roles=roles, local=local
+            )
+        )
+    return tuple(out)
+
+
+def load_settings(
+    profile: str = "private",
+    *,
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load the profile's settings; a bad file raises ConfigError and is left untouched."""
+    env = os.environ if env is None else env
+    try:
+        prof = Profile(profile)
+    except ValueError:
+        raise ConfigError(f"unknown profile {profile!r}: use 'private' or 'shared'") from None
+    state_dir = state_root(env) / "profiles" / prof.value
+    path = config_path or state_dir / "config.toml"
+    values: dict[str, Any] = {}
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(
+                f"{path}: not valid TOML ({err}). Fix the file and start ORA again."
+            ) from None
+        values = _parse_document(_Reader(path, text), doc)
+    for env_key, name in (
+        ("ORA_RELAY_URL", "relay_url"),
+        ("ORA_NODE_NAME", "node_name"),
+        ("ORA_LOCALE", "locale"),
+        ("ORA_UPDATE_URL", "update_url"),
+    ):
+        if env.get(env_key):
+            values[name] = env[env_key]
+    if env.get("ORA_NO_LOCAL_DETECT"):
+        values["detect_local_providers"] = False
+    return Settings(profile=prof, state_dir=state_dir, config_path=path, **values)
+
+
+def _parse_document(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
+    doc = dict(doc)
+    values: dict[str, Any] = {}
+    for key in ("node_name", "relay_url", "update_url", "update_channel"):
+        if key in doc:
+            values[key] = reader.take(doc, key, str, key)
+    if "locale" in doc:
+        locale = reader.take(doc, "locale", str, "locale")
+        if locale not in ("", "ja", "en"):
+            raise reader.fail("locale", 'must be "", "ja" or "en"')
+        values["locale"] = locale
+    if "updates_enabled" in doc:
+        values["updates_enabled"] = reader.take(doc, "updates_enabled", bool, "updates_enabled")
+    if "approval_timeout_s" in doc:
+        timeout = reader.take(doc, "approval_timeout_s", (int, float), "approval_timeout_s")
+        if not 5 <= timeout <= 3600:
+            raise reader.fail("approval_timeout_s", "must be between 5 and 3600 seconds")
+        values["approval_timeout_s"] = float(timeout)
+    if "local_server" in doc:
+        table = dict(reader.take(doc, "local_server", dict, "local_server"))
+        if "host" in table:
+            values["local_host"] = reader.take(table, "host", str, "local_server.host")
+        if "port" in table:
+            port = reader.take(table, "port", int, "local_server.port")
+            if not 0 <= port <= 65535:
+                raise reader.fail("local_server.port", "must be between 0 and 65535")
+            values["local_port"] = port
+        if "expose_lan" in table:
+            values["expose_lan"] = reader.take(table, "expose_lan", bool, "local_server.expose_lan")
+        reader.reject_rest(table, "local_server.")
+    if "detect_local_providers" in doc:
+        values["detect_local_providers"] = reader.take(
+            doc, "detect_local_providers", bool, "detect_local_providers"
+        )
+    if "providers" in doc:
+        values["providers"] = _parse_providers(reader, doc.pop("providers"))
+    if "policy" in doc:
+        policy = dict(reader.take(doc, "policy", dict, "policy"))
+        overrides = (
+            dict(reader.take(policy, "overrides", dict, "policy.overrides"))
+            if "overrides" in policy
+            else {}
+        )
+        reader.reject_rest(policy, "policy.")
+        parsed: dict[str, Verdict] = {}
+        for tool, verdict in overrides.items():
+            if verdict not in ("allow", "ask", "deny"):
+                raise reader.fail(f"policy.overrides.{tool}", 'must be "allow", "ask" or "deny"')
+            parsed[tool] = Verdict(verdict)
+        values["policy_overrides"] = parsed
+    if "tools" in doc:
+        tools = reader.take(doc, "tools", dict, "tools")
+        for name, table in tools.items():
+            if not isinstance(table, dict):
+                raise reader.fail(f"tools.{name}", "must be a table ([tools.NAME])")
+        values["tools"] = tools
+    reader.reject_rest(doc, "")
+    return values

@@ -1,0 +1,63 @@
+"""Long-term memory tools: remember a note, recall notes. Only ever the caller's own partition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.policy.gate import Risk
+from app.store.memory import MemoryStore, Partition
+from app.tools.spec import ToolContext, ToolFailure, ToolSpec
+
+
+def _store(ctx: ToolContext) -> MemoryStore:
+    store = ctx.extras.get("memory")
+    if not isinstance(store, MemoryStore):
+        raise ToolFailure("memory is not available in this context")
+    return store
+
+
+def _partition(ctx: ToolContext) -> Partition:
+    return Partition(user_id=ctx.user_id, role=ctx.role.value, guild_id=ctx.guild_id)
+
+
+async def _remember(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    note = _store(ctx).remember(_partition(ctx), args["text"].strip())
+    return {"remembered": note.text, "id": note.id}
+
+
+async def _recall(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    notes = _store(ctx).recall(_partition(ctx), args["query"], limit=args.get("limit", 5))
+    return {"notes": [n.text for n in notes]}
+
+
+def tools() -> list[ToolSpec]:
+    """remember, recall."""
+    return [
+        ToolSpec(
+            name="remember",
+            description="Keep a note in the user's long-term memory",
+            parameters={
+                "type": "object",
+                "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 4000}},
+                "required": ["text"],
+                "additionalProperties": False,
+            },
+            risk=Risk.LOW,
+            handler=_remember,
+        ),
+        ToolSpec(
+            name="recall",
+            description="Search the user's long-term notes",
+            parameters={
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "minLength": 1, "maxLength": 500},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 20},
+                },
+                "required": ["query"],
+                "additionalProperties": False,
+            },
+            risk=Risk.LOW,
+            handler=_recall,
+        ),
+    ]
