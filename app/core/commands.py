@@ -10,7 +10,7 @@ import shlex
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from app.core.events import Event, Notice, ToolFinished, TurnDone
+from app.core.events import Event, ToolFinished, TurnDone
 
 if TYPE_CHECKING:
     from app.core.assistant import Assistant, TurnRequest
@@ -65,7 +65,6 @@ class Commands:
         else:
             message = f"Unknown or incomplete command {line!r}. Type /help."
         if tool_call is None:
-            yield Notice(text=message)
             yield TurnDone(text=message)
             return
         outcome: dict[str, Any] = {}

@@ -23,8 +23,8 @@ import sqlite_utils
 
 from app.store.secrets import SecretStore
 
-_KEY_NAME = "audit-key"
-_HEAD_NAME = "audit-head"
+_KEY_NAME = "ora.audit-key"
+_HEAD_NAME = "ora.audit-head"
 _GENESIS = "0" * 64
 _FIELDS = (
     "seq", "ts", "user_id", "role", "channel", "tool", "args_digest",

@@ -22,7 +22,8 @@ from app.errors import SecretStoreError
 from app.policy.gate import Profile
 
 _LOGGER = logging.getLogger(__name__)
-_INDEX = "__index__"  # keyring has no listing; we keep the names (not values) under this entry
+_INDEX = "__index__"
+INTERNAL_PREFIX = "ora."  # ORA's own secrets (audit key, identity key), hidden from `ora key list`  # keyring has no listing; we keep the names (not values) under this entry
 
 
 class _Backend(Protocol):
@@ -129,6 +130,8 @@ class SecretStore:
             service = f"ora.{profile.value}.{_path_tag(state_dir)}"
             return cls(_KeyringBackend(ring, service), f"OS keyring ({type(ring).__name__})")
         path = state_dir / "secrets.json"
+        if not use_keyring:  # the caller chose the file (tests, the self-test's scratch profile)
+            return cls(_FileBackend(path), f"file readable only by you: {path}")
         _LOGGER.warning(
             "no OS keyring found: secrets are kept in %s, readable only by you (mode 0600)", path
         )
@@ -143,20 +146,21 @@ class SecretStore:
         if not name or name == _INDEX:
             raise SecretStoreError(f"invalid secret name {name!r}")
         self._backend.set(name, value)
-        names = set(self.names())
+        names = set(self.names(internal=True))
         if name not in names:
             self._backend.set(_INDEX, json.dumps(sorted(names | {name})))
 
     def delete(self, name: str) -> None:
         """Forget a secret."""
         self._backend.delete(name)
-        names = set(self.names()) - {name}
+        names = set(self.names(internal=True)) - {name}
         self._backend.set(_INDEX, json.dumps(sorted(names)))
 
-    def names(self) -> list[str]:
-        """Names of the stored secrets (never their values)."""
+    def names(self, *, internal: bool = False) -> list[str]:
+        """Names of the stored secrets (never their values); ORA's own (`ora.*`) on request."""
         raw = self._backend.get(_INDEX)
-        return list(json.loads(raw)) if raw else []
+        names = list(json.loads(raw)) if raw else []
+        return names if internal else [n for n in names if not n.startswith(INTERNAL_PREFIX)]
 
 
 def _path_tag(state_dir: Path) -> str:

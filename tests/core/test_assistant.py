@@ -2,6 +2,7 @@
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from app.core.assistant import TurnRequest
 from app.core.events import ApprovalPending, Notice, TextDelta, ToolFinished, ToolStarted, TurnDone
@@ -12,7 +13,7 @@ from tests.support.fixtures import open_runtime
 OWNER = dict(user_id="owner", role=Role.OWNER)
 
 
-async def collect(runtime, text, **kw):
+async def collect(runtime: Any, text: str, **kw: Any) -> list[Any]:
     req = TurnRequest(text=text, **{**OWNER, **kw})
     return [e async for e in runtime.assistant.turn(req)]
 

@@ -23,7 +23,7 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 def make_settings(home: Path, profile: str = "private", **overrides: object) -> Settings:
     settings = load_settings(profile, env={"ORA_HOME": str(home), "ORA_NO_LOCAL_DETECT": "1"})
     fields = {**settings.__dict__, **overrides}
-    return Settings(**fields)  # type: ignore[arg-type]
+    return Settings(**fields)
 
 
 async def open_runtime(

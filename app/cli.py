@@ -1,0 +1,151 @@
+"""The `ora` command: tray app, headless Node, terminal chat, audit check, keys, self-test.
+
+Only this module reads the command line; everything else gets a Settings object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from app.errors import OraError
+from app.settings import Settings, load_settings
+from app.version import __version__
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ora", description="ORA, your personal AI secretary on this PC."
+    )
+    p.add_argument("--version", action="version", version=f"ora {__version__}")
+    p.add_argument(
+        "--profile", default="private", choices=["private", "shared"], help="which ORA state to use"
+    )
+    p.add_argument(
+        "--headless", action="store_true", help="run without the tray (no display needed)"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log more to the terminal")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("chat", help="chat with ORA in this terminal")
+    audit = sub.add_parser("audit", help="the tool-call audit log")
+    audit.add_argument("action", choices=["verify", "show"])
+    key = sub.add_parser("key", help="API keys in the OS keyring")
+    key.add_argument("action", choices=["set", "list", "delete"])
+    key.add_argument("name", nargs="?")
+    sub.add_parser("providers", help="which AI providers are enabled, and why not")
+    sub.add_parser("self-test", help="check that this installation works (exit 0 when healthy)")
+    sub.add_parser("pair", help="pair a phone or browser (needs the Relay link)")
+    return p
+
+
+def _setup_logging(settings: Settings, verbose: bool) -> None:
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    # Conversation content may only be logged on the Node, in the profile's own log folder.
+    handler = logging.FileHandler(settings.logs_dir / "ora.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("ora: %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.handlers[:] = [handler, console]
+    for noisy in ("LiteLLM", "litellm", "httpx", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `ora` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.profile)
+        _setup_logging(settings, args.verbose)
+        return _dispatch(args, settings)
+    except OraError as err:
+        print(f"ora: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from app import terminal
+
+    command = args.command
+    if command == "chat":
+        return asyncio.run(terminal.chat(settings))
+    if command == "audit":
+        return asyncio.run(terminal.audit(settings, args.action))
+    if command == "key":
+        return _keys(settings, args.action, args.name)
+    if command == "providers":
+        return asyncio.run(terminal.providers(settings))
+    if command == "self-test":
+        return asyncio.run(terminal.self_test(settings))
+    if command == "pair":
+        print(
+            "ora: pairing needs the Relay link, which this version does not include yet. "
+            "Use `ora chat` on this PC for now.",
+            file=sys.stderr,
+        )
+        return 2
+    has_display = bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ) or sys.platform in (
+        "win32",
+        "darwin",
+    )
+    if not args.headless and has_display:
+        print(
+            "ora: the tray app is not part of this version yet; running headless.", file=sys.stderr
+        )
+    from app import headless
+
+    return asyncio.run(headless.run(settings))
+
+
+def _keys(settings: Settings, action: str, name: str | None) -> int:
+    from app.store.secrets import SecretStore
+
+    store = SecretStore.open(settings.profile, settings.state_dir)
+    if action == "list":
+        names = store.names()
+        print(f"secrets of the {settings.profile.value} profile ({store.backend_description}):")
+        for n in names:
+            print(f"  {n}")
+        if not names:
+            print("  (none)")
+        return 0
+    if not name:
+        print(f"ora: `ora key {action}` needs a NAME (the key_ref of a provider)", file=sys.stderr)
+        return 2
+    if action == "delete":
+        store.delete(name)
+        print(f"deleted {name!r}")
+        return 0
+    value = (
+        getpass.getpass(f"API key for {name!r}: ")
+        if sys.stdin.isatty()
+        else sys.stdin.readline().strip()
+    )
+    if not value:
+        print("ora: empty key; nothing stored", file=sys.stderr)
+        return 2
+    store.set(name, value)
+    print(f"stored {name!r} in {store.backend_description}")
+    return 0
+
+
+def _json_line(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

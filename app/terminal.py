@@ -1,0 +1,174 @@
+"""The terminal front end of the core: chat with streamed replies, approvals, audit, self-test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from typing import Protocol
+
+from app.core.assistant import TurnRequest
+from app.core.events import ApprovalPending, Notice, TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.runtime import Runtime
+from app.policy.approvals import ApprovalError
+from app.policy.gate import Role
+from app.settings import Settings, load_settings
+from app.version import __version__
+
+OWNER_ID = "owner"
+
+
+class Writer(Protocol):
+    """Where a turn is printed (stdout, or nowhere for the self-test)."""
+
+    def write(self, text: str, /) -> int: ...
+    def flush(self) -> None: ...
+
+
+async def _ask(prompt: str) -> str:
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(None, input, prompt)
+    except EOFError:
+        return "/quit"
+
+
+async def run_turn(runtime: Runtime, text: str, out: Writer = sys.stdout) -> str:
+    """One turn in the terminal: stream the reply, show tools, ask approvals here."""
+    req = TurnRequest(text=text, user_id=OWNER_ID, role=Role.OWNER, channel="terminal")
+    streamed = False
+    final = ""
+    noticed = ""
+    async for event in runtime.assistant.turn(req):
+        if isinstance(event, TextDelta):
+            out.write(event.text)
+            out.flush()
+            streamed = True
+        elif isinstance(event, ToolStarted):
+            out.write(f"\n  [{event.tool} ({event.risk})]\n")
+        elif isinstance(event, ApprovalPending):
+            r = event.request
+            out.write(
+                f"\n  APPROVAL NEEDED — {r.tool} ({r.risk.name}) asked by {r.requester}\n"
+                f"  arguments: {json.dumps(r.arguments, ensure_ascii=False)}\n"
+            )
+            answer = await _ask("  approve? [y/N] ")
+            try:
+                runtime.broker.answer(
+                    r.approval_id,
+                    approve=answer.strip().lower() in ("y", "yes"),
+                    digest=r.digest,
+                    answered_by=OWNER_ID,
+                    answerer_role=Role.OWNER,
+                    channel="terminal",
+                )
+            except ApprovalError as err:
+                out.write(f"  {err}\n")
+        elif isinstance(event, ToolFinished):
+            out.write(f"  [{event.tool}: {event.outcome}] {event.summary}\n")
+        elif isinstance(event, Notice):
+            noticed = event.text
+            out.write(f"{event.text}\n")
+        elif isinstance(event, TurnDone):
+            final = event.text
+            if not streamed and event.text and event.text != noticed:
+                out.write(event.text + "\n")
+            elif streamed:
+                out.write("\n")
+    return final
+
+
+async def chat(settings: Settings) -> int:
+    """Interactive chat until /quit or end of input."""
+    runtime = await Runtime.open(settings)
+    try:
+        print(
+            f"ORA {__version__} — {settings.profile.value} profile. /help for commands, /quit to leave."
+        )
+        if not runtime.providers.has_any():
+            await runtime.wait_ready()
+        if not runtime.providers.has_any():
+            print("No AI model is set up yet; explicit commands still work (/help).")
+        while True:
+            line = (await _ask("> ")).strip()
+            if line in ("/quit", "/exit"):
+                return 0
+            if line:
+                await run_turn(runtime, line)
+    finally:
+        await runtime.close()
+
+
+async def audit(settings: Settings, action: str) -> int:
+    """`ora audit verify|show`."""
+    runtime = await Runtime.open(settings)
+    try:
+        if action == "show":
+            for row in runtime.audit.rows(limit=50):
+                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["ts"]))
+                print(
+                    f"{row['seq']:>6} {when} {row['user_id']:<10} {row['tool']:<14} {row['risk']:<8} "
+                    f"{row['decision']:<6} {row['outcome']}"
+                )
+            return 0
+        problem = runtime.audit.verify()
+        count = runtime.db.table("audit").count
+        if problem is None:
+            print(f"audit log intact: {count} rows verified")
+            return 0
+        print(f"AUDIT LOG TAMPERED: {problem.problem} (row {problem.seq})")
+        return 1
+    finally:
+        await runtime.close()
+
+
+async def providers(settings: Settings) -> int:
+    """`ora providers`: every provider and why it is or is not enabled."""
+    runtime = await Runtime.open(settings)
+    try:
+        await runtime.wait_ready()
+        if not runtime.providers.statuses:
+            print(
+                f"No providers. Add a [[providers]] entry to {settings.config_path} "
+                "or start a local server (Ollama, LM Studio)."
+            )
+        for s in runtime.providers.statuses:
+            state = "enabled " if s.enabled else "disabled"
+            print(f"{s.config.name:<14} {state} {s.config.model:<20} {s.reason}")
+        print(f"secrets: {runtime.secrets.backend_description}")
+        return 0
+    finally:
+        await runtime.close()
+
+
+async def self_test(settings: Settings) -> int:
+    """Open a throwaway profile, run a command through the whole core, print one JSON line."""
+    checks: dict[str, object] = {"version": __version__}
+    with tempfile.TemporaryDirectory(prefix="ora-selftest-") as home:
+        scratch = load_settings(
+            settings.profile.value, env={"ORA_HOME": home, "ORA_NO_LOCAL_DETECT": "1"}
+        )
+        from app.store.secrets import SecretStore
+
+        secrets = SecretStore.open(scratch.profile, scratch.state_dir, use_keyring=False)
+        runtime = await Runtime.open(scratch, secrets=secrets)
+        try:
+            reply = await run_turn(runtime, "/remember self-test note", out=_Null())
+            recall = await run_turn(runtime, "/recall self-test", out=_Null())
+            checks["core"] = "Remembered" in reply and "self-test note" in recall
+            checks["audit"] = runtime.audit.verify() is None
+        finally:
+            await runtime.close()
+    checks["ok"] = bool(checks["core"] and checks["audit"])
+    print(json.dumps(checks))
+    return 0 if checks["ok"] else 1
+
+
+class _Null:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
