@@ -16,4 +16,5 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy"; mypy
 echo "== import contracts"; lint-imports
+export ORA_REQUIRE_KEYRING="${ORA_REQUIRE_KEYRING:-${ORA_IN_DBUS:-}}"
 echo "== pytest"; pytest -p no:cacheprovider "$@"

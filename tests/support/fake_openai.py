@@ -32,6 +32,7 @@ class FakeOpenAI:
     model: str = "fake-model"
     script: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    auth_headers: list[str] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -68,6 +69,7 @@ class FakeOpenAI:
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        self.auth_headers.append(request.headers.get("Authorization", ""))
         reply = self._next(body)
         if reply.fail_status:
             return web.json_response(
