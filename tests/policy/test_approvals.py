@@ -98,7 +98,7 @@ async def test_only_the_owner_answers() -> None:
 
 async def test_listeners_hear_requests_and_resolutions_so_other_popups_close() -> None:
     broker = ApprovalBroker()
-    seen = []
+    seen: list[object] = []
     broker.subscribe(seen.append)
     req = _request(broker)
     _answer(broker, req, channel="device-B")
