@@ -1,6 +1,7 @@
 """The approval broker: one exact action, once, by the owner, elsewhere, before it expires."""
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -98,7 +99,7 @@ async def test_only_the_owner_answers() -> None:
 
 async def test_listeners_hear_requests_and_resolutions_so_other_popups_close() -> None:
     broker = ApprovalBroker()
-    seen: list[object] = []
+    seen: list[Any] = []
     broker.subscribe(seen.append)
     req = _request(broker)
     _answer(broker, req, channel="device-B")
