@@ -15,21 +15,25 @@ relay_pid=""
 cleanup() { [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-echo "run: starting the Relay on ${ORA_RELAY_URL} (state in $ORA_HOME/relay)"
-ora-relay --host 127.0.0.1 --port "$ORA_RELAY_PORT" --data-dir "$ORA_HOME/relay" \
-  >>"$ORA_HOME/relay/relay.log" 2>&1 &
-relay_pid=$!
-for _ in $(seq 1 50); do
-  if python3 -c "import urllib.request,sys; urllib.request.urlopen('${ORA_RELAY_URL}/readyz', timeout=0.5)" 2>/dev/null; then
-    break
-  fi
-  if ! kill -0 "$relay_pid" 2>/dev/null; then
-    echo "run: the Relay failed to start; see $ORA_HOME/relay/relay.log" >&2
-    tail -20 "$ORA_HOME/relay/relay.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
+if [ -f relay_server/__main__.py ]; then
+  echo "run: starting the Relay on ${ORA_RELAY_URL} (state in $ORA_HOME/relay)"
+  ora-relay --host 127.0.0.1 --port "$ORA_RELAY_PORT" --data-dir "$ORA_HOME/relay" \
+    >>"$ORA_HOME/relay/relay.log" 2>&1 &
+  relay_pid=$!
+  for _ in $(seq 1 50); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('${ORA_RELAY_URL}/readyz', timeout=0.5)" 2>/dev/null; then
+      break
+    fi
+    if ! kill -0 "$relay_pid" 2>/dev/null; then
+      echo "run: the Relay failed to start; see $ORA_HOME/relay/relay.log" >&2
+      tail -20 "$ORA_HOME/relay/relay.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+else
+  echo "run: this version has no Relay yet (remote access comes with it); starting the Node alone"
+fi
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${ORA_HEADLESS:-}" ]; then
   echo "run: starting the ORA tray app"
