@@ -78,6 +78,7 @@ class Assistant:
     audit: AuditLog
     policy_overrides: dict[str, Verdict] = field(default_factory=dict)
     tool_config: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tool_extras: dict[str, Any] = field(default_factory=dict)  # browser pool, generator...
     approval_timeout_s: float | None = None
     last_timings: TurnTimings = field(default_factory=TurnTimings)
     commands: Any = None  # app.core.commands.Commands, set by the runtime
@@ -154,6 +155,15 @@ class Assistant:
         timings.total_s = time.perf_counter() - started
         yield TurnDone(text=reply)
 
+    async def generate(self, prompt: str) -> str:
+        """Plain text from the cheap model, for the generate tool (no tools, no history)."""
+        result = StreamResult()
+        async for _ in self.providers.stream(
+            "cheap", [{"role": "user", "content": prompt}], None, result
+        ):
+            pass
+        return result.text
+
     def _prompt(self, part: Partition, text: str) -> list[dict[str, Any]]:
         system = SYSTEM_PROMPT
         notes = self.memory.recall(part, text, limit=3)
@@ -169,7 +179,8 @@ class Assistant:
 
     def context_for(self, req: TurnRequest, tool: str) -> ToolContext:
         """The context a tool runs in: this caller, this profile, its own state."""
-        module = tool.split("_", 1)[0]
+        spec = self.registry.get(tool)
+        group = spec.config_group if spec is not None else tool
         return ToolContext(
             profile=self.profile,
             user_id=req.user_id,
@@ -177,8 +188,8 @@ class Assistant:
             guild_id=req.guild_id,
             channel=req.channel,
             state_dir=self.state_dir,
-            config=dict(self.tool_config.get(module, {})),
-            extras={"memory": self.memory},
+            config=dict(self.tool_config.get(group, {})),
+            extras={"memory": self.memory, **self.tool_extras},
         )
 
     async def call_tool(

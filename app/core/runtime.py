@@ -19,6 +19,7 @@ from app.store.audit import AuditLog
 from app.store.db import open_db
 from app.store.memory import MemoryStore
 from app.store.secrets import SecretStore
+from app.tools.browser import DEFAULT_EXECUTABLE, BrowserPool
 from app.tools.registry import ToolRegistry, builtin_tools
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Runtime:
     assistant: Assistant
     audit: AuditLog
     memory: MemoryStore
+    browser: BrowserPool
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
@@ -51,6 +53,12 @@ class Runtime:
         providers = ProviderPool.from_config(settings.providers, secrets)
         registry = ToolRegistry(builtin_tools())
         broker = ApprovalBroker(default_timeout_s=settings.approval_timeout_s)
+        browser_cfg = settings.tools.get("browser", {})
+        browser_pool = BrowserPool(
+            settings.browser_profile_dir,
+            str(browser_cfg.get("executable", DEFAULT_EXECUTABLE)),
+            local_only=bool(browser_cfg.get("local_only", False)),
+        )
         assistant = Assistant(
             profile=settings.profile,
             state_dir=settings.state_dir,
@@ -63,6 +71,7 @@ class Runtime:
             tool_config={k: dict(v) for k, v in settings.tools.items()},
             commands=Commands(),
         )
+        assistant.tool_extras = {"browser": browser_pool, "generate": assistant.generate}
         runtime = cls(
             settings=settings,
             db=db,
@@ -73,6 +82,7 @@ class Runtime:
             assistant=assistant,
             audit=audit,
             memory=memory,
+            browser=browser_pool,
         )
         if settings.detect_local_providers:
             runtime._spawn(runtime._detect_local())
@@ -99,4 +109,5 @@ class Runtime:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.browser.close()
         self.db.close()

@@ -65,6 +65,13 @@ class ToolRegistry:
 
 def builtin_tools() -> list[ToolSpec]:
     """The tools every profile has."""
-    from app.tools import files, memory
+    from app.tools import browser, files, generate, memory, shell, web_fetch
 
-    return [*memory.tools(), *files.tools()]
+    return [
+        *memory.tools(),
+        *files.tools(),
+        *web_fetch.tools(),
+        *browser.tools(),
+        *generate.tools(),
+        *shell.tools(),
+    ]

@@ -40,6 +40,12 @@ class ToolSpec:
     parameters: dict[str, Any]
     risk: Risk
     handler: Handler
+    group: str = ""  # the [tools.<group>] config table this tool reads; defaults to its name
+
+    @property
+    def config_group(self) -> str:
+        """Which [tools.<group>] table configures this tool."""
+        return self.group or self.name
 
     def openai_schema(self) -> dict[str, Any]:
         """The function-calling description a model sees."""
