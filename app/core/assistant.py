@@ -189,7 +189,11 @@ class Assistant:
             channel=req.channel,
             state_dir=self.state_dir,
             config=dict(self.tool_config.get(group, {})),
-            extras={"memory": self.memory, **self.tool_extras},
+            extras={
+                "memory": self.memory,
+                "file_roots": self.tool_config.get("files", {}).get("roots"),
+                **self.tool_extras,
+            },
         )
 
     async def call_tool(

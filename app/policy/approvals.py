@@ -26,6 +26,9 @@ from app.policy.gate import Risk, Role
 LOCAL_CHANNELS = frozenset({"tray", "terminal"})
 
 
+_MAX_UNCLAIMED = 1000
+
+
 class ApprovalError(Exception):
     """An answer that cannot be accepted; the message says why."""
 
@@ -93,6 +96,8 @@ class ApprovalBroker:
     default_timeout_s: float = 120.0
     clock: Callable[[], float] = time.monotonic
     _pending: dict[str, _Pending] = field(default_factory=dict)
+    # Resolutions not yet collected by `wait`: an answer may arrive before the waiter does.
+    _unclaimed: dict[str, Resolution] = field(default_factory=dict)
     _listeners: list[Listener] = field(default_factory=list)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -142,10 +147,15 @@ class ApprovalBroker:
 
     async def wait(self, approval_id: str) -> Resolution:
         """Wait for the answer (or the expiry, which denies)."""
+        done = self._unclaimed.pop(approval_id, None)
+        if done is not None:
+            return done
         pending = self._pending.get(approval_id)
         if pending is None:
             raise ApprovalError("no such pending approval")
-        return await asyncio.shield(pending.future)
+        resolution = await asyncio.shield(pending.future)
+        self._unclaimed.pop(approval_id, None)
+        return resolution
 
     def answer(
         self,
@@ -195,6 +205,9 @@ class ApprovalBroker:
         )
         if not pending.future.done():
             pending.future.set_result(resolution)
+        self._unclaimed[approval_id] = resolution
+        while len(self._unclaimed) > _MAX_UNCLAIMED:
+            self._unclaimed.pop(next(iter(self._unclaimed)))
         self._notify(resolution)
         return resolution
 

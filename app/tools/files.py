@@ -31,8 +31,8 @@ def _in_thread(fn: Callable[[ToolContext, dict[str, Any]], dict[str, Any]]) -> H
 
 
 def roots(ctx: ToolContext) -> list[Path]:
-    """The real paths this caller may touch."""
-    configured = ctx.config.get("roots")
+    """The real paths this caller may touch (`[tools.files] roots`, shared by every tool)."""
+    configured = ctx.extras.get("file_roots") or ctx.config.get("roots")
     if configured:
         base = [Path(str(r)).expanduser() for r in configured]
     else:

@@ -113,3 +113,12 @@ async def test_the_request_cannot_be_changed_after_it_was_shown() -> None:
     args["path"] = "/etc/passwd"
     assert req.arguments == {"path": "a.txt"}
     assert req.digest == args_digest("files_delete", {"path": "a.txt"})
+
+
+async def test_an_answer_given_before_anyone_waits_is_not_lost() -> None:
+    broker = ApprovalBroker()
+    req = _request(broker)
+    _answer(broker, req, approve=True, channel="terminal")
+    assert (await broker.wait(req.approval_id)).outcome is Outcome.APPROVED
+    with pytest.raises(ApprovalError):
+        await broker.wait(req.approval_id)  # collected once only

@@ -70,3 +70,47 @@ async def test_large_files_are_truncated(tmp_path: Path) -> None:
     (tmp_path / "root" / "big.txt").write_text("x" * (files.MAX_READ_BYTES + 10))
     result = await _read(ctx, "big.txt")
     assert result["truncated"] and len(result["text"]) == files.MAX_READ_BYTES
+
+
+async def _call(ctx: ToolContext, name: str, args: dict) -> dict:
+    spec = next(t for t in files.tools() if t.name == name)
+    return await spec.handler(ctx, args)
+
+
+async def test_write_move_delete_inside_the_root(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    await _call(ctx, "files_write", {"path": "d/a.txt", "text": "one"})
+    with pytest.raises(ToolFailure, match="already exists"):
+        await _call(ctx, "files_write", {"path": "d/a.txt", "text": "two"})
+    await _call(ctx, "files_move", {"source": "d/a.txt", "destination": "b.txt"})
+    assert (tmp_path / "root" / "b.txt").read_text() == "one"
+    hits = (await _call(ctx, "files_search", {"query": "one"}))["hits"]
+    assert hits and hits[0]["path"].endswith("b.txt")
+    await _call(ctx, "files_delete", {"path": "b.txt"})
+    assert not (tmp_path / "root" / "b.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("files_write", {"path": "../evil.txt", "text": "x"}),
+        ("files_write", {"path": "link/evil.txt", "text": "x"}),
+        ("files_move", {"source": "inside.txt", "destination": "../stolen.txt"}),
+        ("files_move", {"source": "../outside.txt", "destination": "mine.txt"}),
+        ("files_delete", {"path": "../outside.txt"}),
+        ("files_delete", {"path": "link"}),
+        ("files_delete", {"path": "."}),
+    ],
+)
+async def test_changes_outside_the_root_are_refused_before_anything_happens(
+    tmp_path: Path, name: str, args: dict
+) -> None:
+    ctx = _ctx(tmp_path)
+    (tmp_path / "outside.txt").write_text("keep")
+    (tmp_path / "root" / "inside.txt").write_text("keep")
+    os.symlink(tmp_path, tmp_path / "root" / "link")
+    with pytest.raises(ToolFailure):
+        await _call(ctx, name, args)
+    assert (tmp_path / "outside.txt").read_text() == "keep"
+    assert (tmp_path / "root" / "inside.txt").read_text() == "keep"
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "stolen.txt").exists()
