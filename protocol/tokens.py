@@ -27,7 +27,7 @@ def new_token(kind: TokenKind) -> str:
 
 def token_kind(token: str) -> TokenKind:
     """The kind of a well-formed token; anything else is a DecodeError."""
-    parts = token.split("_")
+    parts = token.split("_", 2)  # the base64url body may itself contain "_"
     if len(parts) != 3 or parts[0] != "ora" or parts[1] not in _KINDS:
         raise DecodeError("not an ORA token")
     b64u_decode(parts[2], length=TOKEN_BYTES)

@@ -1,0 +1,145 @@
+"""Application messages between a device and its Node, inside the end-to-end encrypted session.
+
+Same strict codec as the control messages (protocol.messages.encode/decode); the Relay never
+sees these: they exist only as plaintext on the device and on the Node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from protocol.messages import Message, message
+
+# -- device -> Node ---------------------------------------------------------------------------
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Chat(Message):
+    """A message to the assistant."""
+
+    TYPE: ClassVar[str] = "chat"
+    id: str
+    text: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class ApprovalAnswer(Message):
+    """The owner's answer to an approval, bound to the digest the device was shown."""
+
+    TYPE: ClassVar[str] = "approval_answer"
+    approval_id: str
+    approve: bool
+    digest: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class ListDevices(Message):
+    """Ask for the paired devices (owner only)."""
+
+    TYPE: ClassVar[str] = "list_devices"
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class DeviceRevoke(Message):
+    """Revoke a paired device (owner only)."""
+
+    TYPE: ClassVar[str] = "device_revoke"
+    device_id: str
+
+
+# -- Node -> device ---------------------------------------------------------------------------
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class NodeInfo(Message):
+    """Sent when a session starts: which Node this is and who the device is to it."""
+
+    TYPE: ClassVar[str] = "node_info"
+    node_name: str
+    device_id: str
+    role: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Delta(Message):
+    """A piece of a streamed reply."""
+
+    TYPE: ClassVar[str] = "delta"
+    id: str
+    text: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class ToolActivity(Message):
+    """A tool started or finished while answering."""
+
+    TYPE: ClassVar[str] = "tool_activity"
+    id: str
+    call_id: str
+    tool: str
+    status: str
+    detail: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Done(Message):
+    """The reply is complete."""
+
+    TYPE: ClassVar[str] = "done"
+    id: str
+    text: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequestMessage(Message):
+    """An action waits for the owner's approval."""
+
+    TYPE: ClassVar[str] = "approval_request"
+    approval_id: str
+    tool: str
+    arguments: dict[str, Any]
+    digest: str
+    risk: str
+    requester: str
+    channel: str
+    reason: str
+    expires_at: float
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class ApprovalResolved(Message):
+    """An approval was answered or expired (close any prompt for it)."""
+
+    TYPE: ClassVar[str] = "approval_resolved"
+    approval_id: str
+    outcome: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Devices(Message):
+    """The paired devices."""
+
+    TYPE: ClassVar[str] = "devices"
+    items: list[dict[str, Any]]
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class AppError(Message):
+    """Something the device asked for was refused or failed."""
+
+    TYPE: ClassVar[str] = "app_error"
+    code: str
+    message: str

@@ -1,0 +1,530 @@
+"""The Relay's aiohttp application: HTTP endpoints, the WebSocket, routing, metadata audit.
+
+Binary frames are routed by their header alone (protocol.messages.unpack_frame); the payload is
+end-to-end encrypted between a device and its Node and is never parsed, stored or logged here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import prometheus_client as prom
+from aiohttp import WSMsgType, web
+
+from protocol import messages as m
+from protocol.encoding import b64u_decode
+from protocol.errors import DecodeError, FrameError, IncompatibleVersion
+from protocol.tokens import new_token, token_hash
+from protocol.version import PROTOCOL_VERSION, check_peer_version
+from relay_server.errors import (
+    BadRequest,
+    NodeOffline,
+    NotPaired,
+    RelayError,
+    Unauthorized,
+    UpdateRequired,
+)
+from relay_server.hub import Connection, Hub
+from relay_server.pairing_service import PairingService
+from relay_server.settings import RelaySettings
+from relay_server.storage import SqliteStore
+from relay_server.token_service import TokenService
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class Metrics:
+    """Prometheus metrics of one Relay app (own registry, so tests can run several)."""
+
+    registry: prom.CollectorRegistry = field(default_factory=prom.CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.connections = prom.Gauge(
+            "ora_relay_connections", "Live WebSockets", ["role"], registry=r
+        )
+        self.frames = prom.Counter(
+            "ora_relay_frames_total", "Routed frames", ["direction"], registry=r
+        )
+        self.frame_bytes = prom.Counter("ora_relay_frame_bytes_total", "Routed bytes", registry=r)
+        self.refusals = prom.Counter(
+            "ora_relay_refusals_total", "Refused requests", ["code"], registry=r
+        )
+        self.pairings = prom.Counter(
+            "ora_relay_pairings_total", "Pairing outcomes", ["outcome"], registry=r
+        )
+
+
+@dataclass
+class Relay:
+    """The Relay's services, shared by the handlers."""
+
+    settings: RelaySettings
+    store: SqliteStore
+    tokens: TokenService
+    pairings: PairingService
+    hub: Hub = field(default_factory=Hub)
+    metrics: Metrics = field(default_factory=Metrics)
+    decisions: dict[str, asyncio.Future[m.PairDecision]] = field(default_factory=dict)
+
+    def refuse(
+        self, err: RelayError, *, source: str = "", node_id: str = "", device_id: str = ""
+    ) -> None:
+        """Count and audit a refusal (metadata only)."""
+        self.metrics.refusals.labels(err.code).inc()
+        self.store.audit(
+            f"refused:{err.code}",
+            node_id=node_id,
+            device_id=device_id,
+            source=source,
+            detail=err.message,
+        )
+
+
+RELAY = web.AppKey("relay", Relay)
+
+
+def _source(request: web.Request) -> str:
+    return request.remote or "?"
+
+
+def _error_response(err: RelayError) -> web.Response:
+    return web.json_response({"error": err.code, "message": err.message}, status=err.status)
+
+
+async def _json_body(request: web.Request, *fields: str) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > 16 * 1024:
+        raise BadRequest("request body too large")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(body, dict) or not all(isinstance(body.get(f), str) for f in fields):
+        raise BadRequest(f"body must be an object with string fields {list(fields)}")
+    return body
+
+
+def _allowed_origin(request: web.Request, relay: Relay) -> bool:
+    """Browsers send Origin; it must be the Relay itself or a configured origin."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser (the Node, a native client): nothing to hijack
+    own = f"{request.scheme}://{request.host}"
+    return origin == own or origin in relay.settings.public_origins
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "version": PROTOCOL_VERSION})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ready = request.app[RELAY].store.ping()
+    return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    data = prom.generate_latest(request.app[RELAY].metrics.registry)
+    return web.Response(body=data, headers={"Content-Type": prom.CONTENT_TYPE_LATEST})
+
+
+async def register_node(request: web.Request) -> web.Response:
+    """A Node's first start: it gets an id and a credential (stored here only as a hash)."""
+    relay = request.app[RELAY]
+    try:
+        body = await _json_body(request, "public_key")
+        b64u_decode(body["public_key"], length=32)
+    except (RelayError, DecodeError) as err:
+        return _error_response(
+            err if isinstance(err, RelayError) else BadRequest("public_key must be 32 bytes")
+        )
+    node_id = str(uuid.uuid4())
+    credential = new_token("nd")
+    relay.store.add_node(node_id, token_hash(credential), body["public_key"])
+    relay.store.audit("node_registered", node_id=node_id, source=_source(request))
+    return web.json_response({"node_id": node_id, "node_token": credential})
+
+
+async def pair(request: web.Request) -> web.Response:
+    """A device's pairing request: proof checked here, the sealed request decided by the Node."""
+    relay = request.app[RELAY]
+    source = _source(request)
+    node_id = ""
+    try:
+        if not _allowed_origin(request, relay):
+            raise Unauthorized("this page's origin may not pair with this Relay")
+        body = await _json_body(request, "pairing_id", "proof", "sealed")
+        node_id, role = relay.pairings.claim(
+            pairing_id=body["pairing_id"], proof=body["proof"], source=source
+        )
+        node = relay.hub.nodes.get(node_id)
+        if node is None:
+            relay.store.set_pairing_state(body["pairing_id"], "open")  # let the owner retry
+            raise NodeOffline("your PC is offline: start ORA on it and try again")
+        request_id = secrets.token_urlsafe(12)
+        future: asyncio.Future[m.PairDecision] = asyncio.get_running_loop().create_future()
+        relay.decisions[request_id] = future
+        try:
+            node.send_message(
+                m.PairRequest(
+                    pairing_id=body["pairing_id"], request_id=request_id, sealed=body["sealed"]
+                )
+            )
+            decision = await asyncio.wait_for(future, relay.settings.pair_decision_timeout_s)
+        except TimeoutError:
+            relay.store.set_pairing_state(body["pairing_id"], "expired")
+            raise NodeOffline("your PC did not answer the pairing in time") from None
+        finally:
+            relay.decisions.pop(request_id, None)
+        if not decision.accepted:
+            relay.store.set_pairing_state(body["pairing_id"], "refused")
+            relay.metrics.pairings.labels("refused").inc()
+            relay.store.audit(
+                "pairing_refused", node_id=node_id, source=source, detail=decision.reason[:200]
+            )
+            return web.json_response(
+                {
+                    "error": "pairing_refused",
+                    "message": decision.reason or "your PC refused the pairing",
+                },
+                status=403,
+            )
+        device_id = str(uuid.UUID(decision.device_id))
+        relay.store.add_device(device_id, node_id, role)
+        issued = relay.tokens.issue(device_id)
+        relay.store.set_pairing_state(body["pairing_id"], "used")
+        relay.metrics.pairings.labels("paired").inc()
+        relay.store.audit(
+            "pairing_succeeded", node_id=node_id, device_id=device_id, source=source, detail=role
+        )
+        relay.store.audit("token_issued", node_id=node_id, device_id=device_id, source=source)
+        return web.json_response(
+            {
+                "device_id": device_id,
+                "node_id": node_id,
+                "role": role,
+                "access_token": issued.access_token,
+                "refresh_token": issued.refresh_token,
+                "expires_in": issued.expires_in,
+                "answer": decision.answer,
+            }
+        )
+    except RelayError as err:
+        relay.metrics.pairings.labels("failed").inc()
+        relay.refuse(err, source=source, node_id=node_id)
+        relay.store.audit("pairing_failed", node_id=node_id, source=source, detail=err.code)
+        return _error_response(err)
+    except ValueError:
+        bad = BadRequest("the Node answered with an invalid device id")
+        relay.refuse(bad, source=source, node_id=node_id)
+        return _error_response(bad)
+
+
+async def refresh(request: web.Request) -> web.Response:
+    """Rotate a refresh token; a reused one revokes the device's whole token family."""
+    relay = request.app[RELAY]
+    try:
+        body = await _json_body(request, "refresh_token")
+        device_id, issued = relay.tokens.rotate(body["refresh_token"])
+    except RelayError as err:
+        relay.refuse(err, source=_source(request))
+        if err.code == "refresh_reused":
+            relay.store.audit(
+                "token_family_revoked", source=_source(request), detail="refresh token reuse"
+            )
+        return _error_response(err)
+    relay.store.audit("token_rotated", device_id=device_id, source=_source(request))
+    return web.json_response(
+        {
+            "access_token": issued.access_token,
+            "refresh_token": issued.refresh_token,
+            "expires_in": issued.expires_in,
+        }
+    )
+
+
+# -- WebSocket ----------------------------------------------------------------------------
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """One peer: Hello first, then control messages (text) and routed frames (binary)."""
+    relay = request.app[RELAY]
+    source = _source(request)
+    ws = web.WebSocketResponse(
+        heartbeat=relay.settings.heartbeat_s, max_msg_size=relay.settings.max_frame_bytes
+    )
+    if not _allowed_origin(request, relay):
+        # Cross-site WebSocket hijacking: a page elsewhere must not ride a browser's session.
+        origin = request.headers.get("Origin", "")[:100]
+        relay.refuse(Unauthorized(f"foreign origin {origin}"), source=source)
+        return web.Response(status=403, text="origin not allowed")
+    await ws.prepare(request)
+    conn = await _hello(ws, relay, source)
+    if conn is None:
+        return ws
+    relay.metrics.connections.labels(conn.role).inc()
+    relay.store.audit(
+        "connected",
+        node_id=conn.node_id,
+        device_id=conn.peer_id if conn.role == "device" else "",
+        source=source,
+        detail=conn.role,
+    )
+    await relay.hub.attach(conn)
+    started = time.monotonic()
+    try:
+        if conn.role == "node":
+            for device in relay.hub.devices_of(conn.node_id):
+                device.send_message(m.Presence(peer_id=conn.node_id, online=True))
+                conn.send_message(m.Presence(peer_id=device.peer_id, online=True))
+        else:
+            conn.send_message(
+                m.Presence(peer_id=conn.node_id, online=relay.hub.node_online(conn.node_id))
+            )
+            node = relay.hub.nodes.get(conn.node_id)
+            if node is not None:
+                node.send_message(m.Presence(peer_id=conn.peer_id, online=True))
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                _route(relay, conn, msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                await _control(relay, conn, msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        current = relay.hub.detach(conn)
+        relay.metrics.connections.labels(conn.role).dec()
+        relay.store.audit(
+            "disconnected",
+            node_id=conn.node_id,
+            device_id=conn.peer_id if conn.role == "device" else "",
+            source=source,
+            detail=json.dumps(
+                {
+                    "in": conn.bytes_in,
+                    "out": conn.bytes_out,
+                    "s": round(time.monotonic() - started, 3),
+                    "close": ws.close_code,
+                }
+            ),
+        )
+        if current and conn.role == "node":
+            for device in relay.hub.devices_of(conn.node_id):
+                device.send_message(m.Presence(peer_id=conn.node_id, online=False))
+        elif current:
+            node = relay.hub.nodes.get(conn.node_id)
+            if node is not None:
+                node.send_message(m.Presence(peer_id=conn.peer_id, online=False))
+    return ws
+
+
+async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connection | None:
+    """Authenticate the first message; on any failure say why and close."""
+    try:
+        first = await ws.receive(timeout=relay.settings.hello_timeout_s)
+    except TimeoutError:
+        await ws.close(code=4000, message=b"no hello")
+        return None
+    if first.type != WSMsgType.TEXT:
+        await ws.close(code=4000, message=b"hello expected")
+        return None
+    try:
+        hello = m.decode_as(first.data, m.Hello)
+        try:
+            check_peer_version(hello.version)
+        except IncompatibleVersion as err:
+            raise UpdateRequired(str(err)) from None
+        if hello.role == "node":
+            if hello.app_version in relay.settings.insecure_node_versions:
+                raise UpdateRequired(
+                    f"ORA {hello.app_version} has a security problem: update ORA on your PC now"
+                )
+            found = relay.store.node_by_credential(token_hash(hello.token))
+            if found is None:
+                raise Unauthorized("unknown Node credential")
+            node_id = found[0]
+            conn = Connection(
+                ws=ws,
+                role="node",
+                peer_id=node_id,
+                node_id=node_id,
+                queue_frames=relay.settings.send_queue_frames,
+            )
+        elif hello.role == "device":
+            device_id = relay.tokens.authenticate(hello.token)
+            device = relay.store.device(device_id)
+            assert device is not None  # authenticate checked it exists and is not revoked
+            conn = Connection(
+                ws=ws,
+                role="device",
+                peer_id=device_id,
+                node_id=device[0],
+                queue_frames=relay.settings.send_queue_frames,
+            )
+        else:
+            raise BadRequest("this Relay does not serve Cloud peers yet")
+    except (DecodeError, RelayError) as err:
+        rel = err if isinstance(err, RelayError) else BadRequest(f"bad hello: {err}")
+        relay.refuse(rel, source=source)
+        await ws.send_str(m.encode(m.Error(code=rel.code, message=rel.message)))
+        await ws.close(code=4001, message=rel.code.encode())
+        return None
+    await ws.send_str(
+        m.encode(m.Welcome(version=PROTOCOL_VERSION, peer_id=conn.peer_id, server_time=time.time()))
+    )
+    return conn
+
+
+def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
+    """Pass an opaque frame to its peer: a device only to its own Node, a Node only to its devices."""
+    conn.bytes_in += len(frame)
+    try:
+        _kind, peer, payload = m.unpack_frame(frame, relay.settings.max_frame_bytes)
+    except FrameError as err:
+        relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
+        conn.send_message(m.Error(code="bad_frame", message=str(err), fatal=False))
+        return
+    if conn.role == "device":
+        if peer != conn.node_id:
+            refusal = NotPaired("this device is not paired with that Node")
+            relay.refuse(refusal, node_id=peer, device_id=conn.peer_id)
+            conn.send_message(m.Error(code=refusal.code, message=refusal.message, fatal=False))
+            return
+        target = relay.hub.nodes.get(peer)
+        out = m.pack_frame(conn.peer_id, payload)
+        direction = "to_node"
+    else:
+        target = relay.hub.devices.get(peer)
+        if target is not None and target.node_id != conn.node_id:
+            relay.refuse(
+                NotPaired("that device belongs to another Node"),
+                node_id=conn.node_id,
+                device_id=peer,
+            )
+            return
+        out = m.pack_frame(conn.node_id, payload)
+        direction = "to_device"
+    if target is None:
+        conn.send_message(m.Presence(peer_id=peer, online=False))
+        return
+    if target.send(out):
+        relay.metrics.frames.labels(direction).inc()
+        relay.metrics.frame_bytes.inc(len(payload))
+
+
+async def _control(relay: Relay, conn: Connection, text: str) -> None:
+    try:
+        msg = m.decode(text)
+    except DecodeError as err:
+        relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
+        conn.send_message(m.Error(code="bad_message", message=str(err), fatal=False))
+        return
+    if conn.role != "node":
+        conn.send_message(
+            m.Error(code="bad_message", message=f"devices may not send {msg.TYPE}", fatal=False)
+        )
+        return
+    if isinstance(msg, m.PairOpen):
+        try:
+            relay.pairings.open(
+                node_id=conn.node_id,
+                pairing_id=msg.pairing_id,
+                verifier=msg.verifier,
+                ttl_s=msg.ttl_s,
+                role=msg.role,
+            )
+            relay.store.audit("pairing_opened", node_id=conn.node_id, detail=msg.role)
+        except RelayError as err:
+            conn.send_message(m.Error(code=err.code, message=err.message, fatal=False))
+    elif isinstance(msg, m.PairDecision):
+        future = relay.decisions.get(msg.request_id)
+        if future is not None and not future.done():
+            future.set_result(msg)
+    elif isinstance(msg, m.RevokeDevice):
+        await revoke_device(relay, conn.node_id, msg.device_id)
+    else:
+        conn.send_message(
+            m.Error(code="bad_message", message=f"unexpected {msg.TYPE}", fatal=False)
+        )
+
+
+async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
+    """Revoke a device's tokens and close its live socket now."""
+    device = relay.store.device(device_id)
+    if device is None or device[0] != node_id:
+        relay.refuse(
+            NotPaired("revoke of a device of another Node"), node_id=node_id, device_id=device_id
+        )
+        return
+    relay.store.revoke_device(device_id)
+    relay.store.audit("device_revoked", node_id=node_id, device_id=device_id)
+    live = relay.hub.devices.get(device_id)
+    if live is not None:
+        await live.close(m.Revoked(reason="your access was revoked by the owner of this ORA"))
+
+
+# -- app ------------------------------------------------------------------------------------
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    resp: web.StreamResponse = await handler(request)
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith("/app"):
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+            "style-src 'self'; frame-ancestors 'none'",
+        )
+    return resp
+
+
+def create_app(settings: RelaySettings) -> web.Application:
+    """The Relay application."""
+    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        store = SqliteStore(settings.db_path)
+        app[RELAY] = Relay(
+            settings=settings,
+            store=store,
+            tokens=TokenService(store, settings.access_ttl_s, settings.refresh_ttl_s),
+            pairings=PairingService(
+                store,
+                max_ttl_s=settings.pairing_max_ttl_s,
+                max_attempts=settings.pairing_max_attempts,
+                ip_per_minute=settings.ip_attempts_per_minute,
+            ),
+        )
+        yield
+        relay = app[RELAY]
+        for conn in [*relay.hub.nodes.values(), *relay.hub.devices.values()]:
+            await conn.close(
+                m.Error(code="relay_restarting", message="the Relay is restarting; reconnect"),
+                code=1001,
+            )
+        store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/v1/nodes", register_node)
+    app.router.add_post("/v1/pair", pair)
+    app.router.add_post("/v1/token/refresh", refresh)
+    app.router.add_get("/v1/ws", websocket)
+    if settings.web_dir.is_dir():
+        app.router.add_static("/app/", settings.web_dir, show_index=False)
+    return app

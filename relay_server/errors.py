@@ -1,0 +1,79 @@
+"""Why the Relay refuses something; `code` goes on the wire, the message to a person."""
+
+
+class RelayError(Exception):
+    """Base of the Relay's refusals."""
+
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthorized(RelayError):
+    """Unknown, wrong or malformed credential."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class TokenExpired(Unauthorized):
+    """The access token is past its lifetime: refresh it."""
+
+    code = "token_expired"
+
+
+class TokenRevoked(Unauthorized):
+    """The token or its device was revoked."""
+
+    code = "revoked"
+
+
+class RefreshReused(Unauthorized):
+    """A refresh token was used twice: the whole token family is revoked."""
+
+    code = "refresh_reused"
+
+
+class PairingRefused(RelayError):
+    """The pairing secret is wrong, used, expired, or the pairing is locked."""
+
+    code = "pairing_refused"
+    status = 403
+
+
+class RateLimited(RelayError):
+    """Too many attempts."""
+
+    code = "rate_limited"
+    status = 429
+
+
+class NodeOffline(RelayError):
+    """The device's Node is not connected."""
+
+    code = "node_offline"
+    status = 503
+
+
+class NotPaired(RelayError):
+    """A device addressed a Node it is not paired with."""
+
+    code = "not_paired"
+    status = 403
+
+
+class UpdateRequired(RelayError):
+    """The peer's protocol or app version is no longer served."""
+
+    code = "update_required"
+    status = 426
+
+
+class BadRequest(RelayError):
+    """Malformed input."""
+
+    code = "bad_request"
+    status = 400

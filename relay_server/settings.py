@@ -1,0 +1,57 @@
+"""The Relay's settings, read once from the command line and the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_REPO_WEB = Path(__file__).resolve().parent.parent / "assets" / "web"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelaySettings:
+    """Everything a Relay process is configured with."""
+
+    host: str = "127.0.0.1"
+    port: int = 8470
+    data_dir: Path = Path("relay-data")
+    public_origins: tuple[str, ...] = ()  # extra allowed browser origins besides the Relay's own
+    access_ttl_s: int = 900
+    refresh_ttl_s: int = 30 * 24 * 3600
+    pairing_max_ttl_s: int = 600
+    pairing_max_attempts: int = 5
+    ip_attempts_per_minute: int = 20
+    pair_decision_timeout_s: float = 60.0
+    hello_timeout_s: float = 10.0
+    heartbeat_s: float = 20.0
+    max_frame_bytes: int = 1024 * 1024 + 1024
+    send_queue_frames: int = 256
+    insecure_node_versions: frozenset[str] = field(default_factory=frozenset)
+    web_dir: Path = _REPO_WEB
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database (the embedded default)."""
+        return self.data_dir / "relay.db"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RelaySettings:
+        """Defaults, then ORA_RELAY_* variables, then explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if env.get("ORA_RELAY_DATA_DIR"):
+            values["data_dir"] = Path(env["ORA_RELAY_DATA_DIR"])
+        if env.get("ORA_RELAY_ORIGINS"):
+            values["public_origins"] = tuple(
+                o.strip() for o in env["ORA_RELAY_ORIGINS"].split(",") if o.strip()
+            )
+        if env.get("ORA_RELAY_INSECURE_NODE_VERSIONS"):
+            values["insecure_node_versions"] = frozenset(
+                v.strip() for v in env["ORA_RELAY_INSECURE_NODE_VERSIONS"].split(",") if v.strip()
+            )
+        if env.get("ORA_RELAY_ACCESS_TTL_S"):
+            values["access_ttl_s"] = int(env["ORA_RELAY_ACCESS_TTL_S"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

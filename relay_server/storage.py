@@ -1,0 +1,214 @@
+"""What the Relay keeps: nodes, devices, token hashes, pairings, metadata audit. Never content.
+
+One interface; SQLite is the embedded default (one process). Every value that grants access is
+stored only as a SHA-256 hash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenRow:
+    """A stored token (by hash)."""
+
+    token_hash: str
+    kind: str
+    device_id: str
+    family_id: str
+    expires_at: float
+    replaced: bool
+    revoked: bool
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    node_id TEXT PRIMARY KEY, credential_hash TEXT UNIQUE NOT NULL, public_key TEXT NOT NULL,
+    created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, role TEXT NOT NULL, created_at REAL NOT NULL,
+    revoked_at REAL);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, device_id TEXT NOT NULL, family_id TEXT NOT NULL,
+    expires_at REAL NOT NULL, replaced INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS tokens_family ON tokens(family_id);
+CREATE INDEX IF NOT EXISTS tokens_device ON tokens(device_id);
+CREATE TABLE IF NOT EXISTS pairings (
+    pairing_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, verifier TEXT NOT NULL, role TEXT NOT NULL,
+    expires_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'open');
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, event TEXT NOT NULL, node_id TEXT,
+    device_id TEXT, source TEXT, detail TEXT);
+"""
+
+
+class SqliteStore:
+    """The embedded store; calls are short and serialised by one lock."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._conn.close()
+
+    def ping(self) -> bool:
+        """Readiness: can we query?"""
+        return self._exec("SELECT 1") == [(1,)]
+
+    # nodes
+    def add_node(self, node_id: str, credential_hash: str, public_key: str) -> None:
+        self._exec(
+            "INSERT INTO nodes VALUES (?,?,?,?)",
+            (node_id, credential_hash, public_key, time.time()),
+        )
+
+    def node_by_credential(self, credential_hash: str) -> tuple[str, str] | None:
+        rows = self._exec(
+            "SELECT node_id, public_key FROM nodes WHERE credential_hash=?", (credential_hash,)
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    # devices
+    def add_device(self, device_id: str, node_id: str, role: str) -> None:
+        self._exec(
+            "INSERT INTO devices VALUES (?,?,?,?,NULL)", (device_id, node_id, role, time.time())
+        )
+
+    def device(self, device_id: str) -> tuple[str, str, bool] | None:
+        """(node_id, role, revoked) of a device."""
+        rows = self._exec(
+            "SELECT node_id, role, revoked_at FROM devices WHERE device_id=?", (device_id,)
+        )
+        return (str(rows[0][0]), str(rows[0][1]), rows[0][2] is not None) if rows else None
+
+    def revoke_device(self, device_id: str) -> None:
+        self._exec(
+            "UPDATE devices SET revoked_at=? WHERE device_id=? AND revoked_at IS NULL",
+            (time.time(), device_id),
+        )
+        self._exec("UPDATE tokens SET revoked=1 WHERE device_id=?", (device_id,))
+
+    # tokens
+    def add_token(
+        self, token_hash: str, kind: str, device_id: str, family_id: str, expires_at: float
+    ) -> None:
+        self._exec(
+            "INSERT INTO tokens VALUES (?,?,?,?,?,0,0)",
+            (token_hash, kind, device_id, family_id, expires_at),
+        )
+
+    def token(self, token_hash: str) -> TokenRow | None:
+        rows = self._exec("SELECT * FROM tokens WHERE token_hash=?", (token_hash,))
+        if not rows:
+            return None
+        h, kind, dev, fam, exp, replaced, revoked = rows[0]
+        return TokenRow(
+            token_hash=h,
+            kind=kind,
+            device_id=dev,
+            family_id=fam,
+            expires_at=exp,
+            replaced=bool(replaced),
+            revoked=bool(revoked),
+        )
+
+    def mark_replaced(self, token_hash: str) -> bool:
+        """Atomically retire a refresh token; False if it was already retired (reuse)."""
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE tokens SET replaced=1 WHERE token_hash=? AND replaced=0", (token_hash,)
+            )
+            return cur.rowcount == 1
+
+    def retire_access_tokens(self, family_id: str) -> None:
+        """A rotation ends the family's earlier access tokens at once."""
+        self._exec("UPDATE tokens SET replaced=1 WHERE family_id=? AND kind='at'", (family_id,))
+
+    def revoke_family(self, family_id: str) -> None:
+        self._exec("UPDATE tokens SET revoked=1 WHERE family_id=?", (family_id,))
+
+    # pairings
+    def add_pairing(
+        self, pairing_id: str, node_id: str, verifier: str, role: str, expires_at: float
+    ) -> None:
+        self._exec(
+            "INSERT INTO pairings VALUES (?,?,?,?,?,0,'open')",
+            (pairing_id, node_id, verifier, role, expires_at),
+        )
+
+    def pairing(self, pairing_id: str) -> tuple[str, str, str, float, int, str] | None:
+        """(node_id, verifier, role, expires_at, attempts, state)."""
+        rows = self._exec(
+            "SELECT node_id, verifier, role, expires_at, attempts, state FROM pairings WHERE pairing_id=?",
+            (pairing_id,),
+        )
+        if not rows:
+            return None
+        n, v, r, e, a, s = rows[0]
+        return str(n), str(v), str(r), float(e), int(a), str(s)
+
+    def count_failed_attempt(self, pairing_id: str, lock_at: int) -> int:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE pairings SET attempts = attempts + 1 WHERE pairing_id=?", (pairing_id,)
+            )
+            self._conn.execute(
+                "UPDATE pairings SET state='locked' WHERE pairing_id=? AND attempts >= ? AND state='open'",
+                (pairing_id, lock_at),
+            )
+            row = self._conn.execute(
+                "SELECT attempts FROM pairings WHERE pairing_id=?", (pairing_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def claim_pairing(self, pairing_id: str) -> bool:
+        """Atomically move an open pairing to 'claimed' (single use)."""
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE pairings SET state='claimed' WHERE pairing_id=? AND state='open'",
+                (pairing_id,),
+            )
+            return cur.rowcount == 1
+
+    def set_pairing_state(self, pairing_id: str, state: str) -> None:
+        self._exec("UPDATE pairings SET state=? WHERE pairing_id=?", (state, pairing_id))
+
+    # audit
+    def audit(
+        self,
+        event: str,
+        *,
+        node_id: str = "",
+        device_id: str = "",
+        source: str = "",
+        detail: str = "",
+    ) -> None:
+        self._exec(
+            "INSERT INTO audit (ts, event, node_id, device_id, source, detail) VALUES (?,?,?,?,?,?)",
+            (time.time(), event, node_id, device_id, source, detail),
+        )
+
+    def audit_rows(self, event: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT ts, event, node_id, device_id, source, detail FROM audit"
+        rows = (
+            self._exec(sql + " WHERE event=? ORDER BY id", (event,))
+            if event
+            else self._exec(sql + " ORDER BY id")
+        )
+        keys = ("ts", "event", "node_id", "device_id", "source", "detail")
+        return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -1,0 +1,84 @@
+"""Device tokens: short-lived access tokens and rotating refresh tokens with reuse detection.
+
+A refresh token works once. Using it returns a new pair and retires the family's earlier
+access tokens at once; presenting a retired refresh token again means it was copied, so the
+device's whole token family is revoked (the legitimate device re-pairs; the thief is out).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from protocol.errors import DecodeError
+from protocol.tokens import new_token, token_hash, token_kind
+from relay_server.errors import RefreshReused, TokenExpired, TokenRevoked, Unauthorized
+from relay_server.storage import SqliteStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssuedTokens:
+    """What a device receives (the only time the plain tokens exist on the Relay)."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class TokenService:
+    """Issue, check, rotate and revoke device tokens."""
+
+    def __init__(self, store: SqliteStore, access_ttl_s: int, refresh_ttl_s: int) -> None:
+        self._store = store
+        self._access_ttl = access_ttl_s
+        self._refresh_ttl = refresh_ttl_s
+
+    def issue(self, device_id: str, family_id: str | None = None) -> IssuedTokens:
+        """A fresh access + refresh pair in a (new) family."""
+        family = family_id or str(uuid.uuid4())
+        now = time.time()
+        access, refresh = new_token("at"), new_token("rt")
+        self._store.add_token(token_hash(access), "at", device_id, family, now + self._access_ttl)
+        self._store.add_token(token_hash(refresh), "rt", device_id, family, now + self._refresh_ttl)
+        return IssuedTokens(access_token=access, refresh_token=refresh, expires_in=self._access_ttl)
+
+    def _lookup(self, token: str, kind: str) -> tuple[str, str]:
+        try:
+            if token_kind(token) != kind:
+                raise Unauthorized("wrong kind of token")
+        except DecodeError:
+            raise Unauthorized("not a valid token") from None
+        row = self._store.token(token_hash(token))
+        if row is None:
+            raise Unauthorized("unknown token")
+        if row.revoked:
+            raise TokenRevoked("this device's access was revoked: pair it again")
+        device = self._store.device(row.device_id)
+        if device is None or device[2]:
+            raise TokenRevoked("this device's access was revoked: pair it again")
+        if kind == "rt" and row.replaced:
+            self._store.revoke_family(row.family_id)
+            raise RefreshReused(
+                "this refresh token was already used; every token of this device is revoked: pair it again"
+            )
+        if row.replaced:
+            raise TokenExpired("this access token was replaced: use the new one")
+        if row.expires_at <= time.time():
+            raise TokenExpired("token expired: refresh it")
+        return row.device_id, row.family_id
+
+    def authenticate(self, access_token: str) -> str:
+        """The device id an access token belongs to, or an Unauthorized error saying why."""
+        return self._lookup(access_token, "at")[0]
+
+    def rotate(self, refresh_token: str) -> tuple[str, IssuedTokens]:
+        """Exchange a refresh token for a new pair; a reused one revokes the family."""
+        device_id, family = self._lookup(refresh_token, "rt")
+        if not self._store.mark_replaced(token_hash(refresh_token)):
+            self._store.revoke_family(family)  # lost a race with another use of the same token
+            raise RefreshReused(
+                "this refresh token was already used; every token of this device is revoked"
+            )
+        self._store.retire_access_tokens(family)
+        return device_id, self.issue(device_id, family)

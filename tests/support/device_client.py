@@ -1,0 +1,181 @@
+"""A device written in Python, doing what the web client does: pair, connect, handshake, chat."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from protocol import app_messages as am
+from protocol import e2ee, pairing
+from protocol import messages as m
+from protocol.encoding import b64u_decode, b64u_encode
+from protocol.version import PROTOCOL_VERSION
+
+
+class RelayRefused(Exception):
+    """The Relay answered with an error (code, message)."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(f"{status} {body}")
+        self.status = status
+        self.code = body.get("error", "")
+        self.message = body.get("message", "")
+
+
+@dataclass
+class Device:
+    relay_url: str
+    name: str = "test phone"
+    private_key: bytes = field(default_factory=lambda: e2ee.generate_keypair()[0])
+    device_id: str = ""
+    node_id: str = ""
+    node_public_key: bytes = b""
+    access_token: str = ""
+    refresh_token: str = ""
+    ws: aiohttp.ClientWebSocketResponse | None = None
+    session: e2ee.Session | None = None
+    inbox: asyncio.Queue[m.Message] = field(default_factory=asyncio.Queue)
+    control: asyncio.Queue[m.Message] = field(default_factory=asyncio.Queue)
+    http: aiohttp.ClientSession | None = None
+    _reader: asyncio.Task[None] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def _http(self) -> aiohttp.ClientSession:
+        if self.http is None:
+            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
+        return self.http
+
+    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        http = await self._http()
+        async with http.post(f"{self.relay_url}{path}", json=body, headers=self.headers) as resp:
+            data = await resp.json()
+            if resp.status != 200:
+                raise RelayRefused(resp.status, data)
+            return data
+
+    async def pair(
+        self, url: str, *, proof: str | None = None, secret: bytes | None = None
+    ) -> dict[str, Any]:
+        invite = pairing.PairingInvite.from_url(url)
+        sealed = pairing.seal_request(
+            node_public_key=invite.node_public_key,
+            pairing_id=invite.pairing_id,
+            secret=secret or invite.secret,
+            device_private_key=self.private_key,
+            device_name=self.name,
+        )
+        body = await self.post(
+            "/v1/pair",
+            {
+                "pairing_id": invite.pairing_id,
+                "proof": proof or pairing.relay_proof(invite.secret),
+                "sealed": b64u_encode(sealed),
+            },
+        )
+        answer = pairing.open_answer(
+            device_private_key=self.private_key,
+            node_public_key=invite.node_public_key,
+            sealed=b64u_decode(body["answer"]),
+            pairing_id=invite.pairing_id,
+        )
+        assert answer["device_id"] == body["device_id"]
+        self.device_id, self.node_id = body["device_id"], body["node_id"]
+        self.node_public_key = invite.node_public_key
+        self.access_token, self.refresh_token = body["access_token"], body["refresh_token"]
+        return body
+
+    async def refresh(self) -> None:
+        body = await self.post("/v1/token/refresh", {"refresh_token": self.refresh_token})
+        self.access_token, self.refresh_token = body["access_token"], body["refresh_token"]
+
+    async def connect(self, *, handshake: bool = True, expect_welcome: bool = True) -> m.Message:
+        """Open the WebSocket; returns the Relay's answer to Hello (Welcome or Error)."""
+        http = await self._http()
+        self.ws = await http.ws_connect(f"{self.relay_url}/v1/ws", headers=self.headers)
+        await self.ws.send_str(
+            m.encode(m.Hello(version=PROTOCOL_VERSION, role="device", token=self.access_token))
+        )
+        first = await self.ws.receive(timeout=10)
+        reply = m.decode(first.data)
+        if isinstance(reply, m.Welcome):
+            self._reader = asyncio.create_task(self._read())
+            if handshake:
+                await self.handshake()
+        elif expect_welcome:
+            raise AssertionError(f"the Relay did not welcome this device: {reply}")
+        return reply
+
+    async def handshake(self) -> None:
+        self._initiator = e2ee.Initiator(self.private_key, self.node_public_key)
+        self._hs = asyncio.get_running_loop().create_future()
+        await self.send_raw(self._initiator.start())
+        await asyncio.wait_for(self._hs, 10)
+        info = await self.next_app(10)
+        assert isinstance(info, am.NodeInfo)
+
+    async def send_raw(self, payload: bytes, to: str | None = None) -> None:
+        assert self.ws is not None
+        await self.ws.send_bytes(m.pack_frame(to or self.node_id, payload))
+
+    async def send(self, msg: m.Message) -> bytes:
+        assert self.session is not None
+        frame = self.session.seal(m.encode(msg).encode())
+        await self.send_raw(frame)
+        return frame
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for msg in self.ws:
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                _kind, _peer, payload = m.unpack_frame(msg.data)
+                if (
+                    payload[:1] == bytes([e2ee.HS2])
+                    and hasattr(self, "_hs")
+                    and not self._hs.done()
+                ):
+                    # Finish here: the Node's first sealed message follows right behind HS2.
+                    try:
+                        self.session = self._initiator.finish(payload)
+                        self._hs.set_result(None)
+                    except Exception as err:
+                        self._hs.set_exception(err)
+                elif self.session is not None:
+                    await self.inbox.put(m.decode(self.session.open(payload)))
+            elif msg.type == aiohttp.WSMsgType.TEXT:
+                await self.control.put(m.decode(msg.data))
+
+    async def next_app(self, timeout: float = 10) -> m.Message:
+        return await asyncio.wait_for(self.inbox.get(), timeout)
+
+    async def next_control(self, timeout: float = 10, kind: type | None = None) -> m.Message:
+        while True:
+            msg = await asyncio.wait_for(self.control.get(), timeout)
+            if kind is None or isinstance(msg, kind):
+                return msg
+
+    async def chat(self, text: str, timeout: float = 20) -> tuple[list[str], str, list[m.Message]]:
+        """Send a chat; collect deltas until done. Returns (deltas, final text, everything else)."""
+        msg_id = str(uuid.uuid4())
+        await self.send(am.Chat(id=msg_id, text=text))
+        deltas: list[str] = []
+        other: list[m.Message] = []
+        while True:
+            msg = await self.next_app(timeout)
+            if isinstance(msg, am.Delta) and msg.id == msg_id:
+                deltas.append(msg.text)
+            elif isinstance(msg, am.Done) and msg.id == msg_id:
+                return deltas, msg.text, other
+            else:
+                other.append(msg)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+        if self.http is not None:
+            await self.http.close()
