@@ -120,7 +120,7 @@ async def test_expired_pairing_is_refused(node: RelayLink, relay: RelayProcess) 
 
 async def test_brute_force_locks_the_pairing(node: RelayLink, relay: RelayProcess) -> None:
     _, url = await node.open_pairing()
-    for i in range(5):
+    for _attempt in range(5):
         with pytest.raises(RelayRefused) as err:
             await Device(relay.url).pair(url, proof=pairing.relay_proof(pairing.new_secret()))
         assert err.value.code == "pairing_refused"
