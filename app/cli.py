@@ -42,7 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("name", nargs="?")
     sub.add_parser("providers", help="which AI providers are enabled, and why not")
     sub.add_parser("self-test", help="check that this installation works (exit 0 when healthy)")
-    sub.add_parser("pair", help="pair a phone or browser (needs the Relay link)")
+    pair = sub.add_parser("pair", help="run the Node and show a QR code to pair a phone or browser")
+    pair.add_argument(
+        "--role", default="owner", choices=["owner", "guest"], help="owner, or a friend as guest"
+    )
     return p
 
 
@@ -89,13 +92,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(terminal.providers(settings))
     if command == "self-test":
         return asyncio.run(terminal.self_test(settings))
+    from app import headless
+
     if command == "pair":
-        print(
-            "ora: pairing needs the Relay link, which this version does not include yet. "
-            "Use `ora chat` on this PC for now.",
-            file=sys.stderr,
-        )
-        return 2
+        return asyncio.run(headless.run(settings, pair_role=args.role))
     has_display = bool(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ) or sys.platform in (

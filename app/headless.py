@@ -1,24 +1,63 @@
-"""`ora --headless`: the Node without a display; the terminal stands in for the tray."""
+"""`ora --headless` and `ora pair`: the Node without a display; the terminal stands in for the tray.
+
+It connects to the Relay, prints a pairing QR code for a phone, and (in a terminal) offers the
+chat plus /pair, /devices, /approvals, /approve N and /deny N for devices' requests.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import signal
 import sys
 
+import qrcode
+
 from app.core.runtime import Runtime
+from app.link.relay_link import CONNECTED, RelayLink
+from app.policy.approvals import ApprovalError, ApprovalRequest
+from app.policy.gate import Role
 from app.settings import Settings
-from app.terminal import chat
+from app.terminal import OWNER_ID, ask, run_turn
 from app.version import __version__
 
+CONNECT_WAIT_S = 5.0
 
-async def run(settings: Settings) -> int:
-    """Start the core and say plainly what this version can and cannot do yet."""
-    if sys.stdin.isatty():
-        return await chat(settings)
+
+def qr_text(url: str) -> str:
+    """The QR code as text a terminal can show (and a phone can scan)."""
+    qr = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr.add_data(url)
+    out = io.StringIO()
+    qr.print_ascii(out=out, invert=True)
+    return out.getvalue()
+
+
+async def show_pairing(link: RelayLink, role: str = "owner") -> bool:
+    """Open a pairing and print its QR code and URL; False when the Relay is unreachable."""
+    if link.status != CONNECTED:
+        print(
+            f"Cannot pair now: the Relay at {link.relay_url} is not reachable ({link.last_error or 'connecting'})."
+        )
+        return False
+    _invite, url = await link.open_pairing(role=role)
+    print(f"\nScan this with your phone's camera to pair it as {role} (valid 5 minutes, once):\n")
+    print(qr_text(url))
+    print(f"or open: {url}\n", flush=True)
+    return True
+
+
+async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = True) -> int:
+    """Run the Node until Ctrl+C (or /quit in a terminal)."""
     runtime = await Runtime.open(settings)
+    link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url])
+    link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
+    link.start()
     try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CONNECT_WAIT_S):
+                await link.wait_connected()
         await runtime.wait_ready()
         enabled = [s.config.name for s in runtime.providers.statuses if s.enabled]
         print(f"ORA {__version__} running headless — {settings.profile.value} profile")
@@ -27,10 +66,13 @@ async def run(settings: Settings) -> int:
         print(
             f"  providers: {', '.join(enabled) if enabled else 'none (explicit commands only; see README)'}"
         )
-        print(
-            "  relay:     not included in this version yet; pairing a phone comes with the Relay link"
-        )
-        print("  Press Ctrl+C to stop. For a terminal chat, run: ora chat", flush=True)
+        print(f"  relay:     {settings.relay_url} ({link.status})", flush=True)
+        runtime.broker.subscribe(_announce)
+        if show_qr:
+            await show_pairing(link, pair_role)
+        if sys.stdin.isatty():
+            return await _terminal(runtime, link)
+        print("Press Ctrl+C to stop.", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -39,4 +81,63 @@ async def run(settings: Settings) -> int:
         await stop.wait()
         return 0
     finally:
+        await link.stop()
         await runtime.close()
+
+
+def _announce(event: object) -> None:
+    if isinstance(event, ApprovalRequest) and event.channel not in ("terminal", "tray"):
+        print(
+            f"\n[approval needed] {event.tool} ({event.risk.name}) asked from device {event.channel[:8]}: "
+            "type /approvals to answer",
+            flush=True,
+        )
+
+
+async def _terminal(runtime: Runtime, link: RelayLink) -> int:
+    print("Chat here; /pair, /devices, /approvals, /approve N, /deny N, /quit.")
+    while True:
+        line = (await ask("> ")).strip()
+        words = line.split()
+        if line in ("/quit", "/exit"):
+            return 0
+        if not words:
+            continue
+        if words[0] == "/pair":
+            await show_pairing(
+                link, words[1] if len(words) > 1 and words[1] in ("owner", "guest") else "owner"
+            )
+        elif words[0] == "/devices":
+            for d in link.devices():
+                state = "revoked" if d.revoked else d.role
+                print(f"  {d.device_id[:8]}  {d.name:<20} {state}")
+            if not link.devices():
+                print("  no paired devices yet: /pair")
+        elif words[0] == "/approvals":
+            for i, req in enumerate(runtime.broker.pending(), 1):
+                print(
+                    f"  {i}. {req.tool} ({req.risk.name}) {req.arguments} — asked by {req.requester}"
+                )
+            if not runtime.broker.pending():
+                print("  nothing waiting")
+        elif words[0] in ("/approve", "/deny") and len(words) == 2 and words[1].isdigit():
+            pending = runtime.broker.pending()
+            index = int(words[1]) - 1
+            if not 0 <= index < len(pending):
+                print("  no such approval: /approvals lists them")
+                continue
+            req = pending[index]
+            try:
+                runtime.broker.answer(
+                    req.approval_id,
+                    approve=words[0] == "/approve",
+                    digest=req.digest,
+                    answered_by=OWNER_ID,
+                    answerer_role=Role.OWNER,
+                    channel="terminal",
+                )
+                print("  done")
+            except ApprovalError as err:
+                print(f"  {err}")
+        else:
+            await run_turn(runtime, line)

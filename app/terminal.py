@@ -27,7 +27,7 @@ class Writer(Protocol):
     def flush(self) -> None: ...
 
 
-async def _ask(prompt: str) -> str:
+async def ask(prompt: str) -> str:
     loop = asyncio.get_running_loop()
     try:
         return await loop.run_in_executor(None, input, prompt)
@@ -54,7 +54,7 @@ async def run_turn(runtime: Runtime, text: str, out: Writer = sys.stdout) -> str
                 f"\n  APPROVAL NEEDED — {r.tool} ({r.risk.name}) asked by {r.requester}\n"
                 f"  arguments: {json.dumps(r.arguments, ensure_ascii=False)}\n"
             )
-            answer = await _ask("  approve? [y/N] ")
+            answer = await ask("  approve? [y/N] ")
             try:
                 runtime.broker.answer(
                     r.approval_id,
@@ -92,7 +92,7 @@ async def chat(settings: Settings) -> int:
         if not runtime.providers.has_any():
             print("No AI model is set up yet; explicit commands still work (/help).")
         while True:
-            line = (await _ask("> ")).strip()
+            line = (await ask("> ")).strip()
             if line in ("/quit", "/exit"):
                 return 0
             if line:
