@@ -62,6 +62,9 @@ class Metrics:
         self.pairings = prom.Counter(
             "ora_relay_pairings_total", "Pairing outcomes", ["outcome"], registry=r
         )
+        # Bound once: looking a label up on every frame costs more than the routing itself.
+        self.frames_to_node = self.frames.labels("to_node")
+        self.frames_to_device = self.frames.labels("to_device")
 
 
 @dataclass
@@ -387,40 +390,42 @@ async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connec
 
 
 def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
-    """Pass an opaque frame to its peer: a device only to its own Node, a Node only to its devices."""
+    """Pass an opaque frame to its peer: a device only to its own Node, a Node only to its devices.
+
+    The hot path works on the header's raw 16-byte ids; no parsing beyond them.
+    """
     conn.bytes_in += len(frame)
-    try:
-        _kind, peer, payload = m.unpack_frame(frame, relay.settings.max_frame_bytes)
-    except FrameError as err:
+    if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
+        err = FrameError("malformed frame header")
         relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
         conn.send_message(m.Error(code="bad_frame", message=str(err), fatal=False))
         return
+    peer = frame[1 : m.FRAME_HEADER_SIZE]
     if conn.role == "device":
-        if peer != conn.node_id:
+        if peer != conn.node_raw:
             refusal = NotPaired("this device is not paired with that Node")
-            relay.refuse(refusal, node_id=peer, device_id=conn.peer_id)
+            relay.refuse(refusal, node_id=str(uuid.UUID(bytes=peer)), device_id=conn.peer_id)
             conn.send_message(m.Error(code=refusal.code, message=refusal.message, fatal=False))
             return
-        target = relay.hub.nodes.get(peer)
-        out = m.pack_frame(conn.peer_id, payload)
-        direction = "to_node"
+        target = relay.hub.nodes_raw.get(peer)
+        counter = relay.metrics.frames_to_node
     else:
-        target = relay.hub.devices.get(peer)
-        if target is not None and target.node_id != conn.node_id:
+        target = relay.hub.devices_raw.get(peer)
+        if target is not None and target.node_raw != conn.node_raw:
             relay.refuse(
                 NotPaired("that device belongs to another Node"),
                 node_id=conn.node_id,
-                device_id=peer,
+                device_id=target.peer_id,
             )
             return
-        out = m.pack_frame(conn.node_id, payload)
-        direction = "to_device"
+        counter = relay.metrics.frames_to_device
     if target is None:
-        conn.send_message(m.Presence(peer_id=peer, online=False))
+        conn.send_message(m.Presence(peer_id=str(uuid.UUID(bytes=peer)), online=False))
         return
-    if target.send(out):
-        relay.metrics.frames.labels(direction).inc()
-        relay.metrics.frame_bytes.inc(len(payload))
+    # Same layout, with the sender's id in place of the destination's.
+    if target.send(frame[:1] + conn.peer_raw + frame[m.FRAME_HEADER_SIZE :]):
+        counter.inc()
+        relay.metrics.frame_bytes.inc(len(frame) - m.FRAME_HEADER_SIZE)
 
 
 async def _control(relay: Relay, conn: Connection, text: str) -> None:

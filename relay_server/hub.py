@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, web
@@ -31,9 +32,13 @@ class Connection:
     writer: asyncio.Task[None] | None = None
     bytes_in: int = 0
     bytes_out: int = 0
+    peer_raw: bytes = field(init=False)
+    node_raw: bytes = field(init=False)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.queue_frames)
+        self.peer_raw = uuid.UUID(self.peer_id).bytes
+        self.node_raw = uuid.UUID(self.node_id).bytes
 
     def start(self) -> None:
         self.writer = asyncio.create_task(self._drain())
@@ -84,6 +89,9 @@ class Hub:
     def __init__(self) -> None:
         self.nodes: dict[str, Connection] = {}
         self.devices: dict[str, Connection] = {}
+        # The same connections keyed by raw 16-byte id, for routing without string conversions.
+        self.nodes_raw: dict[bytes, Connection] = {}
+        self.devices_raw: dict[bytes, Connection] = {}
 
     def node_online(self, node_id: str) -> bool:
         return node_id in self.nodes
@@ -94,8 +102,10 @@ class Hub:
     async def attach(self, conn: Connection) -> None:
         """Register a connection, replacing (and closing) an older one for the same peer."""
         table = self.nodes if conn.role == "node" else self.devices
+        raw = self.nodes_raw if conn.role == "node" else self.devices_raw
         old = table.get(conn.peer_id)
         table[conn.peer_id] = conn
+        raw[conn.peer_raw] = conn
         conn.start()
         if old is not None:
             await old.close(
@@ -106,8 +116,10 @@ class Hub:
     def detach(self, conn: Connection) -> bool:
         """Forget a connection if it is still the current one for its peer."""
         table = self.nodes if conn.role == "node" else self.devices
+        raw = self.nodes_raw if conn.role == "node" else self.devices_raw
         if table.get(conn.peer_id) is conn:
             del table[conn.peer_id]
+            raw.pop(conn.peer_raw, None)
             if conn.writer is not None:
                 conn.queue.put_nowait(None) if not conn.queue.full() else conn.writer.cancel()
             return True

@@ -1,0 +1,267 @@
+"""Relay throughput, latency and memory, beside a bare aiohttp pass-through measured the same way.
+
+Each pair is a "device" and a "Node" WebSocket; the Node echoes every frame back, so one
+message is one round trip device -> Relay -> Node -> Relay -> device. Pairs are created directly
+in the Relay's database (pairing is not what is measured). Both servers run as separate
+processes on loopback. Last line: one JSON object.
+
+    BENCH_QUICK=1 python bench/relay.py     # smaller counts, for a smoke run
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp  # noqa: E402
+
+from protocol import messages as m  # noqa: E402
+from protocol.tokens import new_token, token_hash  # noqa: E402
+from protocol.version import PROTOCOL_VERSION  # noqa: E402
+from relay_server.storage import SqliteStore  # noqa: E402
+from relay_server.token_service import TokenService  # noqa: E402
+
+QUICK = bool(os.environ.get("BENCH_QUICK"))
+REPO = Path(__file__).resolve().parents[1]
+CONCURRENCY = (1, 100) if QUICK else (1, 100, 1000)
+IDLE_CONNECTIONS = 500 if QUICK else 5000
+SIZES = {"256b": 256, "64kb": 64 * 1024}
+
+# A pass-through with the same shape as the Relay's routing, and nothing else: no auth, no
+# audit, no queues. It is the floor the Relay is compared with.
+PASSTHROUGH = r'''
+import sys, struct, uuid
+from aiohttp import web
+peers = {}
+async def ws(request):
+    me = request.query["id"]
+    sock = web.WebSocketResponse(max_msg_size=2 * 1024 * 1024)
+    await sock.prepare(request)
+    peers[me] = sock
+    async for msg in sock:
+        kind, dest = msg.data[0], str(uuid.UUID(bytes=msg.data[1:17]))
+        target = peers.get(dest)
+        if target is not None:
+            await target.send_bytes(bytes([kind]) + uuid.UUID(me).bytes + msg.data[17:])
+    peers.pop(me, None)
+    return sock
+app = web.Application()
+app.router.add_get("/ws", ws)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str) -> None:
+    import urllib.request
+
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url, timeout=0.5)  # noqa: S310 - loopback only
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} never became ready")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Relay:
+    """A relay_server process with `pairs` ready-made node/device credentials."""
+
+    def __init__(self, data_dir: Path, pairs: int) -> None:
+        self.port = free_port()
+        store = SqliteStore(data_dir / "relay.db")
+        tokens = TokenService(store, 3600, 3600)
+        self.pairs: list[tuple[str, str, str, str]] = []  # node_id, node_token, device_id, access
+        for _ in range(pairs):
+            node_id, device_id, credential = str(uuid.uuid4()), str(uuid.uuid4()), new_token("nd")
+            store.add_node(node_id, token_hash(credential), "x")
+            store.add_device(device_id, node_id, "owner")
+            self.pairs.append((node_id, credential, device_id, tokens.issue(device_id).access_token))
+        store.close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "relay_server", "--port", str(self.port), "--data-dir", str(data_dir)],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_ready(f"http://127.0.0.1:{self.port}/readyz")
+
+    async def connect(self, http: aiohttp.ClientSession, role: str, token: str) -> aiohttp.ClientWebSocketResponse:
+        ws = await http.ws_connect(f"http://127.0.0.1:{self.port}/v1/ws", max_msg_size=2 * 1024 * 1024)
+        await ws.send_str(m.encode(m.Hello(version=PROTOCOL_VERSION, role=role, token=token)))  # type: ignore[arg-type]
+        welcome = m.decode((await ws.receive(timeout=30)).data)
+        assert isinstance(welcome, m.Welcome), welcome
+        return ws
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Passthrough:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen([sys.executable, "-c", PASSTHROUGH, str(self.port)])
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+    async def connect(self, http: aiohttp.ClientSession, peer_id: str) -> aiohttp.ClientWebSocketResponse:
+        return await http.ws_connect(f"http://127.0.0.1:{self.port}/ws?id={peer_id}", max_msg_size=2 * 1024 * 1024)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def echo(node_ws: aiohttp.ClientWebSocketResponse) -> None:
+    async for msg in node_ws:
+        if msg.type != aiohttp.WSMsgType.BINARY:
+            continue
+        _kind, source, payload = m.unpack_frame(msg.data)
+        await node_ws.send_bytes(m.pack_frame(source, payload))
+
+
+async def ping_pong(device_ws: aiohttp.ClientWebSocketResponse, node_id: str, size: int, count: int, rtts: list[float]) -> None:
+    frame = m.pack_frame(node_id, os.urandom(size))
+    for _ in range(count):
+        t0 = time.perf_counter()
+        await device_ws.send_bytes(frame)
+        while True:
+            msg = await device_ws.receive(timeout=30)
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                break
+        rtts.append((time.perf_counter() - t0) * 1000)
+
+
+async def measure(pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]], size: int, count: int) -> dict[str, float]:
+    echoes = [asyncio.create_task(echo(node)) for _, node, _ in pairs]
+    rtts: list[float] = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(ping_pong(dev, node_id, size, count, rtts) for dev, _, node_id in pairs))
+    wall = time.perf_counter() - t0
+    for task in echoes:
+        task.cancel()
+    rtts.sort()
+    return {"p50_ms": rtts[len(rtts) // 2], "p99_ms": rtts[int(len(rtts) * 0.99) - 1 if len(rtts) > 1 else 0], "msgs_s": len(rtts) / wall}
+
+
+def messages_for(pairs: int, size: int) -> int:
+    total = (400 if QUICK else 3000) if size == 256 else (60 if QUICK else 400)
+    return max(2, total // pairs)
+
+
+async def run_throughput(results: dict[str, float]) -> None:
+    most = max(CONCURRENCY)
+    with tempfile.TemporaryDirectory() as tmp:
+        relay = Relay(Path(tmp), most)
+        passthrough = Passthrough()
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            relay_pairs = []
+            for node_id, credential, _device_id, access in relay.pairs:
+                node = await relay.connect(http, "node", credential)
+                device = await relay.connect(http, "device", access)
+                relay_pairs.append((device, node, node_id))
+            plain_pairs = []
+            for _ in range(most):
+                node_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
+                node = await passthrough.connect(http, node_id)
+                device = await passthrough.connect(http, device_id)
+                plain_pairs.append((device, node, node_id))
+            for label, size in SIZES.items():
+                for n in CONCURRENCY:
+                    count = messages_for(n, size)
+                    await measure(relay_pairs[:n], size, 2)  # warm up
+                    r = await measure(relay_pairs[:n], size, count)
+                    await measure(plain_pairs[:n], size, 2)
+                    p = await measure(plain_pairs[:n], size, count)
+                    key = f"{label}_{n}"
+                    results[f"p50_ms_{key}"] = round(r["p50_ms"], 3)
+                    results[f"p99_ms_{key}"] = round(r["p99_ms"], 3)
+                    results[f"msgs_s_{key}"] = round(r["msgs_s"], 1)
+                    results[f"passthrough_msgs_s_{key}"] = round(p["msgs_s"], 1)
+                    results[f"passthrough_p99_ms_{key}"] = round(p["p99_ms"], 3)
+                    results[f"msgs_ratio_{key}"] = round(r["msgs_s"] / p["msgs_s"], 3)
+                    print(
+                        f"{label:>5} x{n:<5} relay p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms "
+                        f"{r['msgs_s']:.0f} msg/s | pass-through {p['msgs_s']:.0f} msg/s p99 {p['p99_ms']:.2f} ms "
+                        f"| ratio {r['msgs_s'] / p['msgs_s']:.2f}",
+                        flush=True,
+                    )
+            for ws_pair in relay_pairs + plain_pairs:
+                await ws_pair[0].close()
+                await ws_pair[1].close()
+        relay.stop()
+        passthrough.stop()
+
+
+async def run_idle(results: dict[str, float]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        relay = Relay(Path(tmp), IDLE_CONNECTIONS)
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            # One connection first, so the baseline includes the WebSocket machinery itself.
+            first = await relay.connect(http, "device", relay.pairs[0][3])
+            await asyncio.sleep(0.5)
+            before = rss_kb(relay.proc.pid)
+            sockets = [first]
+            for i in range(1, IDLE_CONNECTIONS, 100):
+                batch = relay.pairs[i : i + 100]
+                sockets += await asyncio.gather(*(relay.connect(http, "device", p[3]) for p in batch))
+            await asyncio.sleep(1.0)
+            after = rss_kb(relay.proc.pid)
+            for ws in sockets:
+                await ws.close()
+        relay.stop()
+    per_conn = (after - before) / (IDLE_CONNECTIONS - 1)
+    results["kb_per_idle_conn"] = round(per_conn, 2)
+    results["idle_connections"] = IDLE_CONNECTIONS
+    print(f"idle: {IDLE_CONNECTIONS} connections, {per_conn:.1f} KB each (relay RSS {before} -> {after} KB)", flush=True)
+
+
+async def main() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    results: dict[str, float] = {}
+    await run_throughput(results)
+    await run_idle(results)
+    summary = {
+        "msgs_ratio_256b_100": results["msgs_ratio_256b_100"],
+        "p99_ms_256b_100": results["p99_ms_256b_100"],
+        "kb_per_idle_conn": results["kb_per_idle_conn"],
+        **results,
+        "target_msgs_ratio": 0.7,
+        "target_p99_ms_256b_100": 5.0,
+        "target_kb_per_idle_conn": 32.0,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
