@@ -15,7 +15,6 @@ import json
 import os
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,13 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from protocol import messages as m  # noqa: E402
-from protocol.tokens import new_token, token_hash  # noqa: E402
-from protocol.version import PROTOCOL_VERSION  # noqa: E402
-from relay_server.storage import SqliteStore  # noqa: E402
-from relay_server.token_service import TokenService  # noqa: E402
+from protocol import messages as m
+from protocol.tokens import new_token, token_hash
+from protocol.version import PROTOCOL_VERSION
+from relay_server.storage import SqliteStore
+from relay_server.token_service import TokenService
 
 QUICK = bool(os.environ.get("BENCH_QUICK"))
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +40,7 @@ SIZES = {"256b": 256, "64kb": 64 * 1024}
 
 # A pass-through with the same shape as the Relay's routing, and nothing else: no auth, no
 # audit, no queues. It is the floor the Relay is compared with.
-PASSTHROUGH = r'''
+PASSTHROUGH = r"""
 import sys, struct, uuid
 from aiohttp import web
 peers = {}
@@ -60,7 +59,7 @@ async def ws(request):
 app = web.Application()
 app.router.add_get("/ws", ws)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
-'''
+"""
 
 
 def free_port() -> int:
@@ -74,7 +73,7 @@ def wait_ready(url: str) -> None:
 
     for _ in range(200):
         try:
-            urllib.request.urlopen(url, timeout=0.5)  # noqa: S310 - loopback only
+            urllib.request.urlopen(url, timeout=0.5)
             return
         except OSError:
             time.sleep(0.05)
@@ -100,16 +99,32 @@ class Relay:
             node_id, device_id, credential = str(uuid.uuid4()), str(uuid.uuid4()), new_token("nd")
             store.add_node(node_id, token_hash(credential), "x")
             store.add_device(device_id, node_id, "owner")
-            self.pairs.append((node_id, credential, device_id, tokens.issue(device_id).access_token))
+            self.pairs.append(
+                (node_id, credential, device_id, tokens.issue(device_id).access_token)
+            )
         store.close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "relay_server", "--port", str(self.port), "--data-dir", str(data_dir)],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "relay_server",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_ready(f"http://127.0.0.1:{self.port}/readyz")
 
-    async def connect(self, http: aiohttp.ClientSession, role: str, token: str) -> aiohttp.ClientWebSocketResponse:
-        ws = await http.ws_connect(f"http://127.0.0.1:{self.port}/v1/ws", max_msg_size=2 * 1024 * 1024)
+    async def connect(
+        self, http: aiohttp.ClientSession, role: str, token: str
+    ) -> aiohttp.ClientWebSocketResponse:
+        ws = await http.ws_connect(
+            f"http://127.0.0.1:{self.port}/v1/ws", max_msg_size=2 * 1024 * 1024
+        )
         await ws.send_str(m.encode(m.Hello(version=PROTOCOL_VERSION, role=role, token=token)))  # type: ignore[arg-type]
         welcome = m.decode((await ws.receive(timeout=30)).data)
         assert isinstance(welcome, m.Welcome), welcome
@@ -131,8 +146,12 @@ class Passthrough:
             except OSError:
                 time.sleep(0.05)
 
-    async def connect(self, http: aiohttp.ClientSession, peer_id: str) -> aiohttp.ClientWebSocketResponse:
-        return await http.ws_connect(f"http://127.0.0.1:{self.port}/ws?id={peer_id}", max_msg_size=2 * 1024 * 1024)
+    async def connect(
+        self, http: aiohttp.ClientSession, peer_id: str
+    ) -> aiohttp.ClientWebSocketResponse:
+        return await http.ws_connect(
+            f"http://127.0.0.1:{self.port}/ws?id={peer_id}", max_msg_size=2 * 1024 * 1024
+        )
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -147,7 +166,13 @@ async def echo(node_ws: aiohttp.ClientWebSocketResponse) -> None:
         await node_ws.send_bytes(m.pack_frame(source, payload))
 
 
-async def ping_pong(device_ws: aiohttp.ClientWebSocketResponse, node_id: str, size: int, count: int, rtts: list[float]) -> None:
+async def ping_pong(
+    device_ws: aiohttp.ClientWebSocketResponse,
+    node_id: str,
+    size: int,
+    count: int,
+    rtts: list[float],
+) -> None:
     frame = m.pack_frame(node_id, os.urandom(size))
     for _ in range(count):
         t0 = time.perf_counter()
@@ -159,7 +184,11 @@ async def ping_pong(device_ws: aiohttp.ClientWebSocketResponse, node_id: str, si
         rtts.append((time.perf_counter() - t0) * 1000)
 
 
-async def measure(pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]], size: int, count: int) -> dict[str, float]:
+async def measure(
+    pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]],
+    size: int,
+    count: int,
+) -> dict[str, float]:
     echoes = [asyncio.create_task(echo(node)) for _, node, _ in pairs]
     rtts: list[float] = []
     t0 = time.perf_counter()
@@ -168,7 +197,11 @@ async def measure(pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.Cli
     for task in echoes:
         task.cancel()
     rtts.sort()
-    return {"p50_ms": rtts[len(rtts) // 2], "p99_ms": rtts[int(len(rtts) * 0.99) - 1 if len(rtts) > 1 else 0], "msgs_s": len(rtts) / wall}
+    return {
+        "p50_ms": rtts[len(rtts) // 2],
+        "p99_ms": rtts[int(len(rtts) * 0.99) - 1 if len(rtts) > 1 else 0],
+        "msgs_s": len(rtts) / wall,
+    }
 
 
 def messages_for(pairs: int, size: int) -> int:
@@ -233,7 +266,9 @@ async def run_idle(results: dict[str, float]) -> None:
             sockets = [first]
             for i in range(1, IDLE_CONNECTIONS, 100):
                 batch = relay.pairs[i : i + 100]
-                sockets += await asyncio.gather(*(relay.connect(http, "device", p[3]) for p in batch))
+                sockets += await asyncio.gather(
+                    *(relay.connect(http, "device", p[3]) for p in batch)
+                )
             await asyncio.sleep(1.0)
             after = rss_kb(relay.proc.pid)
             for ws in sockets:
@@ -242,11 +277,14 @@ async def run_idle(results: dict[str, float]) -> None:
     per_conn = (after - before) / (IDLE_CONNECTIONS - 1)
     results["kb_per_idle_conn"] = round(per_conn, 2)
     results["idle_connections"] = IDLE_CONNECTIONS
-    print(f"idle: {IDLE_CONNECTIONS} connections, {per_conn:.1f} KB each (relay RSS {before} -> {after} KB)", flush=True)
+    print(
+        f"idle: {IDLE_CONNECTIONS} connections, {per_conn:.1f} KB each (relay RSS {before} -> {after} KB)",
+        flush=True,
+    )
 
 
 async def main() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     results: dict[str, float] = {}
     await run_throughput(results)
