@@ -1,0 +1,218 @@
+/*
+ * ORA's browser-side crypto: the same constructions as protocol/e2ee.py and protocol/pairing.py,
+ * built only from tweetnacl (X25519, crypto_box, secretbox, SHA-512). Tested against PyNaCl by
+ * tests/web/test_interop.py. Nothing here is a new primitive.
+ *
+ * Session handshake (device = initiator I, Node = responder R):
+ *   HS1  |0x01| e_I (32) |
+ *   HS2  |0x02| e_R (32) | DATA frame, counter 0, empty payload (key confirmation) |
+ *   es=X(e_I,S_R) ss=X(S_I,S_R) ee=X(e_I,e_R) se=X(S_I,e_R)
+ *   h = SHA-512(LABEL || S_I || S_R || e_I || e_R);  k = SHA-512(LABEL || es || ss || ee || se || h)
+ *   k[0:32] device->Node, k[32:64] Node->device
+ *   DATA |0x03| counter (8, big-endian) | secretbox(payload, key, nonce = 16 zero bytes || counter) |
+ */
+(function (root, factory) {
+  if (typeof module === "object" && module.exports) {
+    module.exports = factory(require("./vendor/nacl-fast.min.js"));
+  } else {
+    root.OraCrypto = factory(root.nacl);
+  }
+})(typeof self !== "undefined" ? self : this, function (nacl) {
+  "use strict";
+
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const LABEL = enc.encode("ORA-E2EE-KK-v1");
+  const PROOF_LABEL = enc.encode("ORA-pair-relay-proof-v1");
+  const SAS_LABEL = enc.encode("ORA-pair-sas-v1");
+  const HS1 = 0x01, HS2 = 0x02, DATA = 0x03, KEY = 32, MAC = 16, HEADER = 9;
+  const FRAME_ROUTED = 0x01;
+
+  class CryptoError extends Error {}
+  class ReplayError extends CryptoError {}
+  class HandshakeError extends CryptoError {}
+  class PairingError extends CryptoError {}
+
+  function concat(...parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.length; }
+    return out;
+  }
+
+  function b64uEncode(bytes) {
+    let bin = "";
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function b64uDecode(text, length) {
+    if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new PairingError("not base64url");
+    const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+    const out = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    if (length !== undefined && out.length !== length) throw new PairingError(`expected ${length} bytes`);
+    return out;
+  }
+
+  function hex(bytes) {
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // X25519 that refuses low-order points, as libsodium does (tweetnacl does not check).
+  function dh(secretKey, publicKey) {
+    const shared = nacl.scalarMult(secretKey, publicKey);
+    if (shared.every((b) => b === 0)) throw new HandshakeError("invalid public key");
+    return shared;
+  }
+
+  function nonceFor(counter) {
+    const nonce = new Uint8Array(24);
+    new DataView(nonce.buffer).setBigUint64(16, BigInt(counter), false);
+    return nonce;
+  }
+
+  class Session {
+    constructor(sendKey, recvKey) {
+      this.sendKey = sendKey;
+      this.recvKey = recvKey;
+      this.sendCounter = 0;
+      this.recvCounter = 0;
+    }
+
+    seal(payload) {
+      const counter = this.sendCounter++;
+      const header = new Uint8Array(HEADER);
+      header[0] = DATA;
+      new DataView(header.buffer).setBigUint64(1, BigInt(counter), false);
+      return concat(header, nacl.secretbox(payload, nonceFor(counter), this.sendKey));
+    }
+
+    open(frame) {
+      if (frame.length < HEADER + MAC) throw new CryptoError("frame too short");
+      if (frame[0] !== DATA) throw new CryptoError("unexpected frame kind");
+      const counter = Number(new DataView(frame.buffer, frame.byteOffset, frame.length).getBigUint64(1, false));
+      if (counter !== this.recvCounter) {
+        throw new ReplayError(`frame counter ${counter}, expected ${this.recvCounter}`);
+      }
+      const payload = nacl.secretbox.open(frame.subarray(HEADER), nonceFor(counter), this.recvKey);
+      if (payload === null) throw new CryptoError("frame failed authentication");
+      this.recvCounter = counter + 1; // only an authentic frame advances the counter
+      return payload;
+    }
+  }
+
+  class Initiator {
+    // ephemeralSecret is for interop tests only; leave it out to get a fresh key.
+    constructor(staticSecret, responderPublic, ephemeralSecret) {
+      this.s = staticSecret;
+      this.sPub = nacl.scalarMult.base(staticSecret);
+      this.rs = responderPublic;
+      const eph = ephemeralSecret ? nacl.box.keyPair.fromSecretKey(ephemeralSecret) : nacl.box.keyPair();
+      this.e = eph.secretKey;
+      this.ePub = eph.publicKey;
+      this.done = false;
+    }
+
+    start() {
+      return concat(Uint8Array.of(HS1), this.ePub);
+    }
+
+    finish(hs2) {
+      if (this.done) throw new HandshakeError("handshake already finished");
+      if (hs2.length < 1 + KEY + HEADER + MAC || hs2[0] !== HS2) throw new HandshakeError("malformed handshake reply");
+      this.done = true;
+      const eR = hs2.subarray(1, 1 + KEY);
+      const h = nacl.hash(concat(LABEL, this.sPub, this.rs, this.ePub, eR));
+      const okm = nacl.hash(concat(LABEL, dh(this.e, this.rs), dh(this.s, this.rs), dh(this.e, eR), dh(this.s, eR), h));
+      const session = new Session(okm.slice(0, KEY), okm.slice(KEY, 2 * KEY));
+      let confirm;
+      try {
+        confirm = session.open(hs2.subarray(1 + KEY));
+      } catch (err) {
+        throw new HandshakeError("the Node could not prove its identity: wrong key or a tampered connection");
+      }
+      if (confirm.length !== 0) throw new HandshakeError("handshake confirmation carries data");
+      return session;
+    }
+  }
+
+  function parseInvite(url) {
+    const hash = new URL(url).hash.replace(/^#/, "");
+    const f = new URLSearchParams(hash);
+    if (f.get("v") !== "1") throw new PairingError("this pairing link is from another ORA version: update ORA");
+    for (const k of ["r", "n", "p", "s", "k"]) {
+      if (!f.get(k)) throw new PairingError(`the pairing link is incomplete (no '${k}')`);
+    }
+    const relay = new URL(f.get("r"));
+    if (!["http:", "https:", "ws:", "wss:"].includes(relay.protocol)) {
+      throw new PairingError("the pairing link names no valid Relay address");
+    }
+    return {
+      relayUrl: f.get("r"),
+      nodeId: f.get("n"),
+      pairingId: f.get("p"),
+      secret: b64uDecode(f.get("s"), 32),
+      nodePublicKey: b64uDecode(f.get("k"), 32),
+    };
+  }
+
+  function relayProof(secret) {
+    return hex(nacl.hash(concat(PROOF_LABEL, secret)).subarray(0, 32));
+  }
+
+  function sealRequest({ nodePublicKey, pairingId, secret, deviceSecretKey, deviceName }) {
+    const eph = nacl.box.keyPair();
+    const body = enc.encode(JSON.stringify({
+      device_pub: b64uEncode(nacl.scalarMult.base(deviceSecretKey)),
+      name: deviceName,
+      pairing_id: pairingId,
+      secret: b64uEncode(secret),
+    }));
+    const nonce = nacl.randomBytes(24);
+    return concat(eph.publicKey, nonce, nacl.box(body, nonce, nodePublicKey, eph.secretKey));
+  }
+
+  function openAnswer({ deviceSecretKey, nodePublicKey, sealed, pairingId }) {
+    if (sealed.length < 24 + MAC || sealed.length > 4096) throw new PairingError("pairing answer has an impossible size");
+    const plain = nacl.box.open(sealed.subarray(24), sealed.subarray(0, 24), nodePublicKey, deviceSecretKey);
+    if (plain === null) throw new PairingError("the answer did not come from the Node in the QR code: pairing refused");
+    const answer = JSON.parse(dec.decode(plain));
+    if (answer.pairing_id !== pairingId) throw new PairingError("the answer belongs to another pairing");
+    return answer;
+  }
+
+  function verificationCode(nodePublicKey, devicePublicKey) {
+    const digest = nacl.hash(concat(SAS_LABEL, nodePublicKey, devicePublicKey));
+    const n = Number(new DataView(digest.buffer).getBigUint64(0, false) % 1000000n);
+    return `${String(Math.floor(n / 1000)).padStart(3, "0")} ${String(n % 1000).padStart(3, "0")}`;
+  }
+
+  function uuidBytes(id) {
+    const h = id.replace(/-/g, "");
+    if (!/^[0-9a-f]{32}$/i.test(h)) throw new CryptoError("not a UUID");
+    return Uint8Array.from(h.match(/../g), (x) => parseInt(x, 16));
+  }
+
+  function uuidString(bytes) {
+    const h = hex(bytes);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function packFrame(peerId, payload) {
+    return concat(Uint8Array.of(FRAME_ROUTED), uuidBytes(peerId), payload);
+  }
+
+  function unpackFrame(frame) {
+    if (frame.length < 17 || frame[0] !== FRAME_ROUTED) throw new CryptoError("malformed routing frame");
+    return { peerId: uuidString(frame.subarray(1, 17)), payload: frame.subarray(17) };
+  }
+
+  return {
+    CryptoError, ReplayError, HandshakeError, PairingError,
+    Initiator, Session, HS1, HS2, DATA,
+    parseInvite, relayProof, sealRequest, openAnswer, verificationCode,
+    packFrame, unpackFrame, b64uEncode, b64uDecode,
+    generateKeyPair: () => nacl.box.keyPair(),
+    publicKeyOf: (secretKey) => nacl.scalarMult.base(secretKey),
+  };
+});
