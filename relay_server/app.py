@@ -531,5 +531,11 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.router.add_post("/v1/token/refresh", refresh)
     app.router.add_get("/v1/ws", websocket)
     if settings.web_dir.is_dir():
+        index = settings.web_dir / "index.html"
+
+        async def web_client(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+        app.router.add_get("/app/", web_client)
         app.router.add_static("/app/", settings.web_dir, show_index=False)
     return app

@@ -1,0 +1,352 @@
+/*
+ * The ORA web client: pair from the QR link, then chat with your own PC end to end encrypted.
+ *
+ * Rules it keeps (see DESIGN.md):
+ * - tokens and keys only ever go to the Relay that served this page (its own origin); a link
+ *   naming another Relay is refused before anything is sent;
+ * - the pairing link's fragment is read once and removed from the address bar;
+ * - keys and tokens live in IndexedDB, never in a URL, a cookie or a log;
+ * - the Node's identity is checked by the handshake on every connection.
+ */
+(function () {
+  "use strict";
+  const C = self.OraCrypto;
+  const I = self.OraI18n;
+  const t = I.t;
+  const $ = (id) => document.getElementById(id);
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const PROTOCOL_VERSION = "1.0.0";
+
+  // -- persistence (IndexedDB) ----------------------------------------------------------------
+  const DB_NAME = "ora", STORE = "state", KEY = "device";
+  function idb(mode, fn) {
+    return new Promise((resolve, reject) => {
+      const open = indexedDB.open(DB_NAME, 1);
+      open.onupgradeneeded = () => open.result.createObjectStore(STORE);
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const tx = open.result.transaction(STORE, mode);
+        const req = fn(tx.objectStore(STORE));
+        tx.oncomplete = () => { open.result.close(); resolve(req && req.result); };
+        tx.onerror = () => reject(tx.error);
+      };
+    });
+  }
+  const load = () => idb("readonly", (s) => s.get(KEY));
+  const save = (state) => idb("readwrite", (s) => s.put(state, KEY));
+  const forget = () => idb("readwrite", (s) => s.delete(KEY));
+
+  // -- state ------------------------------------------------------------------------------------
+  let state = null; // {relayOrigin, deviceSecretKey, deviceId, nodeId, nodePublicKey, accessToken, refreshToken, expiresAt, nodeName, role}
+  let ws = null, session = null, initiator = null, backoff = 500, refreshTimer = null, reconnectTimer = null;
+  const pendingReplies = new Map();
+  const approvals = new Map();
+
+  function status(text, isError) {
+    const el = $("status");
+    el.textContent = text || "";
+    el.classList.toggle("error", Boolean(isError));
+  }
+
+  function show(view) {
+    $("welcome").classList.toggle("hidden", view !== "welcome");
+    $("chat").classList.toggle("hidden", view !== "chat");
+    $("devices").classList.toggle("hidden", view !== "devices");
+    $("composer").classList.toggle("hidden", view !== "chat");
+    $("tabs").classList.toggle("hidden", view === "welcome");
+    $("tab-chat").classList.toggle("active", view === "chat");
+    $("tab-devices").classList.toggle("active", view === "devices");
+    $("tab-devices").classList.toggle("hidden", !state || state.role !== "owner");
+  }
+
+  function setOnline(online) {
+    $("dot").className = "dot " + (online ? "online" : "offline");
+    $("node-name").textContent = state ? `${state.nodeName || "ORA"} · ${online ? t("online") : t("offline")}` : t("notPaired");
+  }
+
+  // -- HTTP to our own Relay --------------------------------------------------------------------
+  async function post(path, body) {
+    const resp = await fetch(path, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+    });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) { const err = new Error(data.message || resp.statusText); err.code = data.error; throw err; }
+    return data;
+  }
+
+  // -- pairing ----------------------------------------------------------------------------------
+  async function pairFromFragment() {
+    const url = location.href;
+    history.replaceState(null, "", location.pathname); // the secret leaves the address bar now
+    let invite;
+    try { invite = C.parseInvite(url); } catch (err) { status(t("pairFailed") + err.message, true); return false; }
+    if (new URL(invite.relayUrl).origin !== location.origin) { status(t("otherRelay"), true); return false; }
+    status(t("pairing"));
+    const keys = C.generateKeyPair();
+    const sealed = C.sealRequest({
+      nodePublicKey: invite.nodePublicKey, pairingId: invite.pairingId, secret: invite.secret,
+      deviceSecretKey: keys.secretKey, deviceName: deviceName(),
+    });
+    try {
+      const body = await post("/v1/pair", { pairing_id: invite.pairingId, proof: C.relayProof(invite.secret), sealed: C.b64uEncode(sealed) });
+      const answer = C.openAnswer({
+        deviceSecretKey: keys.secretKey, nodePublicKey: invite.nodePublicKey,
+        sealed: C.b64uDecode(body.answer), pairingId: invite.pairingId,
+      });
+      if (answer.device_id !== body.device_id) throw new Error("the Relay and your PC disagree about this device");
+      state = {
+        relayOrigin: location.origin, deviceSecretKey: keys.secretKey, deviceId: body.device_id, nodeId: body.node_id,
+        nodePublicKey: invite.nodePublicKey, accessToken: body.access_token, refreshToken: body.refresh_token,
+        expiresAt: Date.now() + body.expires_in * 1000, nodeName: answer.node_name || "ORA", role: answer.role,
+      };
+      await save(state);
+      status(t("paired"));
+      return true;
+    } catch (err) {
+      status(t("pairFailed") + err.message, true);
+      return false;
+    }
+  }
+
+  function deviceName() {
+    const ua = navigator.userAgent;
+    if (/iPhone/.test(ua)) return "iPhone";
+    if (/Android/.test(ua)) return "Android";
+    if (/Mac/.test(ua)) return "Mac";
+    if (/Windows/.test(ua)) return "Windows PC";
+    return "Browser";
+  }
+
+  // -- tokens -----------------------------------------------------------------------------------
+  async function refreshTokens() {
+    try {
+      const body = await post("/v1/token/refresh", { refresh_token: state.refreshToken });
+      state.accessToken = body.access_token;
+      state.refreshToken = body.refresh_token;
+      state.expiresAt = Date.now() + body.expires_in * 1000;
+      await save(state);
+      scheduleRefresh();
+      return true;
+    } catch (err) {
+      if (["revoked", "refresh_reused", "unauthorized"].includes(err.code)) { await revokedHere(); }
+      return false;
+    }
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    // Renew well before expiry, so an idle tab never meets an expired token.
+    const wait = Math.max(5000, state.expiresAt - Date.now() - 60000);
+    refreshTimer = setTimeout(refreshTokens, Math.min(wait, 2 ** 31 - 1));
+  }
+
+  async function revokedHere() {
+    clearTimeout(refreshTimer);
+    clearTimeout(reconnectTimer);
+    state = null;
+    await forget();
+    if (ws) { ws.onclose = null; ws.close(); }
+    setOnline(false);
+    show("welcome");
+    status(t("revoked"), true);
+  }
+
+  // -- connection -------------------------------------------------------------------------------
+  function connect() {
+    if (!state) return;
+    if (state.expiresAt - Date.now() < 30000) {
+      refreshTokens().then((ok) => { if (ok) connect(); else scheduleReconnect(); });
+      return;
+    }
+    status(t("connecting"));
+    session = null;
+    ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/v1/ws");
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, role: "device", token: state.accessToken, app_version: "" }));
+    ws.onmessage = (ev) => (typeof ev.data === "string" ? onControl(JSON.parse(ev.data)) : onFrame(new Uint8Array(ev.data)));
+    ws.onclose = () => { setOnline(false); session = null; scheduleReconnect(); };
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(reconnectTimer);
+    if (!state) return;
+    status(t("reconnecting"));
+    reconnectTimer = setTimeout(connect, backoff * (0.5 + Math.random()));
+    backoff = Math.min(backoff * 2, 30000);
+  }
+
+  function onControl(msg) {
+    if (msg.type === "welcome") {
+      backoff = 500;
+      scheduleRefresh();
+      initiator = new C.Initiator(state.deviceSecretKey, state.nodePublicKey);
+      sendRaw(initiator.start());
+    } else if (msg.type === "presence") {
+      // Online is shown once the handshake proves it is our PC; offline is shown at once.
+      if (!msg.online) { setOnline(false); session = null; initiator = null; }
+      if (msg.online && !session && !initiator && ws && ws.readyState === WebSocket.OPEN) {
+        initiator = new C.Initiator(state.deviceSecretKey, state.nodePublicKey);
+        sendRaw(initiator.start());
+      }
+    } else if (msg.type === "revoked") {
+      revokedHere();
+    } else if (msg.type === "error") {
+      if (msg.code === "token_expired") { ws.onclose = null; ws.close(); refreshTokens().then((ok) => ok && connect()); }
+      else if (msg.code === "revoked") revokedHere();
+      else status(msg.message, msg.fatal);
+    }
+  }
+
+  function sendRaw(payload) {
+    ws.send(C.packFrame(state.nodeId, payload));
+  }
+
+  function send(obj) {
+    if (!session) return false;
+    sendRaw(session.seal(enc.encode(JSON.stringify(obj))));
+    return true;
+  }
+
+  function onFrame(frame) {
+    let payload;
+    try { payload = C.unpackFrame(frame).payload; } catch (err) { return; }
+    if (payload[0] === C.HS2 && initiator) {
+      try { session = initiator.finish(payload); } catch (err) { status(t("handshakeFailed"), true); ws.close(); return; }
+      initiator = null;
+      status("");
+      setOnline(true);
+      return;
+    }
+    if (!session) return;
+    let msg;
+    try { msg = JSON.parse(dec.decode(session.open(payload))); } catch (err) { return; } // replayed or forged: ignored
+    onApp(msg);
+  }
+
+  // -- application messages --------------------------------------------------------------------
+  function onApp(msg) {
+    if (msg.type === "node_info") {
+      state.nodeName = msg.node_name; state.role = msg.role; save(state); setOnline(true);
+      show($("devices").classList.contains("hidden") ? "chat" : "devices");
+    } else if (msg.type === "delta") {
+      const bubble = replyBubble(msg.id);
+      bubble.textContent += msg.text;
+      bubble.scrollIntoView({ block: "end" });
+    } else if (msg.type === "done") {
+      const bubble = replyBubble(msg.id);
+      if (!bubble.textContent) bubble.textContent = msg.text;
+      pendingReplies.delete(msg.id);
+    } else if (msg.type === "tool_activity") {
+      const line = document.createElement("div");
+      line.className = "tool";
+      line.textContent = `${t("tool")}: ${msg.tool} — ${msg.status}`;
+      $("chat").insertBefore(line, replyBubble(msg.id));
+    } else if (msg.type === "approval_request") {
+      approvals.set(msg.approval_id, msg); renderApprovals();
+    } else if (msg.type === "approval_resolved") {
+      approvals.delete(msg.approval_id); renderApprovals();
+    } else if (msg.type === "devices") {
+      renderDevices(msg.items);
+    } else if (msg.type === "app_error") {
+      status(msg.message, true);
+    }
+  }
+
+  function bubble(kind, text) {
+    const el = document.createElement("div");
+    el.className = "msg " + kind;
+    el.textContent = text;
+    $("chat").appendChild(el);
+    el.scrollIntoView({ block: "end" });
+    return el;
+  }
+
+  function replyBubble(id) {
+    let el = pendingReplies.get(id);
+    if (!el) { el = bubble("ora", ""); pendingReplies.set(id, el); }
+    return el;
+  }
+
+  function renderApprovals() {
+    const box = $("approvals");
+    box.replaceChildren();
+    box.classList.toggle("hidden", approvals.size === 0);
+    for (const a of approvals.values()) {
+      const card = document.createElement("div");
+      card.className = "card";
+      const h = document.createElement("h2");
+      h.textContent = `${t("approvalTitle")}: ${a.tool}`;
+      const meta = document.createElement("div");
+      const secs = Math.max(0, Math.round(a.expires_at - Date.now() / 1000));
+      meta.textContent = `${t("risk")}: ${a.risk} · ${t("askedFrom")}: ${a.channel === state.deviceId ? t("thisDevice") : a.channel.slice(0, 8)} · ${t("expires")} ${secs}${t("seconds")}`;
+      const args = document.createElement("pre");
+      args.textContent = JSON.stringify(a.arguments, null, 2);
+      const row = document.createElement("div");
+      row.className = "row";
+      for (const [label, approve, cls] of [[t("approve"), true, "approve"], [t("deny"), false, "deny"]]) {
+        const b = document.createElement("button");
+        b.type = "button"; b.className = cls; b.textContent = label;
+        b.onclick = () => send({ type: "approval_answer", approval_id: a.approval_id, approve, digest: a.digest });
+        row.appendChild(b);
+      }
+      card.append(h, meta, args, row);
+      box.appendChild(card);
+    }
+  }
+
+  function renderDevices(items) {
+    const box = $("devices");
+    box.replaceChildren();
+    for (const d of items) {
+      const row = document.createElement("div");
+      row.className = "device";
+      const name = document.createElement("div");
+      name.className = "name";
+      name.textContent = `${d.name}${d.device_id === state.deviceId ? ` (${t("thisDevice")})` : ""}`;
+      const meta = document.createElement("div");
+      meta.className = "meta";
+      meta.textContent = `${d.revoked ? t("revokedTag") : d.role} · ${t("lastSeen")} ${new Date(d.last_seen * 1000).toLocaleString(I.lang)}`;
+      name.appendChild(meta);
+      row.appendChild(name);
+      if (!d.revoked && d.device_id !== state.deviceId) {
+        const b = document.createElement("button");
+        b.type = "button"; b.className = "revoke"; b.textContent = t("revoke");
+        b.onclick = () => send({ type: "device_revoke", device_id: d.device_id });
+        row.appendChild(b);
+      }
+      box.appendChild(row);
+    }
+  }
+
+  // -- start -------------------------------------------------------------------------------------
+  async function start() {
+    I.apply();
+    $("lang").onclick = () => { I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); };
+    $("tab-chat").onclick = () => show("chat");
+    $("tab-devices").onclick = () => { show("devices"); send({ type: "list_devices" }); };
+    $("composer").onsubmit = (ev) => {
+      ev.preventDefault();
+      const text = $("input").value.trim();
+      if (!text || !session) return;
+      const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+      bubble("me", text);
+      send({ type: "chat", id, text });
+      $("input").value = "";
+    };
+    state = (await load()) || null;
+    if (state && state.relayOrigin !== location.origin) state = null; // never send tokens elsewhere
+    if (location.hash.length > 1) {
+      const paired = await pairFromFragment();
+      if (!paired && !state) { show("welcome"); return; }
+    }
+    if (!state) { show("welcome"); setOnline(false); return; }
+    show("chat");
+    setOnline(false);
+    connect();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,43 @@
+/* Japanese and English strings of the web client; follows the browser's language, switchable. */
+(function (root) {
+  "use strict";
+  const STRINGS = {
+    en: {
+      notPaired: "Not paired", online: "online", offline: "offline (your PC is off or ORA is not running)",
+      welcomeTitle: "Welcome to ORA",
+      welcomeBody: "Open the pairing QR code shown by ORA on your PC (tray menu → Pair a device, or `ora pair`) with this phone's camera.",
+      placeholder: "Message ORA…", send: "Send", chat: "Chat", devices: "Devices",
+      pairing: "Pairing with your PC…", paired: "Paired. Your messages are end-to-end encrypted.",
+      connecting: "Connecting…", reconnecting: "Connection lost; reconnecting…",
+      otherRelay: "This pairing link names a different Relay than the page you opened. Nothing was sent. Open the link from your own ORA.",
+      pairFailed: "Pairing failed: ", revoked: "This device's access was revoked by the owner. Pair again to use ORA here.",
+      approvalTitle: "Approval needed", approve: "Approve", deny: "Deny", askedFrom: "asked from", risk: "risk",
+      expires: "expires in", seconds: "s", revoke: "Revoke", thisDevice: "this device", lastSeen: "last seen",
+      revokedTag: "revoked", tool: "tool", handshakeFailed: "Could not verify your PC's identity. Nothing was sent.",
+    },
+    ja: {
+      notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
+      welcomeTitle: "ORA へようこそ",
+      welcomeBody: "PC の ORA が表示するペアリング用 QR コード（トレイメニュー → デバイスをペアリング、または `ora pair`）を、このスマホのカメラで読み取ってください。",
+      placeholder: "ORA にメッセージ…", send: "送信", chat: "チャット", devices: "デバイス",
+      pairing: "PC とペアリングしています…", paired: "ペアリングしました。メッセージはエンドツーエンドで暗号化されます。",
+      connecting: "接続しています…", reconnecting: "接続が切れました。再接続しています…",
+      otherRelay: "このペアリングリンクは、開いているページとは別の Relay を指しています。何も送信していません。ご自身の ORA が表示したリンクを開いてください。",
+      pairFailed: "ペアリングに失敗しました: ", revoked: "このデバイスのアクセスは所有者によって取り消されました。ここで ORA を使うには再度ペアリングしてください。",
+      approvalTitle: "承認が必要です", approve: "承認", deny: "拒否", askedFrom: "依頼元", risk: "リスク",
+      expires: "残り", seconds: "秒", revoke: "取り消す", thisDevice: "この端末", lastSeen: "最終接続",
+      revokedTag: "取り消し済み", tool: "ツール", handshakeFailed: "PC の本人確認ができませんでした。何も送信していません。",
+    },
+  };
+  let lang = (localStorage.getItem("ora.lang") || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
+  function t(key) { return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.en[key] || key; }
+  function apply() {
+    document.documentElement.lang = lang;
+    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+    const button = document.getElementById("lang");
+    if (button) button.textContent = lang === "ja" ? "English" : "日本語";
+  }
+  function toggle() { lang = lang === "ja" ? "en" : "ja"; localStorage.setItem("ora.lang", lang); apply(); }
+  root.OraI18n = { t, apply, toggle, get lang() { return lang; } };
+})(self);

@@ -1,0 +1,135 @@
+"""Pair a phone by QR and chat, in real Chromium on a phone viewport, through a real Relay."""
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qrcode
+from playwright.async_api import expect
+
+from app.link.relay_link import RelayLink
+from tests.relay.conftest import RelayProcess
+from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.web.conftest import PHONE
+
+pytestmark = pytest.mark.slow
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def decode_qr(url: str, tmp_path: Path) -> str:
+    """Render the Node's pairing URL as a QR image and read it back with a real decoder."""
+    path = tmp_path / "pair-qr.png"
+    qrcode.make(url).save(path)
+    out = subprocess.run(
+        ["zbarimg", "--raw", "-q", "--nodbus", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    return out.stdout.strip()
+
+
+async def send(page: Any, text: str) -> None:
+    await page.fill("#input", text)
+    await page.click("#send")
+
+
+async def test_scan_pair_chat_and_stay_paired_across_reload(
+    tmp_path: Path, browser: Any, node: RelayLink, relay: RelayProcess, fake_openai: FakeOpenAI
+) -> None:
+    _, url = await node.open_pairing()
+    scanned = decode_qr(url, tmp_path)
+    assert scanned == url
+    context = await browser.new_context(**PHONE, locale="en-US")
+    page = await context.new_page()
+    pair_posts: list[str] = []
+    page.on("request", lambda r: pair_posts.append(r.url) if r.url.endswith("/v1/pair") else None)
+    await page.goto(scanned)
+    await page.wait_for_selector("#dot.online", timeout=15000)
+    assert "#" not in page.url, "the pairing secret must leave the address bar"
+    assert len(pair_posts) == 1
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "web-1-paired-en.png"))
+
+    fake_openai.script.append(
+        Reply(
+            text="You have two meetings today: 10:00 design review and 15:00 1:1.",
+            chunk_delay_s=0.02,
+        )
+    )
+    await send(page, "What is on my calendar today?")
+    reply = page.locator(".msg.ora").last
+    await reply.wait_for(timeout=15000)
+    partial = await reply.text_content()
+    # The page's CSP forbids eval, so waits use locators rather than JS predicates.
+    await expect(reply).to_have_text(re.compile(r"1:1\.$"), timeout=15000)
+    assert partial != await reply.text_content() or partial.endswith("1:1."), (
+        "the reply should arrive in pieces"
+    )
+    await page.screenshot(path=str(SHOTS / "web-2-chat-en.png"))
+
+    # Reload: still paired (keys and tokens in IndexedDB), and the next message goes through.
+    await page.reload()
+    await page.wait_for_selector("#dot.online", timeout=15000)
+    fake_openai.script.append(Reply(text="Still here after a reload."))
+    await send(page, "are you still there?")
+    await expect(page.locator(".msg.ora", has_text="Still here after a reload.")).to_have_count(
+        1, timeout=15000
+    )
+    assert len(pair_posts) == 1, "a reload must not pair again"
+    cookies = await context.cookies()
+    assert cookies == [] and "ora_" not in page.url, "tokens live in IndexedDB only"
+    await context.close()
+
+
+async def test_japanese_ui_follows_the_browser_language(
+    tmp_path: Path, browser: Any, node: RelayLink, relay: RelayProcess, fake_openai: FakeOpenAI
+) -> None:
+    _, url = await node.open_pairing()
+    context = await browser.new_context(**PHONE, locale="ja-JP")
+    page = await context.new_page()
+    await page.goto(url)
+    await page.wait_for_selector("#dot.online", timeout=15000)
+    assert await page.get_attribute("html", "lang") == "ja"
+    assert await page.text_content("#send") == "送信"
+    fake_openai.script.append(Reply(text="はい、今日の予定は二件です。"))
+    await send(page, "今日の予定は？")
+    await expect(page.locator(".msg.ora").last).to_have_text(
+        "はい、今日の予定は二件です。", timeout=15000
+    )
+    await page.screenshot(path=str(SHOTS / "web-2-chat-ja.png"))
+    await context.close()
+
+
+async def test_a_link_naming_another_relay_gets_nothing(
+    browser: Any, node: RelayLink, relay: RelayProcess
+) -> None:
+    _, url = await node.open_pairing()
+    crafted = url.replace("r=http%3A%2F%2F127.0.0.1", "r=http%3A%2F%2Fevil.example")
+    context = await browser.new_context(**PHONE, locale="en-US")
+    page = await context.new_page()
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/v1/" in r.url else None)
+    await page.goto(crafted)
+    await page.wait_for_selector(".status.error", timeout=10000)
+    assert "different Relay" in (await page.text_content("#status") or "")
+    assert sent == [], "nothing may be sent for a link naming another Relay"
+    await context.close()
+
+
+async def test_revocation_from_the_node_ends_the_browser_session(
+    browser: Any, node: RelayLink, relay: RelayProcess
+) -> None:
+    _, url = await node.open_pairing()
+    context = await browser.new_context(**PHONE, locale="en-US")
+    page = await context.new_page()
+    await page.goto(url)
+    await page.wait_for_selector("#dot.online", timeout=15000)
+    device = node.devices()[0]
+    await node.revoke(device.device_id)
+    await page.wait_for_selector(".status.error", timeout=2000)
+    assert "revoked" in (await page.text_content("#status") or "")
+    await page.screenshot(path=str(SHOTS / "web-3-revoked-en.png"))
+    await context.close()
