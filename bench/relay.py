@@ -92,17 +92,21 @@ class Relay:
 
     def __init__(self, data_dir: Path, pairs: int) -> None:
         self.port = free_port()
-        store = SqliteStore(data_dir / "relay.db")
-        tokens = TokenService(store, 3600, 3600)
         self.pairs: list[tuple[str, str, str, str]] = []  # node_id, node_token, device_id, access
-        for _ in range(pairs):
+        self.data_dir = data_dir
+        self.count = pairs
+
+    async def start(self) -> Relay:
+        store = SqliteStore(self.data_dir / "relay.db")
+        tokens = TokenService(store, 3600, 3600)
+        for _ in range(self.count):
             node_id, device_id, credential = str(uuid.uuid4()), str(uuid.uuid4()), new_token("nd")
-            store.add_node(node_id, token_hash(credential), "x")
-            store.add_device(device_id, node_id, "owner")
-            self.pairs.append(
-                (node_id, credential, device_id, tokens.issue(device_id).access_token)
-            )
-        store.close()
+            await store.add_node(node_id, token_hash(credential), "x")
+            await store.add_device(device_id, node_id, "owner")
+            issued = await tokens.issue(device_id)
+            self.pairs.append((node_id, credential, device_id, issued.access_token))
+        await store.close()
+        data_dir = self.data_dir
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -118,6 +122,7 @@ class Relay:
             stderr=subprocess.DEVNULL,
         )
         wait_ready(f"http://127.0.0.1:{self.port}/readyz")
+        return self
 
     async def connect(
         self, http: aiohttp.ClientSession, role: str, token: str
@@ -212,7 +217,7 @@ def messages_for(pairs: int, size: int) -> int:
 async def run_throughput(results: dict[str, float]) -> None:
     most = max(CONCURRENCY)
     with tempfile.TemporaryDirectory() as tmp:
-        relay = Relay(Path(tmp), most)
+        relay = await Relay(Path(tmp), most).start()
         passthrough = Passthrough()
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
@@ -256,7 +261,7 @@ async def run_throughput(results: dict[str, float]) -> None:
 
 async def run_idle(results: dict[str, float]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        relay = Relay(Path(tmp), IDLE_CONNECTIONS)
+        relay = await Relay(Path(tmp), IDLE_CONNECTIONS).start()
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
             # One connection first, so the baseline includes the WebSocket machinery itself.

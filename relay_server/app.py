@@ -79,12 +79,12 @@ class Relay:
     metrics: Metrics = field(default_factory=Metrics)
     decisions: dict[str, asyncio.Future[m.PairDecision]] = field(default_factory=dict)
 
-    def refuse(
+    async def refuse(
         self, err: RelayError, *, source: str = "", node_id: str = "", device_id: str = ""
     ) -> None:
         """Count and audit a refusal (metadata only)."""
         self.metrics.refusals.labels(err.code).inc()
-        self.store.audit(
+        await self.store.audit(
             f"refused:{err.code}",
             node_id=node_id,
             device_id=device_id,
@@ -133,7 +133,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    ready = request.app[RELAY].store.ping()
+    ready = await request.app[RELAY].store.ping()
     return web.json_response({"ready": ready}, status=200 if ready else 503)
 
 
@@ -154,8 +154,8 @@ async def register_node(request: web.Request) -> web.Response:
         )
     node_id = str(uuid.uuid4())
     credential = new_token("nd")
-    relay.store.add_node(node_id, token_hash(credential), body["public_key"])
-    relay.store.audit("node_registered", node_id=node_id, source=_source(request))
+    await relay.store.add_node(node_id, token_hash(credential), body["public_key"])
+    await relay.store.audit("node_registered", node_id=node_id, source=_source(request))
     return web.json_response({"node_id": node_id, "node_token": credential})
 
 
@@ -168,12 +168,12 @@ async def pair(request: web.Request) -> web.Response:
         if not _allowed_origin(request, relay):
             raise Unauthorized("this page's origin may not pair with this Relay")
         body = await _json_body(request, "pairing_id", "proof", "sealed")
-        node_id, role = relay.pairings.claim(
+        node_id, role = await relay.pairings.claim(
             pairing_id=body["pairing_id"], proof=body["proof"], source=source
         )
         node = relay.hub.nodes.get(node_id)
         if node is None:
-            relay.store.set_pairing_state(body["pairing_id"], "open")  # let the owner retry
+            await relay.store.set_pairing_state(body["pairing_id"], "open")  # let the owner retry
             raise NodeOffline("your PC is offline: start ORA on it and try again")
         request_id = secrets.token_urlsafe(12)
         future: asyncio.Future[m.PairDecision] = asyncio.get_running_loop().create_future()
@@ -186,14 +186,14 @@ async def pair(request: web.Request) -> web.Response:
             )
             decision = await asyncio.wait_for(future, relay.settings.pair_decision_timeout_s)
         except TimeoutError:
-            relay.store.set_pairing_state(body["pairing_id"], "expired")
+            await relay.store.set_pairing_state(body["pairing_id"], "expired")
             raise NodeOffline("your PC did not answer the pairing in time") from None
         finally:
             relay.decisions.pop(request_id, None)
         if not decision.accepted:
-            relay.store.set_pairing_state(body["pairing_id"], "refused")
+            await relay.store.set_pairing_state(body["pairing_id"], "refused")
             relay.metrics.pairings.labels("refused").inc()
-            relay.store.audit(
+            await relay.store.audit(
                 "pairing_refused", node_id=node_id, source=source, detail=decision.reason[:200]
             )
             return web.json_response(
@@ -204,14 +204,14 @@ async def pair(request: web.Request) -> web.Response:
                 status=403,
             )
         device_id = str(uuid.UUID(decision.device_id))
-        relay.store.add_device(device_id, node_id, role)
-        issued = relay.tokens.issue(device_id)
-        relay.store.set_pairing_state(body["pairing_id"], "used")
+        await relay.store.add_device(device_id, node_id, role)
+        issued = await relay.tokens.issue(device_id)
+        await relay.store.set_pairing_state(body["pairing_id"], "used")
         relay.metrics.pairings.labels("paired").inc()
-        relay.store.audit(
+        await relay.store.audit(
             "pairing_succeeded", node_id=node_id, device_id=device_id, source=source, detail=role
         )
-        relay.store.audit("token_issued", node_id=node_id, device_id=device_id, source=source)
+        await relay.store.audit("token_issued", node_id=node_id, device_id=device_id, source=source)
         return web.json_response(
             {
                 "device_id": device_id,
@@ -225,12 +225,12 @@ async def pair(request: web.Request) -> web.Response:
         )
     except RelayError as err:
         relay.metrics.pairings.labels("failed").inc()
-        relay.refuse(err, source=source, node_id=node_id)
-        relay.store.audit("pairing_failed", node_id=node_id, source=source, detail=err.code)
+        await relay.refuse(err, source=source, node_id=node_id)
+        await relay.store.audit("pairing_failed", node_id=node_id, source=source, detail=err.code)
         return _error_response(err)
     except ValueError:
         bad = BadRequest("the Node answered with an invalid device id")
-        relay.refuse(bad, source=source, node_id=node_id)
+        await relay.refuse(bad, source=source, node_id=node_id)
         return _error_response(bad)
 
 
@@ -239,15 +239,15 @@ async def refresh(request: web.Request) -> web.Response:
     relay = request.app[RELAY]
     try:
         body = await _json_body(request, "refresh_token")
-        device_id, issued = relay.tokens.rotate(body["refresh_token"])
+        device_id, issued = await relay.tokens.rotate(body["refresh_token"])
     except RelayError as err:
-        relay.refuse(err, source=_source(request))
+        await relay.refuse(err, source=_source(request))
         if err.code == "refresh_reused":
-            relay.store.audit(
+            await relay.store.audit(
                 "token_family_revoked", source=_source(request), detail="refresh token reuse"
             )
         return _error_response(err)
-    relay.store.audit("token_rotated", device_id=device_id, source=_source(request))
+    await relay.store.audit("token_rotated", device_id=device_id, source=_source(request))
     return web.json_response(
         {
             "access_token": issued.access_token,
@@ -270,14 +270,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not _allowed_origin(request, relay):
         # Cross-site WebSocket hijacking: a page elsewhere must not ride a browser's session.
         origin = request.headers.get("Origin", "")[:100]
-        relay.refuse(Unauthorized(f"foreign origin {origin}"), source=source)
+        await relay.refuse(Unauthorized(f"foreign origin {origin}"), source=source)
         return web.Response(status=403, text="origin not allowed")
     await ws.prepare(request)
     conn = await _hello(ws, relay, source)
     if conn is None:
         return ws
     relay.metrics.connections.labels(conn.role).inc()
-    relay.store.audit(
+    await relay.store.audit(
         "connected",
         node_id=conn.node_id,
         device_id=conn.peer_id if conn.role == "device" else "",
@@ -300,7 +300,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 node.send_message(m.Presence(peer_id=conn.peer_id, online=True))
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
-                _route(relay, conn, msg.data)
+                await _route(relay, conn, msg.data)
             elif msg.type == WSMsgType.TEXT:
                 await _control(relay, conn, msg.data)
             elif msg.type == WSMsgType.ERROR:
@@ -308,7 +308,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     finally:
         current = relay.hub.detach(conn)
         relay.metrics.connections.labels(conn.role).dec()
-        relay.store.audit(
+        await relay.store.audit(
             "disconnected",
             node_id=conn.node_id,
             device_id=conn.peer_id if conn.role == "device" else "",
@@ -353,7 +353,7 @@ async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connec
                 raise UpdateRequired(
                     f"ORA {hello.app_version} has a security problem: update ORA on your PC now"
                 )
-            found = relay.store.node_by_credential(token_hash(hello.token))
+            found = await relay.store.node_by_credential(token_hash(hello.token))
             if found is None:
                 raise Unauthorized("unknown Node credential")
             node_id = found[0]
@@ -365,8 +365,8 @@ async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connec
                 queue_frames=relay.settings.send_queue_frames,
             )
         elif hello.role == "device":
-            device_id = relay.tokens.authenticate(hello.token)
-            device = relay.store.device(device_id)
+            device_id = await relay.tokens.authenticate(hello.token)
+            device = await relay.store.device(device_id)
             assert device is not None  # authenticate checked it exists and is not revoked
             conn = Connection(
                 ws=ws,
@@ -379,7 +379,7 @@ async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connec
             raise BadRequest("this Relay does not serve Cloud peers yet")
     except (DecodeError, RelayError) as err:
         rel = err if isinstance(err, RelayError) else BadRequest(f"bad hello: {err}")
-        relay.refuse(rel, source=source)
+        await relay.refuse(rel, source=source)
         await ws.send_str(m.encode(m.Error(code=rel.code, message=rel.message)))
         await ws.close(code=4001, message=rel.code.encode())
         return None
@@ -389,7 +389,7 @@ async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connec
     return conn
 
 
-def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
+async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
     """Pass an opaque frame to its peer: a device only to its own Node, a Node only to its devices.
 
     The hot path works on the header's raw 16-byte ids; no parsing beyond them.
@@ -397,14 +397,14 @@ def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
     conn.bytes_in += len(frame)
     if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
         err = FrameError("malformed frame header")
-        relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
+        await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
         conn.send_message(m.Error(code="bad_frame", message=str(err), fatal=False))
         return
     peer = frame[1 : m.FRAME_HEADER_SIZE]
     if conn.role == "device":
         if peer != conn.node_raw:
             refusal = NotPaired("this device is not paired with that Node")
-            relay.refuse(refusal, node_id=str(uuid.UUID(bytes=peer)), device_id=conn.peer_id)
+            await relay.refuse(refusal, node_id=str(uuid.UUID(bytes=peer)), device_id=conn.peer_id)
             conn.send_message(m.Error(code=refusal.code, message=refusal.message, fatal=False))
             return
         target = relay.hub.nodes_raw.get(peer)
@@ -412,7 +412,7 @@ def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
     else:
         target = relay.hub.devices_raw.get(peer)
         if target is not None and target.node_raw != conn.node_raw:
-            relay.refuse(
+            await relay.refuse(
                 NotPaired("that device belongs to another Node"),
                 node_id=conn.node_id,
                 device_id=target.peer_id,
@@ -432,7 +432,7 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
     try:
         msg = m.decode(text)
     except DecodeError as err:
-        relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
+        await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
         conn.send_message(m.Error(code="bad_message", message=str(err), fatal=False))
         return
     if conn.role != "node":
@@ -442,14 +442,14 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
         return
     if isinstance(msg, m.PairOpen):
         try:
-            relay.pairings.open(
+            await relay.pairings.open(
                 node_id=conn.node_id,
                 pairing_id=msg.pairing_id,
                 verifier=msg.verifier,
                 ttl_s=msg.ttl_s,
                 role=msg.role,
             )
-            relay.store.audit("pairing_opened", node_id=conn.node_id, detail=msg.role)
+            await relay.store.audit("pairing_opened", node_id=conn.node_id, detail=msg.role)
         except RelayError as err:
             conn.send_message(m.Error(code=err.code, message=err.message, fatal=False))
     elif isinstance(msg, m.PairDecision):
@@ -466,14 +466,14 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
 
 async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
     """Revoke a device's tokens and close its live socket now."""
-    device = relay.store.device(device_id)
+    device = await relay.store.device(device_id)
     if device is None or device[0] != node_id:
-        relay.refuse(
+        await relay.refuse(
             NotPaired("revoke of a device of another Node"), node_id=node_id, device_id=device_id
         )
         return
-    relay.store.revoke_device(device_id)
-    relay.store.audit("device_revoked", node_id=node_id, device_id=device_id)
+    await relay.store.revoke_device(device_id)
+    await relay.store.audit("device_revoked", node_id=node_id, device_id=device_id)
     live = relay.hub.devices.get(device_id)
     if live is not None:
         await live.close(m.Revoked(reason="your access was revoked by the owner of this ORA"))
@@ -514,15 +514,19 @@ def create_app(settings: RelaySettings) -> web.Application:
             ),
         )
         yield
+        await store.close()
+
+    async def close_sockets(app: web.Application) -> None:
+        # Open WebSockets would hold shutdown up; tell every peer to reconnect and close them.
         relay = app[RELAY]
         for conn in [*relay.hub.nodes.values(), *relay.hub.devices.values()]:
             await conn.close(
                 m.Error(code="relay_restarting", message="the Relay is restarting; reconnect"),
                 code=1001,
             )
-        store.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(close_sockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -11,14 +11,14 @@ from collections import defaultdict, deque
 
 from protocol.pairing import proof_matches
 from relay_server.errors import BadRequest, PairingRefused, RateLimited
-from relay_server.storage import SqliteStore
+from relay_server.storage import RelayStore
 
 
 class PairingService:
     """Open pairings and check attempts at them."""
 
     def __init__(
-        self, store: SqliteStore, *, max_ttl_s: int, max_attempts: int, ip_per_minute: int
+        self, store: RelayStore, *, max_ttl_s: int, max_attempts: int, ip_per_minute: int
     ) -> None:
         self._store = store
         self._max_ttl = max_ttl_s
@@ -26,7 +26,9 @@ class PairingService:
         self._ip_per_minute = ip_per_minute
         self._ip_attempts: dict[str, deque[float]] = defaultdict(deque)
 
-    def open(self, *, node_id: str, pairing_id: str, verifier: str, ttl_s: int, role: str) -> float:
+    async def open(
+        self, *, node_id: str, pairing_id: str, verifier: str, ttl_s: int, role: str
+    ) -> float:
         """Register a pairing the Node opened; returns its expiry time."""
         if not 10 <= ttl_s <= self._max_ttl:
             raise BadRequest(f"pairing lifetime must be 10..{self._max_ttl} s")
@@ -37,7 +39,7 @@ class PairingService:
         ):
             raise BadRequest("malformed pairing")
         expires = time.time() + ttl_s
-        self._store.add_pairing(pairing_id, node_id, verifier, role, expires)
+        await self._store.add_pairing(pairing_id, node_id, verifier, role, expires)
         return expires
 
     def _rate_limit(self, source: str) -> None:
@@ -49,10 +51,10 @@ class PairingService:
             raise RateLimited("too many pairing attempts from this address: wait a minute")
         window.append(now)
 
-    def claim(self, *, pairing_id: str, proof: str, source: str) -> tuple[str, str]:
+    async def claim(self, *, pairing_id: str, proof: str, source: str) -> tuple[str, str]:
         """Check an attempt; on success the pairing is claimed (single use). Returns (node_id, role)."""
         self._rate_limit(source)
-        row = self._store.pairing(pairing_id)
+        row = await self._store.pairing(pairing_id)
         if row is None:
             raise PairingRefused("this pairing code is unknown: ask for a new one on your PC")
         node_id, verifier, role, expires_at, _attempts, state = row
@@ -65,12 +67,12 @@ class PairingService:
         if expires_at <= time.time():
             raise PairingRefused("this pairing code has expired: make a new one on your PC")
         if not proof_matches(proof, verifier):
-            attempts = self._store.count_failed_attempt(pairing_id, self._max_attempts)
+            attempts = await self._store.count_failed_attempt(pairing_id, self._max_attempts)
             if attempts >= self._max_attempts:
                 raise PairingRefused(
                     "wrong pairing secret; the pairing is now locked: make a new code on your PC"
                 )
             raise PairingRefused("wrong pairing secret")
-        if not self._store.claim_pairing(pairing_id):
+        if not await self._store.claim_pairing(pairing_id):
             raise PairingRefused("this pairing code was already used: make a new one on your PC")
         return node_id, role

@@ -1,7 +1,8 @@
 """What the Relay keeps: nodes, devices, token hashes, pairings, metadata audit. Never content.
 
-One interface; SQLite is the embedded default (one process). Every value that grants access is
-stored only as a SHA-256 hash.
+One async interface (`RelayStore`) with two engines: SQLite, the embedded default for one
+process, and PostgreSQL (relay_server.storage_pg) for several Relay instances. Every value
+that grants access is stored only as a SHA-256 hash.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,8 +49,44 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
+class RelayStore(Protocol):
+    """What every storage engine provides."""
+
+    async def close(self) -> None: ...
+    async def ping(self) -> bool: ...
+    async def add_node(self, node_id: str, credential_hash: str, public_key: str) -> None: ...
+    async def node_by_credential(self, credential_hash: str) -> tuple[str, str] | None: ...
+    async def add_device(self, device_id: str, node_id: str, role: str) -> None: ...
+    async def device(self, device_id: str) -> tuple[str, str, bool] | None: ...
+    async def revoke_device(self, device_id: str) -> None: ...
+    async def add_token(
+        self, token_hash: str, kind: str, device_id: str, family_id: str, expires_at: float
+    ) -> None: ...
+    async def token(self, token_hash: str) -> TokenRow | None: ...
+    async def mark_replaced(self, token_hash: str) -> bool: ...
+    async def retire_access_tokens(self, family_id: str) -> None: ...
+    async def revoke_family(self, family_id: str) -> None: ...
+    async def add_pairing(
+        self, pairing_id: str, node_id: str, verifier: str, role: str, expires_at: float
+    ) -> None: ...
+    async def pairing(self, pairing_id: str) -> tuple[str, str, str, float, int, str] | None: ...
+    async def count_failed_attempt(self, pairing_id: str, lock_at: int) -> int: ...
+    async def claim_pairing(self, pairing_id: str) -> bool: ...
+    async def set_pairing_state(self, pairing_id: str, state: str) -> None: ...
+    async def audit(
+        self,
+        event: str,
+        *,
+        node_id: str = "",
+        device_id: str = "",
+        source: str = "",
+        detail: str = "",
+    ) -> None: ...
+    async def audit_rows(self, event: str | None = None) -> list[dict[str, Any]]: ...
+
+
 class SqliteStore:
-    """The embedded store; calls are short and serialised by one lock."""
+    """The embedded store; calls are local, short and serialised by one lock."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,41 +99,41 @@ class SqliteStore:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Close the database."""
         self._conn.close()
 
-    def ping(self) -> bool:
+    async def ping(self) -> bool:
         """Readiness: can we query?"""
         return self._exec("SELECT 1") == [(1,)]
 
     # nodes
-    def add_node(self, node_id: str, credential_hash: str, public_key: str) -> None:
+    async def add_node(self, node_id: str, credential_hash: str, public_key: str) -> None:
         self._exec(
             "INSERT INTO nodes VALUES (?,?,?,?)",
             (node_id, credential_hash, public_key, time.time()),
         )
 
-    def node_by_credential(self, credential_hash: str) -> tuple[str, str] | None:
+    async def node_by_credential(self, credential_hash: str) -> tuple[str, str] | None:
         rows = self._exec(
             "SELECT node_id, public_key FROM nodes WHERE credential_hash=?", (credential_hash,)
         )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     # devices
-    def add_device(self, device_id: str, node_id: str, role: str) -> None:
+    async def add_device(self, device_id: str, node_id: str, role: str) -> None:
         self._exec(
             "INSERT INTO devices VALUES (?,?,?,?,NULL)", (device_id, node_id, role, time.time())
         )
 
-    def device(self, device_id: str) -> tuple[str, str, bool] | None:
+    async def device(self, device_id: str) -> tuple[str, str, bool] | None:
         """(node_id, role, revoked) of a device."""
         rows = self._exec(
             "SELECT node_id, role, revoked_at FROM devices WHERE device_id=?", (device_id,)
         )
         return (str(rows[0][0]), str(rows[0][1]), rows[0][2] is not None) if rows else None
 
-    def revoke_device(self, device_id: str) -> None:
+    async def revoke_device(self, device_id: str) -> None:
         self._exec(
             "UPDATE devices SET revoked_at=? WHERE device_id=? AND revoked_at IS NULL",
             (time.time(), device_id),
@@ -104,7 +141,7 @@ class SqliteStore:
         self._exec("UPDATE tokens SET revoked=1 WHERE device_id=?", (device_id,))
 
     # tokens
-    def add_token(
+    async def add_token(
         self, token_hash: str, kind: str, device_id: str, family_id: str, expires_at: float
     ) -> None:
         self._exec(
@@ -112,7 +149,7 @@ class SqliteStore:
             (token_hash, kind, device_id, family_id, expires_at),
         )
 
-    def token(self, token_hash: str) -> TokenRow | None:
+    async def token(self, token_hash: str) -> TokenRow | None:
         rows = self._exec("SELECT * FROM tokens WHERE token_hash=?", (token_hash,))
         if not rows:
             return None
@@ -127,7 +164,7 @@ class SqliteStore:
             revoked=bool(revoked),
         )
 
-    def mark_replaced(self, token_hash: str) -> bool:
+    async def mark_replaced(self, token_hash: str) -> bool:
         """Atomically retire a refresh token; False if it was already retired (reuse)."""
         with self._lock:
             cur = self._conn.execute(
@@ -135,15 +172,15 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
-    def retire_access_tokens(self, family_id: str) -> None:
+    async def retire_access_tokens(self, family_id: str) -> None:
         """A rotation ends the family's earlier access tokens at once."""
         self._exec("UPDATE tokens SET replaced=1 WHERE family_id=? AND kind='at'", (family_id,))
 
-    def revoke_family(self, family_id: str) -> None:
+    async def revoke_family(self, family_id: str) -> None:
         self._exec("UPDATE tokens SET revoked=1 WHERE family_id=?", (family_id,))
 
     # pairings
-    def add_pairing(
+    async def add_pairing(
         self, pairing_id: str, node_id: str, verifier: str, role: str, expires_at: float
     ) -> None:
         self._exec(
@@ -151,7 +188,7 @@ class SqliteStore:
             (pairing_id, node_id, verifier, role, expires_at),
         )
 
-    def pairing(self, pairing_id: str) -> tuple[str, str, str, float, int, str] | None:
+    async def pairing(self, pairing_id: str) -> tuple[str, str, str, float, int, str] | None:
         """(node_id, verifier, role, expires_at, attempts, state)."""
         rows = self._exec(
             "SELECT node_id, verifier, role, expires_at, attempts, state FROM pairings WHERE pairing_id=?",
@@ -162,7 +199,7 @@ class SqliteStore:
         n, v, r, e, a, s = rows[0]
         return str(n), str(v), str(r), float(e), int(a), str(s)
 
-    def count_failed_attempt(self, pairing_id: str, lock_at: int) -> int:
+    async def count_failed_attempt(self, pairing_id: str, lock_at: int) -> int:
         with self._lock:
             self._conn.execute(
                 "UPDATE pairings SET attempts = attempts + 1 WHERE pairing_id=?", (pairing_id,)
@@ -176,7 +213,7 @@ class SqliteStore:
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def claim_pairing(self, pairing_id: str) -> bool:
+    async def claim_pairing(self, pairing_id: str) -> bool:
         """Atomically move an open pairing to 'claimed' (single use)."""
         with self._lock:
             cur = self._conn.execute(
@@ -185,11 +222,11 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
-    def set_pairing_state(self, pairing_id: str, state: str) -> None:
+    async def set_pairing_state(self, pairing_id: str, state: str) -> None:
         self._exec("UPDATE pairings SET state=? WHERE pairing_id=?", (state, pairing_id))
 
     # audit
-    def audit(
+    async def audit(
         self,
         event: str,
         *,
@@ -203,7 +240,7 @@ class SqliteStore:
             (time.time(), event, node_id, device_id, source, detail),
         )
 
-    def audit_rows(self, event: str | None = None) -> list[dict[str, Any]]:
+    async def audit_rows(self, event: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT ts, event, node_id, device_id, source, detail FROM audit"
         rows = (
             self._exec(sql + " WHERE event=? ORDER BY id", (event,))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from protocol.errors import DecodeError
 from protocol.tokens import new_token, token_hash, token_kind
 from relay_server.errors import RefreshReused, TokenExpired, TokenRevoked, Unauthorized
-from relay_server.storage import SqliteStore
+from relay_server.storage import RelayStore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,36 +29,40 @@ class IssuedTokens:
 class TokenService:
     """Issue, check, rotate and revoke device tokens."""
 
-    def __init__(self, store: SqliteStore, access_ttl_s: int, refresh_ttl_s: int) -> None:
+    def __init__(self, store: RelayStore, access_ttl_s: int, refresh_ttl_s: int) -> None:
         self._store = store
         self._access_ttl = access_ttl_s
         self._refresh_ttl = refresh_ttl_s
 
-    def issue(self, device_id: str, family_id: str | None = None) -> IssuedTokens:
+    async def issue(self, device_id: str, family_id: str | None = None) -> IssuedTokens:
         """A fresh access + refresh pair in a (new) family."""
         family = family_id or str(uuid.uuid4())
         now = time.time()
         access, refresh = new_token("at"), new_token("rt")
-        self._store.add_token(token_hash(access), "at", device_id, family, now + self._access_ttl)
-        self._store.add_token(token_hash(refresh), "rt", device_id, family, now + self._refresh_ttl)
+        await self._store.add_token(
+            token_hash(access), "at", device_id, family, now + self._access_ttl
+        )
+        await self._store.add_token(
+            token_hash(refresh), "rt", device_id, family, now + self._refresh_ttl
+        )
         return IssuedTokens(access_token=access, refresh_token=refresh, expires_in=self._access_ttl)
 
-    def _lookup(self, token: str, kind: str) -> tuple[str, str]:
+    async def _lookup(self, token: str, kind: str) -> tuple[str, str]:
         try:
             if token_kind(token) != kind:
                 raise Unauthorized("wrong kind of token")
         except DecodeError:
             raise Unauthorized("not a valid token") from None
-        row = self._store.token(token_hash(token))
+        row = await self._store.token(token_hash(token))
         if row is None:
             raise Unauthorized("unknown token")
         if row.revoked:
             raise TokenRevoked("this device's access was revoked: pair it again")
-        device = self._store.device(row.device_id)
+        device = await self._store.device(row.device_id)
         if device is None or device[2]:
             raise TokenRevoked("this device's access was revoked: pair it again")
         if kind == "rt" and row.replaced:
-            self._store.revoke_family(row.family_id)
+            await self._store.revoke_family(row.family_id)
             raise RefreshReused(
                 "this refresh token was already used; every token of this device is revoked: pair it again"
             )
@@ -68,17 +72,19 @@ class TokenService:
             raise TokenExpired("token expired: refresh it")
         return row.device_id, row.family_id
 
-    def authenticate(self, access_token: str) -> str:
+    async def authenticate(self, access_token: str) -> str:
         """The device id an access token belongs to, or an Unauthorized error saying why."""
-        return self._lookup(access_token, "at")[0]
+        return (await self._lookup(access_token, "at"))[0]
 
-    def rotate(self, refresh_token: str) -> tuple[str, IssuedTokens]:
+    async def rotate(self, refresh_token: str) -> tuple[str, IssuedTokens]:
         """Exchange a refresh token for a new pair; a reused one revokes the family."""
-        device_id, family = self._lookup(refresh_token, "rt")
-        if not self._store.mark_replaced(token_hash(refresh_token)):
-            self._store.revoke_family(family)  # lost a race with another use of the same token
+        device_id, family = await self._lookup(refresh_token, "rt")
+        if not await self._store.mark_replaced(token_hash(refresh_token)):
+            await self._store.revoke_family(
+                family
+            )  # lost a race with another use of the same token
             raise RefreshReused(
                 "this refresh token was already used; every token of this device is revoked"
             )
-        self._store.retire_access_tokens(family)
-        return device_id, self.issue(device_id, family)
+        await self._store.retire_access_tokens(family)
+        return device_id, await self.issue(device_id, family)
