@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from protocol.encoding import b64u_decode
 from protocol.errors import DecodeError, FrameError, IncompatibleVersion
 from protocol.tokens import new_token, token_hash
 from protocol.version import PROTOCOL_VERSION, check_peer_version
+from relay_server.cluster import RedisCluster
 from relay_server.errors import (
     BadRequest,
     NodeOffline,
@@ -35,7 +36,8 @@ from relay_server.errors import (
 from relay_server.hub import Connection, Hub
 from relay_server.pairing_service import PairingService
 from relay_server.settings import RelaySettings
-from relay_server.storage import SqliteStore
+from relay_server.storage import RelayStore, SqliteStore
+from relay_server.storage_pg import PostgresStore
 from relay_server.token_service import TokenService
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,12 +74,68 @@ class Relay:
     """The Relay's services, shared by the handlers."""
 
     settings: RelaySettings
-    store: SqliteStore
+    store: RelayStore
     tokens: TokenService
     pairings: PairingService
     hub: Hub = field(default_factory=Hub)
     metrics: Metrics = field(default_factory=Metrics)
     decisions: dict[str, asyncio.Future[m.PairDecision]] = field(default_factory=dict)
+    cluster: RedisCluster | None = None
+    _node_watch: dict[str, int] = field(default_factory=dict)  # node -> local devices watching
+
+    async def node_is_online(self, node_id: str) -> bool:
+        """Connected here, or (in a cluster) to another instance."""
+        if self.hub.node_online(node_id):
+            return True
+        return self.cluster is not None and await self.cluster.is_online(node_id)
+
+    async def to_peer(self, peer_id: str, message: m.Message) -> bool:
+        """Deliver a control message to a peer wherever it is connected."""
+        local = self.hub.nodes.get(peer_id) or self.hub.devices.get(peer_id)
+        if local is not None:
+            return local.send_message(message)
+        if self.cluster is None:
+            return False
+        return (
+            await self.cluster.publish(_peer_channel(peer_id), b"T" + m.encode(message).encode())
+            > 0
+        )
+
+    async def announce_node(self, node_id: str, online: bool) -> None:
+        """Tell the Node's devices, here and on other instances, that it came or went."""
+        presence = m.Presence(peer_id=node_id, online=online)
+        for device in self.hub.devices_of(node_id):
+            device.send_message(presence)
+        if self.cluster is not None:
+            if online:
+                await self.cluster.node_online(node_id)
+            else:
+                await self.cluster.node_offline(node_id)
+            body = self.cluster.instance.encode() + m.encode(presence).encode()
+            await self.cluster.publish(f"n:{node_id}", body)
+
+    async def joined(self, conn: Connection) -> None:
+        """Listen for deliveries to a newly attached peer from other instances."""
+        if self.cluster is None:
+            return
+        await self.cluster.subscribe(_peer_channel(conn.peer_id), _deliverer(self, conn))
+        if conn.role == "device":
+            watchers = self._node_watch.get(conn.node_id, 0)
+            self._node_watch[conn.node_id] = watchers + 1
+            if watchers == 0:
+                await self.cluster.subscribe(f"n:{conn.node_id}", _node_events(self, conn.node_id))
+
+    async def left(self, conn: Connection) -> None:
+        if self.cluster is None:
+            return
+        await self.cluster.unsubscribe(_peer_channel(conn.peer_id))
+        if conn.role == "device":
+            watchers = self._node_watch.get(conn.node_id, 1) - 1
+            if watchers <= 0:
+                self._node_watch.pop(conn.node_id, None)
+                await self.cluster.unsubscribe(f"n:{conn.node_id}")
+            else:
+                self._node_watch[conn.node_id] = watchers
 
     async def refuse(
         self, err: RelayError, *, source: str = "", node_id: str = "", device_id: str = ""
@@ -94,6 +152,39 @@ class Relay:
 
 
 RELAY = web.AppKey("relay", Relay)
+
+
+def _peer_channel(peer_id: str) -> str:
+    return f"p:{peer_id}"
+
+
+def _deliverer(relay: Relay, conn: Connection) -> Callable[[bytes], Awaitable[None]]:
+    """What another instance publishes for a peer connected here."""
+
+    async def deliver(data: bytes) -> None:
+        tag, body = data[:1], data[1:]
+        if tag == b"F":
+            conn.send(body)
+        elif tag == b"T":
+            conn.send(body.decode("utf-8"))
+        elif tag == b"R":
+            await conn.close(m.Revoked(reason=body.decode("utf-8")))
+
+    return deliver
+
+
+def _node_events(relay: Relay, node_id: str) -> Callable[[bytes], Awaitable[None]]:
+    """A Node's presence, announced by the instance it is connected to."""
+
+    async def on_event(data: bytes) -> None:
+        assert relay.cluster is not None
+        origin, body = data[:32].decode(), data[32:]
+        if origin == relay.cluster.instance:
+            return  # this instance already told its own devices
+        for device in relay.hub.devices_of(node_id):
+            device.send(body.decode("utf-8"))
+
+    return on_event
 
 
 def _source(request: web.Request) -> str:
@@ -133,7 +224,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    ready = await request.app[RELAY].store.ping()
+    relay = request.app[RELAY]
+    ready = await relay.store.ping() and (relay.cluster is None or await relay.cluster.ping())
     return web.json_response({"ready": ready}, status=200 if ready else 503)
 
 
@@ -171,25 +263,26 @@ async def pair(request: web.Request) -> web.Response:
         node_id, role = await relay.pairings.claim(
             pairing_id=body["pairing_id"], proof=body["proof"], source=source
         )
-        node = relay.hub.nodes.get(node_id)
-        if node is None:
-            await relay.store.set_pairing_state(body["pairing_id"], "open")  # let the owner retry
-            raise NodeOffline("your PC is offline: start ORA on it and try again")
         request_id = secrets.token_urlsafe(12)
         future: asyncio.Future[m.PairDecision] = asyncio.get_running_loop().create_future()
         relay.decisions[request_id] = future
+        if relay.cluster is not None:
+            await relay.cluster.subscribe(f"d:{request_id}", _decision_receiver(future))
         try:
-            node.send_message(
-                m.PairRequest(
-                    pairing_id=body["pairing_id"], request_id=request_id, sealed=body["sealed"]
-                )
+            request_msg = m.PairRequest(
+                pairing_id=body["pairing_id"], request_id=request_id, sealed=body["sealed"]
             )
+            if not await relay.to_peer(node_id, request_msg):
+                await relay.store.set_pairing_state(body["pairing_id"], "open")  # owner may retry
+                raise NodeOffline("your PC is offline: start ORA on it and try again")
             decision = await asyncio.wait_for(future, relay.settings.pair_decision_timeout_s)
         except TimeoutError:
             await relay.store.set_pairing_state(body["pairing_id"], "expired")
             raise NodeOffline("your PC did not answer the pairing in time") from None
         finally:
             relay.decisions.pop(request_id, None)
+            if relay.cluster is not None:
+                await relay.cluster.unsubscribe(f"d:{request_id}")
         if not decision.accepted:
             await relay.store.set_pairing_state(body["pairing_id"], "refused")
             relay.metrics.pairings.labels("refused").inc()
@@ -232,6 +325,17 @@ async def pair(request: web.Request) -> web.Response:
         bad = BadRequest("the Node answered with an invalid device id")
         await relay.refuse(bad, source=source, node_id=node_id)
         return _error_response(bad)
+
+
+def _decision_receiver(
+    future: asyncio.Future[m.PairDecision],
+) -> Callable[[bytes], Awaitable[None]]:
+    async def receive(data: bytes) -> None:
+        decision = m.decode_as(data, m.PairDecision)
+        if not future.done():
+            future.set_result(decision)
+
+    return receive
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -285,19 +389,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         detail=conn.role,
     )
     await relay.hub.attach(conn)
+    await relay.joined(conn)
     started = time.monotonic()
     try:
         if conn.role == "node":
             for device in relay.hub.devices_of(conn.node_id):
-                device.send_message(m.Presence(peer_id=conn.node_id, online=True))
                 conn.send_message(m.Presence(peer_id=device.peer_id, online=True))
+            await relay.announce_node(conn.node_id, True)
         else:
-            conn.send_message(
-                m.Presence(peer_id=conn.node_id, online=relay.hub.node_online(conn.node_id))
-            )
-            node = relay.hub.nodes.get(conn.node_id)
-            if node is not None:
-                node.send_message(m.Presence(peer_id=conn.peer_id, online=True))
+            online = await relay.node_is_online(conn.node_id)
+            conn.send_message(m.Presence(peer_id=conn.node_id, online=online))
+            await relay.to_peer(conn.node_id, m.Presence(peer_id=conn.peer_id, online=True))
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
                 await _route(relay, conn, msg.data)
@@ -307,6 +409,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         current = relay.hub.detach(conn)
+        if current:
+            await relay.left(conn)
         relay.metrics.connections.labels(conn.role).dec()
         await relay.store.audit(
             "disconnected",
@@ -323,12 +427,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             ),
         )
         if current and conn.role == "node":
-            for device in relay.hub.devices_of(conn.node_id):
-                device.send_message(m.Presence(peer_id=conn.node_id, online=False))
+            await relay.announce_node(conn.node_id, False)
         elif current:
-            node = relay.hub.nodes.get(conn.node_id)
-            if node is not None:
-                node.send_message(m.Presence(peer_id=conn.peer_id, online=False))
+            await relay.to_peer(conn.node_id, m.Presence(peer_id=conn.peer_id, online=False))
     return ws
 
 
@@ -411,6 +512,14 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         counter = relay.metrics.frames_to_node
     else:
         target = relay.hub.devices_raw.get(peer)
+        if target is None and relay.cluster is not None:
+            # Only to this Node's own devices, even when they are on another instance.
+            owner = await relay.store.device(str(uuid.UUID(bytes=peer)))
+            if owner is None or owner[0] != conn.node_id:
+                await relay.refuse(
+                    NotPaired("that device belongs to another Node"), node_id=conn.node_id
+                )
+                return
         if target is not None and target.node_raw != conn.node_raw:
             await relay.refuse(
                 NotPaired("that device belongs to another Node"),
@@ -419,11 +528,21 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
             )
             return
         counter = relay.metrics.frames_to_device
+    out = frame[:1] + conn.peer_raw + frame[m.FRAME_HEADER_SIZE :]
     if target is None:
-        conn.send_message(m.Presence(peer_id=str(uuid.UUID(bytes=peer)), online=False))
+        peer_id = str(uuid.UUID(bytes=peer))
+        # Another instance may hold the peer; nobody listening means it is offline.
+        if (
+            relay.cluster is None
+            or await relay.cluster.publish(_peer_channel(peer_id), b"F" + out) == 0
+        ):
+            conn.send_message(m.Presence(peer_id=peer_id, online=False))
+            return
+        counter.inc()
+        relay.metrics.frame_bytes.inc(len(frame) - m.FRAME_HEADER_SIZE)
         return
     # Same layout, with the sender's id in place of the destination's.
-    if target.send(frame[:1] + conn.peer_raw + frame[m.FRAME_HEADER_SIZE :]):
+    if target.send(out):
         counter.inc()
         relay.metrics.frame_bytes.inc(len(frame) - m.FRAME_HEADER_SIZE)
 
@@ -456,6 +575,9 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
         future = relay.decisions.get(msg.request_id)
         if future is not None and not future.done():
             future.set_result(msg)
+        elif future is None and relay.cluster is not None:
+            # The device's HTTP request is held by another instance.
+            await relay.cluster.publish(f"d:{msg.request_id}", m.encode(msg).encode())
     elif isinstance(msg, m.RevokeDevice):
         await revoke_device(relay, conn.node_id, msg.device_id)
     else:
@@ -474,9 +596,12 @@ async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
         return
     await relay.store.revoke_device(device_id)
     await relay.store.audit("device_revoked", node_id=node_id, device_id=device_id)
+    reason = "your access was revoked by the owner of this ORA"
     live = relay.hub.devices.get(device_id)
     if live is not None:
-        await live.close(m.Revoked(reason="your access was revoked by the owner of this ORA"))
+        await live.close(m.Revoked(reason=reason))
+    elif relay.cluster is not None:
+        await relay.cluster.publish(_peer_channel(device_id), b"R" + reason.encode())
 
 
 # -- app ------------------------------------------------------------------------------------
@@ -501,7 +626,16 @@ def create_app(settings: RelaySettings) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        store = SqliteStore(settings.db_path)
+        store: RelayStore
+        if settings.database_url:
+            store = await PostgresStore.connect(settings.database_url)
+        else:
+            store = SqliteStore(settings.db_path)
+        cluster = (
+            RedisCluster(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+        )
+        if cluster is not None:
+            await cluster.start()
         app[RELAY] = Relay(
             settings=settings,
             store=store,
@@ -512,8 +646,11 @@ def create_app(settings: RelaySettings) -> web.Application:
                 max_attempts=settings.pairing_max_attempts,
                 ip_per_minute=settings.ip_attempts_per_minute,
             ),
+            cluster=cluster,
         )
         yield
+        if cluster is not None:
+            await cluster.close()
         await store.close()
 
     async def close_sockets(app: web.Application) -> None:

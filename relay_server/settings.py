@@ -30,6 +30,9 @@ class RelaySettings:
     send_queue_frames: int = 256
     insecure_node_versions: frozenset[str] = field(default_factory=frozenset)
     web_dir: Path = _REPO_WEB
+    database_url: str = ""  # PostgreSQL for several instances; empty = embedded SQLite
+    redis_url: str = ""  # Redis for presence and routing across instances
+    redis_prefix: str = "ora"
 
     @property
     def db_path(self) -> Path:
@@ -51,6 +54,12 @@ class RelaySettings:
             values["insecure_node_versions"] = frozenset(
                 v.strip() for v in env["ORA_RELAY_INSECURE_NODE_VERSIONS"].split(",") if v.strip()
             )
+        if env.get("DATABASE_URL"):
+            values["database_url"] = env["DATABASE_URL"]
+        if env.get("REDIS_URL"):
+            values["redis_url"] = env["REDIS_URL"]
+        if env.get("ORA_RELAY_REDIS_PREFIX"):
+            values["redis_prefix"] = env["ORA_RELAY_REDIS_PREFIX"]
         if env.get("ORA_RELAY_ACCESS_TTL_S"):
             values["access_ttl_s"] = int(env["ORA_RELAY_ACCESS_TTL_S"])
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,116 @@
+"""Several Relay instances as one: presence and delivery across instances through Redis.
+
+Channels (all under a configurable prefix):
+
+    p:<peer id hex>     deliver to a peer connected to whichever instance holds it
+    n:<node id hex>     a Node's presence changes, for the instances holding its devices
+    d:<request id>      a Node's pairing decision, for the instance holding the HTTP request
+    online:<node id>    key (with TTL) saying a Node is connected somewhere
+
+A delivery on p: is one tag byte then the body:  F frame | T control JSON | R revoke-and-close.
+`publish` returns how many instances listened, so "nobody" means the peer is offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+
+_LOGGER = logging.getLogger(__name__)
+Handler = Callable[[bytes], Awaitable[None]]
+PRESENCE_TTL_S = 60
+REFRESH_S = 20.0
+
+
+class RedisCluster:
+    """One instance's membership of the cluster."""
+
+    def __init__(self, url: str, prefix: str = "ora") -> None:
+        self.instance = uuid.uuid4().hex
+        self._prefix = prefix
+        self._redis = aioredis.from_url(url)
+        self._pubsub = self._redis.pubsub()
+        self._handlers: dict[bytes, Handler] = {}
+        self._online: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}:{name}"
+
+    async def start(self) -> None:
+        """Begin listening (one subscription is needed before the first read)."""
+        await self._pubsub.subscribe(self._key(f"instance:{self.instance}"))
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._refresh())]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for node_id in list(self._online):
+            await self.node_offline(node_id)
+        await self._pubsub.aclose()
+        await self._redis.aclose()
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except (ConnectionError, aioredis.RedisError):
+                _LOGGER.exception("lost Redis; retrying")
+                await asyncio.sleep(1)
+                continue
+            if msg is None:
+                continue
+            handler = self._handlers.get(msg["channel"])
+            if handler is not None:
+                try:
+                    await handler(msg["data"])
+                except Exception:
+                    _LOGGER.exception("cluster delivery failed")
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_S)
+            for node_id in list(self._online):
+                await self._redis.set(
+                    self._key(f"online:{node_id}"), self.instance, ex=PRESENCE_TTL_S
+                )
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        """Receive what is published on a channel."""
+        full = self._key(channel)
+        self._handlers[full.encode()] = handler
+        await self._pubsub.subscribe(full)
+
+    async def unsubscribe(self, channel: str) -> None:
+        full = self._key(channel)
+        self._handlers.pop(full.encode(), None)
+        await self._pubsub.unsubscribe(full)
+
+    async def publish(self, channel: str, data: bytes) -> int:
+        """Publish; returns how many instances were listening."""
+        return int(await self._redis.publish(self._key(channel), data))
+
+    async def node_online(self, node_id: str) -> None:
+        self._online.add(node_id)
+        await self._redis.set(self._key(f"online:{node_id}"), self.instance, ex=PRESENCE_TTL_S)
+
+    async def node_offline(self, node_id: str) -> None:
+        """Clear the presence key, unless another instance holds the Node by now."""
+        self._online.discard(node_id)
+        key = self._key(f"online:{node_id}")
+        if await self._redis.get(key) == self.instance.encode():
+            await self._redis.delete(key)
+
+    async def is_online(self, node_id: str) -> bool:
+        return bool(await self._redis.exists(self._key(f"online:{node_id}")))

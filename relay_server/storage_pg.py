@@ -1,0 +1,218 @@
+"""PostgreSQL storage for several Relay instances (asyncpg). Same interface as SqliteStore."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import asyncpg
+
+from relay_server.storage import TokenRow
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    node_id TEXT PRIMARY KEY, credential_hash TEXT UNIQUE NOT NULL, public_key TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, role TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL, revoked_at DOUBLE PRECISION);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, device_id TEXT NOT NULL, family_id TEXT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL, replaced BOOLEAN NOT NULL DEFAULT FALSE,
+    revoked BOOLEAN NOT NULL DEFAULT FALSE);
+CREATE INDEX IF NOT EXISTS tokens_family ON tokens(family_id);
+CREATE INDEX IF NOT EXISTS tokens_device ON tokens(device_id);
+CREATE TABLE IF NOT EXISTS pairings (
+    pairing_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, verifier TEXT NOT NULL, role TEXT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'open');
+CREATE TABLE IF NOT EXISTS audit (
+    id BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, event TEXT NOT NULL, node_id TEXT,
+    device_id TEXT, source TEXT, detail TEXT);
+"""
+_SCHEMA_LOCK = 0x0A5E1A7  # advisory lock: two instances starting together create tables once
+
+
+def _changed(status: str) -> bool:
+    """Did an UPDATE touch exactly one row ('UPDATE 1')?"""
+    return status.split()[-1] == "1"
+
+
+class PostgresStore:
+    """The shared store of a Relay cluster."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str) -> PostgresStore:
+        """Open a pool and make sure the tables exist."""
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, command_timeout=10)
+        async with pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", _SCHEMA_LOCK)
+            try:
+                await conn.execute(_SCHEMA)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _SCHEMA_LOCK)
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def ping(self) -> bool:
+        return bool(await self._pool.fetchval("SELECT 1") == 1)
+
+    async def add_node(self, node_id: str, credential_hash: str, public_key: str) -> None:
+        await self._pool.execute(
+            "INSERT INTO nodes VALUES ($1,$2,$3,$4)",
+            node_id,
+            credential_hash,
+            public_key,
+            time.time(),
+        )
+
+    async def node_by_credential(self, credential_hash: str) -> tuple[str, str] | None:
+        row = await self._pool.fetchrow(
+            "SELECT node_id, public_key FROM nodes WHERE credential_hash=$1", credential_hash
+        )
+        return (row["node_id"], row["public_key"]) if row else None
+
+    async def add_device(self, device_id: str, node_id: str, role: str) -> None:
+        await self._pool.execute(
+            "INSERT INTO devices VALUES ($1,$2,$3,$4,NULL)", device_id, node_id, role, time.time()
+        )
+
+    async def device(self, device_id: str) -> tuple[str, str, bool] | None:
+        row = await self._pool.fetchrow(
+            "SELECT node_id, role, revoked_at FROM devices WHERE device_id=$1", device_id
+        )
+        return (row["node_id"], row["role"], row["revoked_at"] is not None) if row else None
+
+    async def revoke_device(self, device_id: str) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE devices SET revoked_at=$1 WHERE device_id=$2 AND revoked_at IS NULL",
+                time.time(),
+                device_id,
+            )
+            await conn.execute("UPDATE tokens SET revoked=TRUE WHERE device_id=$1", device_id)
+
+    async def add_token(
+        self, token_hash: str, kind: str, device_id: str, family_id: str, expires_at: float
+    ) -> None:
+        await self._pool.execute(
+            "INSERT INTO tokens VALUES ($1,$2,$3,$4,$5,FALSE,FALSE)",
+            token_hash,
+            kind,
+            device_id,
+            family_id,
+            expires_at,
+        )
+
+    async def token(self, token_hash: str) -> TokenRow | None:
+        row = await self._pool.fetchrow("SELECT * FROM tokens WHERE token_hash=$1", token_hash)
+        if row is None:
+            return None
+        return TokenRow(
+            token_hash=row["token_hash"],
+            kind=row["kind"],
+            device_id=row["device_id"],
+            family_id=row["family_id"],
+            expires_at=row["expires_at"],
+            replaced=row["replaced"],
+            revoked=row["revoked"],
+        )
+
+    async def mark_replaced(self, token_hash: str) -> bool:
+        status = await self._pool.execute(
+            "UPDATE tokens SET replaced=TRUE WHERE token_hash=$1 AND replaced=FALSE", token_hash
+        )
+        return _changed(status)
+
+    async def retire_access_tokens(self, family_id: str) -> None:
+        await self._pool.execute(
+            "UPDATE tokens SET replaced=TRUE WHERE family_id=$1 AND kind='at'", family_id
+        )
+
+    async def revoke_family(self, family_id: str) -> None:
+        await self._pool.execute("UPDATE tokens SET revoked=TRUE WHERE family_id=$1", family_id)
+
+    async def add_pairing(
+        self, pairing_id: str, node_id: str, verifier: str, role: str, expires_at: float
+    ) -> None:
+        await self._pool.execute(
+            "INSERT INTO pairings VALUES ($1,$2,$3,$4,$5,0,'open')",
+            pairing_id,
+            node_id,
+            verifier,
+            role,
+            expires_at,
+        )
+
+    async def pairing(self, pairing_id: str) -> tuple[str, str, str, float, int, str] | None:
+        row = await self._pool.fetchrow(
+            "SELECT node_id, verifier, role, expires_at, attempts, state FROM pairings "
+            "WHERE pairing_id=$1",
+            pairing_id,
+        )
+        if row is None:
+            return None
+        return (
+            row["node_id"],
+            row["verifier"],
+            row["role"],
+            row["expires_at"],
+            row["attempts"],
+            row["state"],
+        )
+
+    async def count_failed_attempt(self, pairing_id: str, lock_at: int) -> int:
+        # One statement, so two instances counting at once cannot both miss the lock.
+        attempts = await self._pool.fetchval(
+            "UPDATE pairings SET attempts = attempts + 1, state = CASE "
+            "WHEN attempts + 1 >= $2 AND state = 'open' THEN 'locked' ELSE state END "
+            "WHERE pairing_id=$1 RETURNING attempts",
+            pairing_id,
+            lock_at,
+        )
+        return int(attempts or 0)
+
+    async def claim_pairing(self, pairing_id: str) -> bool:
+        status = await self._pool.execute(
+            "UPDATE pairings SET state='claimed' WHERE pairing_id=$1 AND state='open'", pairing_id
+        )
+        return _changed(status)
+
+    async def set_pairing_state(self, pairing_id: str, state: str) -> None:
+        await self._pool.execute(
+            "UPDATE pairings SET state=$1 WHERE pairing_id=$2", state, pairing_id
+        )
+
+    async def audit(
+        self,
+        event: str,
+        *,
+        node_id: str = "",
+        device_id: str = "",
+        source: str = "",
+        detail: str = "",
+    ) -> None:
+        await self._pool.execute(
+            "INSERT INTO audit (ts, event, node_id, device_id, source, detail) "
+            "VALUES ($1,$2,$3,$4,$5,$6)",
+            time.time(),
+            event,
+            node_id,
+            device_id,
+            source,
+            detail,
+        )
+
+    async def audit_rows(self, event: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT ts, event, node_id, device_id, source, detail FROM audit"
+        rows = (
+            await self._pool.fetch(sql + " WHERE event=$1 ORDER BY id", event)
+            if event
+            else await self._pool.fetch(sql + " ORDER BY id")
+        )
+        return [dict(r) for r in rows]
