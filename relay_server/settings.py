@@ -60,6 +60,8 @@ class RelaySettings:
             values["redis_url"] = env["REDIS_URL"]
         if env.get("ORA_RELAY_REDIS_PREFIX"):
             values["redis_prefix"] = env["ORA_RELAY_REDIS_PREFIX"]
+        if env.get("ORA_RELAY_SEND_QUEUE_FRAMES"):
+            values["send_queue_frames"] = int(env["ORA_RELAY_SEND_QUEUE_FRAMES"])
         if env.get("ORA_RELAY_ACCESS_TTL_S"):
             values["access_ttl_s"] = int(env["ORA_RELAY_ACCESS_TTL_S"])
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -232,3 +232,43 @@ async def test_malformed_messages_never_crash_the_relay(
         )
     async with aiohttp.ClientSession() as http, http.get(f"{relay.url}/healthz") as resp:
         assert resp.status == 200
+
+
+async def test_a_slow_consumer_is_disconnected_with_a_reason(
+    relay_factory, fake_openai, tmp_path
+) -> None:
+    from tests.support.fixtures import open_runtime
+
+    relay = relay_factory("tight", ORA_RELAY_SEND_QUEUE_FRAMES="4")
+    rt = await open_runtime(tmp_path / "n", fake_openai)
+    link = RelayLink(runtime=rt, relay_urls=[relay.url])
+    link.start()
+    async with asyncio.timeout(10):
+        await link.wait_connected()
+    phone = await paired(link, relay)
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(f"{relay.url}/v1/ws", max_msg_size=0)
+        await ws.send_str(
+            m.encode(m.Hello(version="1.0.0", role="device", token=phone.access_token))
+        )
+        # The device never reads while its Node floods it.
+        await asyncio.sleep(0.2)
+        for _ in range(400):
+            await link._send_raw(phone.device_id, b"\x03" + bytes(64 * 1024))
+        codes = []
+        async with asyncio.timeout(20):
+            while True:
+                msg = await ws.receive()
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    codes.append(m.decode(msg.data))
+                if msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.CLOSING,
+                ):
+                    break
+    assert any(isinstance(c, m.Error) and c.code == "slow_consumer" for c in codes)
+    await asyncio.sleep(0.3)
+    assert "disconnected" in audit_events(relay)
+    await link.stop()
+    await rt.close()
