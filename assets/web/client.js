@@ -99,7 +99,8 @@
       state = {
         relayOrigin: location.origin, deviceSecretKey: keys.secretKey, deviceId: body.device_id, nodeId: body.node_id,
         nodePublicKey: invite.nodePublicKey, accessToken: body.access_token, refreshToken: body.refresh_token,
-        expiresAt: Date.now() + body.expires_in * 1000, nodeName: answer.node_name || "ORA", role: answer.role,
+        expiresAt: Date.now() + body.expires_in * 1000, ttl: body.expires_in * 1000,
+        nodeName: answer.node_name || "ORA", role: answer.role,
       };
       await save(state);
       status(t("paired"));
@@ -126,6 +127,7 @@
       state.accessToken = body.access_token;
       state.refreshToken = body.refresh_token;
       state.expiresAt = Date.now() + body.expires_in * 1000;
+      state.ttl = body.expires_in * 1000;
       await save(state);
       scheduleRefresh();
       return true;
@@ -135,10 +137,15 @@
     }
   }
 
+  // How long before expiry a token is renewed: a minute, or a third of a short lifetime.
+  function margin() {
+    return Math.min(60000, (state.ttl || 900000) / 3);
+  }
+
   function scheduleRefresh() {
     clearTimeout(refreshTimer);
-    // Renew well before expiry, so an idle tab never meets an expired token.
-    const wait = Math.max(5000, state.expiresAt - Date.now() - 60000);
+    // Renew before expiry, so an idle tab never meets an expired token.
+    const wait = Math.max(1000, state.expiresAt - Date.now() - margin());
     refreshTimer = setTimeout(refreshTokens, Math.min(wait, 2 ** 31 - 1));
   }
 
@@ -156,7 +163,7 @@
   // -- connection -------------------------------------------------------------------------------
   function connect() {
     if (!state) return;
-    if (state.expiresAt - Date.now() < 30000) {
+    if (state.expiresAt - Date.now() < margin()) {
       refreshTokens().then((ok) => { if (ok) connect(); else scheduleReconnect(); });
       return;
     }
