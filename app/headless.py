@@ -95,7 +95,23 @@ def _announce(event: object) -> None:
 
 
 async def _terminal(runtime: Runtime, link: RelayLink) -> int:
-    print("Chat here; /pair, /devices, /approvals, /approve N, /deny N, /quit.")
+    print("Chat here; /pair, /code, /devices, /approvals, /approve N, /deny N, /quit.")
+    confirmations: list[asyncio.Future[bool]] = []
+
+    async def confirm(code: str, name: str, role: str) -> bool:
+        print(
+            f"\n[pairing] '{name}' wants to pair as {role}. Does its screen show {code}? "
+            "Type /yes if it does, /no if not.",
+            flush=True,
+        )
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        confirmations.append(answer)
+        try:
+            return await answer
+        finally:
+            confirmations.remove(answer)
+
+    link.confirm_pairing = confirm
     while True:
         line = (await ask("> ")).strip()
         words = line.split()
@@ -103,7 +119,19 @@ async def _terminal(runtime: Runtime, link: RelayLink) -> int:
             return 0
         if not words:
             continue
-        if words[0] == "/pair":
+        if words[0] in ("/yes", "/no") and confirmations:
+            confirmations[0].set_result(words[0] == "/yes")
+        elif words[0] == "/code":
+            role = words[1] if len(words) > 1 and words[1] in ("owner", "guest") else "owner"
+            try:
+                code = await link.open_code_pairing(role=role)
+            except ConnectionError as err:
+                print(f"  {err}")
+                continue
+            print(
+                f"  On the other device open {link.relay_url}/app/ and type: {code}  (5 minutes, once)"
+            )
+        elif words[0] == "/pair":
             await show_pairing(
                 link, words[1] if len(words) > 1 and words[1] in ("owner", "guest") else "owner"
             )

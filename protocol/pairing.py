@@ -16,6 +16,8 @@ The Node, having checked the secret itself, answers with a box between the two s
 
 Without a camera the device types a short code and learns the Node's key from the Relay;
 `verification_code` then shows the same digits on both screens unless a key was substituted.
+The typed code never travels: the pairing id and the secret are both derived from it
+(`code_pairing_id`, `code_secret`), so the Relay sees only a hash it cannot reverse in time.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ SECRET_SIZE = 32
 KEY_SIZE = 32
 _PROOF_LABEL = b"ORA-pair-relay-proof-v1"
 _SAS_LABEL = b"ORA-pair-sas-v1"
+_CODE_ID_LABEL = b"ORA-pair-code-id-v1"
+_CODE_SECRET_LABEL = b"ORA-pair-code-secret-v1"
+# No 0/O, 1/I/L: a code read off a screen and typed on a phone must survive the trip.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10  # 31**10 ~ 2**49.5: hopeless to guess online against the Relay's lockout
 _MAX_BOX = 4096
 
 
@@ -92,6 +99,33 @@ class PairingInvite:
 def new_secret() -> bytes:
     """A fresh one-time pairing secret."""
     return secrets.token_bytes(SECRET_SIZE)
+
+
+def new_code() -> str:
+    """A one-time code to type, shown as XXXXX-XXXXX."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def normalize_code(typed: str) -> str:
+    """What the person typed, without separators and case; PairingError if it cannot be a code."""
+    code = "".join(c for c in typed.upper() if c.isalnum())
+    if len(code) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in code):
+        raise PairingError(f"a pairing code has {CODE_LENGTH} letters and digits, like 7KQ2M-XH9PD")
+    return code
+
+
+def code_pairing_id(typed: str) -> str:
+    """The pairing id both sides derive from a typed code."""
+    digest = hashlib.sha512(_CODE_ID_LABEL + normalize_code(typed).encode("ascii")).digest()
+    return b64u_encode(digest[:12])
+
+
+def code_secret(typed: str) -> bytes:
+    """The pairing secret both sides derive from a typed code."""
+    return hashlib.sha512(_CODE_SECRET_LABEL + normalize_code(typed).encode("ascii")).digest()[
+        :SECRET_SIZE
+    ]
 
 
 def relay_proof(secret: bytes) -> str:

@@ -338,6 +338,23 @@ def _decision_receiver(
     return receive
 
 
+async def pairing_node(request: web.Request) -> web.Response:
+    """Typed-code pairing: the Node's public key, which the device trusts only after the owner
+    has compared the verification code shown on both screens."""
+    relay = request.app[RELAY]
+    try:
+        node_id = await relay.pairings.lookup(
+            pairing_id=request.match_info["pairing_id"], source=_source(request)
+        )
+        public_key = await relay.store.node_public_key(node_id)
+        if public_key is None:
+            raise NodeOffline("this PC is not registered any more")
+    except RelayError as err:
+        await relay.refuse(err, source=_source(request))
+        return _error_response(err)
+    return web.json_response({"node_id": node_id, "node_public_key": public_key})
+
+
 async def refresh(request: web.Request) -> web.Response:
     """Rotate a refresh token; a reused one revokes the device's whole token family."""
     relay = request.app[RELAY]
@@ -669,6 +686,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/v1/nodes", register_node)
     app.router.add_post("/v1/pair", pair)
+    app.router.add_get("/v1/pair/{pairing_id}/node", pairing_node)
     app.router.add_post("/v1/token/refresh", refresh)
     app.router.add_get("/v1/ws", websocket)
     if settings.web_dir.is_dir():

@@ -51,6 +51,16 @@ class PairingService:
             raise RateLimited("too many pairing attempts from this address: wait a minute")
         window.append(now)
 
+    async def lookup(self, *, pairing_id: str, source: str) -> str:
+        """For a typed code: which Node an open pairing belongs to (rate-limited like attempts)."""
+        self._rate_limit(source)
+        row = await self._store.pairing(pairing_id)
+        if row is None or row[5] != "open" or row[3] <= time.time():
+            raise PairingRefused(
+                "no open pairing has this code: check it, or make a new one on your PC"
+            )
+        return row[0]
+
     async def claim(self, *, pairing_id: str, proof: str, source: str) -> tuple[str, str]:
         """Check an attempt; on success the pairing is claimed (single use). Returns (node_id, role)."""
         self._rate_limit(source)

@@ -77,6 +77,10 @@ class PostgresStore:
         )
         return (row["node_id"], row["public_key"]) if row else None
 
+    async def node_public_key(self, node_id: str) -> str | None:
+        value = await self._pool.fetchval("SELECT public_key FROM nodes WHERE node_id=$1", node_id)
+        return str(value) if value is not None else None
+
     async def add_device(self, device_id: str, node_id: str, role: str) -> None:
         await self._pool.execute(
             "INSERT INTO devices VALUES ($1,$2,$3,$4,NULL)", device_id, node_id, role, time.time()

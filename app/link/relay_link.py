@@ -17,7 +17,7 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,12 @@ class _OpenPairing:
     secret: bytes
     role: str
     expires_at: float
+    typed: bool = False  # a typed code: the device learnt our key from the Relay, so confirm
+
+
+# Asked with (verification code, device name, role); True when the owner saw the same code.
+ConfirmPairing = Callable[[str, str, str], Awaitable[bool]]
+CONFIRM_TIMEOUT_S = 50.0  # inside the Relay's 60 s wait for our decision
 
 
 @dataclass
@@ -70,6 +76,7 @@ class RelayLink:
     _runner: asyncio.Task[None] | None = None
     _connected: asyncio.Event = field(default_factory=asyncio.Event)
     _url_index: int = 0
+    confirm_pairing: ConfirmPairing | None = None
 
     def __post_init__(self) -> None:
         self.identity = NodeIdentity.load(self.runtime.secrets)
@@ -135,6 +142,27 @@ class RelayLink:
             node_public_key=self.identity.public_key,
         )
         return invite, invite.to_url(self.web_url or f"{self.relay_url}/app/")
+
+    async def open_code_pairing(self, role: str = "owner", ttl_s: int = PAIRING_TTL_S) -> str:
+        """A pairing for a device without a camera: the code the owner types on it."""
+        if self._ws is None or self.status != CONNECTED:
+            raise ConnectionError("not connected to the Relay; pairing needs it")
+        code = pairing.new_code()
+        pairing_id, secret = pairing.code_pairing_id(code), pairing.code_secret(code)
+        self._pairings[pairing_id] = _OpenPairing(
+            secret=secret, role=role, expires_at=time.time() + ttl_s, typed=True
+        )
+        await self._ws.send_str(
+            m.encode(
+                m.PairOpen(
+                    pairing_id=pairing_id,
+                    verifier=pairing.relay_verifier(secret),
+                    ttl_s=ttl_s,
+                    role=role,
+                )
+            )
+        )
+        return code
 
     def devices(self) -> list[PairedDevice]:
         """Paired devices, revoked ones included (shown as such)."""
@@ -237,7 +265,8 @@ class RelayLink:
             _LOGGER.warning("malformed message from the Relay: %s", err)
             return
         if isinstance(msg, m.PairRequest):
-            await self._decide_pairing(msg)
+            # A typed-code pairing waits for the owner; the link keeps reading meanwhile.
+            self._spawn(self._decide_pairing(msg))
         elif isinstance(msg, m.Presence):
             if not msg.online:
                 self._sessions.pop(msg.peer_id, None)
@@ -268,8 +297,11 @@ class RelayLink:
                 decision = refuse("this pairing code has expired")
             elif not pairing.secret_matches(request, open_pairing.secret):
                 decision = refuse("wrong pairing secret")
+            elif open_pairing.typed and not await self._confirmed(request, open_pairing):
+                self._pairings.pop(msg.pairing_id, None)
+                decision = refuse("the owner did not confirm the verification code on the PC")
             else:
-                del self._pairings[msg.pairing_id]  # single use, whatever happens next
+                self._pairings.pop(msg.pairing_id, None)  # single use, whatever happens next
                 device_id = str(uuid.uuid4())
                 self.registry.add(
                     device_id=device_id,
@@ -299,6 +331,18 @@ class RelayLink:
                 _LOGGER.info("paired device %s (%s)", device_id, open_pairing.role)
         if self._ws is not None:
             await self._ws.send_str(m.encode(decision))
+
+    async def _confirmed(self, request: pairing.PairingRequest, open_pairing: _OpenPairing) -> bool:
+        """Show the verification code on the PC and wait for the owner to compare it."""
+        del self._pairings[request.pairing_id]  # single use: a second request cannot wait here too
+        if self.confirm_pairing is None:
+            return False
+        code = pairing.verification_code(self.identity.public_key, request.device_public_key)
+        try:
+            async with asyncio.timeout(CONFIRM_TIMEOUT_S):
+                return await self.confirm_pairing(code, request.device_name, open_pairing.role)
+        except TimeoutError:
+            return False
 
     # -- device sessions --------------------------------------------------------------------
 

@@ -84,7 +84,36 @@
     try { invite = C.parseInvite(url); } catch (err) { status(t("pairFailed") + err.message, true); return false; }
     if (new URL(invite.relayUrl).origin !== location.origin) { status(t("otherRelay"), true); return false; }
     status(t("pairing"));
+    return completePairing(invite, C.generateKeyPair());
+  }
+
+  // No camera: the code is typed; the Node's key comes from the Relay, so the person compares
+  // the verification code on both screens before the PC accepts.
+  async function pairWithCode(typed) {
+    let pairingId, secret;
+    try { pairingId = C.codePairingId(typed); secret = C.codeSecret(typed); } catch (err) { status(err.message, true); return false; }
+    let info;
+    try {
+      const resp = await fetch(`/v1/pair/${encodeURIComponent(pairingId)}/node`, { credentials: "omit", cache: "no-store" });
+      info = await resp.json();
+      if (!resp.ok) throw new Error(info.message || resp.statusText);
+    } catch (err) { status(t("pairFailed") + err.message, true); return false; }
     const keys = C.generateKeyPair();
+    const nodePublicKey = C.b64uDecode(info.node_public_key, 32);
+    const sas = $("sas");
+    sas.replaceChildren(document.createTextNode(t("compareCode")));
+    const strong = document.createElement("strong");
+    strong.textContent = C.verificationCode(nodePublicKey, keys.publicKey);
+    sas.appendChild(strong);
+    sas.classList.remove("hidden");
+    status("");
+    const invite = { relayUrl: location.origin, nodeId: info.node_id, pairingId, secret, nodePublicKey };
+    const ok = await completePairing(invite, keys);
+    sas.classList.add("hidden");
+    return ok;
+  }
+
+  async function completePairing(invite, keys) {
     const sealed = C.sealRequest({
       nodePublicKey: invite.nodePublicKey, pairingId: invite.pairingId, secret: invite.secret,
       deviceSecretKey: keys.secretKey, deviceName: deviceName(),
@@ -331,6 +360,10 @@
   async function start() {
     I.apply();
     $("lang").onclick = () => { I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); };
+    $("code-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      if (await pairWithCode($("code").value)) { show("chat"); setOnline(false); connect(); }
+    };
     $("tab-chat").onclick = () => show("chat");
     $("tab-devices").onclick = () => { show("devices"); send({ type: "list_devices" }); };
     $("composer").onsubmit = (ev) => {

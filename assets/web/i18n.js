@@ -14,6 +14,8 @@
       approvalTitle: "Approval needed", approve: "Approve", deny: "Deny", askedFrom: "asked from", risk: "risk",
       expires: "expires in", seconds: "s", revoke: "Revoke", thisDevice: "this device", lastSeen: "last seen",
       revokedTag: "revoked", tool: "tool", handshakeFailed: "Could not verify your PC's identity. Nothing was sent.",
+      noCamera: "No camera? Type /code in ORA on your PC (or use the tray's Pair with a code), then enter the code here:",
+      pairWithCode: "Pair", compareCode: "Check that your PC shows the same code, then confirm it there:",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -27,6 +29,8 @@
       approvalTitle: "承認が必要です", approve: "承認", deny: "拒否", askedFrom: "依頼元", risk: "リスク",
       expires: "残り", seconds: "秒", revoke: "取り消す", thisDevice: "この端末", lastSeen: "最終接続",
       revokedTag: "取り消し済み", tool: "ツール", handshakeFailed: "PC の本人確認ができませんでした。何も送信していません。",
+      noCamera: "カメラがない場合は、PC の ORA で /code と入力し（またはトレイの「コードでペアリング」）、表示されたコードをここに入力してください:",
+      pairWithCode: "ペアリング", compareCode: "PC に同じコードが表示されていることを確認し、PC 側で承認してください:",
     },
   };
   let lang = (localStorage.getItem("ora.lang") || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";

@@ -25,6 +25,9 @@
   const LABEL = enc.encode("ORA-E2EE-KK-v1");
   const PROOF_LABEL = enc.encode("ORA-pair-relay-proof-v1");
   const SAS_LABEL = enc.encode("ORA-pair-sas-v1");
+  const CODE_ID_LABEL = enc.encode("ORA-pair-code-id-v1");
+  const CODE_SECRET_LABEL = enc.encode("ORA-pair-code-secret-v1");
+  const CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
   const HS1 = 0x01, HS2 = 0x02, DATA = 0x03, KEY = 32, MAC = 16, HEADER = 9;
   const FRAME_ROUTED = 0x01;
 
@@ -187,6 +190,22 @@
     return `${String(Math.floor(n / 1000)).padStart(3, "0")} ${String(n % 1000).padStart(3, "0")}`;
   }
 
+  function normalizeCode(typed) {
+    const code = typed.toUpperCase().replace(/[^0-9A-Z]/g, "");
+    if (code.length !== 10 || [...code].some((c) => !CODE_ALPHABET.includes(c))) {
+      throw new PairingError("a pairing code has 10 letters and digits, like 7KQ2M-XH9PD");
+    }
+    return code;
+  }
+
+  function codePairingId(typed) {
+    return b64uEncode(nacl.hash(concat(CODE_ID_LABEL, enc.encode(normalizeCode(typed)))).subarray(0, 12));
+  }
+
+  function codeSecret(typed) {
+    return nacl.hash(concat(CODE_SECRET_LABEL, enc.encode(normalizeCode(typed)))).slice(0, 32);
+  }
+
   function uuidBytes(id) {
     const h = id.replace(/-/g, "");
     if (!/^[0-9a-f]{32}$/i.test(h)) throw new CryptoError("not a UUID");
@@ -210,7 +229,7 @@
   return {
     CryptoError, ReplayError, HandshakeError, PairingError,
     Initiator, Session, HS1, HS2, DATA,
-    parseInvite, relayProof, sealRequest, openAnswer, verificationCode,
+    parseInvite, relayProof, sealRequest, openAnswer, verificationCode, codePairingId, codeSecret,
     packFrame, unpackFrame, b64uEncode, b64uDecode,
     generateKeyPair: () => nacl.box.keyPair(),
     publicKeyOf: (secretKey) => nacl.scalarMult.base(secretKey),

@@ -99,3 +99,19 @@ def test_verification_code_changes_when_a_key_is_swapped() -> None:
     code = pairing.verification_code(node_pub, dev_pub)
     assert len(code) == 7 and code[3] == " "
     assert pairing.verification_code(other, dev_pub) != code
+
+
+def test_typed_codes_derive_the_same_id_and_secret_however_they_are_typed() -> None:
+    code = pairing.new_code()
+    assert len(code) == 11 and code[5] == "-"
+    sloppy = code.lower().replace("-", " ")
+    assert pairing.code_pairing_id(sloppy) == pairing.code_pairing_id(code)
+    assert pairing.code_secret(sloppy) == pairing.code_secret(code)
+    assert pairing.code_secret(code) != pairing.code_secret(pairing.new_code())
+    assert code not in pairing.code_pairing_id(code) and len(pairing.code_secret(code)) == 32
+
+
+@pytest.mark.parametrize("typed", ["", "ABCDE", "ABCDE-FGHJ0", "ABCDE-FGHJKM", "IIIII-IIIII"])
+def test_impossible_codes_are_refused_with_an_example(typed: str) -> None:
+    with pytest.raises(PairingError, match="like"):
+        pairing.code_pairing_id(typed)

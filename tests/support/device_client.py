@@ -88,6 +88,30 @@ class Device:
         self.access_token, self.refresh_token = body["access_token"], body["refresh_token"]
         return body
 
+    async def pair_with_code(
+        self, code: str, *, node_public_key: bytes | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Typed-code pairing: returns the verification code this device shows, and the Relay's answer.
+
+        `node_public_key` lets a test play a lying Relay that hands out another key.
+        """
+        pairing_id, secret = pairing.code_pairing_id(code), pairing.code_secret(code)
+        http = await self._http()
+        async with http.get(f"{self.relay_url}/v1/pair/{pairing_id}/node") as resp:
+            info = await resp.json()
+            if resp.status != 200:
+                raise RelayRefused(resp.status, info)
+        node_pub = node_public_key or b64u_decode(info["node_public_key"], length=32)
+        sas = pairing.verification_code(node_pub, e2ee.public_key_of(self.private_key))
+        invite = pairing.PairingInvite(
+            relay_url=self.relay_url,
+            node_id=info["node_id"],
+            pairing_id=pairing_id,
+            secret=secret,
+            node_public_key=node_pub,
+        )
+        return sas, await self.pair(invite.to_url(f"{self.relay_url}/app/"))
+
     async def refresh(self) -> None:
         body = await self.post("/v1/token/refresh", {"refresh_token": self.refresh_token})
         self.access_token, self.refresh_token = body["access_token"], body["refresh_token"]

@@ -45,6 +45,7 @@ const ops = {
     const un = C.unpackFrame(d(r.python_frame));
     return { packed: e(packed), peer_id: un.peerId, payload: e(un.payload) };
   },
+  code: (r) => ({ pairing_id: C.codePairingId(r.code), secret: e(C.codeSecret(r.code)) }),
   bad_invite: (r) => { try { C.parseInvite(r.url); return { ok: true }; } catch (err) { return { error: err.constructor.name, message: err.message }; } },
 };
 

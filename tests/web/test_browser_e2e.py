@@ -133,3 +133,31 @@ async def test_revocation_from_the_node_ends_the_browser_session(
     assert "revoked" in (await page.text_content("#status") or "")
     await page.screenshot(path=str(SHOTS / "web-3-revoked-en.png"))
     await context.close()
+
+
+async def test_pair_by_typed_code_after_comparing_codes(
+    browser: Any, node: RelayLink, relay: RelayProcess, fake_openai: FakeOpenAI
+) -> None:
+    context = await browser.new_context(**PHONE, locale="en-US")
+    page = await context.new_page()
+    compared: list[tuple[str, str]] = []
+
+    async def owner_compares(code: str, name: str, role: str) -> bool:
+        on_phone = await page.text_content("#sas strong") or ""
+        await page.screenshot(path=str(SHOTS / "web-0-code-en.png"))
+        compared.append((code, on_phone))
+        return code == on_phone
+
+    node.confirm_pairing = owner_compares
+    code = await node.open_code_pairing()
+    await page.goto(f"{relay.url}/app/")
+    await page.fill("#code", code.lower())
+    await page.click("#code-go")
+    await expect(page.locator("#dot.online")).to_have_count(1, timeout=20000)
+    assert compared and compared[0][0] == compared[0][1]
+    fake_openai.script.append(Reply(text="paired without a camera"))
+    await send(page, "hello")
+    await expect(page.locator(".msg.ora").last).to_have_text(
+        "paired without a camera", timeout=15000
+    )
+    await context.close()

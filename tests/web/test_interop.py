@@ -197,3 +197,10 @@ def test_routing_frames_interoperate() -> None:
 )
 def test_js_refuses_damaged_invites(fragment: str) -> None:
     assert js("bad_invite", url="http://127.0.0.1/app/#" + fragment)["error"] == "PairingError"
+
+
+def test_typed_code_derivations_match() -> None:
+    code = pairing.new_code()
+    out = js("code", code=code.lower().replace("-", " "))
+    assert out["pairing_id"] == pairing.code_pairing_id(code)
+    assert b64u_decode(out["secret"]) == pairing.code_secret(code)
