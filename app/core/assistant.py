@@ -273,43 +273,30 @@ class Assistant:
                 )
                 return
         ctx = self.context_for(req, name)
+        failure = ""  # the audit outcome when the tool did not complete
         try:
             result = await asyncio.wait_for(spec.handler(ctx, args), timeout=TOOL_TIMEOUT_S)
         except ToolFailure as err:
-            out["for_model"] = out["summary"] = f"ERROR: {err}"
-            audit(
-                digest=digest,
-                risk=spec.risk.name,
-                decision=decision.verdict.value,
-                approver=approver,
-                outcome="error",
-            )
-            yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=str(err))
-            return
+            failure, summary = "error", str(err)
         except TimeoutError:
-            out["for_model"] = out["summary"] = (
-                f"ERROR: {name} took longer than {TOOL_TIMEOUT_S:.0f} s and was stopped"
+            failure, summary = (
+                "timeout",
+                f"{name} took longer than {TOOL_TIMEOUT_S:.0f} s and was stopped",
             )
-            audit(
-                digest=digest,
-                risk=spec.risk.name,
-                decision=decision.verdict.value,
-                approver=approver,
-                outcome="timeout",
-            )
-            yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=out["summary"])
-            return
         except Exception:
             _LOGGER.exception("tool %s crashed", name)
-            out["for_model"] = out["summary"] = f"ERROR: {name} failed unexpectedly"
+            failure, summary = "crash", f"{name} failed unexpectedly"
+        if failure:
+            out["summary"] = summary
+            out["for_model"] = f"ERROR: {summary}"
             audit(
                 digest=digest,
                 risk=spec.risk.name,
                 decision=decision.verdict.value,
                 approver=approver,
-                outcome="crash",
+                outcome=failure,
             )
-            yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=out["summary"])
+            yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=summary)
             return
         text = json.dumps(result, ensure_ascii=False, default=str)
         out["result"] = result
