@@ -158,10 +158,13 @@ class Assistant:
     async def generate(self, prompt: str) -> str:
         """Plain text from the cheap model, for the generate tool (no tools, no history)."""
         result = StreamResult()
-        async for _ in self.providers.stream(
-            "cheap", [{"role": "user", "content": prompt}], None, result
-        ):
-            pass
+        try:
+            async for _ in self.providers.stream(
+                "cheap", [{"role": "user", "content": prompt}], None, result
+            ):
+                pass
+        except ProviderError as err:
+            raise ToolFailure(str(err)) from None
         return result.text
 
     def _prompt(self, part: Partition, text: str) -> list[dict[str, Any]]:

@@ -79,3 +79,33 @@ async def test_shell_timeout_kills_the_whole_process_group(tmp_path: Path) -> No
 async def test_shell_output_is_capped(tmp_path: Path) -> None:
     result = await _sh(_ctx(tmp_path, max_output_bytes=1000), "yes | head -c 100000")
     assert result["truncated"] and len(result["output"]) == 1000 and result["exit_code"] == 0
+
+
+async def test_generate_uses_the_cheap_model_and_says_so_without_one(
+    tmp_path: Path, fake_openai
+) -> None:
+    from tests.support.fake_openai import Reply
+    from tests.support.fixtures import open_runtime
+
+    rt = await open_runtime(tmp_path / "with", fake_openai)
+    fake_openai.script.append(Reply(text="Dear team, the meeting moves to Friday."))
+    req = __import__("app.core.assistant", fromlist=["TurnRequest"]).TurnRequest(
+        text="", user_id="owner", role=Role.OWNER
+    )
+    out: dict[str, Any] = {}
+    [
+        e
+        async for e in rt.assistant.call_tool(
+            req, "generate", {"prompt": "draft: meeting moves to Friday"}, None, out
+        )
+    ]
+    assert out["result"]["text"] == "Dear team, the meeting moves to Friday."
+    assert fake_openai.requests[-1]["messages"] == [
+        {"role": "user", "content": "draft: meeting moves to Friday"}
+    ]
+    await rt.close()
+    bare = await open_runtime(tmp_path / "without", None)
+    out = {}
+    [e async for e in bare.assistant.call_tool(req, "generate", {"prompt": "x"}, None, out)]
+    assert "result" not in out and "no model provider" in out["summary"].lower()
+    await bare.close()

@@ -161,3 +161,54 @@ async def test_pair_by_typed_code_after_comparing_codes(
         "paired without a camera", timeout=15000
     )
     await context.close()
+
+
+async def test_owner_approves_another_devices_request_in_the_browser(
+    browser: Any, node: RelayLink, relay: RelayProcess, fake_openai: FakeOpenAI
+) -> None:
+    import asyncio
+
+    from app.policy.gate import Risk
+    from app.tools.spec import ToolSpec
+    from tests.support.device_client import Device
+
+    sent: list[str] = []
+
+    async def send_mail(ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        sent.append(args["to"])
+        return {"sent": True}
+
+    node.runtime.registry.add(
+        ToolSpec(
+            name="mail_send",
+            description="Send an email",
+            parameters={"type": "object", "properties": {"to": {"type": "string"}}},
+            risk=Risk.HIGH,
+            handler=send_mail,
+        )
+    )
+    _, url = await node.open_pairing()
+    context = await browser.new_context(**PHONE, locale="en-US")
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator("#dot.online")).to_have_count(1, timeout=15000)
+
+    _, url = await node.open_pairing()
+    tablet = Device(relay.url, name="tablet")
+    await tablet.pair(url)
+    await tablet.connect()
+    fake_openai.script += [
+        Reply(tool_calls=[("mail_send", {"to": "boss@example.com"})]),
+        Reply(text="Mail sent."),
+    ]
+    chat = asyncio.create_task(tablet.chat("mail my boss"))
+    card = page.locator(".card")
+    await expect(card).to_contain_text("mail_send", timeout=15000)
+    await expect(card).to_contain_text("boss@example.com")
+    await page.screenshot(path=str(SHOTS / "web-4-approval-en.png"))
+    await card.locator("button.approve").click()
+    _, text, _ = await asyncio.wait_for(chat, 15)
+    assert text == "Mail sent." and sent == ["boss@example.com"]
+    await expect(page.locator(".card")).to_have_count(0, timeout=5000)
+    await tablet.close()
+    await context.close()
