@@ -1,0 +1,100 @@
+"""The approval popup: always on top, says exactly what will run, who asked, and until when.
+
+Deny is the default button: Enter or Escape never approves by accident. On timeout the broker
+denies, and the popup says so; if the owner answers on another device first, it closes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.policy.approvals import ApprovalRequest
+
+
+class ApprovalDialog(QDialog):
+    """One pending approval."""
+
+    decided = Signal(bool)  # the owner's answer here
+
+    def __init__(
+        self, request: ApprovalRequest, device_name: str = "", parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.request = request
+        self.outcome = ""
+        self.setWindowTitle(self.tr("ORA needs your approval"))
+        self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+        layout = QVBoxLayout(self)
+        self.summary = QLabel(
+            self.tr("<b>%1</b> wants to run <b>%2</b> (%3 risk)")
+            .replace("%1", request.requester)
+            .replace("%2", request.tool)
+            .replace("%3", request.risk.name)
+        )
+        origin = device_name or (
+            self.tr("this PC") if request.channel in ("tray", "terminal") else request.channel[:8]
+        )
+        self.origin = QLabel(self.tr("Asked from: %1").replace("%1", origin))
+        self.arguments = QPlainTextEdit(json.dumps(request.arguments, indent=2, ensure_ascii=False))
+        self.arguments.setReadOnly(True)
+        self.reason = QLabel(request.reason)
+        self.reason.setWordWrap(True)
+        self.countdown = QLabel()
+        buttons = QHBoxLayout()
+        self.approve_button = QPushButton(self.tr("Approve"))
+        self.deny_button = QPushButton(self.tr("Deny"))
+        self.deny_button.setDefault(True)
+        self.deny_button.setAutoDefault(True)
+        self.approve_button.setAutoDefault(False)
+        self.approve_button.clicked.connect(lambda: self._answer(True))
+        self.deny_button.clicked.connect(lambda: self._answer(False))
+        buttons.addWidget(self.deny_button)
+        buttons.addWidget(self.approve_button)
+        for widget in (self.summary, self.origin, self.arguments, self.reason, self.countdown):
+            layout.addWidget(widget)
+        layout.addLayout(buttons)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.tick)
+        self._timer.start(1000)
+        self.tick()
+
+    def _answer(self, approve: bool) -> None:
+        self.outcome = "approved" if approve else "denied"
+        self._timer.stop()
+        self.decided.emit(approve)
+        self.accept() if approve else self.reject()
+
+    def reject(self) -> None:
+        """Escape, the close button and Deny all deny."""
+        if not self.outcome:
+            self.outcome = "denied"
+            self._timer.stop()
+            self.decided.emit(False)
+        super().reject()
+
+    def tick(self) -> None:
+        left = int(self.request.expires_at - time.time())
+        if left > 0:
+            self.countdown.setText(self.tr("Denied automatically in %1 s").replace("%1", str(left)))
+        else:
+            self.resolved_elsewhere("expired")
+
+    def resolved_elsewhere(self, outcome: str) -> None:
+        """The approval ended without this popup (another device, or the timeout): close."""
+        if self.outcome:
+            return
+        self.outcome = outcome
+        self._timer.stop()
+        self.done(QDialog.DialogCode.Rejected)

@@ -1,0 +1,80 @@
+"""The pairing dialog: a QR code to scan, a countdown, and a button for a new code."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import qrcode
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+
+
+def qr_pixmap(url: str, box_size: int = 8) -> QPixmap:
+    """The URL as a QR code image."""
+    image = qrcode.make(url, box_size=box_size, border=3)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    pixmap = QPixmap()
+    pixmap.loadFromData(buffer.getvalue(), "PNG")
+    return pixmap
+
+
+class PairingDialog(QDialog):
+    """Shows one pairing invitation until it expires; asks for another on request."""
+
+    new_code_requested = Signal()
+
+    def __init__(
+        self, url: str, expires_at: float, role: str = "owner", parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Pair a device"))
+        self.url = url
+        self.expires_at = expires_at
+        layout = QVBoxLayout(self)
+        heading = (
+            self.tr("Scan with your phone's camera")
+            if role == "owner"
+            else self.tr("Let your friend scan this (guest access)")
+        )
+        self.heading = QLabel(heading)
+        self.heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr = QLabel()
+        self.qr.setPixmap(qr_pixmap(url))
+        self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.countdown = QLabel()
+        self.countdown.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.new_code = QPushButton(self.tr("New code"))
+        self.new_code.clicked.connect(self.new_code_requested.emit)
+        for widget in (self.heading, self.qr, self.countdown, self.new_code):
+            layout.addWidget(widget)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.tick)
+        self._timer.start(1000)
+        self.tick()
+
+    def show_invitation(self, url: str, expires_at: float) -> None:
+        """Replace the code (after "New code")."""
+        self.url, self.expires_at = url, expires_at
+        self.qr.setPixmap(qr_pixmap(url))
+        self.qr.setEnabled(True)
+        self._timer.start(1000)
+        self.tick()
+
+    def tick(self) -> None:
+        """Update the countdown; an expired code is greyed out and cannot be scanned."""
+        left = int(self.expires_at - time.time())
+        if left > 0:
+            self.countdown.setText(
+                self.tr("Valid for %1:%2 — works once")
+                .replace("%1", str(left // 60))
+                .replace("%2", f"{left % 60:02d}")
+            )
+            return
+        self._timer.stop()
+        self.qr.clear()
+        self.qr.setText(self.tr("This code has expired."))
+        self.qr.setEnabled(False)
+        self.countdown.setText(self.tr("Press New code to pair."))

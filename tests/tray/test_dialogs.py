@@ -1,0 +1,168 @@
+"""The tray's dialogs, driven with pytest-qt offscreen, with plain data and no Relay or model."""
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from app.policy.approvals import ApprovalRequest, args_digest
+from app.policy.gate import Risk, Role
+from app.tray.approval_dialog import ApprovalDialog
+from app.tray.qr_dialog import PairingDialog
+
+URL = (
+    "http://127.0.0.1:8470/app/#v=1&r=http%3A%2F%2F127.0.0.1%3A8470&n=node&p=pair&s=c2VjcmV0&k=a2V5"
+)
+
+
+def _request(expires_in: float = 60, channel: str = "device-1234") -> ApprovalRequest:
+    args = {"path": "report.docx"}
+    return ApprovalRequest(
+        approval_id="a1",
+        tool="files_delete",
+        arguments=args,
+        digest=args_digest("files_delete", args),
+        risk=Risk.HIGH,
+        requester="owner",
+        requester_role=Role.OWNER,
+        channel=channel,
+        reason="'files_delete' is HIGH risk",
+        expires_at=time.time() + expires_in,
+    )
+
+
+def test_qr_code_decodes_to_the_exact_url(qtbot: Any, tmp_path: Path) -> None:
+    dialog = PairingDialog(URL, time.time() + 300)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    path = tmp_path / "qr.png"
+    dialog.grab().save(str(path))
+    out = subprocess.run(
+        ["zbarimg", "--raw", "-q", "--nodbus", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert out.stdout.strip() == URL
+    assert "4:5" in dialog.countdown.text() or "5:00" in dialog.countdown.text()
+
+
+def test_expired_code_is_greyed_and_new_code_is_offered(qtbot: Any) -> None:
+    dialog = PairingDialog(URL, time.time() + 1.2)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: not dialog.qr.isEnabled(), timeout=4000)
+    assert "expired" in dialog.qr.text()
+    with qtbot.waitSignal(dialog.new_code_requested, timeout=1000):
+        qtbot.mouseClick(dialog.new_code, Qt.MouseButton.LeftButton)
+    dialog.show_invitation(URL + "x", time.time() + 300)
+    assert dialog.qr.isEnabled() and dialog.qr.pixmap() is not None
+
+
+def test_approve_and_deny_buttons(qtbot: Any) -> None:
+    for button, expected in (("approve_button", True), ("deny_button", False)):
+        dialog = ApprovalDialog(_request())
+        qtbot.addWidget(dialog)
+        assert (
+            "files_delete" in dialog.summary.text()
+            and "report.docx" in dialog.arguments.toPlainText()
+        )
+        assert dialog.windowFlags() & Qt.WindowType.WindowStaysOnTopHint
+        with qtbot.waitSignal(dialog.decided, timeout=1000) as blocker:
+            qtbot.mouseClick(getattr(dialog, button), Qt.MouseButton.LeftButton)
+        assert blocker.args == [expected]
+
+
+def test_keyboard_never_approves_by_accident(qtbot: Any) -> None:
+    for key in (Qt.Key.Key_Return, Qt.Key.Key_Escape):
+        dialog = ApprovalDialog(_request())
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.deny_button.setFocus()
+        with qtbot.waitSignal(dialog.decided, timeout=1000) as blocker:
+            qtbot.keyClick(dialog, key)
+        assert blocker.args == [False]
+
+
+def test_timeout_and_answered_elsewhere_close_the_popup(qtbot: Any) -> None:
+    dialog = ApprovalDialog(_request(expires_in=1.2))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.outcome == "expired", timeout=4000)
+    assert not dialog.isVisible()
+    other = ApprovalDialog(_request())
+    qtbot.addWidget(other)
+    other.show()
+    other.resolved_elsewhere("approved")
+    assert not other.isVisible() and other.outcome == "approved"
+
+
+def test_bridge_carries_a_core_approval_to_the_popup_and_back(qtbot: Any, tmp_path: Path) -> None:
+    from app.core.assistant import TurnRequest
+    from app.policy.gate import Risk as R
+    from app.tools.spec import ToolSpec
+    from app.tray.bridge import CoreBridge
+    from tests.support.fixtures import open_runtime
+
+    bridge = CoreBridge()
+    runtime = bridge.submit(open_runtime(tmp_path, None)).result(10)
+    ran: list[str] = []
+
+    async def delete(ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        ran.append(args["path"])
+        return {"deleted": args["path"]}
+
+    runtime.registry.add(
+        ToolSpec(
+            name="files_purge",
+            description="purge",
+            parameters={"type": "object"},
+            risk=R.HIGH,
+            handler=delete,
+        )
+    )
+    bridge.watch_approvals(runtime.broker)
+    popups: list[ApprovalDialog] = []
+
+    def on_request(request: ApprovalRequest) -> None:
+        popup = ApprovalDialog(request)
+        qtbot.addWidget(popup)
+        popup.decided.connect(lambda approve: bridge.answer(runtime.broker, request, approve))
+        popups.append(popup)
+        popup.show()
+
+    bridge.approval_requested.connect(on_request)
+
+    async def call() -> list[Any]:
+        req = TurnRequest(text="", user_id="owner", role=Role.OWNER, channel="device-phone")
+        return [
+            e async for e in runtime.assistant.call_tool(req, "files_purge", {"path": "old.log"})
+        ]
+
+    pending = bridge.submit(call())
+    qtbot.waitUntil(lambda: bool(popups), timeout=5000)
+    qtbot.mouseClick(popups[0].approve_button, Qt.MouseButton.LeftButton)
+    events = pending.result(10)
+    assert ran == ["old.log"] and events[-1].outcome == "ok"
+    assert runtime.audit.rows()[0]["approver"] == "owner"
+    bridge.submit(runtime.close()).result(10)
+    bridge.stop()
+
+
+def test_dialogs_speak_japanese_with_the_translation_installed(qtbot: Any, qapp: Any) -> None:
+    from app.tray import i18n
+
+    translator = i18n.install(qapp, "ja")
+    assert translator is not None
+    try:
+        dialog = ApprovalDialog(_request())
+        qtbot.addWidget(dialog)
+        assert dialog.approve_button.text() == "承認" and dialog.deny_button.text() == "拒否"
+        assert "リスク: HIGH" in dialog.summary.text()
+        pairing = PairingDialog(URL, time.time() + 300)
+        qtbot.addWidget(pairing)
+        assert pairing.new_code.text() == "新しいコード" and "有効期限" in pairing.countdown.text()
+    finally:
+        qapp.removeTranslator(translator)
+    assert ApprovalDialog(_request()).approve_button.text() == "Approve"
