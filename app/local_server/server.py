@@ -1,0 +1,143 @@
+"""The local server: the desktop's way into the core, locked to this PC.
+
+Three checks stand before every API call, because a web page the owner visits can reach
+127.0.0.1 too:
+- Host must name this server as bound (a DNS-rebinding page arrives with its own host name);
+- Origin, when a browser sends one, must be this server itself (cross-site requests and
+  WebSocket hijacking carry the attacker's origin);
+- the bearer token from `<state_dir>/local-token` (mode 0600, so only the owner's account and
+  processes can read it).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from app.core.assistant import TurnRequest
+from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.runtime import Runtime
+from app.policy.gate import Role
+
+TOKEN_FILE = "local-token"  # noqa: S105 - a file name, not a secret
+WEB_DIR = Path(__file__).resolve().parents[2] / "assets" / "web"
+RUNTIME = web.AppKey("runtime", Runtime)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def ensure_token(state_dir: Path) -> str:
+    """The local API token, created once with mode 0600 (re-created if anyone else could read it)."""
+    path = state_dir / TOKEN_FILE
+    if path.exists() and path.stat().st_mode & 0o077 == 0:
+        return path.read_text().strip()
+    path.unlink(missing_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token)
+    return token
+
+
+def bind_host(host: str, expose_lan: bool) -> str:
+    """Loopback unless the owner explicitly switched LAN exposure on."""
+    return host if expose_lan else "127.0.0.1"
+
+
+def create_app(runtime: Runtime, token: str, port: int) -> web.Application:
+    """The local server for one Node; `port` is the one it is bound to (Host is checked against it)."""
+    allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    allowed_origins = {f"http://{h}" for h in allowed_hosts}
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.host not in allowed_hosts:
+            return web.json_response(
+                {
+                    "error": "bad_host",
+                    "message": "this server answers only on this PC's own address",
+                },
+                status=403,
+            )
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in allowed_origins:
+            return web.json_response(
+                {"error": "bad_origin", "message": "requests from other sites are refused"},
+                status=403,
+            )
+        if request.path.startswith("/api/"):
+            presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not presented or not hmac.compare_digest(presented.encode(), token.encode()):
+                return web.json_response(
+                    {"error": "unauthorized", "message": "missing or wrong local token"}, status=401
+                )
+        response = await handler(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
+        return response
+
+    app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
+    app[RUNTIME] = runtime
+    app.router.add_get("/api/status", status)
+    app.router.add_post("/api/chat", chat)
+    if WEB_DIR.is_dir():
+        app.router.add_static("/app/", WEB_DIR, show_index=False)
+    return app
+
+
+async def status(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    return web.json_response(
+        {
+            "profile": runtime.settings.profile.value,
+            "providers": [
+                {"name": s.config.name, "enabled": s.enabled, "reason": s.reason}
+                for s in runtime.providers.statuses
+            ],
+            "pending_approvals": len(runtime.broker.pending()),
+        }
+    )
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    """One turn as the owner at the PC, streamed as JSON lines."""
+    runtime = request.app[RUNTIME]
+    try:
+        body = await request.json()
+        text = body["text"]
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return web.json_response(
+            {"error": "bad_request", "message": 'send {"text": "..."}'}, status=400
+        )
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray")
+    async for event in runtime.assistant.turn(req):
+        line: dict[str, object] | None = None
+        if isinstance(event, TextDelta):
+            line = {"type": "delta", "text": event.text}
+        elif isinstance(event, ToolStarted):
+            line = {"type": "tool", "tool": event.tool, "status": "started"}
+        elif isinstance(event, ToolFinished):
+            line = {
+                "type": "tool",
+                "tool": event.tool,
+                "status": event.outcome,
+                "detail": event.summary,
+            }
+        elif isinstance(event, TurnDone):
+            line = {"type": "done", "text": event.text}
+        if line is not None:
+            await response.write((json.dumps(line, ensure_ascii=False) + "\n").encode())
+    await response.write_eof()
+    return response

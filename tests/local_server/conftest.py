@@ -1,0 +1,1 @@
+from tests.support.fixtures import fake_openai  # noqa: F401
