@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -30,12 +30,28 @@ class CoreBridge(QObject):
     approval_requested = Signal(object)  # ApprovalRequest
     approval_resolved = Signal(str, str)  # approval id, outcome
     link_status = Signal(str)  # connected / connecting / offline
+    _finished = Signal(object, object)  # callback, result (delivered on the UI thread)
 
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="ora-core", daemon=True)
         self._thread.start()
+        self._finished.connect(self._deliver)
+
+    def call(
+        self, coro: Coroutine[Any, Any, T], on_done: Callable[[T | BaseException], None]
+    ) -> None:
+        """Run a coroutine on the core's loop and hand its result (or error) to the UI thread."""
+
+        def finished(future: Future[T]) -> None:
+            error = future.exception()
+            self._finished.emit(on_done, error if error is not None else future.result())
+
+        self.submit(coro).add_done_callback(finished)
+
+    def _deliver(self, callback: Callable[[object], None], result: object) -> None:
+        callback(result)
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         """Run a coroutine on the core's loop; never blocks the UI thread."""

@@ -1,0 +1,358 @@
+"""The tray app: one process hosting the core, the Relay link and the UI.
+
+Qt runs on the main thread; the core and the link run on the bridge's loop thread. Every call
+into the core goes through `bridge.call` (result delivered back on the UI thread), so a slow
+network or model never freezes a menu.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
+
+from app.core.assistant import TurnRequest
+from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.providers import ProviderPool, ProviderStatus, StreamResult
+from app.core.runtime import Runtime
+from app.link.relay_link import RelayLink
+from app.policy.approvals import ApprovalRequest
+from app.policy.gate import Profile, Role
+from app.settings import Settings, load_settings
+from app.store.secrets import SecretStore
+from app.tray import i18n
+from app.tray.approval_dialog import ApprovalDialog
+from app.tray.bridge import CoreBridge
+from app.tray.chat_window import ChatWindow
+from app.tray.devices_dialog import DeviceRow, DevicesDialog
+from app.tray.icons import state_icon
+from app.tray.providers_dialog import ProviderRow, ProvidersDialog
+from app.tray.qr_dialog import PairingDialog
+
+_LOGGER = logging.getLogger(__name__)
+PAIRING_TTL_S = 300
+
+
+class TrayApp(QObject):
+    """Everything the owner sees on the PC."""
+
+    chat_event = Signal(object)  # core events for the chat window, from the loop thread
+
+    def __init__(
+        self, settings: Settings, *, secrets: SecretStore | None = None, start_link: bool = True
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.bridge = CoreBridge()
+        self.runtime: Runtime = self.bridge.submit(Runtime.open(settings, secrets=secrets)).result(
+            30
+        )
+        self.link: RelayLink | None = None
+        if start_link:
+            self.link = RelayLink(runtime=self.runtime, relay_urls=[settings.relay_url])
+            self.link.on_status(self.bridge.link_status.emit)
+            self.bridge.loop.call_soon_threadsafe(self.link.start)
+        self.status = "offline"
+        self.popups: dict[str, ApprovalDialog] = {}
+        self.pairing_dialog: PairingDialog | None = None
+        self.chat = ChatWindow()
+        self.chat.send.connect(self.send_chat)
+        self.chat_event.connect(self._on_chat_event)
+        self.bridge.approval_requested.connect(self.on_approval_requested)
+        self.bridge.approval_resolved.connect(self.on_approval_resolved)
+        self.bridge.link_status.connect(self.on_link_status)
+        self.bridge.watch_approvals(self.runtime.broker)
+        self.tray = QSystemTrayIcon(state_icon("offline"))
+        self.tray.setToolTip("ORA")
+        self.menu = self._build_menu()
+        self.tray.setContextMenu(self.menu)
+
+    # -- menu ---------------------------------------------------------------------------------
+
+    def _build_menu(self) -> QMenu:
+        menu = QMenu()
+        self.actions: dict[str, QAction] = {}
+
+        def add(key: str, text: str, slot: Any) -> None:
+            action = QAction(text, menu)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+            self.actions[key] = action
+
+        add("chat", self.tr("Open chat"), self.open_chat)
+        add("pair", self.tr("Pair a device"), lambda: self.open_pairing("owner"))
+        add("share", self.tr("Share with a friend"), lambda: self.open_pairing("guest"))
+        add("devices", self.tr("Devices"), self.open_devices)
+        add("approvals", self.tr("Approvals"), self.show_pending_approvals)
+        add("providers", self.tr("Providers"), self.open_providers)
+        profiles = menu.addMenu(self.tr("Profile"))
+        group = QActionGroup(profiles)
+        for profile in Profile:
+            action = QAction(profile.value, profiles, checkable=True)
+            action.setChecked(profile is self.settings.profile)
+            action.triggered.connect(lambda _=False, p=profile: self.switch_profile(p))
+            group.addAction(action)
+            profiles.addAction(action)
+            self.actions[f"profile:{profile.value}"] = action
+        add("updates", self.tr("Check for updates"), self.check_updates)
+        menu.addSeparator()
+        add("quit", self.tr("Quit"), self.quit)
+        return menu
+
+    def on_link_status(self, status: str) -> None:
+        self.status = status
+        self._refresh_icon()
+
+    def _refresh_icon(self) -> None:
+        state = "attention" if self.popups else self.status
+        self.tray.setIcon(state_icon(state))
+        self.tray.setToolTip(f"ORA — {self.settings.profile.value} — {self.status}")
+
+    # -- pairing --------------------------------------------------------------------------------
+
+    def open_pairing(self, role: str) -> None:
+        if self.link is None:
+            return
+
+        def shown(result: object) -> None:
+            if isinstance(result, BaseException):
+                QMessageBox.warning(
+                    None, "ORA", self.tr("Cannot pair now: the Relay is not reachable.")
+                )
+                return
+            assert isinstance(result, tuple)
+            url = str(result[1])
+            expires = time.time() + PAIRING_TTL_S
+            if self.pairing_dialog is None:
+                self.pairing_dialog = PairingDialog(url, expires, role)
+                self.pairing_dialog.new_code_requested.connect(lambda: self._new_code(role))
+            else:
+                self.pairing_dialog.show_invitation(url, expires)
+            self.pairing_dialog.show()
+            self.pairing_dialog.raise_()
+
+        self.bridge.call(self.link.open_pairing(role=role, ttl_s=PAIRING_TTL_S), shown)
+
+    def _new_code(self, role: str) -> None:
+        self.open_pairing(role)
+
+    # -- approvals ------------------------------------------------------------------------------
+
+    def on_approval_requested(self, request: ApprovalRequest) -> None:
+        name = ""
+        if self.link is not None:
+            device = self.link.registry.get(request.channel)
+            name = device.name if device is not None else ""
+        popup = ApprovalDialog(request, device_name=name)
+        popup.decided.connect(
+            lambda approve, r=request: self.bridge.answer(self.runtime.broker, r, approve)
+        )
+        popup.finished.connect(lambda _=0, a=request.approval_id: self._popup_closed(a))
+        self.popups[request.approval_id] = popup
+        popup.show()
+        popup.raise_()
+        popup.activateWindow()
+        self.tray.showMessage(
+            self.tr("ORA needs your approval"),
+            f"{request.tool} ({request.risk.name})",
+            QSystemTrayIcon.MessageIcon.Warning,
+            10_000,
+        )
+        self._refresh_icon()
+
+    def on_approval_resolved(self, approval_id: str, outcome: str) -> None:
+        popup = self.popups.get(approval_id)
+        if popup is not None:
+            popup.resolved_elsewhere(outcome)
+
+    def _popup_closed(self, approval_id: str) -> None:
+        self.popups.pop(approval_id, None)
+        self._refresh_icon()
+
+    def show_pending_approvals(self) -> None:
+        for popup in self.popups.values():
+            popup.show()
+            popup.raise_()
+
+    # -- devices and providers -----------------------------------------------------------------
+
+    def device_rows(self) -> list[DeviceRow]:
+        if self.link is None:
+            return []
+        return [
+            DeviceRow(d.device_id, d.name, d.role, d.last_seen, d.revoked)
+            for d in self.link.devices()
+        ]
+
+    def open_devices(self) -> DevicesDialog:
+        dialog = DevicesDialog(self.device_rows())
+        dialog.revoke.connect(lambda device_id: self.revoke(device_id, dialog))
+        dialog.show()
+        return dialog
+
+    def revoke(self, device_id: str, dialog: DevicesDialog | None = None) -> None:
+        if self.link is None:
+            return
+
+        def done(_result: object) -> None:
+            if dialog is not None:
+                dialog.show_devices(self.device_rows())
+
+        self.bridge.call(self.link.revoke(device_id), done)
+
+    def provider_rows(self) -> list[ProviderRow]:
+        return [
+            ProviderRow(s.config.name, s.config.model, s.enabled, s.reason, s.config.key_ref)
+            for s in self.runtime.providers.statuses
+        ]
+
+    def open_providers(self) -> ProvidersDialog:
+        dialog = ProvidersDialog(self.provider_rows(), self.runtime.secrets.backend_description)
+        dialog.key_entered.connect(lambda name, key: self.save_key(name, key, dialog))
+        dialog.test_requested.connect(lambda name: self.test_provider(name, dialog))
+        dialog.show()
+        return dialog
+
+    def save_key(self, name: str, key: str, dialog: ProvidersDialog | None = None) -> None:
+        """Store an API key in the secret store and re-check which providers are enabled."""
+        self.runtime.secrets.set(name, key)
+        # Providers found on this PC stay; configured ones are re-checked for their keys.
+        detected = [
+            s for s in self.runtime.providers.statuses if s.config not in self.settings.providers
+        ]
+        fresh = ProviderPool.from_config(self.settings.providers, self.runtime.secrets)
+        self.runtime.providers.statuses[:] = fresh.statuses + detected
+        if dialog is not None:
+            dialog.show_providers(self.provider_rows())
+            dialog.message.setText(self.tr("Key saved."))
+
+    def test_provider(self, name: str, dialog: ProvidersDialog | None = None) -> None:
+        status = next((s for s in self.runtime.providers.statuses if s.config.name == name), None)
+        if status is None:
+            return
+        pool = ProviderPool(
+            statuses=[
+                ProviderStatus(
+                    config=dataclasses.replace(status.config, roles=("chat",)),
+                    enabled=True,
+                    reason="",
+                )
+            ],
+            secrets=self.runtime.secrets,
+            timeout_s=15,
+        )
+
+        async def probe() -> str:
+            result = StreamResult()
+            async for _ in pool.stream(
+                "chat", [{"role": "user", "content": "Reply with the word OK."}], None, result
+            ):
+                pass
+            return result.text
+
+        def done(result: object) -> None:
+            if dialog is None:
+                return
+            if isinstance(result, BaseException):
+                dialog.message.setText(
+                    self.tr("%1 did not answer: %2").replace("%1", name).replace("%2", str(result))
+                )
+            else:
+                dialog.message.setText(
+                    self.tr("%1 answered: %2").replace("%1", name).replace("%2", str(result)[:80])
+                )
+
+        self.bridge.call(probe(), done)
+
+    # -- chat -----------------------------------------------------------------------------------
+
+    def open_chat(self) -> None:
+        self.chat.show()
+        self.chat.raise_()
+
+    def send_chat(self, text: str) -> None:
+        async def turn() -> None:
+            req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray")
+            async for event in self.runtime.assistant.turn(req):
+                self.chat_event.emit(event)
+
+        self.bridge.call(turn(), lambda _r: None)
+
+    def _on_chat_event(self, event: object) -> None:
+        if isinstance(event, TextDelta):
+            self.chat.show_delta(event.text)
+        elif isinstance(event, ToolStarted):
+            self.chat.show_tool(event.tool, self.tr("running"))
+        elif isinstance(event, ToolFinished):
+            self.chat.show_tool(event.tool, event.outcome)
+        elif isinstance(event, TurnDone):
+            self.chat.show_done(event.text)
+
+    # -- profile, updates, quit -------------------------------------------------------------------
+
+    def switch_profile(self, profile: Profile) -> None:
+        """Close this profile's core and link and open the other's (nothing is shared)."""
+        if profile is self.settings.profile:
+            return
+        self._close_core()
+        self.settings = load_settings(profile.value)
+        self.runtime = self.bridge.submit(Runtime.open(self.settings)).result(30)
+        self.bridge.watch_approvals(self.runtime.broker)
+        if self.link is not None:
+            self.link = RelayLink(runtime=self.runtime, relay_urls=[self.settings.relay_url])
+            self.link.on_status(self.bridge.link_status.emit)
+            self.bridge.loop.call_soon_threadsafe(self.link.start)
+        self._refresh_icon()
+
+    def check_updates(self) -> None:
+        QMessageBox.information(
+            None,
+            "ORA",
+            self.tr(
+                "Signed updates come with the installer; this version cannot update itself yet."
+            ),
+        )
+
+    def _close_core(self) -> None:
+        for popup in list(self.popups.values()):
+            popup.resolved_elsewhere("denied")
+        if self.link is not None:
+            self.bridge.submit(self.link.stop()).result(10)
+        self.bridge.submit(self.runtime.close()).result(10)
+
+    def quit(self) -> None:
+        self.shutdown()
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()
+
+    def shutdown(self) -> None:
+        """Stop the core, the link and the loop thread."""
+        self.tray.hide()
+        self._close_core()
+        self.bridge.stop()
+
+
+def main(settings: Settings) -> int:
+    """Run the tray app until Quit."""
+    app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)
+    i18n.install(app, settings.locale)
+    tray = TrayApp(settings)
+    if QSystemTrayIcon.isSystemTrayAvailable():
+        tray.tray.show()
+    else:
+        # No tray on this desktop: the chat window is the way in.
+        tray.open_chat()
+    try:
+        return app.exec()
+    finally:
+        if tray.bridge.loop.is_running():
+            tray.shutdown()

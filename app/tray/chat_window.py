@@ -1,0 +1,68 @@
+"""The chat window on the PC: the same core, replies streamed, tool activity shown as it happens."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class ChatWindow(QWidget):
+    """Emits `send(text)`; the tray feeds events back with `show_*`."""
+
+    send = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("ORA chat"))
+        self.resize(460, 560)
+        self.log = QTextBrowser()
+        self.input = QLineEdit()
+        self.input.setPlaceholderText(self.tr("Message ORA…"))
+        self.button = QPushButton(self.tr("Send"))
+        row = QHBoxLayout()
+        row.addWidget(self.input)
+        row.addWidget(self.button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.log)
+        layout.addLayout(row)
+        self.button.clicked.connect(self._submit)
+        self.input.returnPressed.connect(self._submit)
+        self._reply = ""
+
+    def _submit(self) -> None:
+        text = self.input.text().strip()
+        if not text:
+            return
+        self.input.clear()
+        self.log.append(f"<p><b>{html.escape(self.tr('You'))}:</b> {html.escape(text)}</p>")
+        self._reply = ""
+        self.log.append("<p><b>ORA:</b> </p>")
+        self.send.emit(text)
+
+    def show_delta(self, text: str) -> None:
+        """Append a piece of the streamed reply to the current paragraph."""
+        self._reply += text
+        cursor = self.log.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        cursor.insertText(text)
+        self.log.setTextCursor(cursor)
+
+    def show_tool(self, tool: str, status: str) -> None:
+        self.log.append(f"<p><i>{html.escape(tool)}: {html.escape(status)}</i></p>")
+
+    def show_done(self, text: str) -> None:
+        if not self._reply and text:
+            self.show_delta(text)
+
+    @property
+    def transcript(self) -> str:
+        return self.log.toPlainText()

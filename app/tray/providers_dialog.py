@@ -1,0 +1,94 @@
+"""AI providers: which are enabled and why not; add an API key (to the keyring); test one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+@dataclass(frozen=True)
+class ProviderRow:
+    """A provider as the dialog shows it."""
+
+    name: str
+    model: str
+    enabled: bool
+    reason: str
+    key_ref: str
+
+
+class ProvidersDialog(QDialog):
+    """Emits `key_entered(key_ref, key)` and `test_requested(name)`."""
+
+    key_entered = Signal(str, str)
+    test_requested = Signal(str)
+
+    def __init__(
+        self, providers: list[ProviderRow], secrets_backend: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("AI providers"))
+        self.resize(520, 360)
+        self.list = QListWidget()
+        self.key_ref = QLineEdit()
+        self.key = QLineEdit()
+        self.key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.save = QPushButton(self.tr("Save key"))
+        self.test = QPushButton(self.tr("Test connection"))
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow(self.tr("Key name"), self.key_ref)
+        form.addRow(self.tr("API key"), self.key)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list)
+        layout.addLayout(form)
+        layout.addWidget(self.save)
+        layout.addWidget(self.test)
+        layout.addWidget(QLabel(self.tr("Keys are stored in: %1").replace("%1", secrets_backend)))
+        layout.addWidget(self.message)
+        self.save.clicked.connect(self._save)
+        self.test.clicked.connect(self._test)
+        self.list.currentRowChanged.connect(self._selected)
+        self.providers: list[ProviderRow] = []
+        self.show_providers(providers)
+
+    def show_providers(self, providers: list[ProviderRow]) -> None:
+        selected = self.list.currentRow()
+        self.providers = providers
+        self.list.clear()
+        for p in providers:
+            state = self.tr("enabled") if p.enabled else self.tr("disabled")
+            self.list.addItem(f"{p.name} ({p.model}) — {state}: {p.reason}")
+        if 0 <= selected < len(providers):
+            self.list.setCurrentRow(selected)  # a refresh must not lose what the owner picked
+
+    def _selected(self, row: int) -> None:
+        if 0 <= row < len(self.providers):
+            self.key_ref.setText(self.providers[row].key_ref)
+
+    def _save(self) -> None:
+        name, key = self.key_ref.text().strip(), self.key.text()
+        if not name or not key:
+            self.message.setText(
+                self.tr("Enter the key name (key_ref in config.toml) and the key.")
+            )
+            return
+        self.key.clear()  # the key does not linger in the widget
+        self.key_entered.emit(name, key)
+
+    def _test(self) -> None:
+        row = self.list.currentRow()
+        if 0 <= row < len(self.providers):
+            self.test_requested.emit(self.providers[row].name)

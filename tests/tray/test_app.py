@@ -1,0 +1,174 @@
+"""The tray app's flows, offscreen: chat, provider key, devices and revoke, profile, approvals."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.policy.gate import Profile, Risk, Role
+from app.settings import ProviderConfig
+from app.tools.spec import ToolSpec
+from app.tray.app import TrayApp
+from tests.relay.conftest import RelayProcess
+from tests.support.device_client import Device
+from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.fixtures import make_settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def tray_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("ORA_HOME", str(tmp_path))
+    monkeypatch.setenv("ORA_NO_LOCAL_DETECT", "1")
+    monkeypatch.setattr("app.store.secrets.usable_keyring", lambda: None)
+    made: list[TrayApp] = []
+
+    def make(**overrides: Any) -> TrayApp:
+        start_link = overrides.pop("start_link", False)
+        tray = TrayApp(make_settings(tmp_path, **overrides), start_link=start_link)
+        made.append(tray)
+        return tray
+
+    yield make
+    for tray in made:
+        if tray.bridge.loop.is_running():
+            tray.shutdown()
+
+
+def test_menu_has_every_entry(qtbot: Any, tray_factory: Any) -> None:
+    tray = tray_factory()
+    for key in (
+        "chat",
+        "pair",
+        "share",
+        "devices",
+        "approvals",
+        "providers",
+        "profile:private",
+        "profile:shared",
+        "updates",
+        "quit",
+    ):
+        assert key in tray.actions
+    assert tray.actions["profile:private"].isChecked()
+
+
+def test_chat_window_streams_a_reply(
+    qtbot: Any, tray_factory: Any, fake_openai: FakeOpenAI
+) -> None:
+    tray = tray_factory(
+        providers=(
+            ProviderConfig(name="fake", base_url=fake_openai.base_url, model="m", local=True),
+        )
+    )
+    fake_openai.script.append(Reply(text="Your train leaves at 8:12", chunk_delay_s=0.01))
+    tray.open_chat()
+    qtbot.keyClicks(tray.chat.input, "when is my train?")
+    qtbot.keyClick(tray.chat.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "8:12" in tray.chat.transcript, timeout=10000)
+    assert "when is my train?" in tray.chat.transcript
+
+
+def test_adding_a_provider_key_enables_it(
+    qtbot: Any, tray_factory: Any, fake_openai: FakeOpenAI
+) -> None:
+    tray = tray_factory(
+        providers=(
+            ProviderConfig(
+                name="cloudy", base_url=fake_openai.base_url, model="m", key_ref="cloudy"
+            ),
+        )
+    )
+    dialog = tray.open_providers()
+    qtbot.addWidget(dialog)
+    assert (
+        "disabled" in dialog.list.item(0).text()
+        and "ora key set cloudy" in dialog.list.item(0).text()
+    )
+    dialog.list.setCurrentRow(0)
+    qtbot.keyClicks(dialog.key, "sk-test-123")
+    qtbot.mouseClick(dialog.save, Qt.MouseButton.LeftButton)
+    assert tray.runtime.secrets.get("cloudy") == "sk-test-123" and dialog.key.text() == ""
+    assert "enabled" in dialog.list.item(0).text()
+    qtbot.mouseClick(dialog.test, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "answered" in dialog.message.text(), timeout=10000)
+    assert fake_openai.auth_headers[-1] == "Bearer sk-test-123"
+
+
+def test_switching_profile_opens_the_other_state(qtbot: Any, tray_factory: Any) -> None:
+    tray = tray_factory()
+    private_dir = tray.runtime.settings.state_dir
+    tray.switch_profile(Profile.SHARED)
+    assert (
+        tray.runtime.settings.profile is Profile.SHARED
+        and tray.runtime.settings.state_dir != private_dir
+    )
+
+
+def test_approval_popup_and_answer_from_another_device(qtbot: Any, tray_factory: Any) -> None:
+    tray = tray_factory()
+    ran: list[str] = []
+
+    async def purge(ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        ran.append("yes")
+        return {}
+
+    tray.runtime.registry.add(
+        ToolSpec(
+            name="purge",
+            description="purge",
+            parameters={"type": "object"},
+            risk=Risk.HIGH,
+            handler=purge,
+        )
+    )
+
+    async def call() -> list[Any]:
+        from app.core.assistant import TurnRequest
+
+        req = TurnRequest(text="", user_id="owner", role=Role.OWNER, channel="device-phone")
+        return [e async for e in tray.runtime.assistant.call_tool(req, "purge", {})]
+
+    pending = tray.bridge.submit(call())
+    qtbot.waitUntil(lambda: bool(tray.popups), timeout=5000)
+    popup = next(iter(tray.popups.values()))
+    request = popup.request
+
+    async def answer_elsewhere() -> None:
+        tray.runtime.broker.answer(
+            request.approval_id,
+            approve=False,
+            digest=request.digest,
+            answered_by="owner",
+            answerer_role=Role.OWNER,
+            channel="device-laptop",
+        )
+
+    tray.bridge.submit(answer_elsewhere()).result(5)
+    qtbot.waitUntil(lambda: not tray.popups, timeout=5000)
+    assert popup.outcome == "denied" and ran == []
+    assert pending.result(5)[-1].outcome == "denied"
+
+
+def test_devices_dialog_revokes_a_paired_device(
+    qtbot: Any, tray_factory: Any, relay: RelayProcess
+) -> None:
+    tray = tray_factory(relay_url=relay.url, start_link=True)
+    qtbot.waitUntil(lambda: tray.status == "connected", timeout=10000)
+    assert tray.link is not None
+    _, url = tray.bridge.submit(tray.link.open_pairing()).result(5)
+    phone = Device(relay.url, name="Aki's phone")
+    tray.bridge.submit(phone.pair(url)).result(10)
+    dialog = tray.open_devices()
+    qtbot.addWidget(dialog)
+    assert (
+        dialog.table.item(0, 0).text() == "Aki's phone"
+        and dialog.table.item(0, 1).text() == "owner"
+    )
+    qtbot.mouseClick(dialog.table.cellWidget(0, 3), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.table.item(0, 1).text() == "revoked", timeout=5000)
+    assert tray.link.registry.active(phone.device_id) is None
+    tray.bridge.submit(phone.close()).result(5)
