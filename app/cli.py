@@ -103,11 +103,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "darwin",
     )
     if not args.headless and has_display:
-        print(
-            "ora: the tray app is not part of this version yet; running headless.", file=sys.stderr
-        )
-    from app import headless
+        # Qt is imported only here: headless runs and the other commands never load it.
+        from app.tray.app import main as tray_main
 
+        return tray_main(settings)
     return asyncio.run(headless.run(settings))
 
 

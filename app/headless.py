@@ -16,6 +16,7 @@ import qrcode
 
 from app.core.runtime import Runtime
 from app.link.relay_link import CONNECTED, RelayLink
+from app.local_server import server as local_server
 from app.policy.approvals import ApprovalError, ApprovalRequest
 from app.policy.gate import Role
 from app.settings import Settings
@@ -54,6 +55,7 @@ async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = T
     link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url])
     link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
     link.start()
+    local = await local_server.start(runtime)
     try:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CONNECT_WAIT_S):
@@ -66,7 +68,14 @@ async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = T
         print(
             f"  providers: {', '.join(enabled) if enabled else 'none (explicit commands only; see README)'}"
         )
-        print(f"  relay:     {settings.relay_url} ({link.status})", flush=True)
+        print(f"  relay:     {settings.relay_url} ({link.status})")
+        if local is not None:
+            print(
+                f"  on this PC: {local.url}#local=<the token in {settings.state_dir}/local-token>"
+            )
+        else:
+            print(f"  on this PC: not served (port {settings.local_port} is in use)")
+        sys.stdout.flush()
         runtime.broker.subscribe(_announce)
         if show_qr:
             await show_pairing(link, pair_role)
@@ -82,6 +91,8 @@ async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = T
         return 0
     finally:
         await link.stop()
+        if local is not None:
+            await local.stop()
         await runtime.close()
 
 

@@ -11,10 +11,13 @@ Three checks stand before every API call, because a web page the owner visits ca
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
+import logging
 import os
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
 from app.core.runtime import Runtime
 from app.policy.gate import Role
 
+_LOGGER = logging.getLogger(__name__)
 TOKEN_FILE = "local-token"  # noqa: S105 - a file name, not a secret
 WEB_DIR = Path(__file__).resolve().parents[2] / "assets" / "web"
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -49,9 +53,62 @@ def bind_host(host: str, expose_lan: bool) -> str:
     return host if expose_lan else "127.0.0.1"
 
 
-def create_app(runtime: Runtime, token: str, port: int) -> web.Application:
+@dataclasses.dataclass
+class LocalServer:
+    """The running local server: where the desktop web client lives and how to stop it."""
+
+    runner: web.AppRunner
+    port: int
+    token: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/app/"
+
+    @property
+    def owner_url(self) -> str:
+        # The token rides in the fragment, which the browser never sends to any server; the
+        # page reads it once and removes it from the address bar.
+        return f"{self.url}#local={self.token}"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start(runtime: Runtime) -> LocalServer | None:
+    """Serve the core on this PC; None (and a log line) when the port is taken."""
+    settings = runtime.settings
+    token = ensure_token(settings.state_dir)
+    # Port 0 means "any free port"; it is fixed here because the Host check names it.
+    port = settings.local_port or _free_port()
+    extra = {f"{settings.local_host}:{port}"} if settings.expose_lan else set()
+    runner = web.AppRunner(create_app(runtime, token, port, extra_hosts=extra), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, bind_host(settings.local_host, settings.expose_lan), port).start()
+    except OSError as err:
+        await runner.cleanup()
+        _LOGGER.warning(
+            "local server not started: port %d is in use (%s); set [local_server] port in config.toml",
+            settings.local_port,
+            err.strerror,
+        )
+        return None
+    return LocalServer(runner=runner, port=port, token=token)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def create_app(
+    runtime: Runtime, token: str, port: int, *, extra_hosts: set[str] | None = None
+) -> web.Application:
     """The local server for one Node; `port` is the one it is bound to (Host is checked against it)."""
     allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    allowed_hosts |= extra_hosts or set()
     allowed_origins = {f"http://{h}" for h in allowed_hosts}
 
     @web.middleware
@@ -89,8 +146,13 @@ def create_app(runtime: Runtime, token: str, port: int) -> web.Application:
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/chat", chat)
     if WEB_DIR.is_dir():
+        app.router.add_get("/app/", web_client)
         app.router.add_static("/app/", WEB_DIR, show_index=False)
     return app
+
+
+async def web_client(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
 async def status(request: web.Request) -> web.Response:

@@ -7,14 +7,15 @@ network or model never freezes a menu.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import sys
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
 from app.core.assistant import TurnRequest
@@ -22,6 +23,7 @@ from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
 from app.core.providers import ProviderPool, ProviderStatus, StreamResult
 from app.core.runtime import Runtime
 from app.link.relay_link import RelayLink
+from app.local_server import server as local_server
 from app.policy.approvals import ApprovalRequest
 from app.policy.gate import Profile, Role
 from app.settings import Settings, load_settings
@@ -43,6 +45,7 @@ class TrayApp(QObject):
     """Everything the owner sees on the PC."""
 
     chat_event = Signal(object)  # core events for the chat window, from the loop thread
+    confirm_requested = Signal(str, str, str, object)  # code, device name, role, answer(bool)
 
     def __init__(
         self, settings: Settings, *, secrets: SecretStore | None = None, start_link: bool = True
@@ -53,11 +56,13 @@ class TrayApp(QObject):
         self.runtime: Runtime = self.bridge.submit(Runtime.open(settings, secrets=secrets)).result(
             30
         )
+        self.local: local_server.LocalServer | None = self.bridge.submit(
+            local_server.start(self.runtime)
+        ).result(10)
         self.link: RelayLink | None = None
+        self.confirm_requested.connect(self._ask_confirmation)
         if start_link:
-            self.link = RelayLink(runtime=self.runtime, relay_urls=[settings.relay_url])
-            self.link.on_status(self.bridge.link_status.emit)
-            self.bridge.loop.call_soon_threadsafe(self.link.start)
+            self._start_link()
         self.status = "offline"
         self.popups: dict[str, ApprovalDialog] = {}
         self.pairing_dialog: PairingDialog | None = None
@@ -86,6 +91,7 @@ class TrayApp(QObject):
             self.actions[key] = action
 
         add("chat", self.tr("Open chat"), self.open_chat)
+        add("browser", self.tr("Open in browser"), self.open_in_browser)
         add("pair", self.tr("Pair a device"), lambda: self.open_pairing("owner"))
         add("share", self.tr("Share with a friend"), lambda: self.open_pairing("guest"))
         add("devices", self.tr("Devices"), self.open_devices)
@@ -114,7 +120,41 @@ class TrayApp(QObject):
         self.tray.setIcon(state_icon(state))
         self.tray.setToolTip(f"ORA — {self.settings.profile.value} — {self.status}")
 
+    def _start_link(self) -> None:
+        self.link = RelayLink(runtime=self.runtime, relay_urls=[self.settings.relay_url])
+        self.link.on_status(self.bridge.link_status.emit)
+        self.link.confirm_pairing = self._confirm_pairing
+        self.bridge.loop.call_soon_threadsafe(self.link.start)
+
     # -- pairing --------------------------------------------------------------------------------
+
+    async def _confirm_pairing(self, code: str, name: str, role: str) -> bool:
+        """Typed-code pairing: the owner compares the code on both screens (core loop side)."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bool] = loop.create_future()
+
+        def reply(ok: bool) -> None:
+            loop.call_soon_threadsafe(_settle, answer, ok)
+
+        self.confirm_requested.emit(code, name, role, reply)
+        return await answer
+
+    def _ask_confirmation(self, code: str, name: str, role: str, reply: Any) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            self.tr("Pair a device"),
+            self.tr("'%1' wants to pair as %2.\nDoes its screen show this code?\n\n%3")
+            .replace("%1", name)
+            .replace("%2", role)
+            .replace("%3", code),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        # Refusing is the safe answer, so it is what Enter does.
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint)
+        box.finished.connect(lambda result: reply(result == QMessageBox.StandardButton.Yes.value))
+        self.confirm_box = box
+        box.open()
 
     def open_pairing(self, role: str) -> None:
         if self.link is None:
@@ -129,9 +169,13 @@ class TrayApp(QObject):
             assert isinstance(result, tuple)
             url = str(result[1])
             expires = time.time() + PAIRING_TTL_S
+            if self.pairing_dialog is not None and self.pairing_dialog.role != role:
+                self.pairing_dialog.close()
+                self.pairing_dialog = None
             if self.pairing_dialog is None:
                 self.pairing_dialog = PairingDialog(url, expires, role)
                 self.pairing_dialog.new_code_requested.connect(lambda: self._new_code(role))
+                self.pairing_dialog.typed_code_requested.connect(lambda: self._typed_code(role))
             else:
                 self.pairing_dialog.show_invitation(url, expires)
             self.pairing_dialog.show()
@@ -141,6 +185,22 @@ class TrayApp(QObject):
 
     def _new_code(self, role: str) -> None:
         self.open_pairing(role)
+
+    def _typed_code(self, role: str) -> None:
+        if self.link is None:
+            return
+
+        def shown(result: object) -> None:
+            if self.pairing_dialog is None:
+                return
+            if isinstance(result, BaseException):
+                QMessageBox.warning(
+                    None, "ORA", self.tr("Cannot pair now: the Relay is not reachable.")
+                )
+                return
+            self.pairing_dialog.show_typed_code(str(result))
+
+        self.bridge.call(self.link.open_code_pairing(role=role, ttl_s=PAIRING_TTL_S), shown)
 
     # -- approvals ------------------------------------------------------------------------------
 
@@ -276,6 +336,17 @@ class TrayApp(QObject):
         self.chat.show()
         self.chat.raise_()
 
+    def open_in_browser(self) -> bool:
+        """The web client served by the local server, already signed in as the owner at this PC."""
+        if self.local is None:
+            QMessageBox.warning(
+                None,
+                "ORA",
+                self.tr("The local server is not running (its port is in use); see the log."),
+            )
+            return False
+        return QDesktopServices.openUrl(QUrl(self.local.owner_url))
+
     def send_chat(self, text: str) -> None:
         async def turn() -> None:
             req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray")
@@ -303,11 +374,10 @@ class TrayApp(QObject):
         self._close_core()
         self.settings = load_settings(profile.value)
         self.runtime = self.bridge.submit(Runtime.open(self.settings)).result(30)
+        self.local = self.bridge.submit(local_server.start(self.runtime)).result(10)
         self.bridge.watch_approvals(self.runtime.broker)
         if self.link is not None:
-            self.link = RelayLink(runtime=self.runtime, relay_urls=[self.settings.relay_url])
-            self.link.on_status(self.bridge.link_status.emit)
-            self.bridge.loop.call_soon_threadsafe(self.link.start)
+            self._start_link()
         self._refresh_icon()
 
     def check_updates(self) -> None:
@@ -324,6 +394,9 @@ class TrayApp(QObject):
             popup.resolved_elsewhere("denied")
         if self.link is not None:
             self.bridge.submit(self.link.stop()).result(10)
+        if self.local is not None:
+            self.bridge.submit(self.local.stop()).result(10)
+            self.local = None
         self.bridge.submit(self.runtime.close()).result(10)
 
     def quit(self) -> None:
@@ -337,6 +410,11 @@ class TrayApp(QObject):
         self.tray.hide()
         self._close_core()
         self.bridge.stop()
+
+
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 def main(settings: Settings) -> int:

@@ -1,4 +1,4 @@
-"""The pairing dialog: a QR code to scan, a countdown, and a button for a new code."""
+"""The pairing dialog: a QR code to scan, a countdown, a new code, or a code to type instead."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class PairingDialog(QDialog):
     """Shows one pairing invitation until it expires; asks for another on request."""
 
     new_code_requested = Signal()
+    typed_code_requested = Signal()
 
     def __init__(
         self, url: str, expires_at: float, role: str = "owner", parent: QWidget | None = None
@@ -33,6 +34,7 @@ class PairingDialog(QDialog):
         self.setWindowTitle(self.tr("Pair a device"))
         self.url = url
         self.expires_at = expires_at
+        self.role = role
         layout = QVBoxLayout(self)
         heading = (
             self.tr("Scan with your phone's camera")
@@ -48,7 +50,20 @@ class PairingDialog(QDialog):
         self.countdown.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.new_code = QPushButton(self.tr("New code"))
         self.new_code.clicked.connect(self.new_code_requested.emit)
-        for widget in (self.heading, self.qr, self.countdown, self.new_code):
+        self.type_code = QPushButton(self.tr("No camera? Show a code to type"))
+        self.type_code.clicked.connect(self.typed_code_requested.emit)
+        self.code = QLabel()
+        self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.code.hide()
+        for widget in (
+            self.heading,
+            self.qr,
+            self.countdown,
+            self.new_code,
+            self.type_code,
+            self.code,
+        ):
             layout.addWidget(widget)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.tick)
@@ -62,6 +77,14 @@ class PairingDialog(QDialog):
         self.qr.setEnabled(True)
         self._timer.start(1000)
         self.tick()
+
+    def show_typed_code(self, code: str) -> None:
+        """A one-time code to type on the other device, in place of the QR code."""
+        self.code.setText(
+            self.tr("On the other device, open the ORA page and type:")
+            + f"<br><b style='font-size:20pt;font-family:monospace'>{code}</b>"
+        )
+        self.code.show()
 
     def tick(self) -> None:
         """Update the countdown; an expired code is greyed out and cannot be scanned."""

@@ -356,6 +356,82 @@
     }
   }
 
+  // -- on the PC itself: the local server, no Relay, no pairing ----------------------------------
+  // The tray opens this page as /app/#local=<token>. The token stays in this tab only
+  // (sessionStorage) and goes only to the server that served the page.
+  const LOCAL_KEY = "ora-local-token";
+  let localToken = null;
+
+  function takeLocalToken() {
+    const m = location.hash.match(/^#local=([A-Za-z0-9_-]{20,})$/);
+    if (m) {
+      sessionStorage.setItem(LOCAL_KEY, m[1]);
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    return sessionStorage.getItem(LOCAL_KEY);
+  }
+
+  async function localChat(text) {
+    const id = "local-" + Date.now();
+    let resp;
+    try {
+      resp = await fetch("/api/chat", {
+        method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + localToken },
+        body: JSON.stringify({ text }),
+      });
+    } catch (err) { setLocalOnline(false); status(t("localDown"), true); return; }
+    if (resp.status === 401) {
+      sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
+      status(t("localToken"), true); return;
+    }
+    if (!resp.ok) { status((await resp.json().catch(() => ({}))).message || resp.statusText, true); return; }
+    setLocalOnline(true); status("");
+    const reader = resp.body.getReader();
+    let buffered = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += dec.decode(value, { stream: true });
+      let nl;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl); buffered = buffered.slice(nl + 1);
+        if (!line.trim()) continue;
+        const ev = JSON.parse(line);
+        if (ev.type === "delta") onApp({ type: "delta", id, text: ev.text });
+        else if (ev.type === "tool") onApp({ type: "tool_activity", id, tool: ev.tool, status: ev.status });
+        else if (ev.type === "done") onApp({ type: "done", id, text: ev.text });
+      }
+    }
+  }
+
+  function setLocalOnline(online) {
+    $("dot").className = "dot " + (online ? "online" : "offline");
+    $("node-name").textContent = `${t("thisPc")} · ${online ? t("online") : t("localDown")}`;
+  }
+
+  async function startLocal() {
+    show("chat");
+    $("tabs").classList.add("hidden");
+    const probe = await fetch("/api/status", {
+      headers: { "Authorization": "Bearer " + localToken }, credentials: "omit", cache: "no-store",
+    }).catch(() => null);
+    if (!probe || probe.status === 401) {
+      sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
+      status(t(probe ? "localToken" : "localDown"), true); return;
+    }
+    setLocalOnline(true);
+    $("lang").onclick = () => { I.toggle(); setLocalOnline(true); };
+    $("composer").onsubmit = (ev) => {
+      ev.preventDefault();
+      const text = $("input").value.trim();
+      if (!text) return;
+      bubble("me", text);
+      $("input").value = "";
+      localChat(text);
+    };
+  }
+
   // -- start -------------------------------------------------------------------------------------
   async function start() {
     I.apply();
@@ -375,6 +451,8 @@
       send({ type: "chat", id, text });
       $("input").value = "";
     };
+    localToken = takeLocalToken();
+    if (localToken) { await startLocal(); return; }
     state = (await load()) || null;
     if (state && state.relayOrigin !== location.origin) state = null; // never send tokens elsewhere
     if (location.hash.length > 1) {

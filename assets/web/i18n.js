@@ -16,6 +16,8 @@
       revokedTag: "revoked", tool: "tool", handshakeFailed: "Could not verify your PC's identity. Nothing was sent.",
       noCamera: "No camera? Type /code in ORA on your PC (or use the tray's Pair with a code), then enter the code here:",
       pairWithCode: "Pair", compareCode: "Check that your PC shows the same code, then confirm it there:",
+      thisPc: "ORA on this PC", localDown: "ORA is not running on this PC",
+      localToken: "This page was not opened by ORA on this PC. Use the tray menu → Open in browser.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -31,6 +33,8 @@
       revokedTag: "取り消し済み", tool: "ツール", handshakeFailed: "PC の本人確認ができませんでした。何も送信していません。",
       noCamera: "カメラがない場合は、PC の ORA で /code と入力し（またはトレイの「コードでペアリング」）、表示されたコードをここに入力してください:",
       pairWithCode: "ペアリング", compareCode: "PC に同じコードが表示されていることを確認し、PC 側で承認してください:",
+      thisPc: "この PC の ORA", localDown: "この PC で ORA が起動していません",
+      localToken: "このページは この PC の ORA から開かれていません。トレイメニュー →「ブラウザで開く」を使ってください。",
     },
   };
   let lang = (localStorage.getItem("ora.lang") || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";

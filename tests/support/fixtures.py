@@ -22,7 +22,8 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 
 def make_settings(home: Path, profile: str = "private", **overrides: object) -> Settings:
     settings = load_settings(profile, env={"ORA_HOME": str(home), "ORA_NO_LOCAL_DETECT": "1"})
-    fields = {**settings.__dict__, **overrides}
+    # Port 0: tests running side by side each get their own local server port.
+    fields = {**settings.__dict__, "local_port": 0, **overrides}
     return Settings(**fields)
 
 

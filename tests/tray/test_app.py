@@ -1,5 +1,6 @@
 """The tray app's flows, offscreen: chat, provider key, devices and revoke, profile, approvals."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def test_chat_window_streams_a_reply(
     tray.open_chat()
     qtbot.keyClicks(tray.chat.input, "when is my train?")
     qtbot.keyClick(tray.chat.input, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: "8:12" in tray.chat.transcript, timeout=10000)
+    qtbot.waitUntil(lambda: "8:12" in tray.chat.transcript, timeout=40000)
     assert "when is my train?" in tray.chat.transcript
 
 
@@ -172,3 +173,57 @@ def test_devices_dialog_revokes_a_paired_device(
     qtbot.waitUntil(lambda: dialog.table.item(0, 1).text() == "revoked", timeout=5000)
     assert tray.link.registry.active(phone.device_id) is None
     tray.bridge.submit(phone.close()).result(5)
+
+
+def _paired_roles(tray: TrayApp) -> dict[str, str]:
+    return {row.name: row.role for row in tray.device_rows()}
+
+
+@pytest.mark.parametrize(("action", "role"), [("pair", "owner"), ("share", "guest")])
+def test_pairing_from_the_menu(
+    qtbot: Any, tray_factory: Any, relay: RelayProcess, action: str, role: str
+) -> None:
+    tray = tray_factory(relay_url=relay.url, start_link=True)
+    qtbot.waitUntil(lambda: tray.status == "connected", timeout=10000)
+    tray.actions[action].trigger()
+    qtbot.waitUntil(
+        lambda: tray.pairing_dialog is not None and tray.pairing_dialog.isVisible(), timeout=5000
+    )
+    phone = Device(relay.url, name="Mei's phone")
+    tray.bridge.submit(phone.pair(tray.pairing_dialog.url)).result(10)
+    qtbot.waitUntil(lambda: _paired_roles(tray).get("Mei's phone") == role, timeout=5000)
+    tray.bridge.submit(phone.close()).result(5)
+
+
+@pytest.mark.parametrize("same_code", [True, False])
+def test_typed_code_pairing_waits_for_the_owner_to_compare_codes(
+    qtbot: Any, tray_factory: Any, relay: RelayProcess, same_code: bool
+) -> None:
+    tray = tray_factory(relay_url=relay.url, start_link=True)
+    qtbot.waitUntil(lambda: tray.status == "connected", timeout=10000)
+    tray.open_pairing("owner")
+    qtbot.waitUntil(lambda: tray.pairing_dialog is not None, timeout=5000)
+    qtbot.mouseClick(tray.pairing_dialog.type_code, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tray.pairing_dialog.code.isVisible(), timeout=5000)
+    match = re.search(r">([0-9A-Z]{5}-[0-9A-Z]{5})<", tray.pairing_dialog.code.text())
+    assert match is not None
+    laptop = Device(relay.url, name="Office laptop")
+    pairing = tray.bridge.submit(laptop.pair_with_code(match.group(1)))
+    qtbot.waitUntil(lambda: getattr(tray, "confirm_box", None) is not None, timeout=10000)
+    box = tray.confirm_box
+    assert "Office laptop" in box.text()
+    # Enter alone refuses: the owner has to choose Yes.
+    assert box.defaultButton() is box.button(box.StandardButton.No)
+    qtbot.mouseClick(
+        box.button(box.StandardButton.Yes if same_code else box.StandardButton.No),
+        Qt.MouseButton.LeftButton,
+    )
+    if same_code:
+        sas, _ = pairing.result(15)
+        assert sas in box.text()
+        qtbot.waitUntil(lambda: "Office laptop" in _paired_roles(tray), timeout=5000)
+    else:
+        with pytest.raises(Exception, match=r"refused|denied|403|declined"):
+            pairing.result(15)
+        assert "Office laptop" not in _paired_roles(tray)
+    tray.bridge.submit(laptop.close()).result(5)
