@@ -74,9 +74,9 @@ class TrayApp(QObject):
         self.bridge.link_status.connect(self.on_link_status)
         self.bridge.watch_approvals(self.runtime.broker)
         self.tray = QSystemTrayIcon(state_icon("offline"))
-        self.tray.setToolTip("ORA")
         self.menu = self._build_menu()
         self.tray.setContextMenu(self.menu)
+        self._refresh_icon()
 
     # -- menu ---------------------------------------------------------------------------------
 
@@ -100,7 +100,7 @@ class TrayApp(QObject):
         profiles = menu.addMenu(self.tr("Profile"))
         group = QActionGroup(profiles)
         for profile in Profile:
-            action = QAction(profile.value, profiles, checkable=True)
+            action = QAction(self._words()[profile.value], profiles, checkable=True)
             action.setChecked(profile is self.settings.profile)
             action.triggered.connect(lambda _=False, p=profile: self.switch_profile(p))
             group.addAction(action)
@@ -118,7 +118,21 @@ class TrayApp(QObject):
     def _refresh_icon(self) -> None:
         state = "attention" if self.popups else self.status
         self.tray.setIcon(state_icon(state))
-        self.tray.setToolTip(f"ORA — {self.settings.profile.value} — {self.status}")
+        self.tray.setToolTip(
+            self.tr("ORA — %1 — %2")
+            .replace("%1", self._words()[self.settings.profile.value])
+            .replace("%2", self._words().get(self.status, self.status))
+        )
+
+    def _words(self) -> dict[str, str]:
+        # Spelled out so that lupdate finds each word.
+        return {
+            "connected": self.tr("connected"),
+            "connecting": self.tr("connecting"),
+            "offline": self.tr("offline"),
+            "private": self.tr("private"),
+            "shared": self.tr("shared"),
+        }
 
     def _start_link(self) -> None:
         self.link = RelayLink(runtime=self.runtime, relay_urls=[self.settings.relay_url])

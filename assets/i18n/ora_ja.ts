@@ -39,41 +39,286 @@
     </message>
 </context>
 <context>
+    <name>ChatWindow</name>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="25" />
+        <source>ORA chat</source>
+        <translation>ORA チャット</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="29" />
+        <source>Message ORA…</source>
+        <translation>ORA にメッセージ…</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="30" />
+        <source>Send</source>
+        <translation>送信</translation>
+    </message>
+</context>
+<context>
+    <name>DevicesDialog</name>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="37" />
+        <source>Devices</source>
+        <translation>デバイス</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="41" />
+        <source>Name</source>
+        <translation>名前</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="41" />
+        <source>Role</source>
+        <translation>役割</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="41" />
+        <source>Last seen</source>
+        <translation>最終接続</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="52" />
+        <source>revoked</source>
+        <translation>取り消し済み</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="56" />
+        <source>Revoke</source>
+        <translation>取り消す</translation>
+    </message>
+</context>
+<context>
     <name>PairingDialog</name>
     <message>
-        <location filename="../../app/tray/qr_dialog.py" line="33" />
+        <location filename="../../app/tray/qr_dialog.py" line="34" />
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
     <message>
-        <location filename="../../app/tray/qr_dialog.py" line="38" />
+        <location filename="../../app/tray/qr_dialog.py" line="40" />
         <source>Scan with your phone's camera</source>
         <translation>スマホのカメラで読み取ってください</translation>
     </message>
     <message>
-        <location filename="../../app/tray/qr_dialog.py" line="40" />
+        <location filename="../../app/tray/qr_dialog.py" line="42" />
         <source>Let your friend scan this (guest access)</source>
         <translation>友だちに読み取ってもらってください（ゲストとして利用）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/qr_dialog.py" line="49" />
+        <location filename="../../app/tray/qr_dialog.py" line="51" />
         <source>New code</source>
         <translation>新しいコード</translation>
     </message>
     <message>
-        <location filename="../../app/tray/qr_dialog.py" line="71" />
+        <location filename="../../app/tray/qr_dialog.py" line="53" />
+        <source>No camera? Show a code to type</source>
+        <translation>カメラがない場合: 入力用のコードを表示</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/qr_dialog.py" line="84" />
+        <source>On the other device, open the ORA page and type:</source>
+        <translation>もう一方の端末で ORA のページを開き、次のコードを入力してください:</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/qr_dialog.py" line="94" />
         <source>Valid for %1:%2 — works once</source>
         <translation>有効期限 %1:%2 — 1 回だけ使えます</translation>
     </message>
     <message>
-        <location filename="../../app/tray/qr_dialog.py" line="78" />
+        <location filename="../../app/tray/qr_dialog.py" line="101" />
         <source>This code has expired.</source>
         <translation>このコードは期限切れです。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/qr_dialog.py" line="80" />
+        <location filename="../../app/tray/qr_dialog.py" line="103" />
         <source>Press New code to pair.</source>
         <translation>「新しいコード」を押してペアリングしてください。</translation>
+    </message>
+</context>
+<context>
+    <name>ProvidersDialog</name>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="41" />
+        <source>AI providers</source>
+        <translation>AI プロバイダー</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="47" />
+        <source>Save key</source>
+        <translation>キーを保存</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="48" />
+        <source>Test connection</source>
+        <translation>接続テスト</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="52" />
+        <source>Key name</source>
+        <translation>キーの名前</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="53" />
+        <source>API key</source>
+        <translation>API キー</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="59" />
+        <source>Keys are stored in: %1</source>
+        <translation>キーの保存先: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="72" />
+        <source>enabled</source>
+        <translation>有効</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="72" />
+        <source>disabled</source>
+        <translation>無効</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="85" />
+        <source>Enter the key name (key_ref in config.toml) and the key.</source>
+        <translation>キーの名前（config.toml の key_ref）とキーを入力してください。</translation>
+    </message>
+</context>
+<context>
+    <name>TrayApp</name>
+    <message>
+        <location filename="../../app/tray/app.py" line="93" />
+        <source>Open chat</source>
+        <translation>チャットを開く</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="94" />
+        <source>Open in browser</source>
+        <translation>ブラウザで開く</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="95" />
+        <location filename="../../app/tray/app.py" line="159" />
+        <source>Pair a device</source>
+        <translation>デバイスをペアリング</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="96" />
+        <source>Share with a friend</source>
+        <translation>友だちと共有</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="97" />
+        <source>Devices</source>
+        <translation>デバイス</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="98" />
+        <source>Approvals</source>
+        <translation>承認待ち</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="99" />
+        <source>Providers</source>
+        <translation>プロバイダー</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="100" />
+        <source>Profile</source>
+        <translation>プロファイル</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="109" />
+        <source>Check for updates</source>
+        <translation>アップデートを確認</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="111" />
+        <source>Quit</source>
+        <translation>終了</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="122" />
+        <source>ORA — %1 — %2</source>
+        <translation>ORA — %1 — %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="130" />
+        <source>connected</source>
+        <translation>接続中</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="131" />
+        <source>connecting</source>
+        <translation>接続しています</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="132" />
+        <source>offline</source>
+        <translation>オフライン</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="133" />
+        <source>private</source>
+        <translation>個人</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="134" />
+        <source>shared</source>
+        <translation>共有</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="160" />
+        <source>'%1' wants to pair as %2.
+Does its screen show this code?
+
+%3</source>
+        <translation>「%1」が %2 としてペアリングを求めています。
+その画面に次のコードが表示されていますか?
+
+%3</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="180" />
+        <location filename="../../app/tray/app.py" line="212" />
+        <source>Cannot pair now: the Relay is not reachable.</source>
+        <translation>今はペアリングできません: Relay に接続できません。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="236" />
+        <source>ORA needs your approval</source>
+        <translation>ORA が承認を求めています</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="307" />
+        <source>Key saved.</source>
+        <translation>キーを保存しました。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="338" />
+        <source>%1 did not answer: %2</source>
+        <translation>%1 から応答がありません: %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="342" />
+        <source>%1 answered: %2</source>
+        <translation>%1 の応答: %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="359" />
+        <source>The local server is not running (its port is in use); see the log.</source>
+        <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="376" />
+        <source>running</source>
+        <translation>実行中</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="402" />
+        <source>Signed updates come with the installer; this version cannot update itself yet.</source>
+        <translation>署名付きアップデートはインストーラー版で利用できます。このバージョンはまだ自動更新できません。</translation>
     </message>
 </context>
 </TS>

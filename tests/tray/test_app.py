@@ -227,3 +227,40 @@ def test_typed_code_pairing_waits_for_the_owner_to_compare_codes(
             pairing.result(15)
         assert "Office laptop" not in _paired_roles(tray)
     tray.bridge.submit(laptop.close()).result(5)
+
+
+def test_the_menu_speaks_japanese(qtbot: Any, qapp: Any, tray_factory: Any) -> None:
+    from app.tray import i18n
+
+    translator = i18n.install(qapp, "ja")
+    assert translator is not None
+    try:
+        tray = tray_factory()
+        assert tray.actions["chat"].text() == "チャットを開く"
+        assert tray.actions["quit"].text() == "終了"
+        assert tray.actions["profile:private"].text() == "個人"
+        assert "オフライン" in tray.tray.toolTip()
+    finally:
+        qapp.removeTranslator(translator)
+
+
+def test_every_tray_string_has_a_japanese_translation(tmp_path: Path) -> None:
+    """Re-extract the strings from the source: a new English-only string fails here."""
+    import shutil
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    root = Path(__file__).resolve().parents[2]
+    ts = tmp_path / "ora_ja.ts"
+    shutil.copy(root / "assets" / "i18n" / "ora_ja.ts", ts)
+    lupdate = Path(sys.executable).parent / "pyside6-lupdate"
+    sources = sorted(str(p) for p in (root / "app" / "tray").glob("*.py"))
+    subprocess.run([str(lupdate), *sources, "-ts", str(ts)], check=True, capture_output=True)
+    untranslated = [
+        m.findtext("source")
+        for m in ET.parse(ts).iter("message")
+        if (t := m.find("translation")) is not None
+        and (t.get("type") == "unfinished" or not (t.text or "").strip())
+    ]
+    assert untranslated == []
