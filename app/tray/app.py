@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
@@ -65,6 +65,7 @@ class TrayApp(QObject):
             self._start_link()
         self.status = "offline"
         self.popups: dict[str, ApprovalDialog] = {}
+        self._retired: list[ApprovalDialog] = []
         self.pairing_dialog: PairingDialog | None = None
         self.chat = ChatWindow()
         self.chat.send.connect(self.send_chat)
@@ -246,7 +247,13 @@ class TrayApp(QObject):
             popup.resolved_elsewhere(outcome)
 
     def _popup_closed(self, approval_id: str) -> None:
-        self.popups.pop(approval_id, None)
+        # Dropped on the next turn of the event loop: deleting a dialog inside its own
+        # `finished` signal crashes Qt.
+        popup = self.popups.pop(approval_id, None)
+        if popup is not None:
+            popup.deleteLater()
+            self._retired.append(popup)
+            QTimer.singleShot(0, lambda: self._retired.remove(popup))
         self._refresh_icon()
 
     def show_pending_approvals(self) -> None:
@@ -267,6 +274,7 @@ class TrayApp(QObject):
     def open_devices(self) -> DevicesDialog:
         dialog = DevicesDialog(self.device_rows())
         dialog.revoke.connect(lambda device_id: self.revoke(device_id, dialog))
+        self.devices_dialog = dialog  # a window without a parent lives as long as its reference
         dialog.show()
         return dialog
 
@@ -290,6 +298,7 @@ class TrayApp(QObject):
         dialog = ProvidersDialog(self.provider_rows(), self.runtime.secrets.backend_description)
         dialog.key_entered.connect(lambda name, key: self.save_key(name, key, dialog))
         dialog.test_requested.connect(lambda name: self.test_provider(name, dialog))
+        self.providers_dialog = dialog
         dialog.show()
         return dialog
 

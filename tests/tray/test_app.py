@@ -264,3 +264,14 @@ def test_every_tray_string_has_a_japanese_translation(tmp_path: Path) -> None:
         and (t.get("type") == "unfinished" or not (t.text or "").strip())
     ]
     assert untranslated == []
+
+
+def test_windows_opened_from_the_menu_stay_open(qtbot: Any, tray_factory: Any) -> None:
+    import gc
+
+    tray = tray_factory()
+    tray.actions["devices"].trigger()
+    tray.actions["providers"].trigger()
+    gc.collect()
+    qtbot.wait(50)
+    assert tray.devices_dialog.isVisible() and tray.providers_dialog.isVisible()
