@@ -64,6 +64,7 @@ class TrayApp(QObject):
         if start_link:
             self._start_link()
         self.status = "offline"
+        self._closed = False
         self.popups: dict[str, ApprovalDialog] = {}
         self._retired: list[ApprovalDialog] = []
         self.pairing_dialog: PairingDialog | None = None
@@ -117,6 +118,8 @@ class TrayApp(QObject):
         self._refresh_icon()
 
     def _refresh_icon(self) -> None:
+        if self._closed:
+            return  # a late status from the link thread, after Quit
         state = "attention" if self.popups else self.status
         self.tray.setIcon(state_icon(state))
         self.tray.setToolTip(
@@ -220,6 +223,8 @@ class TrayApp(QObject):
     # -- approvals ------------------------------------------------------------------------------
 
     def on_approval_requested(self, request: ApprovalRequest) -> None:
+        if self._closed:
+            return
         name = ""
         if self.link is not None:
             device = self.link.registry.get(request.channel)
@@ -431,8 +436,17 @@ class TrayApp(QObject):
     def shutdown(self) -> None:
         """Stop the core, the link and the loop thread."""
         self.tray.hide()
+        self._closed = True
         self._close_core()
         self.bridge.stop()
+        # Windows without a parent must go while the QApplication still exists; left to
+        # Python's exit-time collection they are deleted after it, and Qt crashes.
+        windows = [self.chat, self.menu, self.tray, *self.popups.values()]
+        for name in ("pairing_dialog", "devices_dialog", "providers_dialog", "confirm_box"):
+            if (window := getattr(self, name, None)) is not None:
+                windows.append(window)
+        for window in windows:
+            window.deleteLater()
 
 
 def _settle(future: asyncio.Future[bool], value: bool) -> None:

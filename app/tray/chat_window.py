@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QTextCharFormat
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
@@ -37,27 +38,35 @@ class ChatWindow(QWidget):
         self.button.clicked.connect(self._submit)
         self.input.returnPressed.connect(self._submit)
         self._reply = ""
+        self._reply_open = False
 
     def _submit(self) -> None:
         text = self.input.text().strip()
         if not text:
             return
         self.input.clear()
-        self.log.append(f"<p><b>{html.escape(self.tr('You'))}:</b> {html.escape(text)}</p>")
+        you = self.tr("You")
+        self.log.append(f"<p><b>{html.escape(you)}:</b> {html.escape(text)}</p>")
         self._reply = ""
-        self.log.append("<p><b>ORA:</b> </p>")
+        self._reply_open = False
         self.send.emit(text)
 
     def show_delta(self, text: str) -> None:
-        """Append a piece of the streamed reply to the current paragraph."""
+        """Append a piece of the streamed reply; tool lines before it stay above it."""
+        if not self._reply_open:
+            self.log.append("<p><b>ORA:</b> </p>")
+            self._reply_open = True
         self._reply += text
         cursor = self.log.textCursor()
         cursor.movePosition(cursor.MoveOperation.End)
-        cursor.insertText(text)
+        cursor.insertText(text, QTextCharFormat())
         self.log.setTextCursor(cursor)
 
     def show_tool(self, tool: str, status: str) -> None:
-        self.log.append(f"<p><i>{html.escape(tool)}: {html.escape(status)}</i></p>")
+        self.log.append(
+            f"<p style='color:#666'><i>⚙ {html.escape(tool)}: {html.escape(status)}</i></p>"
+        )
+        self._reply_open = False
 
     def show_done(self, text: str) -> None:
         if not self._reply and text:

@@ -22,8 +22,14 @@ def install(app: QApplication, setting: str = "") -> QTranslator | None:
     language = choose_language(setting)
     if language == "en":
         return None
-    translator = QTranslator(app)
+    # No Qt parent: Python owns the translator, kept alive here for as long as it is installed
+    # (a parent as well made two owners, and Qt crashed at exit).
+    translator = QTranslator()
     if not translator.load(str(TRANSLATIONS / f"ora_{language}.qm")):
         return None
     app.installTranslator(translator)
+    _installed.append(translator)
     return translator
+
+
+_installed: list[QTranslator] = []

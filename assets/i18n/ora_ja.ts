@@ -41,19 +41,24 @@
 <context>
     <name>ChatWindow</name>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="25" />
+        <location filename="../../app/tray/chat_window.py" line="26" />
         <source>ORA chat</source>
         <translation>ORA チャット</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="29" />
+        <location filename="../../app/tray/chat_window.py" line="30" />
         <source>Message ORA…</source>
         <translation>ORA にメッセージ…</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="30" />
+        <location filename="../../app/tray/chat_window.py" line="31" />
         <source>Send</source>
         <translation>送信</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="48" />
+        <source>You</source>
+        <translation>あなた</translation>
     </message>
 </context>
 <context>
@@ -188,88 +193,88 @@
 <context>
     <name>TrayApp</name>
     <message>
-        <location filename="../../app/tray/app.py" line="93" />
+        <location filename="../../app/tray/app.py" line="94" />
         <source>Open chat</source>
         <translation>チャットを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="94" />
+        <location filename="../../app/tray/app.py" line="95" />
         <source>Open in browser</source>
         <translation>ブラウザで開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="95" />
-        <location filename="../../app/tray/app.py" line="159" />
+        <location filename="../../app/tray/app.py" line="96" />
+        <location filename="../../app/tray/app.py" line="160" />
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="96" />
+        <location filename="../../app/tray/app.py" line="97" />
         <source>Share with a friend</source>
         <translation>友だちと共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="97" />
+        <location filename="../../app/tray/app.py" line="98" />
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="98" />
+        <location filename="../../app/tray/app.py" line="99" />
         <source>Approvals</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="99" />
+        <location filename="../../app/tray/app.py" line="100" />
         <source>Providers</source>
         <translation>プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="100" />
+        <location filename="../../app/tray/app.py" line="101" />
         <source>Profile</source>
         <translation>プロファイル</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="109" />
+        <location filename="../../app/tray/app.py" line="110" />
         <source>Check for updates</source>
         <translation>アップデートを確認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="111" />
+        <location filename="../../app/tray/app.py" line="112" />
         <source>Quit</source>
         <translation>終了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="122" />
+        <location filename="../../app/tray/app.py" line="123" />
         <source>ORA — %1 — %2</source>
         <translation>ORA — %1 — %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="130" />
+        <location filename="../../app/tray/app.py" line="131" />
         <source>connected</source>
         <translation>接続中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="131" />
+        <location filename="../../app/tray/app.py" line="132" />
         <source>connecting</source>
         <translation>接続しています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="132" />
+        <location filename="../../app/tray/app.py" line="133" />
         <source>offline</source>
         <translation>オフライン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="133" />
+        <location filename="../../app/tray/app.py" line="134" />
         <source>private</source>
         <translation>個人</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="134" />
+        <location filename="../../app/tray/app.py" line="135" />
         <source>shared</source>
         <translation>共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="160" />
+        <location filename="../../app/tray/app.py" line="161" />
         <source>'%1' wants to pair as %2.
 Does its screen show this code?
 
@@ -280,43 +285,43 @@ Does its screen show this code?
 %3</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="180" />
-        <location filename="../../app/tray/app.py" line="212" />
+        <location filename="../../app/tray/app.py" line="181" />
+        <location filename="../../app/tray/app.py" line="213" />
         <source>Cannot pair now: the Relay is not reachable.</source>
         <translation>今はペアリングできません: Relay に接続できません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="236" />
+        <location filename="../../app/tray/app.py" line="237" />
         <source>ORA needs your approval</source>
         <translation>ORA が承認を求めています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="307" />
+        <location filename="../../app/tray/app.py" line="316" />
         <source>Key saved.</source>
         <translation>キーを保存しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="338" />
+        <location filename="../../app/tray/app.py" line="347" />
         <source>%1 did not answer: %2</source>
         <translation>%1 から応答がありません: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="342" />
+        <location filename="../../app/tray/app.py" line="351" />
         <source>%1 answered: %2</source>
         <translation>%1 の応答: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="359" />
+        <location filename="../../app/tray/app.py" line="368" />
         <source>The local server is not running (its port is in use); see the log.</source>
         <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="376" />
+        <location filename="../../app/tray/app.py" line="385" />
         <source>running</source>
         <translation>実行中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="402" />
+        <location filename="../../app/tray/app.py" line="411" />
         <source>Signed updates come with the installer; this version cannot update itself yet.</source>
         <translation>署名付きアップデートはインストーラー版で利用できます。このバージョンはまだ自動更新できません。</translation>
     </message>

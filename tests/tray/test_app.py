@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 
 from app.policy.gate import Profile, Risk, Role
 from app.settings import ProviderConfig
@@ -37,6 +37,8 @@ def tray_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     for tray in made:
         if tray.bridge.loop.is_running():
             tray.shutdown()
+    made.clear()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def test_menu_has_every_entry(qtbot: Any, tray_factory: Any) -> None:

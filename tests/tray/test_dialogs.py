@@ -165,4 +165,6 @@ def test_dialogs_speak_japanese_with_the_translation_installed(qtbot: Any, qapp:
         assert pairing.new_code.text() == "新しいコード" and "有効期限" in pairing.countdown.text()
     finally:
         qapp.removeTranslator(translator)
-    assert ApprovalDialog(_request()).approve_button.text() == "Approve"
+    english = ApprovalDialog(_request())
+    qtbot.addWidget(english)
+    assert english.approve_button.text() == "Approve"

@@ -1,0 +1,80 @@
+"""The tray on a real X server with a real system tray: a right-click opens the menu, and the
+screenshots in docs/screenshots come from here, in English and Japanese."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    for tool in ("Xvfb", "trayer", "xdotool", "zbarimg"):
+        assert shutil.which(tool), f"{tool} is missing: `make test` installs it (scripts/setup.sh)"
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    name = f":{number}"
+    env = {**os.environ, "DISPLAY": name}
+    trayer = subprocess.Popen(
+        [
+            *("trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel"),
+            *("--width", "200", "--height", "32", "--SetDockType", "true"),
+            *("--tint", "0x202020", "--transparent", "true", "--alpha", "0"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield name
+    trayer.terminate()
+    xvfb.terminate()
+    trayer.wait(5)
+    xvfb.wait(5)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_tray_under_a_real_x_server(display: str, lang: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env |= {"DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "ORA_NO_LOCAL_DETECT": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.tray.shoot", lang, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["tray_available"] and seen["icon_placed"]
+    assert seen["menu_opened_by_click"], "a right-click on the tray icon must open the menu"
+    assert seen["approval_popup"]
+    open_chat = "Open chat" if lang == "en" else "チャットを開く"
+    assert open_chat in seen["menu_texts"]
+    # What the screen showed: the QR code in the dialog's picture decodes to the pairing link.
+    qr = subprocess.run(
+        ["zbarimg", "--raw", "-q", "--nodbus", str(tmp_path / f"tray-pair-{lang}.png")],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert qr.stdout.strip().startswith("http://127.0.0.1:8470/app/#v=1")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for kind in ("menu", "pair", "approval", "chat"):
+        shutil.copy(tmp_path / f"tray-{kind}-{lang}.png", SHOTS / f"tray-{kind}-{lang}.png")
