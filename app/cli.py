@@ -79,9 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from app import terminal
-
     command = args.command
+    if command is None and not args.headless and _has_display():
+        # The tray imports the core behind its icon; nothing heavy is imported before it.
+        from app.tray.launch import main as tray_main
+
+        return tray_main(settings)
+    from app import headless, terminal
+
     if command == "chat":
         return asyncio.run(terminal.chat(settings))
     if command == "audit":
@@ -92,22 +97,15 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(terminal.providers(settings))
     if command == "self-test":
         return asyncio.run(terminal.self_test(settings))
-    from app import headless
-
     if command == "pair":
         return asyncio.run(headless.run(settings, pair_role=args.role))
-    has_display = bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ) or sys.platform in (
-        "win32",
-        "darwin",
-    )
-    if not args.headless and has_display:
-        # Qt is imported only here: headless runs and the other commands never load it.
-        from app.tray.app import main as tray_main
-
-        return tray_main(settings)
     return asyncio.run(headless.run(settings))
+
+
+def _has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _keys(settings: Settings, action: str, name: str | None) -> int:

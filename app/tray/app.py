@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import sys
 import time
 from typing import Any
 
@@ -28,7 +27,6 @@ from app.policy.approvals import ApprovalRequest
 from app.policy.gate import Profile, Role
 from app.settings import Settings, load_settings
 from app.store.secrets import SecretStore
-from app.tray import i18n
 from app.tray.approval_dialog import ApprovalDialog
 from app.tray.bridge import CoreBridge
 from app.tray.chat_window import ChatWindow
@@ -48,7 +46,12 @@ class TrayApp(QObject):
     confirm_requested = Signal(str, str, str, object)  # code, device name, role, answer(bool)
 
     def __init__(
-        self, settings: Settings, *, secrets: SecretStore | None = None, start_link: bool = True
+        self,
+        settings: Settings,
+        *,
+        secrets: SecretStore | None = None,
+        start_link: bool = True,
+        tray_icon: QSystemTrayIcon | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -75,7 +78,7 @@ class TrayApp(QObject):
         self.bridge.approval_resolved.connect(self.on_approval_resolved)
         self.bridge.link_status.connect(self.on_link_status)
         self.bridge.watch_approvals(self.runtime.broker)
-        self.tray = QSystemTrayIcon(state_icon("offline"))
+        self.tray = tray_icon or QSystemTrayIcon(state_icon("offline"))
         self.menu = self._build_menu()
         self.tray.setContextMenu(self.menu)
         self._refresh_icon()
@@ -452,22 +455,3 @@ class TrayApp(QObject):
 def _settle(future: asyncio.Future[bool], value: bool) -> None:
     if not future.done():
         future.set_result(value)
-
-
-def main(settings: Settings) -> int:
-    """Run the tray app until Quit."""
-    app = QApplication.instance() or QApplication(sys.argv)
-    assert isinstance(app, QApplication)
-    app.setQuitOnLastWindowClosed(False)
-    i18n.install(app, settings.locale)
-    tray = TrayApp(settings)
-    if QSystemTrayIcon.isSystemTrayAvailable():
-        tray.tray.show()
-    else:
-        # No tray on this desktop: the chat window is the way in.
-        tray.open_chat()
-    try:
-        return app.exec()
-    finally:
-        if tray.bridge.loop.is_running():
-            tray.shutdown()

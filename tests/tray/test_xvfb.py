@@ -78,3 +78,37 @@ def test_tray_under_a_real_x_server(display: str, lang: str, tmp_path: Path) -> 
     SHOTS.mkdir(parents=True, exist_ok=True)
     for kind in ("menu", "pair", "approval", "chat"):
         shutil.copy(tmp_path / f"tray-{kind}-{lang}.png", SHOTS / f"tray-{kind}-{lang}.png")
+
+
+def test_ora_with_a_display_starts_the_tray(display: str, tmp_path: Path) -> None:
+    """`ora` (what `make run` starts) shows its icon at once and opens the core behind it."""
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env |= {
+        "DISPLAY": display,
+        "QT_QPA_PLATFORM": "xcb",
+        "ORA_NO_LOCAL_DETECT": "1",
+        "ORA_HOME": str(tmp_path),
+        "ORA_RELAY_URL": "http://127.0.0.1:9",
+        "DBUS_SESSION_BUS_ADDRESS": "disabled:",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "-v"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line.strip())
+            if "tray ready" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "ora: tray icon shown" in seen and "ora: tray ready" in seen, seen
+    assert seen.index("ora: tray icon shown") < seen.index("ora: tray ready")
+    assert (tmp_path / "profiles" / "private" / "local-token").exists()
