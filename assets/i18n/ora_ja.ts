@@ -193,88 +193,88 @@
 <context>
     <name>TrayApp</name>
     <message>
-        <location filename="../../app/tray/app.py" line="94" />
+        <location filename="../../app/tray/app.py" line="98" />
         <source>Open chat</source>
         <translation>チャットを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="95" />
+        <location filename="../../app/tray/app.py" line="99" />
         <source>Open in browser</source>
         <translation>ブラウザで開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="96" />
-        <location filename="../../app/tray/app.py" line="160" />
+        <location filename="../../app/tray/app.py" line="100" />
+        <location filename="../../app/tray/app.py" line="166" />
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="97" />
+        <location filename="../../app/tray/app.py" line="101" />
         <source>Share with a friend</source>
         <translation>友だちと共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="98" />
+        <location filename="../../app/tray/app.py" line="102" />
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="99" />
+        <location filename="../../app/tray/app.py" line="103" />
         <source>Approvals</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="100" />
+        <location filename="../../app/tray/app.py" line="104" />
         <source>Providers</source>
         <translation>プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="101" />
+        <location filename="../../app/tray/app.py" line="105" />
         <source>Profile</source>
         <translation>プロファイル</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="110" />
+        <location filename="../../app/tray/app.py" line="114" />
         <source>Check for updates</source>
         <translation>アップデートを確認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="112" />
+        <location filename="../../app/tray/app.py" line="116" />
         <source>Quit</source>
         <translation>終了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="123" />
+        <location filename="../../app/tray/app.py" line="129" />
         <source>ORA — %1 — %2</source>
         <translation>ORA — %1 — %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="131" />
+        <location filename="../../app/tray/app.py" line="137" />
         <source>connected</source>
         <translation>接続中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="132" />
+        <location filename="../../app/tray/app.py" line="138" />
         <source>connecting</source>
         <translation>接続しています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="133" />
+        <location filename="../../app/tray/app.py" line="139" />
         <source>offline</source>
         <translation>オフライン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="134" />
+        <location filename="../../app/tray/app.py" line="140" />
         <source>private</source>
         <translation>個人</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="135" />
+        <location filename="../../app/tray/app.py" line="141" />
         <source>shared</source>
         <translation>共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="161" />
+        <location filename="../../app/tray/app.py" line="167" />
         <source>'%1' wants to pair as %2.
 Does its screen show this code?
 
@@ -285,45 +285,53 @@ Does its screen show this code?
 %3</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="181" />
-        <location filename="../../app/tray/app.py" line="213" />
+        <location filename="../../app/tray/app.py" line="187" />
+        <location filename="../../app/tray/app.py" line="219" />
         <source>Cannot pair now: the Relay is not reachable.</source>
         <translation>今はペアリングできません: Relay に接続できません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="237" />
+        <location filename="../../app/tray/app.py" line="245" />
         <source>ORA needs your approval</source>
         <translation>ORA が承認を求めています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="316" />
+        <location filename="../../app/tray/app.py" line="324" />
         <source>Key saved.</source>
         <translation>キーを保存しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="347" />
+        <location filename="../../app/tray/app.py" line="355" />
         <source>%1 did not answer: %2</source>
         <translation>%1 から応答がありません: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="351" />
+        <location filename="../../app/tray/app.py" line="359" />
         <source>%1 answered: %2</source>
         <translation>%1 の応答: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="368" />
+        <location filename="../../app/tray/app.py" line="376" />
         <source>The local server is not running (its port is in use); see the log.</source>
         <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="385" />
+        <location filename="../../app/tray/app.py" line="393" />
         <source>running</source>
         <translation>実行中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="411" />
+        <location filename="../../app/tray/app.py" line="419" />
         <source>Signed updates come with the installer; this version cannot update itself yet.</source>
         <translation>署名付きアップデートはインストーラー版で利用できます。このバージョンはまだ自動更新できません。</translation>
+    </message>
+</context>
+<context>
+    <name>TrayLaunch</name>
+    <message>
+        <location filename="../../app/tray/launch.py" line="34" />
+        <source>ORA — starting…</source>
+        <translation>ORA — 起動しています…</translation>
     </message>
 </context>
 </TS>
