@@ -125,6 +125,11 @@ class TrayApp(QObject):
             return  # a late status from the link thread, after Quit
         state = "attention" if self.popups else self.status
         self.tray.setIcon(state_icon(state))
+        self.actions["approvals"].setText(
+            self.tr("Approvals (%1)").replace("%1", str(len(self.popups)))
+            if self.popups
+            else self.tr("Approvals")
+        )
         self.tray.setToolTip(
             self.tr("ORA — %1 — %2")
             .replace("%1", self._words()[self.settings.profile.value])
@@ -265,6 +270,10 @@ class TrayApp(QObject):
         self._refresh_icon()
 
     def show_pending_approvals(self) -> None:
+        if not self.popups:
+            self.tray.showMessage(
+                "ORA", self.tr("Nothing is waiting for your approval."), state_icon(self.status)
+            )
         for popup in self.popups.values():
             popup.show()
             popup.raise_()

@@ -204,7 +204,7 @@
     </message>
     <message>
         <location filename="../../app/tray/app.py" line="100" />
-        <location filename="../../app/tray/app.py" line="166" />
+        <location filename="../../app/tray/app.py" line="171" />
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
@@ -220,6 +220,7 @@
     </message>
     <message>
         <location filename="../../app/tray/app.py" line="103" />
+        <location filename="../../app/tray/app.py" line="131" />
         <source>Approvals</source>
         <translation>承認待ち</translation>
     </message>
@@ -245,36 +246,41 @@
     </message>
     <message>
         <location filename="../../app/tray/app.py" line="129" />
+        <source>Approvals (%1)</source>
+        <translation>承認待ち（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="134" />
         <source>ORA — %1 — %2</source>
         <translation>ORA — %1 — %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="137" />
+        <location filename="../../app/tray/app.py" line="142" />
         <source>connected</source>
         <translation>接続中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="138" />
+        <location filename="../../app/tray/app.py" line="143" />
         <source>connecting</source>
         <translation>接続しています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="139" />
+        <location filename="../../app/tray/app.py" line="144" />
         <source>offline</source>
         <translation>オフライン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="140" />
+        <location filename="../../app/tray/app.py" line="145" />
         <source>private</source>
         <translation>個人</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="141" />
+        <location filename="../../app/tray/app.py" line="146" />
         <source>shared</source>
         <translation>共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="167" />
+        <location filename="../../app/tray/app.py" line="172" />
         <source>'%1' wants to pair as %2.
 Does its screen show this code?
 
@@ -285,43 +291,48 @@ Does its screen show this code?
 %3</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="187" />
-        <location filename="../../app/tray/app.py" line="219" />
+        <location filename="../../app/tray/app.py" line="192" />
+        <location filename="../../app/tray/app.py" line="224" />
         <source>Cannot pair now: the Relay is not reachable.</source>
         <translation>今はペアリングできません: Relay に接続できません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="245" />
+        <location filename="../../app/tray/app.py" line="250" />
         <source>ORA needs your approval</source>
         <translation>ORA が承認を求めています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="324" />
+        <location filename="../../app/tray/app.py" line="275" />
+        <source>Nothing is waiting for your approval.</source>
+        <translation>承認待ちのものはありません。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="333" />
         <source>Key saved.</source>
         <translation>キーを保存しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="355" />
+        <location filename="../../app/tray/app.py" line="364" />
         <source>%1 did not answer: %2</source>
         <translation>%1 から応答がありません: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="359" />
+        <location filename="../../app/tray/app.py" line="368" />
         <source>%1 answered: %2</source>
         <translation>%1 の応答: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="376" />
+        <location filename="../../app/tray/app.py" line="385" />
         <source>The local server is not running (its port is in use); see the log.</source>
         <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="393" />
+        <location filename="../../app/tray/app.py" line="402" />
         <source>running</source>
         <translation>実行中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="419" />
+        <location filename="../../app/tray/app.py" line="428" />
         <source>Signed updates come with the installer; this version cannot update itself yet.</source>
         <translation>署名付きアップデートはインストーラー版で利用できます。このバージョンはまだ自動更新できません。</translation>
     </message>

@@ -139,6 +139,7 @@ def test_approval_popup_and_answer_from_another_device(qtbot: Any, tray_factory:
     qtbot.waitUntil(lambda: bool(tray.popups), timeout=5000)
     popup = next(iter(tray.popups.values()))
     request = popup.request
+    assert tray.actions["approvals"].text() == "Approvals (1)"
 
     async def answer_elsewhere() -> None:
         tray.runtime.broker.answer(
@@ -153,6 +154,7 @@ def test_approval_popup_and_answer_from_another_device(qtbot: Any, tray_factory:
     tray.bridge.submit(answer_elsewhere()).result(5)
     qtbot.waitUntil(lambda: not tray.popups, timeout=5000)
     assert popup.outcome == "denied" and ran == []
+    assert tray.actions["approvals"].text() == "Approvals"
     assert pending.result(5)[-1].outcome == "denied"
 
 
