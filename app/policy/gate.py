@@ -96,19 +96,20 @@ def decide(
         loosenable = risk <= Risk.MEDIUM and base is not Verdict.DENY
         if tighter or loosenable:
             verdict = override
-    who = f"{role.value} in the {profile.value} profile"
+    article = "an" if role.value[0] in "aeiou" else "a"
+    who = f"{article} {role.value} in the {profile.value} profile"
     if verdict is Verdict.DENY:
         if base is Verdict.DENY:
             if profile is Profile.PRIVATE and role is not Role.OWNER:
                 reason = f"'{tool}' denied: the private profile is for its owner only"
             else:
-                reason = f"'{tool}' denied: {risk.name} tools are not allowed for a {who}"
+                reason = f"'{tool}' denied: {risk.name} tools are not allowed for {who}"
         else:
             reason = f"'{tool}' denied by this profile's configuration"
         return Decision(verdict=verdict, reason=reason)
     if verdict is Verdict.ASK:
         return Decision(
             verdict=verdict,
-            reason=f"'{tool}' is {risk.name} risk: the owner must approve it for a {who}",
+            reason=f"'{tool}' is {risk.name} risk: the owner must approve it for {who}",
         )
-    return Decision(verdict=verdict, reason=f"'{tool}' is allowed for a {who}")
+    return Decision(verdict=verdict, reason=f"'{tool}' is allowed for {who}")
