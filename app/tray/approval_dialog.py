@@ -49,7 +49,11 @@ class ApprovalDialog(QDialog):
         self.origin = QLabel(self.tr("Asked from: %1").replace("%1", origin))
         self.arguments = QPlainTextEdit(json.dumps(request.arguments, indent=2, ensure_ascii=False))
         self.arguments.setReadOnly(True)
-        self.reason = QLabel(request.reason)
+        # The gate's own wording (English, for logs and the model) stays in the tooltip.
+        self.reason = QLabel(
+            self.tr("It runs only if you approve it here or on another of your devices.")
+        )
+        self.reason.setToolTip(request.reason)
         self.reason.setWordWrap(True)
         self.countdown = QLabel()
         buttons = QHBoxLayout()

@@ -23,17 +23,22 @@
         <translation>依頼元: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="56" />
+        <location filename="../../app/tray/approval_dialog.py" line="54" />
+        <source>It runs only if you approve it here or on another of your devices.</source>
+        <translation>ここか、あなたの別の端末で承認した場合にのみ実行されます。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/approval_dialog.py" line="60" />
         <source>Approve</source>
         <translation>承認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="57" />
+        <location filename="../../app/tray/approval_dialog.py" line="61" />
         <source>Deny</source>
         <translation>拒否</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="90" />
+        <location filename="../../app/tray/approval_dialog.py" line="94" />
         <source>Denied automatically in %1 s</source>
         <translation>%1 秒後に自動的に拒否されます</translation>
     </message>
