@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.display import x_display_with_tray  # noqa: E402
+
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 IDLE_S = float(os.environ.get("BENCH_IDLE_S", "60"))
 MINIMAL = """
@@ -42,26 +46,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def start_display() -> tuple[str, list[subprocess.Popen[bytes]]]:
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write,),
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        display = ":" + pipe.readline().strip()
-    trayer = subprocess.Popen(
-        ["trayer", "--edge", "top", "--align", "right", "--width", "10", "--height", "32"],
-        env={**os.environ, "DISPLAY": display},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    return display, [trayer, xvfb]
 
 
 def launch(cmd: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.Popen[str]]:
@@ -97,10 +81,11 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 
 def main() -> None:
-    for tool in ("Xvfb", "trayer"):
-        if not shutil.which(tool):
-            sys.exit(f"{tool} is missing: run `make test` once (scripts/setup.sh installs it)")
-    display, helpers = start_display()
+    with x_display_with_tray() as display:
+        print(json.dumps(measure(display)))
+
+
+def measure(display: str) -> dict[str, object]:
     relay_port = free_port()
     work = Path(tempfile.mkdtemp(prefix="ora-bench-tray-"))
     base = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
@@ -140,8 +125,6 @@ def main() -> None:
         stop(floor_proc)
     finally:
         stop(relay)  # type: ignore[arg-type]
-        for helper in helpers:
-            helper.terminate()
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "start_s": round(statistics.median(ora_times), 3),
@@ -157,7 +140,7 @@ def main() -> None:
         f"(floor {result['floor_start_s']} s); "
         f"idle RSS {result['idle_rss_mb']} MB after {IDLE_S:.0f} s (floor {result['floor_idle_rss_mb']} MB)"
     )
-    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

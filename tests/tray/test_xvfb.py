@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.display import x_display_with_tray
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
@@ -18,34 +20,9 @@ SHOTS = ROOT / "docs" / "screenshots"
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
-    for tool in ("Xvfb", "trayer", "xdotool", "zbarimg"):
-        assert shutil.which(tool), f"{tool} is missing: `make test` installs it (scripts/setup.sh)"
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write,),
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    name = f":{number}"
-    env = {**os.environ, "DISPLAY": name}
-    trayer = subprocess.Popen(
-        [
-            *("trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel"),
-            *("--width", "200", "--height", "32", "--SetDockType", "true"),
-            *("--tint", "0x202020", "--transparent", "true", "--alpha", "0"),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    yield name
-    trayer.terminate()
-    xvfb.terminate()
-    trayer.wait(5)
-    xvfb.wait(5)
+    assert shutil.which("xdotool") and shutil.which("zbarimg"), "`make test` installs them"
+    with x_display_with_tray() as name:
+        yield name
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
