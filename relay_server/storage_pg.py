@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from relay_server.storage import TokenRow
+from relay_server.storage import USAGE_COLUMNS, AccountRow, TokenRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -29,6 +29,18 @@ CREATE TABLE IF NOT EXISTS pairings (
 CREATE TABLE IF NOT EXISTS audit (
     id BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, event TEXT NOT NULL, node_id TEXT,
     device_id TEXT, source TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS accounts (
+    account_id TEXT PRIMARY KEY, plan TEXT NOT NULL, status TEXT NOT NULL,
+    status_at DOUBLE PRECISION NOT NULL, budget_nusd BIGINT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS usage_events (
+    account_id TEXT NOT NULL, request_id TEXT NOT NULL, device_id TEXT NOT NULL, month TEXT NOT NULL,
+    state TEXT NOT NULL, claimed_at DOUBLE PRECISION NOT NULL, billed_at DOUBLE PRECISION,
+    model TEXT, tokens_in INTEGER, tokens_out INTEGER, cost_nusd BIGINT NOT NULL DEFAULT 0,
+    outcome TEXT, PRIMARY KEY (account_id, request_id));
+CREATE INDEX IF NOT EXISTS usage_month ON usage_events(account_id, month);
+CREATE TABLE IF NOT EXISTS webhook_events (
+    event_id TEXT PRIMARY KEY, received_at DOUBLE PRECISION NOT NULL);
 """
 _SCHEMA_LOCK = 0x0A5E1A7  # advisory lock: two instances starting together create tables once
 
@@ -220,3 +232,107 @@ class PostgresStore:
             else await self._pool.fetch(sql + " ORDER BY id")
         )
         return [dict(r) for r in rows]
+
+    # billing ledger: every write is one statement, so concurrent workers and Relay instances
+    # rely on PostgreSQL's row locks and unique keys, not on anything held in a process.
+    async def ensure_account(
+        self, account_id: str, plan: str, status: str, budget_nusd: int
+    ) -> AccountRow:
+        await self._pool.execute(
+            "INSERT INTO accounts VALUES ($1,$2,$3,0,$4,$5) ON CONFLICT DO NOTHING",
+            account_id,
+            plan,
+            status,
+            budget_nusd,
+            time.time(),
+        )
+        row = await self._pool.fetchrow(
+            "SELECT plan, status, status_at, budget_nusd FROM accounts WHERE account_id=$1",
+            account_id,
+        )
+        return AccountRow(
+            account_id=account_id,
+            plan=row["plan"],
+            status=row["status"],
+            status_at=row["status_at"],
+            budget_nusd=row["budget_nusd"],
+        )
+
+    async def set_account_status(self, account_id: str, status: str, at: float) -> bool:
+        status_line = await self._pool.execute(
+            "UPDATE accounts SET status=$1, status_at=$2 WHERE account_id=$3 AND status_at<=$2",
+            status,
+            at,
+            account_id,
+        )
+        return _changed(status_line)
+
+    async def set_account_budget(self, account_id: str, budget_nusd: int) -> None:
+        await self._pool.execute(
+            "UPDATE accounts SET budget_nusd=$1 WHERE account_id=$2", budget_nusd, account_id
+        )
+
+    async def claim_usage(
+        self, account_id: str, request_id: str, device_id: str, month: str
+    ) -> bool:
+        status = await self._pool.execute(
+            "INSERT INTO usage_events (account_id, request_id, device_id, month, state, claimed_at) "
+            "VALUES ($1,$2,$3,$4,'claimed',$5) ON CONFLICT DO NOTHING",
+            account_id,
+            request_id,
+            device_id,
+            month,
+            time.time(),
+        )
+        return status == "INSERT 0 1"
+
+    async def bill_usage(
+        self,
+        account_id: str,
+        request_id: str,
+        *,
+        model: str,
+        tokens_in: int,
+        tokens_out: int,
+        cost_nusd: int,
+        outcome: str,
+    ) -> bool:
+        status = await self._pool.execute(
+            "UPDATE usage_events SET state='billed', billed_at=$1, model=$2, tokens_in=$3, "
+            "tokens_out=$4, cost_nusd=$5, outcome=$6 "
+            "WHERE account_id=$7 AND request_id=$8 AND state='claimed'",
+            time.time(),
+            model,
+            tokens_in,
+            tokens_out,
+            cost_nusd,
+            outcome,
+            account_id,
+            request_id,
+        )
+        return _changed(status)
+
+    async def month_spent(self, account_id: str, month: str) -> int:
+        value = await self._pool.fetchval(
+            "SELECT COALESCE(SUM(cost_nusd), 0) FROM usage_events WHERE account_id=$1 AND month=$2",
+            account_id,
+            month,
+        )
+        return int(value)
+
+    async def usage_rows(self, account_id: str, month: str) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_events "  # noqa: S608 (fixed columns)
+            "WHERE account_id=$1 AND month=$2 ORDER BY claimed_at",
+            account_id,
+            month,
+        )
+        return [dict(r) for r in rows]
+
+    async def remember_webhook_event(self, event_id: str) -> bool:
+        status = await self._pool.execute(
+            "INSERT INTO webhook_events VALUES ($1,$2) ON CONFLICT DO NOTHING",
+            event_id,
+            time.time(),
+        )
+        return status == "INSERT 0 1"
