@@ -200,7 +200,9 @@ async def post_webhook(
 ) -> tuple[int, dict[str, Any]]:
     """Deliver a payment-provider event as the provider would (signed body)."""
     raw = json.dumps(event).encode()
-    sig = header or sign(secret, raw, int(time.time()) if timestamp is None else timestamp)
+    sig = header
+    if sig is None:
+        sig = sign(secret, raw, int(time.time()) if timestamp is None else timestamp)
     async with (
         aiohttp.ClientSession() as http,
         http.post(
