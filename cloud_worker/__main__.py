@@ -33,6 +33,8 @@ _FIELDS = (
     "outcome",
     "charged",
     "ms",
+    "claim_ms",
+    "run_ms",
 )
 
 

@@ -7,6 +7,9 @@ depend on what a remote file said that minute.
 The budget is enforced before each piece of text is passed on: a piece whose tokens would take
 the running cost past the remaining budget is not sent, the provider stream is closed, and the
 request ends as `budget_exhausted`, billed for what was delivered (never more than the budget).
+While streaming, tokens are estimated high (one per three bytes, at least one): the tokenizer
+costs ~0.2 ms a call, too much per piece; the bill, settled after the reply is out, uses the
+provider's count, or the tokenizer once over the prompt and once over the whole reply.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cloud_worker.settings import CloudSettings
@@ -32,6 +35,27 @@ def load_litellm() -> Any:
     litellm.suppress_debug_info = True
     litellm.telemetry = False
     return litellm
+
+
+_MESSAGE_OVERHEAD = 8  # the chat template's tokens around a message, estimated high
+
+
+@dataclass
+class Draft:
+    """A reply as it streamed, with estimated token counts (see Executor.settle)."""
+
+    messages: list[dict[str, str]]
+    budget_usd: float
+    tokens_in: int
+    tokens_out: int = 0
+    pieces: list[str] = field(default_factory=list)
+    outcome: str = "completed"  # completed | budget_exhausted | failed
+    ran: bool = True  # False: refused before calling the provider
+    reported: Any = None  # the provider's usage, when it sent one
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,72 +103,91 @@ class Executor:
 
     async def run(
         self, text: str, budget_usd: float, on_delta: Callable[[str], Awaitable[None]]
-    ) -> Outcome:
-        """Stream a reply to `text`, calling on_delta per piece, within `budget_usd`."""
+    ) -> Draft:
+        """Stream a reply to `text`, calling on_delta per piece, within `budget_usd`.
+
+        Token counts here are high estimates; `settle` turns the draft into the bill once the
+        reply is out, so the tokenizer never delays a piece of it.
+        """
         assert self._litellm is not None, "warm_up() first"
         messages = [{"role": "user", "content": text}]
-        tokens_in = int(
-            self._litellm.token_counter(model=self._settings.billed_model, messages=messages)
-        )
+        tokens_in = _estimate(text) + _MESSAGE_OVERHEAD
+        draft = Draft(messages=messages, budget_usd=budget_usd, tokens_in=tokens_in)
         if self._cost(tokens_in, 1) > budget_usd:
-            return Outcome(
-                text="",
-                model=self.model,
-                tokens_in=0,
-                tokens_out=0,
-                cost_usd=0.0,
-                outcome="budget_exhausted",
-            )
-        tokens_out = 0
-        pieces: list[str] = []
-        outcome = "completed"
-        reported: Any = None
+            draft.outcome = "budget_exhausted"
+            draft.ran = False
+            return draft
         stream: Any = None
         try:
-            stream = await self._litellm.acompletion(
-                model=self._settings.model,
-                api_base=self._settings.api_base or None,
-                api_key=self._settings.api_key or _NO_KEY,
-                messages=messages,
-                stream=True,
-                stream_options={"include_usage": True},
-                timeout=self._settings.request_timeout_s,
-            )
-            async for chunk in stream:
-                reported = getattr(chunk, "usage", None) or reported
-                if not chunk.choices:
-                    continue
-                piece = chunk.choices[0].delta.content
-                if not piece:
-                    continue
-                n = max(1, self._count(piece))
-                if self._cost(tokens_in, tokens_out + n) > budget_usd:
-                    outcome = "budget_exhausted"
-                    break
-                tokens_out += n
-                pieces.append(piece)
-                await on_delta(piece)
+            # One limit around the whole stream, so a provider that trickles forever is cut off
+            # too (litellm's own `timeout` bounds the connection and each read).
+            async with asyncio.timeout(self._settings.request_timeout_s):
+                stream = await self._litellm.acompletion(
+                    model=self._settings.model,
+                    api_base=self._settings.api_base or None,
+                    api_key=self._settings.api_key or _NO_KEY,
+                    messages=messages,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+                await self._relay(stream, draft, on_delta)
         except Exception as err:  # litellm raises many kinds; the device gets one clear error
             _LOGGER.warning("provider failed: %s", type(err).__name__)
-            outcome = "failed"
-        finally:
-            if stream is not None and hasattr(stream, "aclose"):
-                try:
-                    await stream.aclose()
-                except Exception:  # closing a finished stream may raise
-                    _LOGGER.debug("closing the provider stream failed")
-        if outcome == "completed" and reported is not None:
-            # The provider's own count, when it gives one, is what it will bill us for.
-            tokens_in = int(getattr(reported, "prompt_tokens", 0) or tokens_in)
-            tokens_out = int(getattr(reported, "completion_tokens", 0) or tokens_out)
-        # A failure before any text reached the user is not billed.
-        cost = 0.0 if outcome == "failed" and not tokens_out else self._cost(tokens_in, tokens_out)
-        cost = min(cost, budget_usd)
+            draft.outcome = "failed"
+        if draft.outcome != "completed" and stream is not None and hasattr(stream, "aclose"):
+            try:
+                await stream.aclose()  # stop the provider generating what we will not pay for
+            except Exception:  # closing a broken stream may raise
+                _LOGGER.debug("closing the provider stream failed")
+        return draft
+
+    async def _relay(
+        self, stream: Any, draft: Draft, on_delta: Callable[[str], Awaitable[None]]
+    ) -> None:
+        """Pass pieces on while the budget allows the next one."""
+        async for chunk in stream:
+            draft.reported = getattr(chunk, "usage", None) or draft.reported
+            if not chunk.choices:
+                continue
+            piece = chunk.choices[0].delta.content
+            if not piece:
+                continue
+            n = _estimate(piece)
+            if self._cost(draft.tokens_in, draft.tokens_out + n) > draft.budget_usd:
+                draft.outcome = "budget_exhausted"
+                break
+            draft.tokens_out += n
+            draft.pieces.append(piece)
+            await on_delta(piece)
+
+    def settle(self, draft: Draft) -> Outcome:
+        """The bill of a draft: the provider's token counts when it gave them, else the
+        tokenizer's; never above the budget; nothing for a failure before any text."""
+        if not draft.ran:
+            tokens_in = tokens_out = 0
+        elif draft.outcome == "completed" and draft.reported is not None:
+            tokens_in = int(getattr(draft.reported, "prompt_tokens", 0) or draft.tokens_in)
+            tokens_out = int(getattr(draft.reported, "completion_tokens", 0) or draft.tokens_out)
+        else:
+            tokens_in = int(
+                self._litellm.token_counter(
+                    model=self._settings.billed_model, messages=draft.messages
+                )
+            )
+            tokens_out = self._count(draft.text) if draft.pieces else 0
+        cost = self._cost(tokens_in, tokens_out)
+        if draft.outcome == "failed" and not draft.pieces:
+            cost = 0.0
         return Outcome(
-            text="".join(pieces),
+            text=draft.text,
             model=self.model,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
-            cost_usd=cost,
-            outcome=outcome,
+            cost_usd=min(cost, draft.budget_usd),
+            outcome=draft.outcome,
         )
+
+
+def _estimate(text: str) -> int:
+    """Tokens of a text, estimated high: one per three UTF-8 bytes, at least one."""
+    return max(1, (len(text.encode()) + 2) // 3)

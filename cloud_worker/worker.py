@@ -184,7 +184,7 @@ class CloudWorker:
         return await asyncio.wait_for(future, self.settings.claim_timeout_s)
 
     async def _chat(self, ds: _DeviceSession, chat: am.Chat) -> None:
-        """Claim, run, report, reply; every path ends the reply with `done`."""
+        """Claim, run, reply, report: every request ends with `done`, then its receipt."""
         started = time.monotonic()
         try:
             grant = await self._ask(
@@ -201,18 +201,37 @@ class CloudWorker:
             )
             self._send_app(ds, am.AppError(code=grant.code, message=grant.message))
             self._send_app(ds, am.Done(id=chat.id, text=""))
+            self._send_app(
+                ds,
+                cloud.CloudReceipt(
+                    id=chat.id,
+                    model="",
+                    tokens_in=0,
+                    tokens_out=0,
+                    cost_usd=0.0,
+                    charged=False,
+                    remaining_usd=grant.remaining_usd,
+                ),
+            )
             return
 
         async def delta(piece: str) -> None:
             self._send_app(ds, am.Delta(id=chat.id, text=piece))
 
-        result = await self.executor.run(chat.text, grant.remaining_usd, delta)
-        charged = await self._report(ds, chat.id, result)
+        claimed_ms = round((time.monotonic() - started) * 1000, 1)
+        draft = await self.executor.run(chat.text, grant.remaining_usd, delta)
         code = {"budget_exhausted": codes.BUDGET_EXHAUSTED, "failed": codes.PROVIDER_FAILED}.get(
-            result.outcome
+            draft.outcome
         )
         if code is not None:
             self._send_app(ds, am.AppError(code=code, message=_MESSAGES[code]))
+        # The reply is complete for the user now; the bill is settled and the usage event
+        # written after it, off the reply's path (the claim, which decides whether it runs at
+        # all, was on it).
+        self._send_app(ds, am.Done(id=chat.id, text=draft.text))
+        run_ms = round((time.monotonic() - started) * 1000, 1)
+        result = self.executor.settle(draft)
+        charged = await self._report(ds, chat.id, result)
         self._send_app(
             ds,
             cloud.CloudReceipt(
@@ -225,7 +244,6 @@ class CloudWorker:
                 remaining_usd=max(0.0, grant.remaining_usd - result.cost_usd),
             ),
         )
-        self._send_app(ds, am.Done(id=chat.id, text=result.text))
         _LOGGER.info(
             "request finished",
             extra={
@@ -238,6 +256,8 @@ class CloudWorker:
                 "outcome": result.outcome,
                 "charged": charged,
                 "ms": round((time.monotonic() - started) * 1000, 1),
+                "claim_ms": claimed_ms,
+                "run_ms": run_ms,
             },
         )
 

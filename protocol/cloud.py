@@ -121,7 +121,11 @@ class CloudInfo(Message):
 @message
 @dataclass(frozen=True, kw_only=True)
 class CloudReceipt(Message):
-    """Cloud -> device before `done`: what this request cost and what is left this month."""
+    """Cloud -> device after `done` (every request gets one): what it cost, what is left.
+
+    It follows `done` because the usage event is written after the reply is complete, off the
+    reply's path; `charged` says whether this request id was billed now (False for a refusal or
+    a retry of a request already billed)."""
 
     TYPE: ClassVar[str] = "cloud_receipt"
     id: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ class Device:
     cloud_public_key: bytes = b""
     cloud_session: e2ee.Session | None = None
     cloud_inbox: asyncio.Queue[m.Message] = field(default_factory=asyncio.Queue)
+    last_done_at: float = 0.0
 
     async def _http(self) -> aiohttp.ClientSession:
         if self.http is None:
@@ -258,7 +260,8 @@ class Device:
     async def cloud_chat(
         self, text: str, *, request_id: str | None = None, timeout: float = 20
     ) -> tuple[list[str], str, list[m.Message]]:
-        """Send a request to the Cloud; collect deltas until done: (deltas, text, the rest)."""
+        """Send a request to the Cloud; collect deltas until done, then its receipt:
+        (deltas, text, the rest)."""
         msg_id = request_id or str(uuid.uuid4())
         await self.cloud_send(am.Chat(id=msg_id, text=text))
         deltas: list[str] = []
@@ -268,6 +271,9 @@ class Device:
             if isinstance(msg, am.Delta) and msg.id == msg_id:
                 deltas.append(msg.text)
             elif isinstance(msg, am.Done) and msg.id == msg_id:
-                return deltas, msg.text, other
+                self.last_done_at = time.perf_counter()
+                receipt = await self.next_cloud(timeout)  # every request's receipt follows `done`
+                assert isinstance(receipt, cloud.CloudReceipt) and receipt.id == msg_id, receipt
+                return deltas, msg.text, [*other, receipt]
             else:
                 other.append(msg)
