@@ -274,4 +274,4 @@ def _refusal(err: RelayError) -> Grant:
 
 def _usd_text(nusd: int) -> str:
     """Dollars with 9 decimals, exact (a string, so no float rounding on the way)."""
-    return str((Decimal(nusd) / NANO).quantize(Decimal("0.000000001")))
+    return f"{(Decimal(nusd) / NANO).quantize(Decimal('0.000000001')):f}"
