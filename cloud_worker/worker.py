@@ -231,7 +231,7 @@ class CloudWorker:
         self._send_app(ds, am.Done(id=chat.id, text=draft.text))
         run_ms = round((time.monotonic() - started) * 1000, 1)
         result = self.executor.settle(draft)
-        charged = await self._report(ds, chat.id, result)
+        charged, left = await self._report(ds, chat.id, result)
         self._send_app(
             ds,
             cloud.CloudReceipt(
@@ -241,7 +241,7 @@ class CloudWorker:
                 tokens_out=result.tokens_out,
                 cost_usd=result.cost_usd,
                 charged=charged,
-                remaining_usd=max(0.0, grant.remaining_usd - result.cost_usd),
+                remaining_usd=left,
             ),
         )
         _LOGGER.info(
@@ -261,7 +261,9 @@ class CloudWorker:
             },
         )
 
-    async def _report(self, ds: _DeviceSession, request_id: str, result: Outcome) -> bool:
+    async def _report(
+        self, ds: _DeviceSession, request_id: str, result: Outcome
+    ) -> tuple[bool, float]:
         """Write the usage event; retried until the Relay answers (the key makes it idempotent)."""
         usage = cloud.CloudUsage(
             request_id=request_id,
@@ -276,6 +278,6 @@ class CloudWorker:
             with contextlib.suppress(TimeoutError):
                 recorded = await self._ask(usage, cloud.CloudRecorded.TYPE)
                 assert isinstance(recorded, cloud.CloudRecorded)
-                return recorded.charged
+                return recorded.charged, recorded.remaining_usd
         _LOGGER.error("usage event not acknowledged", extra={"request_id": request_id})
-        return False
+        return False, 0.0

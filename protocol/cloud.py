@@ -17,9 +17,10 @@ Control messages between a Cloud worker and the Relay (text frames) carry routin
 metadata only: request id, device id, model, token counts, price. Never content.
 
     worker -> Relay  cloud_claim(request_id, device_id)        before running a request
-    Relay -> worker  cloud_grant(granted, code, remaining_usd)  the ledger's answer
+    Relay -> worker  cloud_grant(granted, code, remaining_usd)  the ledger's answer; granted,
+                     remaining_usd is what the request may spend (its reservation of the budget)
     worker -> Relay  cloud_usage(model, tokens, cost, outcome)  after the stream ended
-    Relay -> worker  cloud_recorded(charged)                    charged once per request id
+    Relay -> worker  cloud_recorded(charged, remaining_usd)     charged once per request id
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class CloudRecorded(Message):
     request_id: str
     device_id: str
     charged: bool
+    remaining_usd: float = 0.0  # the month's budget left after this request
 
 
 # -- Cloud <-> device (inside the end-to-end session) ----------------------------------------

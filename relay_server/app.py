@@ -841,7 +841,7 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
             )
         )
     elif isinstance(msg, cloud.CloudUsage):
-        charged = await relay.billing.record(
+        charged, left = await relay.billing.record(
             msg.device_id,
             msg.request_id,
             model=msg.model,
@@ -853,7 +853,12 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
         if charged:
             relay.metrics.cloud_charged.inc(max(0.0, msg.cost_usd))
         worker.send_message(
-            cloud.CloudRecorded(request_id=msg.request_id, device_id=msg.device_id, charged=charged)
+            cloud.CloudRecorded(
+                request_id=msg.request_id,
+                device_id=msg.device_id,
+                charged=charged,
+                remaining_usd=to_usd(left),
+            )
         )
     else:
         worker.send_message(

@@ -72,7 +72,8 @@ def to_usd(nusd: int) -> float:
 
 @dataclass(frozen=True, kw_only=True)
 class Grant:
-    """The ledger's answer to a Cloud claim."""
+    """The ledger's answer to a Cloud claim: when granted, `remaining_nusd` is what this request
+    may spend (its reservation); when refused, the month's budget left."""
 
     granted: bool
     code: str = ""
@@ -119,22 +120,29 @@ class Billing:
             account = await self.require_active(node_id)
         except RelayError as err:
             return _refusal(err)
-        month = month_of(time.time())
-        remaining = account.budget_nusd - await self._store.month_spent(node_id, month)
-        if remaining <= 0:
-            return Grant(
-                granted=False,
-                code=codes.BUDGET_EXHAUSTED,
-                message="this month's Cloud budget is spent: raise it or wait for next month",
-            )
-        if not await self._store.claim_usage(node_id, request_id, device_id, month):
+        outcome, amount = await self._store.claim_usage(
+            node_id,
+            request_id,
+            device_id,
+            month_of(time.time()),
+            account.budget_nusd,
+            to_nusd(self._settings.cloud_reservation_usd),
+        )
+        if outcome == "duplicate":
             return Grant(
                 granted=False,
                 code=codes.DUPLICATE_REQUEST,
                 message="this request was already sent to the Cloud; it is not run or billed again",
-                remaining_nusd=remaining,
+                remaining_nusd=amount,
             )
-        return Grant(granted=True, remaining_nusd=remaining)
+        if outcome == "exhausted":
+            return Grant(
+                granted=False,
+                code=codes.BUDGET_EXHAUSTED,
+                message="this month's Cloud budget is spent (or held by requests still running): "
+                "raise it or wait for next month",
+            )
+        return Grant(granted=True, remaining_nusd=amount)
 
     async def record(
         self,
@@ -146,12 +154,12 @@ class Billing:
         tokens_out: int,
         cost_usd: float,
         outcome: str,
-    ) -> bool:
-        """Bill a claimed request once; False when it was billed already (or never claimed)."""
+    ) -> tuple[bool, int]:
+        """Bill a claimed request once: (charged now, the month's budget left after it)."""
         device = await self._store.device(device_id)
         if device is None:
-            return False
-        return await self._store.bill_usage(
+            return False, 0
+        charged = await self._store.bill_usage(
             device[0],
             request_id,
             model=model[:100],
@@ -160,6 +168,9 @@ class Billing:
             cost_nusd=max(0, to_nusd(cost_usd)),
             outcome=outcome[:40],
         )
+        account = await self.account(device[0])
+        held = await self._store.month_held(device[0], month_of(time.time()))
+        return charged, max(0, account.budget_nusd - held)
 
     async def statement(self, account_id: str, month: str) -> dict[str, Any]:
         """The month's statement: the subscription line, one line per usage event, totals."""

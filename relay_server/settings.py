@@ -43,6 +43,8 @@ class RelaySettings:
     plan_price_usd: float = 5.0
     new_account_status: str = "active"
     cloud_budget_usd: float = 10.0  # monthly Cloud budget of a new account
+    # The most one request may reserve of the budget while it runs (see storage.HELD_SQL).
+    cloud_reservation_usd: float = 0.25
 
     @property
     def db_path(self) -> Path:
@@ -84,6 +86,8 @@ class RelaySettings:
             values["plan_price_usd"] = float(env["ORA_RELAY_PLAN_PRICE_USD"])
         if env.get("ORA_RELAY_NEW_ACCOUNT_STATUS"):
             values["new_account_status"] = env["ORA_RELAY_NEW_ACCOUNT_STATUS"]
+        if env.get("ORA_RELAY_CLOUD_RESERVATION_USD"):
+            values["cloud_reservation_usd"] = float(env["ORA_RELAY_CLOUD_RESERVATION_USD"])
         if env.get("ORA_RELAY_CLOUD_BUDGET_USD"):
             values["cloud_budget_usd"] = float(env["ORA_RELAY_CLOUD_BUDGET_USD"])
         values.update({k: v for k, v in overrides.items() if v is not None})

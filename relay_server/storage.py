@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS usage_events (
     account_id TEXT NOT NULL, request_id TEXT NOT NULL, device_id TEXT NOT NULL, month TEXT NOT NULL,
     state TEXT NOT NULL, claimed_at REAL NOT NULL, billed_at REAL, model TEXT, tokens_in INTEGER,
     tokens_out INTEGER, cost_nusd INTEGER NOT NULL DEFAULT 0, outcome TEXT,
-    PRIMARY KEY (account_id, request_id));
+    reserved_nusd INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (account_id, request_id));
 CREATE INDEX IF NOT EXISTS usage_month ON usage_events(account_id, month);
 CREATE TABLE IF NOT EXISTS webhook_events (event_id TEXT PRIMARY KEY, received_at REAL NOT NULL);
 """
@@ -116,8 +116,14 @@ class RelayStore(Protocol):
     async def set_account_status(self, account_id: str, status: str, at: float) -> bool: ...
     async def set_account_budget(self, account_id: str, budget_nusd: int) -> None: ...
     async def claim_usage(
-        self, account_id: str, request_id: str, device_id: str, month: str
-    ) -> bool: ...
+        self,
+        account_id: str,
+        request_id: str,
+        device_id: str,
+        month: str,
+        budget_nusd: int,
+        max_reserve_nusd: int,
+    ) -> tuple[str, int]: ...
     async def bill_usage(
         self,
         account_id: str,
@@ -129,10 +135,19 @@ class RelayStore(Protocol):
         cost_nusd: int,
         outcome: str,
     ) -> bool: ...
-    async def month_spent(self, account_id: str, month: str) -> int: ...
+    async def month_held(self, account_id: str, month: str) -> int: ...
     async def usage_rows(self, account_id: str, month: str) -> list[dict[str, Any]]: ...
     async def remember_webhook_event(self, event_id: str) -> bool: ...
 
+
+# What an account's month holds of its budget: what was billed, plus what in-flight requests
+# reserved. A claim reserves up to a cap of the remaining budget, so concurrent requests (on
+# any workers) can never together spend more than the budget; billing replaces the
+# reservation with the real cost.
+HELD_SQL = (
+    "SELECT COALESCE(SUM(CASE WHEN state='billed' THEN cost_nusd ELSE reserved_nusd END), 0) "
+    "FROM usage_events WHERE account_id=$1 AND month=$2"
+)
 
 USAGE_COLUMNS = (
     "request_id",
@@ -358,16 +373,36 @@ class SqliteStore:
         )
 
     async def claim_usage(
-        self, account_id: str, request_id: str, device_id: str, month: str
-    ) -> bool:
-        """Claim a request id for this account; False if it was claimed before (a retry)."""
+        self,
+        account_id: str,
+        request_id: str,
+        device_id: str,
+        month: str,
+        budget_nusd: int,
+        max_reserve_nusd: int,
+    ) -> tuple[str, int]:
+        """Claim a request id and reserve budget for it, atomically: ("granted", reserved),
+        ("duplicate", month's remaining) for an id claimed before, or ("exhausted", 0)."""
         with self._lock:
-            cur = self._conn.execute(
-                "INSERT INTO usage_events (account_id, request_id, device_id, month, state, claimed_at) "
-                "VALUES (?,?,?,?,'claimed',?) ON CONFLICT DO NOTHING",
-                (account_id, request_id, device_id, month, time.time()),
+            if self._conn.execute(
+                "SELECT 1 FROM usage_events WHERE account_id=? AND request_id=?",
+                (account_id, request_id),
+            ).fetchone():
+                return "duplicate", max(0, budget_nusd - self._held(account_id, month))
+            remaining = budget_nusd - self._held(account_id, month)
+            if remaining <= 0:
+                return "exhausted", 0
+            reserve = min(remaining, max_reserve_nusd)
+            self._conn.execute(
+                "INSERT INTO usage_events (account_id, request_id, device_id, month, state, "
+                "claimed_at, reserved_nusd) VALUES (?,?,?,?,'claimed',?,?)",
+                (account_id, request_id, device_id, month, time.time(), reserve),
             )
-            return cur.rowcount == 1
+            return "granted", reserve
+
+    def _held(self, account_id: str, month: str) -> int:
+        sql = HELD_SQL.replace("$1", "?").replace("$2", "?")
+        return int(self._conn.execute(sql, (account_id, month)).fetchone()[0])
 
     async def bill_usage(
         self,
@@ -399,12 +434,10 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
-    async def month_spent(self, account_id: str, month: str) -> int:
-        rows = self._exec(
-            "SELECT COALESCE(SUM(cost_nusd), 0) FROM usage_events WHERE account_id=? AND month=?",
-            (account_id, month),
-        )
-        return int(rows[0][0])
+    async def month_held(self, account_id: str, month: str) -> int:
+        """Billed plus reserved (in-flight) nano-dollars of the month."""
+        with self._lock:
+            return self._held(account_id, month)
 
     async def usage_rows(self, account_id: str, month: str) -> list[dict[str, Any]]:
         rows = self._exec(

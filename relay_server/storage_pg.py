@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from relay_server.storage import USAGE_COLUMNS, AccountRow, TokenRow
+from relay_server.storage import HELD_SQL, USAGE_COLUMNS, AccountRow, TokenRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS usage_events (
     account_id TEXT NOT NULL, request_id TEXT NOT NULL, device_id TEXT NOT NULL, month TEXT NOT NULL,
     state TEXT NOT NULL, claimed_at DOUBLE PRECISION NOT NULL, billed_at DOUBLE PRECISION,
     model TEXT, tokens_in INTEGER, tokens_out INTEGER, cost_nusd BIGINT NOT NULL DEFAULT 0,
-    outcome TEXT, PRIMARY KEY (account_id, request_id));
+    outcome TEXT, reserved_nusd BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (account_id, request_id));
 CREATE INDEX IF NOT EXISTS usage_month ON usage_events(account_id, month);
 CREATE TABLE IF NOT EXISTS webhook_events (
     event_id TEXT PRIMARY KEY, received_at DOUBLE PRECISION NOT NULL);
@@ -273,18 +273,41 @@ class PostgresStore:
         )
 
     async def claim_usage(
-        self, account_id: str, request_id: str, device_id: str, month: str
-    ) -> bool:
-        status = await self._pool.execute(
-            "INSERT INTO usage_events (account_id, request_id, device_id, month, state, claimed_at) "
-            "VALUES ($1,$2,$3,$4,'claimed',$5) ON CONFLICT DO NOTHING",
-            account_id,
-            request_id,
-            device_id,
-            month,
-            time.time(),
-        )
-        return status == "INSERT 0 1"
+        self,
+        account_id: str,
+        request_id: str,
+        device_id: str,
+        month: str,
+        budget_nusd: int,
+        max_reserve_nusd: int,
+    ) -> tuple[str, int]:
+        # The account row's lock serialises one account's claims across every Relay instance;
+        # the primary key would still refuse a second row for the same request id.
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT 1 FROM accounts WHERE account_id=$1 FOR UPDATE", account_id)
+            held = int(await conn.fetchval(HELD_SQL, account_id, month))
+            if await conn.fetchval(
+                "SELECT 1 FROM usage_events WHERE account_id=$1 AND request_id=$2",
+                account_id,
+                request_id,
+            ):
+                return "duplicate", max(0, budget_nusd - held)
+            remaining = budget_nusd - held
+            if remaining <= 0:
+                return "exhausted", 0
+            reserve = min(remaining, max_reserve_nusd)
+            status = await conn.execute(
+                "INSERT INTO usage_events (account_id, request_id, device_id, month, state, "
+                "claimed_at, reserved_nusd) VALUES ($1,$2,$3,$4,'claimed',$5,$6) "
+                "ON CONFLICT DO NOTHING",
+                account_id,
+                request_id,
+                device_id,
+                month,
+                time.time(),
+                reserve,
+            )
+            return ("granted", reserve) if status == "INSERT 0 1" else ("duplicate", remaining)
 
     async def bill_usage(
         self,
@@ -312,13 +335,8 @@ class PostgresStore:
         )
         return _changed(status)
 
-    async def month_spent(self, account_id: str, month: str) -> int:
-        value = await self._pool.fetchval(
-            "SELECT COALESCE(SUM(cost_nusd), 0) FROM usage_events WHERE account_id=$1 AND month=$2",
-            account_id,
-            month,
-        )
-        return int(value)
+    async def month_held(self, account_id: str, month: str) -> int:
+        return int(await self._pool.fetchval(HELD_SQL, account_id, month))
 
     async def usage_rows(self, account_id: str, month: str) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
