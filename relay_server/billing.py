@@ -88,6 +88,9 @@ class Billing:
         self._store = store
         self._settings = settings
 
+    def _stale_before(self) -> float:
+        return time.time() - self._settings.cloud_claim_lease_s
+
     async def account(self, account_id: str) -> AccountRow:
         """The account (created with the configured defaults for Nodes registered earlier)."""
         return await self._store.ensure_account(
@@ -127,6 +130,7 @@ class Billing:
             month_of(time.time()),
             account.budget_nusd,
             to_nusd(self._settings.cloud_reservation_usd),
+            self._stale_before(),
         )
         if outcome == "duplicate":
             return Grant(
@@ -169,7 +173,7 @@ class Billing:
             outcome=outcome[:40],
         )
         account = await self.account(device[0])
-        held = await self._store.month_held(device[0], month_of(time.time()))
+        held = await self._store.month_held(device[0], month_of(time.time()), self._stale_before())
         return charged, max(0, account.budget_nusd - held)
 
     async def statement(self, account_id: str, month: str) -> dict[str, Any]:

@@ -45,6 +45,9 @@ class RelaySettings:
     cloud_budget_usd: float = 10.0  # monthly Cloud budget of a new account
     # The most one request may reserve of the budget while it runs (see storage.HELD_SQL).
     cloud_reservation_usd: float = 0.25
+    # A claim not billed within this time is from a worker that died: its reservation is
+    # released and its request id may run again. Longer than any request may take.
+    cloud_claim_lease_s: float = 900.0
 
     @property
     def db_path(self) -> Path:
@@ -88,6 +91,8 @@ class RelaySettings:
             values["new_account_status"] = env["ORA_RELAY_NEW_ACCOUNT_STATUS"]
         if env.get("ORA_RELAY_CLOUD_RESERVATION_USD"):
             values["cloud_reservation_usd"] = float(env["ORA_RELAY_CLOUD_RESERVATION_USD"])
+        if env.get("ORA_RELAY_CLOUD_CLAIM_LEASE_S"):
+            values["cloud_claim_lease_s"] = float(env["ORA_RELAY_CLOUD_CLAIM_LEASE_S"])
         if env.get("ORA_RELAY_CLOUD_BUDGET_USD"):
             values["cloud_budget_usd"] = float(env["ORA_RELAY_CLOUD_BUDGET_USD"])
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -123,6 +123,7 @@ class RelayStore(Protocol):
         month: str,
         budget_nusd: int,
         max_reserve_nusd: int,
+        stale_before: float,
     ) -> tuple[str, int]: ...
     async def bill_usage(
         self,
@@ -135,7 +136,7 @@ class RelayStore(Protocol):
         cost_nusd: int,
         outcome: str,
     ) -> bool: ...
-    async def month_held(self, account_id: str, month: str) -> int: ...
+    async def month_held(self, account_id: str, month: str, stale_before: float) -> int: ...
     async def usage_rows(self, account_id: str, month: str) -> list[dict[str, Any]]: ...
     async def remember_webhook_event(self, event_id: str) -> bool: ...
 
@@ -143,9 +144,11 @@ class RelayStore(Protocol):
 # What an account's month holds of its budget: what was billed, plus what in-flight requests
 # reserved. A claim reserves up to a cap of the remaining budget, so concurrent requests (on
 # any workers) can never together spend more than the budget; billing replaces the
-# reservation with the real cost.
+# reservation with the real cost. A claim never billed within its lease (its worker died)
+# holds nothing, and its request id may be claimed again.
 HELD_SQL = (
-    "SELECT COALESCE(SUM(CASE WHEN state='billed' THEN cost_nusd ELSE reserved_nusd END), 0) "
+    "SELECT COALESCE(SUM(CASE WHEN state='billed' THEN cost_nusd "
+    "WHEN claimed_at >= $3 THEN reserved_nusd ELSE 0 END), 0) "
     "FROM usage_events WHERE account_id=$1 AND month=$2"
 )
 
@@ -380,29 +383,35 @@ class SqliteStore:
         month: str,
         budget_nusd: int,
         max_reserve_nusd: int,
+        stale_before: float,
     ) -> tuple[str, int]:
         """Claim a request id and reserve budget for it, atomically: ("granted", reserved),
-        ("duplicate", month's remaining) for an id claimed before, or ("exhausted", 0)."""
+        ("duplicate", month's remaining) for an id billed or still running, or ("exhausted", 0).
+        A claim older than `stale_before` and never billed is taken over."""
         with self._lock:
-            if self._conn.execute(
-                "SELECT 1 FROM usage_events WHERE account_id=? AND request_id=?",
+            held = self._held(account_id, month, stale_before)
+            row = self._conn.execute(
+                "SELECT state, claimed_at FROM usage_events WHERE account_id=? AND request_id=?",
                 (account_id, request_id),
-            ).fetchone():
-                return "duplicate", max(0, budget_nusd - self._held(account_id, month))
-            remaining = budget_nusd - self._held(account_id, month)
+            ).fetchone()
+            if row is not None and (row[0] == "billed" or row[1] >= stale_before):
+                return "duplicate", max(0, budget_nusd - held)
+            remaining = budget_nusd - held
             if remaining <= 0:
                 return "exhausted", 0
             reserve = min(remaining, max_reserve_nusd)
             self._conn.execute(
                 "INSERT INTO usage_events (account_id, request_id, device_id, month, state, "
-                "claimed_at, reserved_nusd) VALUES (?,?,?,?,'claimed',?,?)",
+                "claimed_at, reserved_nusd) VALUES (?,?,?,?,'claimed',?,?) "
+                "ON CONFLICT (account_id, request_id) DO UPDATE SET device_id=excluded.device_id, "
+                "claimed_at=excluded.claimed_at, reserved_nusd=excluded.reserved_nusd",
                 (account_id, request_id, device_id, month, time.time(), reserve),
             )
             return "granted", reserve
 
-    def _held(self, account_id: str, month: str) -> int:
-        sql = HELD_SQL.replace("$1", "?").replace("$2", "?")
-        return int(self._conn.execute(sql, (account_id, month)).fetchone()[0])
+    def _held(self, account_id: str, month: str, stale_before: float) -> int:
+        sql = HELD_SQL.replace("$", "?")  # SQLite's numbered ?NNN: same order as PostgreSQL
+        return int(self._conn.execute(sql, (account_id, month, stale_before)).fetchone()[0])
 
     async def bill_usage(
         self,
@@ -434,10 +443,10 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
-    async def month_held(self, account_id: str, month: str) -> int:
+    async def month_held(self, account_id: str, month: str, stale_before: float) -> int:
         """Billed plus reserved (in-flight) nano-dollars of the month."""
         with self._lock:
-            return self._held(account_id, month)
+            return self._held(account_id, month, stale_before)
 
     async def usage_rows(self, account_id: str, month: str) -> list[dict[str, Any]]:
         rows = self._exec(

@@ -280,26 +280,30 @@ class PostgresStore:
         month: str,
         budget_nusd: int,
         max_reserve_nusd: int,
+        stale_before: float,
     ) -> tuple[str, int]:
         # The account row's lock serialises one account's claims across every Relay instance;
         # the primary key would still refuse a second row for the same request id.
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT 1 FROM accounts WHERE account_id=$1 FOR UPDATE", account_id)
-            held = int(await conn.fetchval(HELD_SQL, account_id, month))
-            if await conn.fetchval(
-                "SELECT 1 FROM usage_events WHERE account_id=$1 AND request_id=$2",
+            held = int(await conn.fetchval(HELD_SQL, account_id, month, stale_before))
+            row = await conn.fetchrow(
+                "SELECT state, claimed_at FROM usage_events WHERE account_id=$1 AND request_id=$2",
                 account_id,
                 request_id,
-            ):
+            )
+            if row is not None and (row["state"] == "billed" or row["claimed_at"] >= stale_before):
                 return "duplicate", max(0, budget_nusd - held)
             remaining = budget_nusd - held
             if remaining <= 0:
                 return "exhausted", 0
             reserve = min(remaining, max_reserve_nusd)
-            status = await conn.execute(
+            await conn.execute(
                 "INSERT INTO usage_events (account_id, request_id, device_id, month, state, "
                 "claimed_at, reserved_nusd) VALUES ($1,$2,$3,$4,'claimed',$5,$6) "
-                "ON CONFLICT DO NOTHING",
+                "ON CONFLICT (account_id, request_id) DO UPDATE SET device_id=excluded.device_id, "
+                "claimed_at=excluded.claimed_at, reserved_nusd=excluded.reserved_nusd "
+                "WHERE usage_events.state='claimed'",
                 account_id,
                 request_id,
                 device_id,
@@ -307,7 +311,7 @@ class PostgresStore:
                 time.time(),
                 reserve,
             )
-            return ("granted", reserve) if status == "INSERT 0 1" else ("duplicate", remaining)
+            return "granted", reserve
 
     async def bill_usage(
         self,
@@ -335,8 +339,8 @@ class PostgresStore:
         )
         return _changed(status)
 
-    async def month_held(self, account_id: str, month: str) -> int:
-        return int(await self._pool.fetchval(HELD_SQL, account_id, month))
+    async def month_held(self, account_id: str, month: str, stale_before: float) -> int:
+        return int(await self._pool.fetchval(HELD_SQL, account_id, month, stale_before))
 
     async def usage_rows(self, account_id: str, month: str) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(

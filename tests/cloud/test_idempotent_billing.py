@@ -13,6 +13,7 @@ import pytest
 from protocol import app_messages as am
 from protocol import cloud
 from protocol import errors as codes
+from protocol import messages as m
 from tests.cloud.conftest import get_statement
 from tests.support.fake_openai import FakeOpenAI, Reply
 
@@ -93,3 +94,46 @@ async def test_concurrent_retries_on_two_workers_are_charged_once(
     assert [r["state"] for r in rows] == ["billed"]
     await phone.close()
     await laptop.close()
+
+
+async def test_a_worker_dying_mid_request_releases_its_claim_after_the_lease(
+    relay_factory,
+    worker_factory,
+    owner_factory,
+    cloud_relay_env,
+    database_url: str,
+    fake_openai: FakeOpenAI,
+) -> None:
+    relay = relay_factory(
+        **cloud_relay_env, DATABASE_URL=database_url, ORA_RELAY_CLOUD_CLAIM_LEASE_S="3"
+    )
+    doomed = worker_factory(relay, "doomed")
+    owner = await owner_factory(relay)
+    phone = await owner.device()
+    await phone.cloud_handshake()  # the session is on the only worker there is
+    worker_factory(relay, "survivor")
+    fake_openai.script.append(Reply(text=" ".join(["slow"] * 40), chunk_delay_s=0.2))
+    request_id = str(uuid.uuid4())
+    await phone.cloud_send(am.Chat(id=request_id, text="a long job"))
+    first = await phone.next_cloud()
+    assert isinstance(first, am.Delta)
+    assert doomed.proc is not None
+    doomed.proc.kill()  # no goodbye, no usage event
+    lost = await phone.next_control(kind=m.Error)
+    assert lost.code == codes.CLOUD_UNAVAILABLE and "send your request again" in lost.message
+
+    await phone.cloud_handshake()
+    # Within the lease the dead worker's claim still holds the id: not run twice.
+    _, text, other = await phone.cloud_chat("a long job", request_id=request_id)
+    assert [x.code for x in other if isinstance(x, am.AppError)] == [codes.DUPLICATE_REQUEST]
+    await asyncio.sleep(3.5)
+    fake_openai.script.append(Reply(text="done this time"))
+    _, text, other = await phone.cloud_chat("a long job", request_id=request_id)
+    assert text == "done this time"
+    receipt = next(x for x in other if isinstance(x, cloud.CloudReceipt))
+    assert receipt.charged
+
+    statement = await get_statement(phone, owner.account_id)
+    usage = [line for line in statement["lines"] if line["kind"] == "usage"]
+    assert [(u["request_id"], u["outcome"]) for u in usage] == [(request_id, "completed")]
+    await phone.close()
