@@ -20,7 +20,7 @@ from typing import Any
 import prometheus_client as prom
 from aiohttp import WSMsgType, web
 
-from protocol import cloud
+from protocol import cloud, e2ee
 from protocol import errors as codes
 from protocol import messages as m
 from protocol.encoding import b64u_decode
@@ -284,6 +284,11 @@ async def pair(request: web.Request) -> web.Response:
         node_id, role = await relay.pairings.claim(
             pairing_id=body["pairing_id"], proof=body["proof"], source=source
         )
+        try:
+            await relay.billing.require_active(node_id)  # pairing is part of the Relay plan
+        except RelayError:
+            await relay.store.set_pairing_state(body["pairing_id"], "open")  # usable once paid
+            raise
         request_id = secrets.token_urlsafe(12)
         future: asyncio.Future[m.PairDecision] = asyncio.get_running_loop().create_future()
         relay.decisions[request_id] = future
@@ -783,7 +788,7 @@ async def _serve_worker(
 async def _to_cloud(relay: Relay, conn: Connection, frame: bytes) -> None:
     """A device's frame for the Cloud: a handshake start picks a worker, the rest follow it."""
     payload = frame[m.FRAME_HEADER_SIZE :]
-    if payload[:1] == bytes([cloud.e2ee.HS1]):
+    if payload[:1] == bytes([e2ee.HS1]):
         # Checked here as well as at the claim, so a guest cannot even open a Cloud session.
         device = await relay.store.device(conn.peer_id)
         if device is None or device[1] != "owner":

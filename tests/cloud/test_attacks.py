@@ -20,6 +20,7 @@ from tests.cloud.conftest import (
     post_webhook,
     subscription_event,
 )
+from tests.support.device_client import Device, RelayRefused
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.slow
@@ -76,6 +77,15 @@ async def test_subscription_lapse_blocks_remote_access_with_a_clear_error(
     reply = await phone.connect(handshake=False, expect_welcome=False)
     assert isinstance(reply, m.Error) and reply.code == codes.SUBSCRIPTION_INACTIVE
     assert "payment" in reply.message
+
+    # Nor can a new device be paired meanwhile.
+    _, url = await owner.link.open_pairing()
+    await asyncio.sleep(0.3)
+    newcomer = Device(relay.url, name="new phone")
+    with pytest.raises(RelayRefused) as refused:
+        await newcomer.pair(url)
+    assert refused.value.code == codes.SUBSCRIPTION_INACTIVE
+    await newcomer.close()
 
     # An older event delivered late does not undo a newer one.
     stale = subscription_event(owner.account_id, "active")
