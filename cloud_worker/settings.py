@@ -27,6 +27,8 @@ class CloudSettings:
     price_model: str = ""  # the litellm cost-map entry to bill at; empty = `model`
     name: str = "cloud"  # for logs only
     request_timeout_s: float = 120.0
+    web_fetch: bool = False  # offer the model a web_fetch tool (public pages only)
+    fetch_allow_private: bool = False  # tests only: let web_fetch reach loopback/private hosts
     claim_timeout_s: float = 10.0
 
     @property
@@ -58,4 +60,6 @@ class CloudSettings:
             price_model=env.get("ORA_CLOUD_PRICE_MODEL", ""),
             name=env.get("ORA_CLOUD_NAME", "cloud"),
             request_timeout_s=float(env.get("ORA_CLOUD_REQUEST_TIMEOUT_S", "120")),
+            web_fetch=env.get("ORA_CLOUD_WEB_FETCH", "") == "1",
+            fetch_allow_private=env.get("ORA_CLOUD_FETCH_ALLOW_PRIVATE", "") == "1",
         )

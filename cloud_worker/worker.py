@@ -219,7 +219,16 @@ class CloudWorker:
             self._send_app(ds, am.Delta(id=chat.id, text=piece))
 
         claimed_ms = round((time.monotonic() - started) * 1000, 1)
-        draft = await self.executor.run(chat.text, grant.remaining_usd, delta)
+
+        async def tool(call_id: str, status: str, detail: str) -> None:
+            self._send_app(
+                ds,
+                am.ToolActivity(
+                    id=chat.id, call_id=call_id, tool="web_fetch", status=status, detail=detail
+                ),
+            )
+
+        draft = await self.executor.run(chat.text, grant.remaining_usd, delta, tool)
         code = {"budget_exhausted": codes.BUDGET_EXHAUSTED, "failed": codes.PROVIDER_FAILED}.get(
             draft.outcome
         )
