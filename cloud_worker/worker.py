@@ -215,12 +215,26 @@ class CloudWorker:
             )
             return
 
+        # Pieces that arrive together leave together: a flush is scheduled for the next turn of
+        # the event loop, so nothing waits (a provider streaming at reading speed gets one
+        # message per piece) but a burst read in one go costs one frame, not one per token.
+        unsent: list[str] = []
+        loop = asyncio.get_running_loop()
+
+        def flush() -> None:
+            if unsent:
+                self._send_app(ds, am.Delta(id=chat.id, text="".join(unsent)))
+                unsent.clear()
+
         async def delta(piece: str) -> None:
-            self._send_app(ds, am.Delta(id=chat.id, text=piece))
+            if not unsent:
+                loop.call_soon(flush)
+            unsent.append(piece)
 
         claimed_ms = round((time.monotonic() - started) * 1000, 1)
 
         async def tool(call_id: str, status: str, detail: str) -> None:
+            flush()
             self._send_app(
                 ds,
                 am.ToolActivity(
@@ -229,6 +243,7 @@ class CloudWorker:
             )
 
         draft = await self.executor.run(chat.text, grant.remaining_usd, delta, tool)
+        flush()
         code = {"budget_exhausted": codes.BUDGET_EXHAUSTED, "failed": codes.PROVIDER_FAILED}.get(
             draft.outcome
         )

@@ -28,7 +28,8 @@ async def test_streamed_reply_through_the_cloud_is_metered_and_on_the_statement(
 
     info = await phone.cloud_handshake()
     assert info.model == "gpt-4o"
-    fake_openai.script.append(Reply(text="the cloud answers in several pieces"))
+    # Paced like a real model; pieces that arrive together would travel together.
+    fake_openai.script.append(Reply(text="the cloud answers in several pieces", chunk_delay_s=0.02))
     request_id = str(uuid.uuid4())
     deltas, text, other = await phone.cloud_chat(f"summarise {MARKER}", request_id=request_id)
 
