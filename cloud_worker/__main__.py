@@ -14,6 +14,9 @@ import logging
 import sys
 import time
 
+import prometheus_client as prom
+from aiohttp import web
+
 from cloud_worker.executor import Executor
 from cloud_worker.settings import CloudSettings, SettingsError
 from cloud_worker.worker import CloudWorker, RelayRefusedWorker
@@ -71,6 +74,34 @@ def keygen() -> dict[str, str]:
     }
 
 
+async def _serve(worker: CloudWorker) -> None:
+    """The worker, and its health and metrics endpoints when a port is configured."""
+    runner: web.AppRunner | None = None
+    if worker.settings.metrics_port:
+
+        async def healthz(request: web.Request) -> web.Response:
+            ready = worker.connected.is_set()
+            return web.json_response({"connected": ready}, status=200 if ready else 503)
+
+        async def metrics(request: web.Request) -> web.Response:
+            body = prom.generate_latest(worker.metrics.registry)
+            return web.Response(body=body, headers={"Content-Type": prom.CONTENT_TYPE_LATEST})
+
+        app = web.Application()
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(
+            runner, worker.settings.metrics_host, worker.settings.metrics_port
+        ).start()
+    try:
+        await worker.run()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `ora-cloud`."""
     p = argparse.ArgumentParser(prog="ora-cloud", description="An ORA Cloud worker")
@@ -93,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("cloud worker starting for %s", settings.relay_url)
     worker = CloudWorker(settings=settings, executor=Executor(settings))
     try:
-        asyncio.run(worker.run())
+        asyncio.run(_serve(worker))
     except RelayRefusedWorker as err:
         log.error("%s", err)
         return 1

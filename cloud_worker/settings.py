@@ -29,6 +29,8 @@ class CloudSettings:
     request_timeout_s: float = 120.0
     web_fetch: bool = False  # offer the model a web_fetch tool (public pages only)
     fetch_allow_private: bool = False  # tests only: let web_fetch reach loopback/private hosts
+    metrics_port: int = 0  # >0: serve /healthz and /metrics on this port (the worker has no other)
+    metrics_host: str = "127.0.0.1"
     claim_timeout_s: float = 10.0
 
     @property
@@ -62,4 +64,6 @@ class CloudSettings:
             request_timeout_s=float(env.get("ORA_CLOUD_REQUEST_TIMEOUT_S", "120")),
             web_fetch=env.get("ORA_CLOUD_WEB_FETCH", "") == "1",
             fetch_allow_private=env.get("ORA_CLOUD_FETCH_ALLOW_PRIVATE", "") == "1",
+            metrics_port=int(env.get("ORA_CLOUD_METRICS_PORT", "0")),
+            metrics_host=env.get("ORA_CLOUD_METRICS_HOST", "127.0.0.1"),
         )

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 import aiohttp
+import prometheus_client as prom
 
 from cloud_worker.executor import Executor, Outcome
 from cloud_worker.settings import CloudSettings
@@ -31,6 +32,20 @@ _MESSAGES = {
     codes.PROVIDER_FAILED: "the Cloud's model provider failed; you were billed only for "
     "what you received",
 }
+
+
+class WorkerMetrics:
+    """Prometheus metrics of one worker (own registry): requests, tokens, money. No content."""
+
+    def __init__(self) -> None:
+        r = self.registry = prom.CollectorRegistry()
+        self.requests = prom.Counter(
+            "ora_cloud_requests_total", "Cloud requests", ["outcome"], registry=r
+        )
+        self.tokens = prom.Counter("ora_cloud_tokens_total", "Tokens", ["direction"], registry=r)
+        self.cost = prom.Counter("ora_cloud_cost_usd_total", "Cost billed (USD)", registry=r)
+        self.sessions = prom.Gauge("ora_cloud_sessions", "Device sessions", registry=r)
+        self.connected = prom.Gauge("ora_cloud_relay_connected", "Connected", registry=r)
 
 
 class RelayRefusedWorker(Exception):
@@ -57,6 +72,7 @@ class CloudWorker:
     _pending: dict[tuple[str, str, str], asyncio.Future[m.Message]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    metrics: WorkerMetrics = field(default_factory=lambda: WorkerMetrics())
 
     @property
     def _ws_url(self) -> str:
@@ -96,6 +112,7 @@ class CloudWorker:
         self._ws = ws
         self._out = asyncio.Queue()
         self.connected.set()
+        self.metrics.connected.set(1)
         writer = asyncio.create_task(self._write(ws))
         try:
             async for msg in ws:
@@ -108,6 +125,8 @@ class CloudWorker:
         finally:
             writer.cancel()
             self.sessions.clear()
+            self.metrics.connected.set(0)
+            self.metrics.sessions.set(0)
             for future in self._pending.values():
                 if not future.done():
                     future.cancel()
@@ -143,6 +162,7 @@ class CloudWorker:
                 return
             ds = _DeviceSession(device_id=device_id, session=session)
             self.sessions[device_id] = ds
+            self.metrics.sessions.set(len(self.sessions))
             self._out.put_nowait(m.pack_frame(device_id, hs2))
             self._send_app(ds, cloud.CloudInfo(model=self.executor.model))
             return
@@ -195,6 +215,7 @@ class CloudWorker:
             return
         assert isinstance(grant, cloud.CloudGrant)
         if not grant.granted:
+            self.metrics.requests.labels(grant.code or "refused").inc()
             _LOGGER.info(
                 "request refused",
                 extra={"request_id": chat.id, "device_id": ds.device_id, "code": grant.code},
@@ -268,6 +289,11 @@ class CloudWorker:
                 remaining_usd=left,
             ),
         )
+        self.metrics.requests.labels(result.outcome).inc()
+        self.metrics.tokens.labels("in").inc(result.tokens_in)
+        self.metrics.tokens.labels("out").inc(result.tokens_out)
+        if charged:
+            self.metrics.cost.inc(result.cost_usd)
         _LOGGER.info(
             "request finished",
             extra={

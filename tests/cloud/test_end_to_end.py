@@ -6,12 +6,14 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import aiohttp
 import pytest
 
 from protocol import app_messages as am
 from protocol import cloud
 from protocol import messages as m
 from tests.cloud.conftest import get_statement
+from tests.relay.conftest import free_port
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.slow
@@ -22,7 +24,8 @@ async def test_streamed_reply_through_the_cloud_is_metered_and_on_the_statement(
     relay_factory, worker_factory, owner_factory, cloud_relay_env, fake_openai: FakeOpenAI
 ) -> None:
     relay = relay_factory(**cloud_relay_env)
-    worker = worker_factory(relay)
+    metrics_port = free_port()
+    worker = worker_factory(relay, ORA_CLOUD_METRICS_PORT=str(metrics_port))
     owner = await owner_factory(relay)
     phone = await owner.device()
 
@@ -57,6 +60,14 @@ async def test_streamed_reply_through_the_cloud_is_metered_and_on_the_statement(
     assert Decimal(totals["total_usd"]) == Decimal(totals["subscription_usd"]) + Decimal(
         totals["usage_usd"]
     )
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{metrics_port}/healthz") as resp:
+            assert resp.status == 200
+        async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+            metrics = await resp.text()
+    assert 'ora_cloud_requests_total{outcome="completed"} 1.0' in metrics
+    assert MARKER not in metrics
 
     # The Relay routed it without reading it; the worker logged metadata, not content.
     await phone.close()
