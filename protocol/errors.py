@@ -51,3 +51,13 @@ class ReplayError(CryptoError):
 
 class PairingError(CryptoError):
     """A pairing request or answer is malformed, tampered with or not for this pairing."""
+
+
+# Refusal codes of Cloud execution and billing, shared by the Relay, the Cloud and clients
+# (they travel in messages.Error / app_messages.AppError `code` fields).
+SUBSCRIPTION_INACTIVE = "subscription_inactive"  # the account's Relay plan is past due/cancelled
+CLOUD_NOT_ALLOWED = "cloud_not_allowed"  # this device may not spend the account's money
+CLOUD_UNAVAILABLE = "cloud_unavailable"  # no Cloud worker is connected (or it went away)
+BUDGET_EXHAUSTED = "budget_exhausted"  # the account's monthly Cloud budget is spent
+DUPLICATE_REQUEST = "duplicate_request"  # this request id was already run (not billed again)
+PROVIDER_FAILED = "provider_failed"  # the Cloud's model provider failed

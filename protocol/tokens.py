@@ -1,6 +1,6 @@
 """Bearer tokens: 256 random bits, a kind prefix, and only a SHA-256 hash kept at rest.
 
-    ora_<kind>_<43 chars of base64url>       kind: at (access), rt (refresh), nd (node credential)
+    ora_<kind>_<43 chars of base64url>       kind: at (access), rt (refresh), nd (node credential), cw (Cloud worker credential)
 
 A fast hash is right here: the token is a uniformly random 256-bit value, so there is nothing
 for a slow password hash to protect against, and lookups stay cheap on every request.
@@ -15,9 +15,9 @@ from typing import Literal
 from protocol.encoding import b64u_decode, b64u_encode
 from protocol.errors import DecodeError
 
-TokenKind = Literal["at", "rt", "nd"]
+TokenKind = Literal["at", "rt", "nd", "cw"]
 TOKEN_BYTES = 32
-_KINDS: frozenset[str] = frozenset({"at", "rt", "nd"})
+_KINDS: frozenset[str] = frozenset({"at", "rt", "nd", "cw"})
 
 
 def new_token(kind: TokenKind) -> str:

@@ -1,8 +1,15 @@
-"""`ora-relay`: run the Relay (SQLite, in-process routing) with JSON logs."""
+"""`ora-relay`: run the Relay (SQLite, in-process routing) with JSON logs; or, for operators,
+print an account's monthly statement or set its Cloud budget or subscription state.
+
+    ora-relay [--host H] [--port P] [--data-dir D]
+    ora-relay statement ACCOUNT_ID [--month YYYY-MM] [--data-dir D]
+    ora-relay account ACCOUNT_ID [--budget-usd X] [--status active|past_due|cancelled]
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -12,7 +19,10 @@ from pathlib import Path
 from aiohttp import web
 
 from relay_server.app import create_app
+from relay_server.billing import Billing, month_of, to_nusd
 from relay_server.settings import RelaySettings
+from relay_server.storage import RelayStore, SqliteStore
+from relay_server.storage_pg import PostgresStore
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,8 +40,64 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+async def _open_store(settings: RelaySettings) -> RelayStore:
+    if settings.database_url:
+        return await PostgresStore.connect(settings.database_url)
+    return SqliteStore(settings.db_path)
+
+
+async def _admin(args: argparse.Namespace) -> int:
+    """The `statement` and `account` commands, on the configured store."""
+    settings = RelaySettings.from_env(data_dir=args.data_dir)
+    store = await _open_store(settings)
+    try:
+        billing = Billing(store, settings)
+        if args.command == "statement":
+            month = args.month or month_of(time.time())
+            print(json.dumps(await billing.statement(args.account_id, month), indent=2))
+            return 0
+        await billing.account(args.account_id)
+        if args.budget_usd is not None:
+            await store.set_account_budget(args.account_id, to_nusd(args.budget_usd))
+        if args.status is not None:
+            # An operator's change is "now": a later provider event still wins over it.
+            await store.set_account_status(args.account_id, args.status, time.time())
+        account = await billing.account(args.account_id)
+        print(
+            json.dumps(
+                {
+                    "account_id": account.account_id,
+                    "plan": account.plan,
+                    "status": account.status,
+                    "cloud_budget_usd": account.budget_nusd / 1e9,
+                }
+            )
+        )
+        return 0
+    finally:
+        await store.close()
+
+
+def _admin_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="ora-relay", description="ORA Relay accounts")
+    sub = p.add_subparsers(dest="command", required=True)
+    st = sub.add_parser("statement", help="print an account's monthly statement (JSON)")
+    st.add_argument("account_id")
+    st.add_argument("--month", help="YYYY-MM (default: this month, UTC)")
+    st.add_argument("--data-dir", type=Path, default=None)
+    ac = sub.add_parser("account", help="show or change an account's budget or state")
+    ac.add_argument("account_id")
+    ac.add_argument("--budget-usd", type=float, default=None)
+    ac.add_argument("--status", choices=["active", "past_due", "cancelled"], default=None)
+    ac.add_argument("--data-dir", type=Path, default=None)
+    return asyncio.run(_admin(p.parse_args(argv)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `ora-relay`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("statement", "account"):
+        return _admin_main(argv)
     p = argparse.ArgumentParser(prog="ora-relay", description="The ORA Relay")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)

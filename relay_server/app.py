@@ -7,6 +7,7 @@ end-to-end encrypted between a device and its Node and is never parsed, stored o
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import secrets
@@ -19,14 +20,20 @@ from typing import Any
 import prometheus_client as prom
 from aiohttp import WSMsgType, web
 
+from protocol import cloud, e2ee
+from protocol import errors as codes
 from protocol import messages as m
 from protocol.encoding import b64u_decode
 from protocol.errors import DecodeError, FrameError, IncompatibleVersion
 from protocol.tokens import new_token, token_hash
 from protocol.version import PROTOCOL_VERSION, check_peer_version
+from relay_server.billing import Billing, month_of, to_usd
+from relay_server.cloud_routing import CloudRouter
 from relay_server.cluster import RedisCluster
 from relay_server.errors import (
     BadRequest,
+    CloudNotAllowed,
+    CloudUnavailable,
     NodeOffline,
     NotPaired,
     RelayError,
@@ -67,6 +74,17 @@ class Metrics:
         # Bound once: looking a label up on every frame costs more than the routing itself.
         self.frames_to_node = self.frames.labels("to_node")
         self.frames_to_device = self.frames.labels("to_device")
+        self.frames_to_cloud = self.frames.labels("to_cloud")
+        self.frames_from_cloud = self.frames.labels("from_cloud")
+        self.cloud_claims = prom.Counter(
+            "ora_relay_cloud_claims_total", "Cloud claims", ["outcome"], registry=r
+        )
+        self.cloud_charged = prom.Counter(
+            "ora_relay_cloud_charged_usd_total", "Cloud usage charged (USD)", registry=r
+        )
+        self.webhooks = prom.Counter(
+            "ora_relay_webhooks_total", "Payment webhooks", ["outcome"], registry=r
+        )
 
 
 @dataclass
@@ -77,7 +95,9 @@ class Relay:
     store: RelayStore
     tokens: TokenService
     pairings: PairingService
+    billing: Billing
     hub: Hub = field(default_factory=Hub)
+    cloud: CloudRouter = field(default_factory=CloudRouter)
     metrics: Metrics = field(default_factory=Metrics)
     decisions: dict[str, asyncio.Future[m.PairDecision]] = field(default_factory=dict)
     cluster: RedisCluster | None = None
@@ -247,6 +267,7 @@ async def register_node(request: web.Request) -> web.Response:
     node_id = str(uuid.uuid4())
     credential = new_token("nd")
     await relay.store.add_node(node_id, token_hash(credential), body["public_key"])
+    await relay.billing.account(node_id)  # the owner's account, with the configured plan
     await relay.store.audit("node_registered", node_id=node_id, source=_source(request))
     return web.json_response({"node_id": node_id, "node_token": credential})
 
@@ -263,6 +284,11 @@ async def pair(request: web.Request) -> web.Response:
         node_id, role = await relay.pairings.claim(
             pairing_id=body["pairing_id"], proof=body["proof"], source=source
         )
+        try:
+            await relay.billing.require_active(node_id)  # pairing is part of the Relay plan
+        except RelayError:
+            await relay.store.set_pairing_state(body["pairing_id"], "open")  # usable once paid
+            raise
         request_id = secrets.token_urlsafe(12)
         future: asyncio.Future[m.PairDecision] = asyncio.get_running_loop().create_future()
         relay.decisions[request_id] = future
@@ -398,6 +424,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if conn is None:
         return ws
     relay.metrics.connections.labels(conn.role).inc()
+    if conn.role == "cloud":
+        await _serve_worker(relay, conn, ws, source)
+        return ws
     await relay.store.audit(
         "connected",
         node_id=conn.node_id,
@@ -425,6 +454,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:
+        if conn.role == "device":
+            relay.cloud.unbind(conn.peer_id)
         current = relay.hub.detach(conn)
         if current:
             await relay.left(conn)
@@ -486,6 +517,8 @@ async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connec
             device_id = await relay.tokens.authenticate(hello.token)
             device = await relay.store.device(device_id)
             assert device is not None  # authenticate checked it exists and is not revoked
+            # Remote access is what the monthly plan pays for: refuse it, saying why.
+            await relay.billing.require_active(device[0])
             conn = Connection(
                 ws=ws,
                 role="device",
@@ -494,7 +527,19 @@ async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connec
                 queue_frames=relay.settings.send_queue_frames,
             )
         else:
-            raise BadRequest("this Relay does not serve Cloud peers yet")
+            expected = relay.settings.cloud_token_hash
+            if not expected or not hmac.compare_digest(
+                token_hash(hello.token).encode(), expected.encode()
+            ):
+                raise Unauthorized("unknown Cloud worker credential")
+            worker_id = str(uuid.uuid4())
+            conn = Connection(
+                ws=ws,
+                role="cloud",
+                peer_id=worker_id,
+                node_id=worker_id,
+                queue_frames=relay.settings.send_queue_frames,
+            )
     except (DecodeError, RelayError) as err:
         rel = err if isinstance(err, RelayError) else BadRequest(f"bad hello: {err}")
         await relay.refuse(rel, source=source)
@@ -520,6 +565,9 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         return
     peer = frame[1 : m.FRAME_HEADER_SIZE]
     if conn.role == "device":
+        if peer == cloud.CLOUD_PEER_RAW:
+            await _to_cloud(relay, conn, frame)
+            return
         if peer != conn.node_raw:
             refusal = NotPaired("this device is not paired with that Node")
             await relay.refuse(refusal, node_id=str(uuid.UUID(bytes=peer)), device_id=conn.peer_id)
@@ -657,6 +705,7 @@ def create_app(settings: RelaySettings) -> web.Application:
             settings=settings,
             store=store,
             tokens=TokenService(store, settings.access_ttl_s, settings.refresh_ttl_s),
+            billing=Billing(store, settings),
             pairings=PairingService(
                 store,
                 max_ttl_s=settings.pairing_max_ttl_s,
@@ -673,7 +722,8 @@ def create_app(settings: RelaySettings) -> web.Application:
     async def close_sockets(app: web.Application) -> None:
         # Open WebSockets would hold shutdown up; tell every peer to reconnect and close them.
         relay = app[RELAY]
-        for conn in [*relay.hub.nodes.values(), *relay.hub.devices.values()]:
+        peers = [*relay.hub.nodes.values(), *relay.hub.devices.values()]
+        for conn in [*peers, *relay.cloud.workers.values()]:
             await conn.close(
                 m.Error(code="relay_restarting", message="the Relay is restarting; reconnect"),
                 code=1001,
@@ -689,6 +739,9 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.router.add_get("/v1/pair/{pairing_id}/node", pairing_node)
     app.router.add_post("/v1/token/refresh", refresh)
     app.router.add_get("/v1/ws", websocket)
+    app.router.add_get("/v1/cloud/key", cloud_key)
+    app.router.add_post("/v1/billing/webhook", billing_webhook)
+    app.router.add_get("/v1/accounts/{account_id}/statement", statement)
     if settings.web_dir.is_dir():
         index = settings.web_dir / "index.html"
 
@@ -698,3 +751,190 @@ def create_app(settings: RelaySettings) -> web.Application:
         app.router.add_get("/app/", web_client)
         app.router.add_static("/app/", settings.web_dir, show_index=False)
     return app
+
+
+# -- Cloud workers --------------------------------------------------------------------------
+
+
+async def _serve_worker(
+    relay: Relay, conn: Connection, ws: web.WebSocketResponse, source: str
+) -> None:
+    """A Cloud worker's connection: sessions' frames to devices, claims and usage to the ledger."""
+    relay.cloud.add(conn)
+    await relay.store.audit("connected", source=source, detail="cloud")
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                _from_cloud(relay, conn, msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                await _cloud_control(relay, conn, msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        relay.metrics.connections.labels("cloud").dec()
+        for device_id in relay.cloud.remove(conn):
+            device = relay.hub.devices.get(device_id)
+            if device is not None:
+                device.send_message(
+                    m.Error(
+                        code=codes.CLOUD_UNAVAILABLE,
+                        message="the Cloud worker went away: send your request again",
+                        fatal=False,
+                    )
+                )
+        await relay.store.audit("disconnected", source=source, detail="cloud")
+
+
+async def _to_cloud(relay: Relay, conn: Connection, frame: bytes) -> None:
+    """A device's frame for the Cloud: a handshake start picks a worker, the rest follow it."""
+    payload = frame[m.FRAME_HEADER_SIZE :]
+    if payload[:1] == bytes([e2ee.HS1]):
+        # Checked here as well as at the claim, so a guest cannot even open a Cloud session.
+        device = await relay.store.device(conn.peer_id)
+        if device is None or device[1] != "owner":
+            refusal: RelayError = CloudNotAllowed(
+                "only the owner's devices may send requests to the paid Cloud"
+            )
+            await relay.refuse(refusal, node_id=conn.node_id, device_id=conn.peer_id)
+            conn.send_message(m.Error(code=refusal.code, message=refusal.message, fatal=False))
+            return
+        worker = relay.cloud.bind(conn.peer_id)
+    else:
+        worker = relay.cloud.worker_of(conn.peer_id)
+    if worker is None:
+        refusal = CloudUnavailable("the Cloud is not available right now: try again later")
+        await relay.refuse(refusal, node_id=conn.node_id, device_id=conn.peer_id)
+        conn.send_message(m.Error(code=refusal.code, message=refusal.message, fatal=False))
+        return
+    if worker.send(frame[:1] + conn.peer_raw + payload):
+        relay.metrics.frames_to_cloud.inc()
+
+
+def _from_cloud(relay: Relay, worker: Connection, frame: bytes) -> None:
+    """A worker's frame for a device: only to a device whose session this worker holds."""
+    if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
+        worker.send_message(m.Error(code="bad_frame", message="malformed frame", fatal=False))
+        return
+    device_id = str(uuid.UUID(bytes=frame[1 : m.FRAME_HEADER_SIZE]))
+    if relay.cloud.worker_of(device_id) is not worker:
+        return  # the session moved on (device reconnected or re-handshook): drop
+    device = relay.hub.devices.get(device_id)
+    if device is not None and device.send(
+        frame[:1] + cloud.CLOUD_PEER_RAW + frame[m.FRAME_HEADER_SIZE :]
+    ):
+        relay.metrics.frames_from_cloud.inc()
+
+
+async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
+    """Claims and usage reports from a worker; the answers carry metadata, never content."""
+    try:
+        msg = m.decode(text)
+    except DecodeError as err:
+        worker.send_message(m.Error(code="bad_message", message=str(err), fatal=False))
+        return
+    if isinstance(msg, cloud.CloudClaim):
+        grant = await relay.billing.claim(msg.device_id, msg.request_id)
+        relay.metrics.cloud_claims.labels(grant.code or "granted").inc()
+        worker.send_message(
+            cloud.CloudGrant(
+                request_id=msg.request_id,
+                device_id=msg.device_id,
+                granted=grant.granted,
+                code=grant.code,
+                message=grant.message,
+                remaining_usd=to_usd(grant.remaining_nusd),
+            )
+        )
+    elif isinstance(msg, cloud.CloudUsage):
+        charged, left = await relay.billing.record(
+            msg.device_id,
+            msg.request_id,
+            model=msg.model,
+            tokens_in=msg.tokens_in,
+            tokens_out=msg.tokens_out,
+            cost_usd=msg.cost_usd,
+            outcome=msg.outcome,
+        )
+        if charged:
+            relay.metrics.cloud_charged.inc(max(0.0, msg.cost_usd))
+        worker.send_message(
+            cloud.CloudRecorded(
+                request_id=msg.request_id,
+                device_id=msg.device_id,
+                charged=charged,
+                remaining_usd=to_usd(left),
+            )
+        )
+    else:
+        worker.send_message(
+            m.Error(code="bad_message", message=f"unexpected {msg.TYPE}", fatal=False)
+        )
+
+
+async def cloud_key(request: web.Request) -> web.Response:
+    """The Cloud's public key, which clients pin, and whether a worker is connected here."""
+    relay = request.app[RELAY]
+    if not relay.settings.cloud_public_key:
+        return _error_response(CloudUnavailable("this Relay offers no Cloud execution"))
+    return web.json_response(
+        {
+            "public_key": relay.settings.cloud_public_key,
+            "peer_id": cloud.CLOUD_PEER_ID,
+            "available": bool(relay.cloud.workers),
+        }
+    )
+
+
+# -- billing --------------------------------------------------------------------------------
+
+
+async def billing_webhook(request: web.Request) -> web.Response:
+    """The payment provider's signed subscription events."""
+    relay = request.app[RELAY]
+    raw = await request.read()
+    try:
+        account_id, status = await relay.billing.webhook(
+            raw, request.headers.get("Stripe-Signature", ""), time.time()
+        )
+    except RelayError as err:
+        relay.metrics.webhooks.labels("refused").inc()
+        await relay.refuse(err, source=_source(request))
+        return _error_response(err)
+    relay.metrics.webhooks.labels("applied").inc()
+    await relay.store.audit("subscription", node_id=account_id, detail=status)
+    if status != "active":
+        # Remote access stops now, not at the devices' next reconnect.
+        for device in relay.hub.devices_of(account_id):
+            await device.close(
+                m.Error(
+                    code=codes.SUBSCRIPTION_INACTIVE,
+                    message=f"your ORA subscription is {status.replace('_', ' ')}: "
+                    "renew it to use ORA remotely",
+                )
+            )
+    return web.json_response({"received": True, "account_id": account_id, "status": status})
+
+
+async def statement(request: web.Request) -> web.Response:
+    """An account's monthly statement, for its owner (an owner device's token or the Node's)."""
+    relay = request.app[RELAY]
+    account_id = request.match_info["account_id"]
+    month = request.query.get("month") or month_of(time.time())
+    auth = request.headers.get("Authorization", "")
+    token = auth.removeprefix("Bearer ").strip()
+    try:
+        if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
+            raise BadRequest("month must be YYYY-MM")
+        if token.startswith("ora_nd_"):
+            found = await relay.store.node_by_credential(token_hash(token))
+            owner = found is not None and found[0] == account_id
+        else:
+            device_id = await relay.tokens.authenticate(token)
+            device = await relay.store.device(device_id)
+            owner = device is not None and device[0] == account_id and device[1] == "owner"
+        if not owner:
+            raise Unauthorized("only the account's owner may read its statement")
+    except RelayError as err:
+        await relay.refuse(err, source=_source(request), node_id=account_id)
+        return _error_response(err)
+    return web.json_response(await relay.billing.statement(account_id, month))

@@ -77,3 +77,31 @@ class BadRequest(RelayError):
 
     code = "bad_request"
     status = 400
+
+
+class SubscriptionInactive(RelayError):
+    """The account's Relay subscription is past due or cancelled."""
+
+    code = "subscription_inactive"
+    status = 402
+
+
+class CloudNotAllowed(RelayError):
+    """This device may not send requests to the paid Cloud."""
+
+    code = "cloud_not_allowed"
+    status = 403
+
+
+class CloudUnavailable(RelayError):
+    """No Cloud worker is connected."""
+
+    code = "cloud_unavailable"
+    status = 503
+
+
+class WebhookRefused(RelayError):
+    """A payment-provider webhook failed its signature, timestamp or replay check."""
+
+    code = "webhook_refused"
+    status = 400

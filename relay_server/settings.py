@@ -33,6 +33,21 @@ class RelaySettings:
     database_url: str = ""  # PostgreSQL for several instances; empty = embedded SQLite
     redis_url: str = ""  # Redis for presence and routing across instances
     redis_prefix: str = "ora"
+    # Cloud workers authenticate with one credential; only its SHA-256 is configured here.
+    cloud_token_hash: str = ""
+    cloud_public_key: str = ""  # the Cloud's X25519 key (base64url), published to clients
+    # Billing: a Stripe-style webhook secret, the monthly plan, defaults for new accounts.
+    webhook_secret: str = ""
+    webhook_tolerance_s: int = 300
+    plan_name: str = "relay-monthly"
+    plan_price_usd: float = 5.0
+    new_account_status: str = "active"
+    cloud_budget_usd: float = 10.0  # monthly Cloud budget of a new account
+    # The most one request may reserve of the budget while it runs (see storage.HELD_SQL).
+    cloud_reservation_usd: float = 0.25
+    # A claim not billed within this time is from a worker that died: its reservation is
+    # released and its request id may run again. Longer than any request may take.
+    cloud_claim_lease_s: float = 900.0
 
     @property
     def db_path(self) -> Path:
@@ -64,5 +79,21 @@ class RelaySettings:
             values["send_queue_frames"] = int(env["ORA_RELAY_SEND_QUEUE_FRAMES"])
         if env.get("ORA_RELAY_ACCESS_TTL_S"):
             values["access_ttl_s"] = int(env["ORA_RELAY_ACCESS_TTL_S"])
+        if env.get("ORA_RELAY_CLOUD_TOKEN_SHA256"):
+            values["cloud_token_hash"] = env["ORA_RELAY_CLOUD_TOKEN_SHA256"].strip().lower()
+        if env.get("ORA_RELAY_CLOUD_PUBLIC_KEY"):
+            values["cloud_public_key"] = env["ORA_RELAY_CLOUD_PUBLIC_KEY"].strip()
+        if env.get("ORA_RELAY_WEBHOOK_SECRET"):
+            values["webhook_secret"] = env["ORA_RELAY_WEBHOOK_SECRET"]
+        if env.get("ORA_RELAY_PLAN_PRICE_USD"):
+            values["plan_price_usd"] = float(env["ORA_RELAY_PLAN_PRICE_USD"])
+        if env.get("ORA_RELAY_NEW_ACCOUNT_STATUS"):
+            values["new_account_status"] = env["ORA_RELAY_NEW_ACCOUNT_STATUS"]
+        if env.get("ORA_RELAY_CLOUD_RESERVATION_USD"):
+            values["cloud_reservation_usd"] = float(env["ORA_RELAY_CLOUD_RESERVATION_USD"])
+        if env.get("ORA_RELAY_CLOUD_CLAIM_LEASE_S"):
+            values["cloud_claim_lease_s"] = float(env["ORA_RELAY_CLOUD_CLAIM_LEASE_S"])
+        if env.get("ORA_RELAY_CLOUD_BUDGET_USD"):
+            values["cloud_budget_usd"] = float(env["ORA_RELAY_CLOUD_BUDGET_USD"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from relay_server.storage import TokenRow
+from relay_server.storage import HELD_SQL, USAGE_COLUMNS, AccountRow, TokenRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -29,6 +29,18 @@ CREATE TABLE IF NOT EXISTS pairings (
 CREATE TABLE IF NOT EXISTS audit (
     id BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, event TEXT NOT NULL, node_id TEXT,
     device_id TEXT, source TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS accounts (
+    account_id TEXT PRIMARY KEY, plan TEXT NOT NULL, status TEXT NOT NULL,
+    status_at DOUBLE PRECISION NOT NULL, budget_nusd BIGINT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS usage_events (
+    account_id TEXT NOT NULL, request_id TEXT NOT NULL, device_id TEXT NOT NULL, month TEXT NOT NULL,
+    state TEXT NOT NULL, claimed_at DOUBLE PRECISION NOT NULL, billed_at DOUBLE PRECISION,
+    model TEXT, tokens_in INTEGER, tokens_out INTEGER, cost_nusd BIGINT NOT NULL DEFAULT 0,
+    outcome TEXT, reserved_nusd BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (account_id, request_id));
+CREATE INDEX IF NOT EXISTS usage_month ON usage_events(account_id, month);
+CREATE TABLE IF NOT EXISTS webhook_events (
+    event_id TEXT PRIMARY KEY, received_at DOUBLE PRECISION NOT NULL);
 """
 _SCHEMA_LOCK = 0x0A5E1A7  # advisory lock: two instances starting together create tables once
 
@@ -220,3 +232,129 @@ class PostgresStore:
             else await self._pool.fetch(sql + " ORDER BY id")
         )
         return [dict(r) for r in rows]
+
+    # billing ledger: every write is one statement, so concurrent workers and Relay instances
+    # rely on PostgreSQL's row locks and unique keys, not on anything held in a process.
+    async def ensure_account(
+        self, account_id: str, plan: str, status: str, budget_nusd: int
+    ) -> AccountRow:
+        await self._pool.execute(
+            "INSERT INTO accounts VALUES ($1,$2,$3,0,$4,$5) ON CONFLICT DO NOTHING",
+            account_id,
+            plan,
+            status,
+            budget_nusd,
+            time.time(),
+        )
+        row = await self._pool.fetchrow(
+            "SELECT plan, status, status_at, budget_nusd FROM accounts WHERE account_id=$1",
+            account_id,
+        )
+        return AccountRow(
+            account_id=account_id,
+            plan=row["plan"],
+            status=row["status"],
+            status_at=row["status_at"],
+            budget_nusd=row["budget_nusd"],
+        )
+
+    async def set_account_status(self, account_id: str, status: str, at: float) -> bool:
+        status_line = await self._pool.execute(
+            "UPDATE accounts SET status=$1, status_at=$2 WHERE account_id=$3 AND status_at<=$2",
+            status,
+            at,
+            account_id,
+        )
+        return _changed(status_line)
+
+    async def set_account_budget(self, account_id: str, budget_nusd: int) -> None:
+        await self._pool.execute(
+            "UPDATE accounts SET budget_nusd=$1 WHERE account_id=$2", budget_nusd, account_id
+        )
+
+    async def claim_usage(
+        self,
+        account_id: str,
+        request_id: str,
+        device_id: str,
+        month: str,
+        budget_nusd: int,
+        max_reserve_nusd: int,
+        stale_before: float,
+    ) -> tuple[str, int]:
+        # The account row's lock serialises one account's claims across every Relay instance;
+        # the primary key would still refuse a second row for the same request id.
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT 1 FROM accounts WHERE account_id=$1 FOR UPDATE", account_id)
+            held = int(await conn.fetchval(HELD_SQL, account_id, month, stale_before))
+            row = await conn.fetchrow(
+                "SELECT state, claimed_at FROM usage_events WHERE account_id=$1 AND request_id=$2",
+                account_id,
+                request_id,
+            )
+            if row is not None and (row["state"] == "billed" or row["claimed_at"] >= stale_before):
+                return "duplicate", max(0, budget_nusd - held)
+            remaining = budget_nusd - held
+            if remaining <= 0:
+                return "exhausted", 0
+            reserve = min(remaining, max_reserve_nusd)
+            await conn.execute(
+                "INSERT INTO usage_events (account_id, request_id, device_id, month, state, "
+                "claimed_at, reserved_nusd) VALUES ($1,$2,$3,$4,'claimed',$5,$6) "
+                "ON CONFLICT (account_id, request_id) DO UPDATE SET device_id=excluded.device_id, "
+                "claimed_at=excluded.claimed_at, reserved_nusd=excluded.reserved_nusd "
+                "WHERE usage_events.state='claimed'",
+                account_id,
+                request_id,
+                device_id,
+                month,
+                time.time(),
+                reserve,
+            )
+            return "granted", reserve
+
+    async def bill_usage(
+        self,
+        account_id: str,
+        request_id: str,
+        *,
+        model: str,
+        tokens_in: int,
+        tokens_out: int,
+        cost_nusd: int,
+        outcome: str,
+    ) -> bool:
+        status = await self._pool.execute(
+            "UPDATE usage_events SET state='billed', billed_at=$1, model=$2, tokens_in=$3, "
+            "tokens_out=$4, cost_nusd=$5, outcome=$6 "
+            "WHERE account_id=$7 AND request_id=$8 AND state='claimed'",
+            time.time(),
+            model,
+            tokens_in,
+            tokens_out,
+            cost_nusd,
+            outcome,
+            account_id,
+            request_id,
+        )
+        return _changed(status)
+
+    async def month_held(self, account_id: str, month: str, stale_before: float) -> int:
+        return int(await self._pool.fetchval(HELD_SQL, account_id, month, stale_before))
+
+    async def usage_rows(self, account_id: str, month: str) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_events "  # noqa: S608 (fixed columns)
+            "WHERE account_id=$1 AND month=$2 ORDER BY claimed_at",
+            account_id,
+            month,
+        )
+        return [dict(r) for r in rows]
+
+    async def remember_webhook_event(self, event_id: str) -> bool:
+        status = await self._pool.execute(
+            "INSERT INTO webhook_events VALUES ($1,$2) ON CONFLICT DO NOTHING",
+            event_id,
+            time.time(),
+        )
+        return status == "INSERT 0 1"

@@ -6,7 +6,10 @@
  *   naming another Relay is refused before anything is sent;
  * - the pairing link's fragment is read once and removed from the address bar;
  * - keys and tokens live in IndexedDB, never in a URL, a cookie or a log;
- * - the Node's identity is checked by the handshake on every connection.
+ * - the Node's identity is checked by the handshake on every connection;
+ * - the paid Cloud is used only when the owner chooses it, after being told plainly that the
+ *   Cloud reads what it runs; when the PC is offline it is offered, never used silently. The
+ *   Cloud's key is pinned on first use and its session is end to end like the Node's.
  */
 (function () {
   "use strict";
@@ -17,6 +20,7 @@
   const enc = new TextEncoder();
   const dec = new TextDecoder();
   const PROTOCOL_VERSION = "1.0.0";
+  const CLOUD_PEER_ID = "00000000-0000-0000-0000-00000000c10d"; // protocol/cloud.py
 
   // -- persistence (IndexedDB) ----------------------------------------------------------------
   const DB_NAME = "ora", STORE = "state", KEY = "device";
@@ -41,6 +45,10 @@
   let state = null; // {relayOrigin, deviceSecretKey, deviceId, nodeId, nodePublicKey, accessToken, refreshToken, expiresAt, nodeName, role}
   let ws = null, session = null, initiator = null, backoff = 500, refreshTimer = null, reconnectTimer = null;
   const pendingReplies = new Map();
+  // The Cloud: chosen explicitly (target "cloud"), with its own session and a send queue that
+  // waits for the handshake.
+  let target = "pc", cloudSession = null, cloudInitiator = null, pendingAsk = null;
+  const cloudQueue = [];
   const approvals = new Map();
 
   function status(text, isError) {
@@ -58,6 +66,7 @@
     $("tab-chat").classList.toggle("active", view === "chat");
     $("tab-devices").classList.toggle("active", view === "devices");
     $("tab-devices").classList.toggle("hidden", !state || state.role !== "owner");
+    $("target").classList.toggle("hidden", !state || state.role !== "owner"); // guests: no Cloud
   }
 
   function setOnline(online) {
@@ -202,7 +211,7 @@
     ws.binaryType = "arraybuffer";
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, role: "device", token: state.accessToken, app_version: "" }));
     ws.onmessage = (ev) => (typeof ev.data === "string" ? onControl(JSON.parse(ev.data)) : onFrame(new Uint8Array(ev.data)));
-    ws.onclose = () => { setOnline(false); session = null; scheduleReconnect(); };
+    ws.onclose = () => { setOnline(false); session = null; cloudSession = null; cloudInitiator = null; scheduleReconnect(); };
   }
 
   function scheduleReconnect() {
@@ -231,7 +240,10 @@
     } else if (msg.type === "error") {
       if (msg.code === "token_expired") { ws.onclose = null; ws.close(); refreshTokens().then((ok) => ok && connect()); }
       else if (msg.code === "revoked") revokedHere();
-      else status(msg.message, msg.fatal);
+      else {
+        if (["cloud_unavailable", "cloud_not_allowed"].includes(msg.code)) { cloudInitiator = null; cloudSession = null; cloudQueue.length = 0; }
+        status(msg.message, msg.fatal);
+      }
     }
   }
 
@@ -246,8 +258,9 @@
   }
 
   function onFrame(frame) {
-    let payload;
-    try { payload = C.unpackFrame(frame).payload; } catch (err) { return; }
+    let payload, peerId;
+    try { ({ payload, peerId } = C.unpackFrame(frame)); } catch (err) { return; }
+    if (peerId === CLOUD_PEER_ID) { onCloudFrame(payload); return; }
     if (payload[0] === C.HS2 && initiator) {
       try { session = initiator.finish(payload); } catch (err) { status(t("handshakeFailed"), true); ws.close(); return; }
       initiator = null;
@@ -288,6 +301,97 @@
     } else if (msg.type === "app_error") {
       status(msg.message, true);
     }
+  }
+
+  // -- the Cloud ---------------------------------------------------------------------------------
+  async function cloudKey() {
+    if (state.cloudPublicKey) return state.cloudPublicKey; // pinned on first use
+    const resp = await fetch("/v1/cloud/key", { credentials: "omit", cache: "no-store" });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) throw new Error(body.message || resp.statusText);
+    state.cloudPublicKey = C.b64uDecode(body.public_key, 32);
+    await save(state);
+    return state.cloudPublicKey;
+  }
+
+  async function openCloud() {
+    if (cloudSession || cloudInitiator || !ws || ws.readyState !== WebSocket.OPEN) return;
+    let key;
+    try { key = await cloudKey(); } catch (err) { status(err.message, true); return; }
+    cloudInitiator = new C.Initiator(state.deviceSecretKey, key);
+    // The Cloud never paired with this device, so HS1 carries the device's static key.
+    ws.send(C.packFrame(CLOUD_PEER_ID, concatBytes(cloudInitiator.start(), C.publicKeyOf(state.deviceSecretKey))));
+  }
+
+  function concatBytes(a, b) {
+    const out = new Uint8Array(a.length + b.length);
+    out.set(a, 0); out.set(b, a.length);
+    return out;
+  }
+
+  function onCloudFrame(payload) {
+    if (payload[0] === C.HS2 && cloudInitiator) {
+      try { cloudSession = cloudInitiator.finish(payload); } catch (err) { status(t("handshakeFailed"), true); cloudInitiator = null; return; }
+      cloudInitiator = null;
+      while (cloudQueue.length) sendCloud(cloudQueue.shift());
+      return;
+    }
+    if (!cloudSession) return;
+    let msg;
+    try { msg = JSON.parse(dec.decode(cloudSession.open(payload))); } catch (err) { return; }
+    if (msg.type === "cloud_receipt") {
+      const line = document.createElement("div");
+      line.className = "receipt";
+      line.textContent = `${t("cloudReceipt")} · ${msg.model || "-"} · ${msg.tokens_in + msg.tokens_out} ${t("tokens")} · $${msg.cost_usd.toFixed(6)}`;
+      const reply = pendingReplies.get(msg.id) || replyBubble(msg.id);
+      reply.after(line);
+      pendingReplies.delete(msg.id);
+    } else if (msg.type === "delta" || msg.type === "done") {
+      replyBubble(msg.id).classList.add("cloud");
+      if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
+      onApp(msg);
+    } else if (msg.type === "app_error") {
+      status(msg.message, true);
+    }
+  }
+
+  function sendCloud(obj) {
+    if (!cloudSession) { cloudQueue.push(obj); openCloud(); return; }
+    ws.send(C.packFrame(CLOUD_PEER_ID, cloudSession.seal(enc.encode(JSON.stringify(obj)))));
+  }
+
+  function setTarget(next) {
+    target = next;
+    const b = $("target");
+    b.dataset.i18n = next === "cloud" ? "targetCloud" : "targetPc";
+    b.textContent = t(b.dataset.i18n);
+    b.classList.toggle("cloud", next === "cloud");
+    b.setAttribute("aria-pressed", String(next === "cloud"));
+    if (next === "cloud") { status(t("cloudOn")); openCloud(); } else status("");
+  }
+
+  // Ask before anything goes to the Cloud; `text` is a message waiting for the answer (PC offline).
+  function askCloud(text) {
+    pendingAsk = { text };
+    $("cloud-offer").classList.toggle("hidden", text === null);
+    $("cloud-ask").classList.remove("hidden");
+  }
+
+  function answerCloud(yes) {
+    const ask = pendingAsk;
+    pendingAsk = null;
+    $("cloud-ask").classList.add("hidden");
+    if (!ask) return;
+    if (!yes) { if (ask.text) $("input").value = ask.text; return; } // nothing sent; text kept
+    setTarget("cloud");
+    if (ask.text) sendText(ask.text);
+  }
+
+  function sendText(text) {
+    const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    bubble("me", text);
+    const msg = { type: "chat", id, text };
+    if (target === "cloud") sendCloud(msg); else send(msg);
   }
 
   function bubble(kind, text) {
@@ -442,13 +546,21 @@
     };
     $("tab-chat").onclick = () => show("chat");
     $("tab-devices").onclick = () => { show("devices"); send({ type: "list_devices" }); };
+    $("target").onclick = () => (target === "cloud" ? setTarget("pc") : askCloud(null));
+    $("cloud-yes").onclick = () => answerCloud(true);
+    $("cloud-no").onclick = () => answerCloud(false);
     $("composer").onsubmit = (ev) => {
       ev.preventDefault();
       const text = $("input").value.trim();
-      if (!text || !session) return;
-      const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
-      bubble("me", text);
-      send({ type: "chat", id, text });
+      if (!text) return;
+      if (target === "pc" && !session) {
+        // The PC is offline: offer the Cloud (owners only), never switch silently.
+        if (state && state.role === "owner" && ws && ws.readyState === WebSocket.OPEN) askCloud(text);
+        else status(t("pcOffline"), true);
+        $("input").value = "";
+        return;
+      }
+      sendText(text);
       $("input").value = "";
     };
     localToken = takeLocalToken();

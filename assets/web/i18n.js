@@ -18,6 +18,11 @@
       pairWithCode: "Pair", compareCode: "Check that your PC shows the same code, then confirm it there:",
       thisPc: "ORA on this PC", localDown: "ORA is not running on this PC",
       localToken: "This page was not opened by ORA on this PC. Use the tray menu → Open in browser.",
+      targetPc: "PC", targetCloud: "Cloud ($)", cloudTitle: "Send to the paid Cloud?",
+      cloudOffer: "Your PC is offline. You can send this message to ORA's paid Cloud instead.",
+      cloudNotice: "The Cloud runs your request on ORA's servers, not on your PC, and can read what it runs: your message and its reply. The Relay still cannot. Each request is billed to your account. The Cloud has no access to your PC or its files.",
+      cloudYes: "Use the Cloud", cloudNo: "Cancel", cloudOn: "Messages now go to the paid Cloud (it sees what it runs). Tap Cloud ($) to go back to your PC.",
+      pcOffline: "Your PC is offline; nothing was sent.", cloudReceipt: "Cloud", tokens: "tokens",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -35,6 +40,11 @@
       pairWithCode: "ペアリング", compareCode: "PC に同じコードが表示されていることを確認し、PC 側で承認してください:",
       thisPc: "この PC の ORA", localDown: "この PC で ORA が起動していません",
       localToken: "このページは この PC の ORA から開かれていません。トレイメニュー →「ブラウザで開く」を使ってください。",
+      targetPc: "PC", targetCloud: "クラウド（有料）", cloudTitle: "有料のクラウドに送信しますか？",
+      cloudOffer: "PC がオフラインです。代わりにこのメッセージを ORA の有料クラウドに送ることができます。",
+      cloudNotice: "クラウドはあなたの PC ではなく ORA のサーバーでリクエストを実行するため、実行する内容（メッセージとその返答）をクラウドは読むことができます。Relay からは引き続き読めません。リクエストごとにアカウントに課金されます。クラウドからあなたの PC やファイルにはアクセスできません。",
+      cloudYes: "クラウドを使う", cloudNo: "キャンセル", cloudOn: "メッセージは有料クラウドに送られます（クラウドは実行内容を読めます）。PC に戻すには「クラウド（有料）」をタップしてください。",
+      pcOffline: "PC がオフラインのため、送信していません。", cloudReceipt: "クラウド", tokens: "トークン",
     },
   };
   let lang = (localStorage.getItem("ora.lang") || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";

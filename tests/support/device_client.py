@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from protocol import app_messages as am
-from protocol import e2ee, pairing
+from protocol import cloud, e2ee, pairing
 from protocol import messages as m
 from protocol.encoding import b64u_decode, b64u_encode
 from protocol.version import PROTOCOL_VERSION
@@ -43,6 +44,11 @@ class Device:
     http: aiohttp.ClientSession | None = None
     _reader: asyncio.Task[None] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # The Cloud, when the user chooses it: its pinned key, session and messages.
+    cloud_public_key: bytes = b""
+    cloud_session: e2ee.Session | None = None
+    cloud_inbox: asyncio.Queue[m.Message] = field(default_factory=asyncio.Queue)
+    last_done_at: float = 0.0
 
     async def _http(self) -> aiohttp.ClientSession:
         if self.http is None:
@@ -155,8 +161,10 @@ class Device:
         assert self.ws is not None
         async for msg in self.ws:
             if msg.type == aiohttp.WSMsgType.BINARY:
-                _kind, _peer, payload = m.unpack_frame(msg.data)
-                if (
+                _kind, peer, payload = m.unpack_frame(msg.data)
+                if peer == cloud.CLOUD_PEER_ID:
+                    await self._from_cloud(payload)
+                elif (
                     payload[:1] == bytes([e2ee.HS2])
                     and hasattr(self, "_hs")
                     and not self._hs.done()
@@ -203,3 +211,69 @@ class Device:
             await self.ws.close()
         if self.http is not None:
             await self.http.close()
+
+    # -- Cloud --------------------------------------------------------------------------------
+
+    async def pin_cloud_key(self) -> bytes:
+        """Fetch the Cloud's public key from the Relay once and keep it (trust on first use)."""
+        if not self.cloud_public_key:
+            http = await self._http()
+            async with http.get(f"{self.relay_url}/v1/cloud/key") as resp:
+                body = await resp.json()
+                if resp.status != 200:
+                    raise RelayRefused(resp.status, body)
+            self.cloud_public_key = b64u_decode(body["public_key"], length=32)
+        return self.cloud_public_key
+
+    async def cloud_handshake(self, timeout: float = 10) -> cloud.CloudInfo:
+        """Start an end-to-end session with the Cloud; returns its CloudInfo."""
+        key = await self.pin_cloud_key()
+        self._cloud_initiator, hs1 = cloud.initiate(self.private_key, key)
+        self._cloud_hs = asyncio.get_running_loop().create_future()
+        await self.send_raw(hs1, to=cloud.CLOUD_PEER_ID)
+        await asyncio.wait_for(self._cloud_hs, timeout)
+        info = await self.next_cloud(timeout)
+        assert isinstance(info, cloud.CloudInfo)
+        return info
+
+    async def _from_cloud(self, payload: bytes) -> None:
+        if (
+            payload[:1] == bytes([e2ee.HS2])
+            and hasattr(self, "_cloud_hs")
+            and not self._cloud_hs.done()
+        ):
+            try:
+                self.cloud_session = self._cloud_initiator.finish(payload)
+                self._cloud_hs.set_result(None)
+            except Exception as err:
+                self._cloud_hs.set_exception(err)
+        elif self.cloud_session is not None:
+            await self.cloud_inbox.put(m.decode(self.cloud_session.open(payload)))
+
+    async def next_cloud(self, timeout: float = 10) -> m.Message:
+        return await asyncio.wait_for(self.cloud_inbox.get(), timeout)
+
+    async def cloud_send(self, msg: m.Message) -> None:
+        assert self.cloud_session is not None
+        await self.send_raw(self.cloud_session.seal(m.encode(msg).encode()), to=cloud.CLOUD_PEER_ID)
+
+    async def cloud_chat(
+        self, text: str, *, request_id: str | None = None, timeout: float = 20
+    ) -> tuple[list[str], str, list[m.Message]]:
+        """Send a request to the Cloud; collect deltas until done, then its receipt:
+        (deltas, text, the rest)."""
+        msg_id = request_id or str(uuid.uuid4())
+        await self.cloud_send(am.Chat(id=msg_id, text=text))
+        deltas: list[str] = []
+        other: list[m.Message] = []
+        while True:
+            msg = await self.next_cloud(timeout)
+            if isinstance(msg, am.Delta) and msg.id == msg_id:
+                deltas.append(msg.text)
+            elif isinstance(msg, am.Done) and msg.id == msg_id:
+                self.last_done_at = time.perf_counter()
+                receipt = await self.next_cloud(timeout)  # every request's receipt follows `done`
+                assert isinstance(receipt, cloud.CloudReceipt) and receipt.id == msg_id, receipt
+                return deltas, msg.text, [*other, receipt]
+            else:
+                other.append(msg)
