@@ -44,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("providers", help="which AI providers are enabled, and why not")
     sub.add_parser("self-test", help="check that this installation works (exit 0 when healthy)")
     update = sub.add_parser("update", help="check for, download and install a signed update")
-    update.add_argument("action", choices=["check", "apply"])
+    update.add_argument("action", choices=["check", "apply", "install"])
     update.add_argument("--restart", action="store_true", help="start the new version now")
+    update.add_argument("--root", type=Path, help="install: where (default: per-user app dir)")
     pair = sub.add_parser("pair", help="run the Node and show a QR code to pair a phone or browser")
     pair.add_argument(
         "--role", default="owner", choices=["owner", "guest"], help="owner, or a friend as guest"
@@ -107,8 +108,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
     command = args.command
     if command == "update":
+        from app.update import cli as update
         from app.update.cli import update_command
 
+        if args.action == "install":
+            return update.install_command(args.root)
         return update_command(settings, args.action, __version__, args.restart)
     if command == "chat":
         return asyncio.run(terminal.chat(settings))

@@ -21,6 +21,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.update.layout import TRUSTED_ROOT_NAME
+
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "installer" / "ora.spec"
 
@@ -30,7 +32,11 @@ def build(dist: Path, work: Path, trusted_root: Path | None = None, quiet: bool 
     env = dict(os.environ)
     env.pop("ORA_TRUSTED_ROOT", None)
     if trusted_root is not None:
-        env["ORA_TRUSTED_ROOT"] = str(trusted_root.resolve())
+        # Shipped under the name the installed app looks for (app/update/layout.py).
+        work.mkdir(parents=True, exist_ok=True)
+        shipped = work / TRUSTED_ROOT_NAME
+        shutil.copyfile(trusted_root, shipped)
+        env["ORA_TRUSTED_ROOT"] = str(shipped.resolve())
     cmd = [
         sys.executable,
         "-m",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TextIO
+
+import platformdirs
 
 from app.settings import Settings
 from app.update.errors import UpdateError
@@ -53,3 +56,20 @@ def update_command(settings: Settings, action: str, current_version: str, restar
     except UpdateError as err:
         print(f"ora: update refused: {err}", file=sys.stderr)
         return 1
+
+
+def install_command(root: Path | None) -> int:
+    """`ora update install`: put this built app where the updater manages it."""
+    from app.update.install import default_root, install_self
+    from app.version import __version__
+
+    where = root or default_root()
+    try:
+        installed = install_self(
+            where, __version__, Path(platformdirs.user_data_dir("applications", appauthor=False))
+        )
+    except UpdateError as err:
+        print(f"ora: {err}", file=sys.stderr)
+        return 2
+    print(f"ORA {__version__} installed in {where}; start it with {installed.stub}")
+    return 0

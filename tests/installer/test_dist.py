@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,9 +21,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="session")
-def built_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def release(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRepo:
+    repo = ReleaseRepo(tmp_path_factory.mktemp("release"))
+    repo.init()
+    return repo
+
+
+@pytest.fixture(scope="session")
+def built_app(tmp_path_factory: pytest.TempPathFactory, release: ReleaseRepo) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    return build(out / "dist", out / "work", quiet=True)
+    return build(out / "dist", out / "work", release.trusted_root, quiet=True)
 
 
 def _clean_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -92,17 +98,23 @@ async def test_built_app_chats_through_a_provider(app_copy: Path, tmp_path: Path
     assert fake.requests, "the model was asked"
 
 
-def test_installed_built_app_starts_through_the_launcher_and_checks_for_updates(
-    built_app: Path, tmp_path: Path
+def test_built_app_installs_itself_then_starts_through_the_launcher_and_checks_for_updates(
+    app_copy: Path, release: ReleaseRepo, tmp_path: Path
 ) -> None:
-    release = ReleaseRepo(tmp_path / "release")
-    release.init()
-    release.add(built_app, __version__, skip_patch=True)
+    release.add(app_copy, __version__, skip_patch=True)
     root = InstallRoot(tmp_path / "install")
-    root.install_first(built_app, __version__, release.trusted_root)
     server = StaticServer(release.repository)
     try:
         env = _clean_env(tmp_path, ORA_UPDATE_URL=server.url)
+        install = subprocess.run(
+            [str(app_copy / "ora"), "update", "install", "--root", str(root.path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert install.returncode == 0, install.stderr
+        shutil.rmtree(app_copy)  # the download can go: the installed copy stands alone
         version = subprocess.run(
             [str(root.stub), "--version"], env=env, capture_output=True, text=True, timeout=60
         )
@@ -115,4 +127,5 @@ def test_installed_built_app_starts_through_the_launcher_and_checks_for_updates(
     assert check.returncode == 0, check.stderr
     assert f"ORA {__version__} is up to date" in check.stdout
     assert any(r.startswith("/metadata/timestamp.json") for r in server.requests)
-    assert os.access(root.stub, os.X_OK)
+    desktop = tmp_path / "home" / ".local" / "share" / "applications" / "ora.desktop"
+    assert f'Exec="{root.stub}"' in desktop.read_text()
