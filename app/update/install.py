@@ -30,7 +30,7 @@ Categories=Utility;
 
 def default_root() -> Path:
     """Where the app is installed for this user (beside, not inside, the profile data)."""
-    return Path(platformdirs.user_data_dir(APP_DIR_NAME))
+    return Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False))
 
 
 def install_self(root: Path, version: str, desktop_dir: Path | None = None) -> InstallRoot:

@@ -17,12 +17,14 @@ The supervising code is always the last version that proved itself, never the ne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import subprocess
+import sys
 import time
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,10 +50,20 @@ def launch_or_continue(
     env["ORA_INSTALL_ROOT"] = str(root.path)
     state = root.read()
     if state.trial is not None and state.trial.previous == own_version:
-        deadline = float(env.get("ORA_HEALTH_DEADLINE_S", HEALTH_DEADLINE_S))
-        code = _supervise(root, state, state.trial, argv, env, deadline)
-        if code is not None:
-            return code
+        with _trial_lock(root) as mine:
+            if not mine:
+                print(
+                    f"ora: ORA is starting its new version {state.trial.version} in another "
+                    "window; try again in a moment.",
+                    file=sys.stderr,
+                )
+                return 1
+            state = root.read()  # another start may have decided the trial meanwhile
+            if state.trial is not None and state.trial.previous == own_version:
+                deadline = float(env.get("ORA_HEALTH_DEADLINE_S", HEALTH_DEADLINE_S))
+                code = _supervise(root, state, state.trial, argv, env, deadline)
+                if code is not None:
+                    return code
         state = root.read()
     if state.stable != own_version:
         # The stub was stale (or this program is not the stable one): run the stable one.
@@ -59,6 +71,27 @@ def launch_or_continue(
         env.pop("ORA_INSTALL_ROOT", None)
         return _run([str(root.executable(state.stable)), *argv], env)
     return None
+
+
+@contextlib.contextmanager
+def _trial_lock(root: InstallRoot) -> Iterator[bool]:
+    """One supervisor per trial; the OS drops the lock if its holder dies."""
+    path = root.path / "update" / "trial.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as f:
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True  # released when the file closes
 
 
 def _run(cmd: list[str], env: MutableMapping[str, str]) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -91,8 +92,9 @@ def make_fake_bundle(where: Path, version: str, behaviour: str = "good", schema:
         )
     )
     exe.chmod(0o755)
-    # Some bulk, so a patch is worth making and progress has more than one chunk.
-    (bundle / "payload.bin").write_bytes(os.urandom(256 * 1024))
+    # The same bulk in every version (as most of a real app is), so a binary patch is small
+    # and progress has more than one chunk.
+    (bundle / "payload.bin").write_bytes(random.Random(13).randbytes(256 * 1024))
     return bundle
 
 
