@@ -44,6 +44,8 @@ class ReleaseError(Exception):
 @contextlib.contextmanager
 def _in(workspace: Path) -> Iterator[None]:
     # tufup keeps its configuration in the current directory; keep it in the workspace.
+    if not workspace.is_dir():
+        raise ReleaseError(f"{workspace} is not a release workspace: run `init` first")
     before = Path.cwd()
     os.chdir(workspace)
     try:
