@@ -92,15 +92,8 @@ def _launcher_step(argv: list[str]) -> int | None:
     if not os.environ.get("ORA_LAUNCHER_ROOT"):
         return None
     from app.update.launcher import launch_or_continue
-    from app.update.layout import InstallRoot
 
-    code = launch_or_continue(argv, __version__, os.environ)
-    notice = (
-        InstallRoot(Path(os.environ["ORA_INSTALL_ROOT"])).take_notice() if code is None else None
-    )
-    if notice:
-        print(f"ora: {notice}", file=sys.stderr)
-    return code
+    return launch_or_continue(argv, __version__, os.environ)
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -20,7 +20,7 @@ from app.policy.approvals import ApprovalError, ApprovalRequest
 from app.policy.gate import Role
 from app.settings import Settings
 from app.terminal import OWNER_ID, ask, run_turn
-from app.update.health import mark_healthy
+from app.update.health import mark_healthy, take_notice
 from app.version import __version__
 
 CONNECT_WAIT_S = 5.0
@@ -54,6 +54,9 @@ async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = T
     runtime = await Runtime.open(settings)
     # The core opened the profile's data: an updated version on trial has proved itself.
     mark_healthy(settings.updates.health_file)
+    notice = take_notice(settings.updates)
+    if notice:
+        print(f"ora: {notice}", file=sys.stderr, flush=True)
     link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url])
     link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
     link.start()

@@ -15,7 +15,7 @@ from app.core.runtime import Runtime
 from app.policy.approvals import ApprovalError
 from app.policy.gate import Role
 from app.settings import Settings, load_settings
-from app.update.health import mark_healthy
+from app.update.health import mark_healthy, take_notice
 from app.version import __version__
 
 OWNER_ID = "owner"
@@ -86,6 +86,9 @@ async def chat(settings: Settings) -> int:
     runtime = await Runtime.open(settings)
     # The core opened the profile's data: an updated version on trial has proved itself.
     mark_healthy(settings.updates.health_file)
+    notice = take_notice(settings.updates)
+    if notice:
+        print(f"ora: {notice}", file=sys.stderr, flush=True)
     try:
         print(
             f"ORA {__version__} — {settings.profile.value} profile. /help for commands, /quit to leave."

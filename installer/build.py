@@ -3,8 +3,9 @@
     python -m installer.build [--trusted-root release/repository/metadata/root.json]
                               [--dist DIR] [--work DIR]
 
-The trusted root is the TUF root metadata of the release workspace (installer.release); the
-built app verifies every update against it. Without one the app builds and runs, but cannot
+The trusted root is the TUF root metadata of the release workspace (installer.release), by
+default installer/update-root.json when it exists; the built app verifies every update
+against it. Without one the app builds and runs, but cannot
 update itself until it is installed with a root. Nothing is written outside --dist and --work
 (default: the gitignored dist/ and build/).
 """
@@ -25,6 +26,8 @@ from app.update.layout import TRUSTED_ROOT_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "installer" / "ora.spec"
+# The release workspace's public root.json, committed once by the maintainer.
+DEFAULT_TRUSTED_ROOT = REPO / "installer" / "update-root.json"
 
 
 def build(dist: Path, work: Path, trusted_root: Path | None = None, quiet: bool = False) -> Path:
@@ -80,7 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m installer.build", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--trusted-root", type=Path, help="TUF root.json the app trusts for updates")
+    p.add_argument(
+        "--trusted-root",
+        type=Path,
+        default=DEFAULT_TRUSTED_ROOT if DEFAULT_TRUSTED_ROOT.is_file() else None,
+        help="TUF root.json the app trusts for updates (default: installer/update-root.json)",
+    )
     p.add_argument("--dist", type=Path, default=REPO / "dist")
     p.add_argument("--work", type=Path, default=REPO / "build" / "pyinstaller")
     p.add_argument("--no-archive", action="store_true", help="skip the .tar.gz")

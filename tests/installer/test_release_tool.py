@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.installer.conftest import make_fake_bundle
+
+pytestmark = pytest.mark.slow
 
 
 def _release(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
