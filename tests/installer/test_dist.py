@@ -129,3 +129,79 @@ def test_built_app_installs_itself_then_starts_through_the_launcher_and_checks_f
     assert any(r.startswith("/metadata/timestamp.json") for r in server.requests)
     desktop = tmp_path / "home" / ".local" / "share" / "applications" / "ora.desktop"
     assert f'Exec="{root.stub}"' in desktop.read_text()
+
+
+@pytest.fixture(scope="session")
+def built_next(tmp_path_factory: pytest.TempPathFactory, release: ReleaseRepo) -> tuple[Path, str]:
+    """The same source as a later version, built the same way (a real v2 for a real v1)."""
+    src = tmp_path_factory.mktemp("next-src")
+    repo = Path(__file__).resolve().parents[2]
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "dist", "build", "node_modules", "__pycache__", ".*_cache", "release"
+    )
+    shutil.copytree(repo, src, ignore=ignore, dirs_exist_ok=True)
+    major, minor, patch = __version__.split(".")
+    version = f"{major}.{minor}.{int(patch) + 1}"
+    (src / "app" / "version.py").write_text(f'__version__ = "{version}"\n')
+    out = tmp_path_factory.mktemp("next-dist")
+    subprocess.run(
+        [
+            str(repo / ".venv" / "bin" / "python"),
+            "-m",
+            "installer.build",
+            "--dist",
+            str(out / "dist"),
+            "--work",
+            str(out / "work"),
+            "--trusted-root",
+            str(release.trusted_root),
+            "--no-archive",
+        ],
+        cwd=src,
+        check=True,
+        capture_output=True,
+    )
+    return out / "dist" / "ora", version
+
+
+def test_built_app_updates_itself_to_the_next_built_version(
+    app_copy: Path, built_next: tuple[Path, str], release: ReleaseRepo, tmp_path: Path
+) -> None:
+    next_app, next_version = built_next
+    root = InstallRoot(tmp_path / "install")
+    server = StaticServer(release.repository)
+
+    def ora(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        env = _clean_env(tmp_path, ORA_UPDATE_URL=server.url)
+        return subprocess.run(
+            [str(root.stub), *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    try:
+        installed = subprocess.run(
+            [str(app_copy / "ora"), "update", "install", "--root", str(root.path)],
+            env=_clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert installed.returncode == 0, installed.stderr
+        # Real archives are large; a binary patch between them is a release-time choice.
+        release.add(next_app, next_version, skip_patch=True)
+        applied = ora("update", "apply")
+        assert applied.returncode == 0, applied.stderr
+        assert f"installed {next_version}" in applied.stdout
+        # A chat session opens the core (the health signal), then quits.
+        chat = ora("chat", stdin="/quit\n")
+        assert chat.returncode == 0, chat.stderr
+        assert f"ORA {next_version}" in chat.stdout
+    finally:
+        server.close()
+    assert ora("--version").stdout.strip() == f"ora {next_version}"
+    state = json.loads(root.state_file.read_text())
+    assert state["stable"] == next_version and state["previous"] == __version__
