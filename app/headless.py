@@ -20,7 +20,7 @@ from app.policy.approvals import ApprovalError, ApprovalRequest
 from app.policy.gate import Role
 from app.settings import Settings
 from app.terminal import OWNER_ID, ask, run_turn
-from app.update.health import mark_healthy, take_notice
+from app.update.health import take_notice
 from app.version import __version__
 
 CONNECT_WAIT_S = 5.0
@@ -52,8 +52,7 @@ async def show_pairing(link: RelayLink, role: str = "owner") -> bool:
 async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = True) -> int:
     """Run the Node until Ctrl+C (or /quit in a terminal)."""
     runtime = await Runtime.open(settings)
-    # The core opened the profile's data: an updated version on trial has proved itself.
-    mark_healthy(settings.updates.health_file)
+    # After a rollback the launcher left a message; say it once, here.
     notice = take_notice(settings.updates)
     if notice:
         print(f"ora: {notice}", file=sys.stderr, flush=True)

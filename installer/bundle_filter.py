@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 # Python modules the Node never uses: other Qt bindings and Qt modules, test and build tools,
-# the Relay's and the Cloud's server-only libraries, AWS SDKs litellm can use for Bedrock.
+# the Relay's and the Cloud's server-only libraries, AWS SDKs litellm can use for Bedrock,
+# the Hugging Face hub's Xet downloader (the Node downloads no models).
 EXCLUDES = [
     "tkinter", "PyQt5", "PyQt6", "PySide2", "IPython", "matplotlib", "numpy.tests",
     "pytest", "mypy", "ruff", "hypothesis", "pip",  # not setuptools: tufup.repo imports it
     "relay_server", "cloud_worker", "asyncpg", "redis",
-    "botocore", "boto3", "s3transfer", "PIL._avif",
+    "botocore", "boto3", "s3transfer", "PIL._avif", "hf_xet",
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtPdf",
     "PySide6.QtOpenGL", "PySide6.QtDBus", "PySide6.QtSql", "PySide6.QtTest",
     "PySide6.QtConcurrent", "PySide6.QtXml", "PySide6.QtPrintSupport",
