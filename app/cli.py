@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from app.errors import OraError
 from app.settings import Settings, load_settings
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("name", nargs="?")
     sub.add_parser("providers", help="which AI providers are enabled, and why not")
     sub.add_parser("self-test", help="check that this installation works (exit 0 when healthy)")
+    update = sub.add_parser("update", help="check for, download and install a signed update")
+    update.add_argument("action", choices=["check", "apply", "install"])
+    update.add_argument("--restart", action="store_true", help="start the new version now")
+    update.add_argument("--root", type=Path, help="install: where (default: per-user app dir)")
     pair = sub.add_parser("pair", help="run the Node and show a QR code to pair a phone or browser")
     pair.add_argument(
         "--role", default="owner", choices=["owner", "guest"], help="owner, or a friend as guest"
@@ -66,8 +71,12 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ora` console script."""
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        launched = _launcher_step(argv)
+        if launched is not None:
+            return launched
+        args = _parser().parse_args(argv)
         settings = load_settings(args.profile)
         _setup_logging(settings, args.verbose)
         return _dispatch(args, settings)
@@ -78,6 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _launcher_step(argv: list[str]) -> int | None:
+    """The installed app's start: run a version on trial, or roll it back (app/update/launcher.py)."""
+    if not os.environ.get("ORA_LAUNCHER_ROOT"):
+        return None
+    from app.update.launcher import launch_or_continue
+
+    return launch_or_continue(argv, __version__, os.environ)
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command
     if command is None and not args.headless and _has_display():
@@ -85,6 +103,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from app.tray.launch import main as tray_main
 
         return tray_main(settings)
+    if command == "update":
+        from app.update import cli as update
+        from app.update.cli import update_command
+
+        if args.action == "install":
+            return update.install_command(args.root)
+        return update_command(settings, args.action, __version__, args.restart)
     from app import headless, terminal
 
     if command == "chat":

@@ -21,6 +21,7 @@ from app.policy.approvals import ApprovalError, ApprovalRequest
 from app.policy.gate import Role
 from app.settings import Settings
 from app.terminal import OWNER_ID, ask, run_turn
+from app.update.health import take_notice
 from app.version import __version__
 
 CONNECT_WAIT_S = 5.0
@@ -52,6 +53,10 @@ async def show_pairing(link: RelayLink, role: str = "owner") -> bool:
 async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = True) -> int:
     """Run the Node until Ctrl+C (or /quit in a terminal)."""
     runtime = await Runtime.open(settings)
+    # After a rollback the launcher left a message; say it once, here.
+    notice = take_notice(settings.updates)
+    if notice:
+        print(f"ora: {notice}", file=sys.stderr, flush=True)
     link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url])
     link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
     link.start()

@@ -19,6 +19,12 @@ it is reported (file, key, line) and nothing the user wrote is lost. Example:
 
     [tools.files]
     roots = ["~/Documents"]
+
+    [updates]
+    url = "https://updates.example.org/ora"   # a tufup repository (metadata/ and targets/)
+    channel = "stable"                  # "stable", "rc", "beta" or "alpha"
+    check_interval_h = 24
+    # enabled = false                   # default: on when a url is set; off means no traffic
 """
 
 from __future__ import annotations
@@ -52,6 +58,22 @@ class ProviderConfig:
     local: bool = False
 
 
+UPDATE_CHANNELS = ("stable", "rc", "beta", "alpha")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateSettings:
+    """The `[updates]` table plus where this copy is installed (given by the launcher)."""
+
+    enabled: bool = False
+    url: str = ""
+    channel: str = "stable"
+    check_interval_h: float = 24.0
+    # Set by the launcher for the program it starts; None when ORA runs from source.
+    install_root: Path | None = None
+    health_file: Path | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a Node process is configured with."""
@@ -65,9 +87,7 @@ class Settings:
     local_host: str = "127.0.0.1"
     local_port: int = 8471
     expose_lan: bool = False
-    updates_enabled: bool = True
-    update_url: str = ""
-    update_channel: str = "stable"
+    updates: UpdateSettings = field(default_factory=UpdateSettings)
     detect_local_providers: bool = True
     local_provider_ports: tuple[int, ...] = (11434, 1234)
     providers: tuple[ProviderConfig, ...] = ()
@@ -201,19 +221,19 @@ def load_settings(
         ("ORA_RELAY_URL", "relay_url"),
         ("ORA_NODE_NAME", "node_name"),
         ("ORA_LOCALE", "locale"),
-        ("ORA_UPDATE_URL", "update_url"),
     ):
         if env.get(env_key):
             values[name] = env[env_key]
     if env.get("ORA_NO_LOCAL_DETECT"):
         values["detect_local_providers"] = False
+    values["updates"] = _update_settings(values.pop("updates", {}), env)
     return Settings(profile=prof, state_dir=state_dir, config_path=path, **values)
 
 
 def _parse_document(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
     doc = dict(doc)
     values: dict[str, Any] = {}
-    for key in ("node_name", "relay_url", "update_url", "update_channel"):
+    for key in ("node_name", "relay_url"):
         if key in doc:
             values[key] = reader.take(doc, key, str, key)
     if "locale" in doc:
@@ -221,8 +241,8 @@ def _parse_document(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
         if locale not in ("", "ja", "en"):
             raise reader.fail("locale", 'must be "", "ja" or "en"')
         values["locale"] = locale
-    if "updates_enabled" in doc:
-        values["updates_enabled"] = reader.take(doc, "updates_enabled", bool, "updates_enabled")
+    if "updates" in doc:
+        values["updates"] = _parse_updates(reader, reader.take(doc, "updates", dict, "updates"))
     if "approval_timeout_s" in doc:
         timeout = reader.take(doc, "approval_timeout_s", (int, float), "approval_timeout_s")
         if not 5 <= timeout <= 3600:
@@ -268,3 +288,42 @@ def _parse_document(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
         values["tools"] = tools
     reader.reject_rest(doc, "")
     return values
+
+
+def _parse_updates(reader: _Reader, raw: dict[str, Any]) -> dict[str, Any]:
+    table = dict(raw)
+    out: dict[str, Any] = {}
+    if "enabled" in table:
+        out["enabled"] = reader.take(table, "enabled", bool, "updates.enabled")
+    if "url" in table:
+        url = reader.take(table, "url", str, "updates.url")
+        if url and not url.startswith(("http://", "https://")):
+            raise reader.fail("updates.url", "must start with https:// (or http://)")
+        out["url"] = url
+    if "channel" in table:
+        channel = reader.take(table, "channel", str, "updates.channel")
+        if channel not in UPDATE_CHANNELS:
+            raise reader.fail("updates.channel", f"must be one of {list(UPDATE_CHANNELS)}")
+        out["channel"] = channel
+    if "check_interval_h" in table:
+        hours = reader.take(table, "check_interval_h", (int, float), "updates.check_interval_h")
+        if not 1 <= hours <= 24 * 30:
+            raise reader.fail("updates.check_interval_h", "must be between 1 and 720 hours")
+        out["check_interval_h"] = float(hours)
+    if out.get("enabled") and not out.get("url"):
+        raise reader.fail("updates.enabled", "is true but 'updates.url' is not set")
+    reader.reject_rest(table, "updates.")
+    return out
+
+
+def _update_settings(values: dict[str, Any], env: Mapping[str, str]) -> UpdateSettings:
+    """The file's `[updates]`, then the environment; enabled defaults to "a URL is set"."""
+    values = dict(values)
+    if env.get("ORA_UPDATE_URL"):
+        values["url"] = env["ORA_UPDATE_URL"]
+    values.setdefault("enabled", bool(values.get("url")))
+    if env.get("ORA_INSTALL_ROOT"):
+        values["install_root"] = Path(env["ORA_INSTALL_ROOT"])
+    if env.get("ORA_HEALTH_FILE"):
+        values["health_file"] = Path(env["ORA_HEALTH_FILE"])
+    return UpdateSettings(**values)

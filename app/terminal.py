@@ -15,6 +15,7 @@ from app.core.runtime import Runtime
 from app.policy.approvals import ApprovalError
 from app.policy.gate import Role
 from app.settings import Settings, load_settings
+from app.update.health import take_notice
 from app.version import __version__
 
 OWNER_ID = "owner"
@@ -83,6 +84,10 @@ async def run_turn(runtime: Runtime, text: str, out: Writer = sys.stdout) -> str
 async def chat(settings: Settings) -> int:
     """Interactive chat until /quit or end of input."""
     runtime = await Runtime.open(settings)
+    # After a rollback the launcher left a message; say it once, here.
+    notice = take_notice(settings.updates)
+    if notice:
+        print(f"ora: {notice}", file=sys.stderr, flush=True)
     try:
         print(
             f"ORA {__version__} — {settings.profile.value} profile. /help for commands, /quit to leave."

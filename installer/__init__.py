@@ -1,0 +1,1 @@
+"""Building and releasing the Node: `build` (PyInstaller, `make dist`), `release` (TUF signing)."""

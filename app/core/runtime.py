@@ -21,6 +21,7 @@ from app.store.memory import MemoryStore
 from app.store.secrets import SecretStore
 from app.tools.browser import DEFAULT_EXECUTABLE, BrowserPool
 from app.tools.registry import ToolRegistry, builtin_tools
+from app.update.health import mark_healthy
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,6 +87,9 @@ class Runtime:
         )
         if settings.detect_local_providers:
             runtime._spawn(runtime._detect_local())
+        # The core opened the profile's data: an updated version on trial has proved itself
+        # (app/update/launcher.py); every front end, the tray included, gets this for free.
+        mark_healthy(settings.updates.health_file)
         return runtime
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
