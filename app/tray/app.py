@@ -15,7 +15,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import (
+    QApplication,
+    QMenu,
+    QMessageBox,
+    QProgressDialog,
+    QSystemTrayIcon,
+)
 
 from app.core.assistant import TurnRequest
 from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
@@ -34,6 +40,11 @@ from app.tray.devices_dialog import DeviceRow, DevicesDialog
 from app.tray.icons import state_icon
 from app.tray.providers_dialog import ProviderRow, ProvidersDialog
 from app.tray.qr_dialog import PairingDialog
+from app.update.errors import UpdateError, UpdateRefused
+from app.update.health import mark_healthy, take_notice
+from app.update.schedule import check_periodically
+from app.update.service import Available, UpdateService
+from app.version import __version__
 
 _LOGGER = logging.getLogger(__name__)
 PAIRING_TTL_S = 300
@@ -43,6 +54,8 @@ class TrayApp(QObject):
     """Everything the owner sees on the PC."""
 
     chat_event = Signal(object)  # core events for the chat window, from the loop thread
+    update_found = Signal(object)  # Available, from the periodic check
+    update_progress = Signal(int, int)  # bytes done, bytes expected (download thread)
     confirm_requested = Signal(str, str, str, object)  # code, device name, role, answer(bool)
 
     def __init__(
@@ -62,6 +75,11 @@ class TrayApp(QObject):
         self.local: local_server.LocalServer | None = self.bridge.submit(
             local_server.start(self.runtime)
         ).result(10)
+        # The core opened the profile's data: a version on trial has proved itself.
+        mark_healthy(settings.updates.health_file)
+        self.updates = UpdateService(settings.updates, __version__)
+        self.available: Available | None = None
+        self.update_found.connect(self.on_update_found)
         self.link: RelayLink | None = None
         self.confirm_requested.connect(self._ask_confirmation)
         if start_link:
@@ -82,6 +100,10 @@ class TrayApp(QObject):
         self.menu = self._build_menu()
         self.tray.setContextMenu(self.menu)
         self._refresh_icon()
+        notice = take_notice(settings.updates)
+        if notice:
+            self.tray.showMessage("ORA", notice, QSystemTrayIcon.MessageIcon.Warning, 30_000)
+        self._start_update_checks()
 
     # -- menu ---------------------------------------------------------------------------------
 
@@ -145,6 +167,17 @@ class TrayApp(QObject):
             "private": self.tr("private"),
             "shared": self.tr("shared"),
         }
+
+    def _start_update_checks(self) -> None:
+        # A no-op coroutine when updates are off: then there is no update traffic at all.
+        self._update_checks = self.bridge.submit(
+            check_periodically(
+                self.updates,
+                self.update_found.emit,
+                interval_s=self.settings.updates.check_interval_h * 3600,
+                first_delay_s=10,
+            )
+        )
 
     def _start_link(self) -> None:
         self.link = RelayLink(runtime=self.runtime, relay_urls=[self.settings.relay_url])
@@ -418,18 +451,125 @@ class TrayApp(QObject):
         self.bridge.watch_approvals(self.runtime.broker)
         if self.link is not None:
             self._start_link()
+        self._start_update_checks()
         self._refresh_icon()
 
     def check_updates(self) -> None:
-        QMessageBox.information(
-            None,
+        """The menu's "Check for updates": ask now, then offer what was found."""
+        if not self.updates.enabled:
+            self._tell(
+                QMessageBox.Icon.Information,
+                self.tr(
+                    "Updates are turned off. Set [updates] url in config.toml to turn them on."
+                ),
+            )
+            return
+
+        def checked(result: object) -> None:
+            if isinstance(result, UpdateRefused):
+                self._tell(
+                    QMessageBox.Icon.Critical,
+                    self.tr("The update was refused: %1").replace("%1", str(result)),
+                )
+            elif isinstance(result, BaseException):
+                self._tell(
+                    QMessageBox.Icon.Warning,
+                    self.tr("Could not check for updates: %1").replace("%1", str(result)),
+                )
+            elif result is None:
+                self._tell(
+                    QMessageBox.Icon.Information,
+                    self.tr("ORA is up to date (%1).").replace("%1", __version__),
+                )
+            else:
+                assert isinstance(result, Available)
+                self.on_update_found(result)
+                self.offer_update()
+
+        self.bridge.call(asyncio.to_thread(self.updates.check), checked)
+
+    def on_update_found(self, available: Available) -> None:
+        if self._closed:
+            return
+        first = self.available is None
+        self.available = available
+        self.actions["updates"].setText(
+            self.tr("Update available: ORA %1").replace("%1", available.version)
+        )
+        if first:
+            self.tray.showMessage(
+                "ORA", self.tr("Update available: ORA %1").replace("%1", available.version)
+            )
+        self.actions["updates"].triggered.disconnect()
+        self.actions["updates"].triggered.connect(self.offer_update)
+
+    def offer_update(self) -> None:
+        """Ask, then download with visible progress, verify, install beside this version, restart."""
+        available = self.available
+        if available is None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
             "ORA",
-            self.tr(
-                "Signed updates come with the installer; this version cannot update itself yet."
-            ),
+            self.tr("Update available: ORA %1").replace("%1", available.version),
+        )
+        install = box.addButton(self.tr("Install and restart"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(self.tr("Later"), QMessageBox.ButtonRole.RejectRole)
+        box.buttonClicked.connect(
+            lambda button: self._install_update(available) if button is install else None
+        )
+        self.update_box = box
+        box.open()
+
+    def _install_update(self, available: Available) -> None:
+        progress = QProgressDialog(
+            self.tr("Downloading ORA %1…").replace("%1", available.version), "", 0, 100
+        )
+        progress.setCancelButton(None)  # tufup cannot stop a download half-way
+        progress.setMinimumDuration(0)
+        progress.setValue(0)
+        self.update_dialog = progress
+        self.update_percent = 0
+
+        def show(done: int, total: int) -> None:
+            self.update_percent = max(self.update_percent, int(100 * done / total) if total else 0)
+            progress.setValue(self.update_percent)
+
+        self.update_progress.connect(show)
+
+        def downloaded(result: object) -> None:
+            progress.close()
+            self.update_progress.disconnect(show)
+            if isinstance(result, BaseException):
+                text = (
+                    self.tr("The update was refused: %1")
+                    if isinstance(result, UpdateRefused)
+                    else self.tr("Could not download the update: %1")
+                )
+                self._tell(QMessageBox.Icon.Critical, text.replace("%1", str(result)))
+                return
+            try:
+                self.updates.apply_and_restart()
+            except UpdateError as err:
+                self._tell(
+                    QMessageBox.Icon.Critical,
+                    self.tr("The update was refused: %1").replace("%1", str(err)),
+                )
+                return
+            self.quit()
+
+        self.bridge.call(
+            asyncio.to_thread(self.updates.download, self.update_progress.emit), downloaded
         )
 
+    def _tell(self, icon: QMessageBox.Icon, text: str) -> None:
+        # Not modal: a message must not stop the core's results reaching the UI meanwhile.
+        box = QMessageBox(icon, "ORA", text)
+        self.message_box = box
+        box.open()
+
     def _close_core(self) -> None:
+        self._update_checks.cancel()
         for popup in list(self.popups.values()):
             popup.resolved_elsewhere("denied")
         if self.link is not None:
@@ -454,7 +594,15 @@ class TrayApp(QObject):
         # Windows without a parent must go while the QApplication still exists; left to
         # Python's exit-time collection they are deleted after it, and Qt crashes.
         windows = [self.chat, self.menu, self.tray, *self.popups.values()]
-        for name in ("pairing_dialog", "devices_dialog", "providers_dialog", "confirm_box"):
+        for name in (
+            "pairing_dialog",
+            "devices_dialog",
+            "providers_dialog",
+            "confirm_box",
+            "update_box",
+            "update_dialog",
+            "message_box",
+        ):
             if (window := getattr(self, name, None)) is not None:
                 windows.append(window)
         for window in windows:

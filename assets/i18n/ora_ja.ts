@@ -198,94 +198,94 @@
 <context>
     <name>TrayApp</name>
     <message>
-        <location filename="../../app/tray/app.py" line="98" />
+        <location filename="../../app/tray/app.py" line="120" />
         <source>Open chat</source>
         <translation>チャットを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="99" />
+        <location filename="../../app/tray/app.py" line="121" />
         <source>Open in browser</source>
         <translation>ブラウザで開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="100" />
-        <location filename="../../app/tray/app.py" line="171" />
+        <location filename="../../app/tray/app.py" line="122" />
+        <location filename="../../app/tray/app.py" line="204" />
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="101" />
+        <location filename="../../app/tray/app.py" line="123" />
         <source>Share with a friend</source>
         <translation>友だちと共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="102" />
+        <location filename="../../app/tray/app.py" line="124" />
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="103" />
-        <location filename="../../app/tray/app.py" line="131" />
+        <location filename="../../app/tray/app.py" line="125" />
+        <location filename="../../app/tray/app.py" line="153" />
         <source>Approvals</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="104" />
+        <location filename="../../app/tray/app.py" line="126" />
         <source>Providers</source>
         <translation>プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="105" />
+        <location filename="../../app/tray/app.py" line="127" />
         <source>Profile</source>
         <translation>プロファイル</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="114" />
+        <location filename="../../app/tray/app.py" line="136" />
         <source>Check for updates</source>
         <translation>アップデートを確認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="116" />
+        <location filename="../../app/tray/app.py" line="138" />
         <source>Quit</source>
         <translation>終了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="129" />
+        <location filename="../../app/tray/app.py" line="151" />
         <source>Approvals (%1)</source>
         <translation>承認待ち（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="134" />
+        <location filename="../../app/tray/app.py" line="156" />
         <source>ORA — %1 — %2</source>
         <translation>ORA — %1 — %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="142" />
+        <location filename="../../app/tray/app.py" line="164" />
         <source>connected</source>
         <translation>接続中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="143" />
+        <location filename="../../app/tray/app.py" line="165" />
         <source>connecting</source>
         <translation>接続しています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="144" />
+        <location filename="../../app/tray/app.py" line="166" />
         <source>offline</source>
         <translation>オフライン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="145" />
+        <location filename="../../app/tray/app.py" line="167" />
         <source>private</source>
         <translation>個人</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="146" />
+        <location filename="../../app/tray/app.py" line="168" />
         <source>shared</source>
         <translation>共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="172" />
+        <location filename="../../app/tray/app.py" line="205" />
         <source>'%1' wants to pair as %2.
 Does its screen show this code?
 
@@ -296,50 +296,94 @@ Does its screen show this code?
 %3</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="192" />
-        <location filename="../../app/tray/app.py" line="224" />
+        <location filename="../../app/tray/app.py" line="225" />
+        <location filename="../../app/tray/app.py" line="257" />
         <source>Cannot pair now: the Relay is not reachable.</source>
         <translation>今はペアリングできません: Relay に接続できません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="250" />
+        <location filename="../../app/tray/app.py" line="283" />
         <source>ORA needs your approval</source>
         <translation>ORA が承認を求めています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="275" />
+        <location filename="../../app/tray/app.py" line="308" />
         <source>Nothing is waiting for your approval.</source>
         <translation>承認待ちのものはありません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="333" />
+        <location filename="../../app/tray/app.py" line="366" />
         <source>Key saved.</source>
         <translation>キーを保存しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="364" />
+        <location filename="../../app/tray/app.py" line="397" />
         <source>%1 did not answer: %2</source>
         <translation>%1 から応答がありません: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="368" />
+        <location filename="../../app/tray/app.py" line="401" />
         <source>%1 answered: %2</source>
         <translation>%1 の応答: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="385" />
+        <location filename="../../app/tray/app.py" line="418" />
         <source>The local server is not running (its port is in use); see the log.</source>
         <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="402" />
+        <location filename="../../app/tray/app.py" line="435" />
         <source>running</source>
         <translation>実行中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="428" />
-        <source>Signed updates come with the installer; this version cannot update itself yet.</source>
-        <translation>署名付きアップデートはインストーラー版で利用できます。このバージョンはまだ自動更新できません。</translation>
+        <location filename="../../app/tray/app.py" line="463" />
+        <source>Updates are turned off. Set [updates] url in config.toml to turn them on.</source>
+        <translation>アップデートは無効です。有効にするには config.toml の [updates] url を設定してください。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="472" />
+        <location filename="../../app/tray/app.py" line="545" />
+        <location filename="../../app/tray/app.py" line="556" />
+        <source>The update was refused: %1</source>
+        <translation>アップデートを拒否しました: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="477" />
+        <source>Could not check for updates: %1</source>
+        <translation>アップデートを確認できませんでした: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="482" />
+        <source>ORA is up to date (%1).</source>
+        <translation>ORA は最新です（%1）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="497" />
+        <location filename="../../app/tray/app.py" line="501" />
+        <location filename="../../app/tray/app.py" line="514" />
+        <source>Update available: ORA %1</source>
+        <translation>アップデートがあります: ORA %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="516" />
+        <source>Install and restart</source>
+        <translation>インストールして再起動</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="517" />
+        <source>Later</source>
+        <translation>あとで</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="526" />
+        <source>Downloading ORA %1…</source>
+        <translation>ORA %1 をダウンロードしています…</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="547" />
+        <source>Could not download the update: %1</source>
+        <translation>アップデートをダウンロードできませんでした: %1</translation>
     </message>
 </context>
 <context>

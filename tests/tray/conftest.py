@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.installer.conftest import setup  # noqa: F401
 from tests.relay.conftest import relay, relay_factory  # noqa: F401
 from tests.support.fake_openai import FakeOpenAI
 
