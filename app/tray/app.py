@@ -41,7 +41,7 @@ from app.tray.icons import state_icon
 from app.tray.providers_dialog import ProviderRow, ProvidersDialog
 from app.tray.qr_dialog import PairingDialog
 from app.update.errors import UpdateError, UpdateRefused
-from app.update.health import mark_healthy, take_notice
+from app.update.health import take_notice
 from app.update.schedule import check_periodically
 from app.update.service import Available, UpdateService
 from app.version import __version__
@@ -75,8 +75,6 @@ class TrayApp(QObject):
         self.local: local_server.LocalServer | None = self.bridge.submit(
             local_server.start(self.runtime)
         ).result(10)
-        # The core opened the profile's data: a version on trial has proved itself.
-        mark_healthy(settings.updates.health_file)
         self.updates = UpdateService(settings.updates, __version__)
         self.available: Available | None = None
         self.update_found.connect(self.on_update_found)
