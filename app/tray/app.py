@@ -33,6 +33,7 @@ from app.policy.approvals import ApprovalRequest
 from app.policy.gate import Profile, Role
 from app.settings import Settings, load_settings
 from app.store.secrets import SecretStore
+from app.tray import i18n
 from app.tray.approval_dialog import ApprovalDialog
 from app.tray.bridge import CoreBridge
 from app.tray.chat_window import ChatWindow
@@ -131,6 +132,21 @@ class TrayApp(QObject):
             group.addAction(action)
             profiles.addAction(action)
             self.actions[f"profile:{profile.value}"] = action
+        languages = menu.addMenu(self.tr("Language"))
+        chosen = i18n.saved_language(self.settings.state_dir)
+        language_group = QActionGroup(languages)
+        # Each language is named in itself, so it can be found from either one.
+        for code, label in (
+            ("", self.tr("Follow the system")),
+            ("ja", "日本語"),
+            ("en", "English"),
+        ):
+            action = QAction(label, languages, checkable=True)
+            action.setChecked(code == chosen)
+            action.triggered.connect(lambda _=False, c=code: self.set_language(c))
+            language_group.addAction(action)
+            languages.addAction(action)
+            self.actions[f"language:{code or 'system'}"] = action
         add("updates", self.tr("Check for updates"), self.check_updates)
         menu.addSeparator()
         add("quit", self.tr("Quit"), self.quit)
@@ -406,6 +422,34 @@ class TrayApp(QObject):
     def open_chat(self) -> None:
         self.chat.show()
         self.chat.raise_()
+
+    def set_language(self, code: str) -> None:
+        """Switch the tray's language now and remember it for this profile."""
+        i18n.save_language(self.settings.state_dir, code)
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        i18n.switch(app, code or self.settings.locale)
+        old_menu, self.menu = self.menu, self._build_menu()
+        self.tray.setContextMenu(self.menu)
+        old_menu.deleteLater()
+        # The chat keeps its conversation; other windows close and reopen in the new language.
+        old_chat, was_open = self.chat, self.chat.isVisible()
+        self.chat = ChatWindow()
+        self.chat.send.connect(self.send_chat)
+        self.chat.log.setHtml(old_chat.log.toHtml())
+        old_chat.close()
+        old_chat.deleteLater()
+        if was_open:
+            self.open_chat()
+        for name in ("pairing_dialog", "devices_dialog", "providers_dialog"):
+            window = getattr(self, name, None)
+            if window is not None:
+                window.close()
+                window.deleteLater()
+                setattr(self, name, None)
+        if self.available is not None:
+            self.on_update_found(self.available)
+        self._refresh_icon()
 
     def open_in_browser(self) -> bool:
         """The web client served by the local server, already signed in as the owner at this PC."""

@@ -29,7 +29,7 @@ def main(settings: Settings) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)
-    i18n.install(app, settings.locale)
+    i18n.install(app, i18n.saved_language(settings.state_dir) or settings.locale)
     icon = QSystemTrayIcon(state_icon("connecting"))
     icon.setToolTip(QCoreApplication.translate("TrayLaunch", "ORA — starting…"))
     has_tray = QSystemTrayIcon.isSystemTrayAvailable()

@@ -198,94 +198,104 @@
 <context>
     <name>TrayApp</name>
     <message>
-        <location filename="../../app/tray/app.py" line="120" />
+        <location filename="../../app/tray/app.py" line="119" />
         <source>Open chat</source>
         <translation>チャットを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="121" />
+        <location filename="../../app/tray/app.py" line="120" />
         <source>Open in browser</source>
         <translation>ブラウザで開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="122" />
-        <location filename="../../app/tray/app.py" line="204" />
+        <location filename="../../app/tray/app.py" line="121" />
+        <location filename="../../app/tray/app.py" line="218" />
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="123" />
+        <location filename="../../app/tray/app.py" line="122" />
         <source>Share with a friend</source>
         <translation>友だちと共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="124" />
+        <location filename="../../app/tray/app.py" line="123" />
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="125" />
-        <location filename="../../app/tray/app.py" line="153" />
+        <location filename="../../app/tray/app.py" line="124" />
+        <location filename="../../app/tray/app.py" line="167" />
         <source>Approvals</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="126" />
+        <location filename="../../app/tray/app.py" line="125" />
         <source>Providers</source>
         <translation>プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="127" />
+        <location filename="../../app/tray/app.py" line="126" />
         <source>Profile</source>
         <translation>プロファイル</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="136" />
+        <location filename="../../app/tray/app.py" line="135" />
+        <source>Language</source>
+        <translation>言語</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="140" />
+        <source>Follow the system</source>
+        <translation>システムに合わせる</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/app.py" line="150" />
         <source>Check for updates</source>
         <translation>アップデートを確認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="138" />
+        <location filename="../../app/tray/app.py" line="152" />
         <source>Quit</source>
         <translation>終了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="151" />
+        <location filename="../../app/tray/app.py" line="165" />
         <source>Approvals (%1)</source>
         <translation>承認待ち（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="156" />
+        <location filename="../../app/tray/app.py" line="170" />
         <source>ORA — %1 — %2</source>
         <translation>ORA — %1 — %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="164" />
+        <location filename="../../app/tray/app.py" line="178" />
         <source>connected</source>
         <translation>接続中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="165" />
+        <location filename="../../app/tray/app.py" line="179" />
         <source>connecting</source>
         <translation>接続しています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="166" />
+        <location filename="../../app/tray/app.py" line="180" />
         <source>offline</source>
         <translation>オフライン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="167" />
+        <location filename="../../app/tray/app.py" line="181" />
         <source>private</source>
         <translation>個人</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="168" />
+        <location filename="../../app/tray/app.py" line="182" />
         <source>shared</source>
         <translation>共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="205" />
+        <location filename="../../app/tray/app.py" line="219" />
         <source>'%1' wants to pair as %2.
 Does its screen show this code?
 
@@ -296,92 +306,92 @@ Does its screen show this code?
 %3</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="225" />
-        <location filename="../../app/tray/app.py" line="257" />
+        <location filename="../../app/tray/app.py" line="239" />
+        <location filename="../../app/tray/app.py" line="271" />
         <source>Cannot pair now: the Relay is not reachable.</source>
         <translation>今はペアリングできません: Relay に接続できません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="283" />
+        <location filename="../../app/tray/app.py" line="297" />
         <source>ORA needs your approval</source>
         <translation>ORA が承認を求めています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="308" />
+        <location filename="../../app/tray/app.py" line="322" />
         <source>Nothing is waiting for your approval.</source>
         <translation>承認待ちのものはありません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="366" />
+        <location filename="../../app/tray/app.py" line="380" />
         <source>Key saved.</source>
         <translation>キーを保存しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="397" />
+        <location filename="../../app/tray/app.py" line="411" />
         <source>%1 did not answer: %2</source>
         <translation>%1 から応答がありません: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="401" />
+        <location filename="../../app/tray/app.py" line="415" />
         <source>%1 answered: %2</source>
         <translation>%1 の応答: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="418" />
+        <location filename="../../app/tray/app.py" line="460" />
         <source>The local server is not running (its port is in use); see the log.</source>
         <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="435" />
+        <location filename="../../app/tray/app.py" line="477" />
         <source>running</source>
         <translation>実行中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="463" />
+        <location filename="../../app/tray/app.py" line="505" />
         <source>Updates are turned off. Set [updates] url in config.toml to turn them on.</source>
         <translation>アップデートは無効です。有効にするには config.toml の [updates] url を設定してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="472" />
-        <location filename="../../app/tray/app.py" line="545" />
-        <location filename="../../app/tray/app.py" line="556" />
+        <location filename="../../app/tray/app.py" line="514" />
+        <location filename="../../app/tray/app.py" line="587" />
+        <location filename="../../app/tray/app.py" line="598" />
         <source>The update was refused: %1</source>
         <translation>アップデートを拒否しました: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="477" />
+        <location filename="../../app/tray/app.py" line="519" />
         <source>Could not check for updates: %1</source>
         <translation>アップデートを確認できませんでした: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="482" />
+        <location filename="../../app/tray/app.py" line="524" />
         <source>ORA is up to date (%1).</source>
         <translation>ORA は最新です（%1）。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="497" />
-        <location filename="../../app/tray/app.py" line="501" />
-        <location filename="../../app/tray/app.py" line="514" />
+        <location filename="../../app/tray/app.py" line="539" />
+        <location filename="../../app/tray/app.py" line="543" />
+        <location filename="../../app/tray/app.py" line="556" />
         <source>Update available: ORA %1</source>
         <translation>アップデートがあります: ORA %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="516" />
+        <location filename="../../app/tray/app.py" line="558" />
         <source>Install and restart</source>
         <translation>インストールして再起動</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="517" />
+        <location filename="../../app/tray/app.py" line="559" />
         <source>Later</source>
         <translation>あとで</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="526" />
+        <location filename="../../app/tray/app.py" line="568" />
         <source>Downloading ORA %1…</source>
         <translation>ORA %1 をダウンロードしています…</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="547" />
+        <location filename="../../app/tray/app.py" line="589" />
         <source>Could not download the update: %1</source>
         <translation>アップデートをダウンロードできませんでした: %1</translation>
     </message>

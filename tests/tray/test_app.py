@@ -279,3 +279,25 @@ def test_windows_opened_from_the_menu_stay_open(qtbot: Any, tray_factory: Any) -
     gc.collect()
     qtbot.wait(50)
     assert tray.devices_dialog.isVisible() and tray.providers_dialog.isVisible()
+
+
+def test_language_switches_from_the_menu_and_is_remembered(
+    qtbot: Any, qapp: Any, tray_factory: Any
+) -> None:
+    from app.tray import i18n
+
+    tray = tray_factory()
+    tray.open_chat()
+    tray.chat.log.append("<p>earlier message</p>")
+    try:
+        tray.actions["language:ja"].trigger()
+        assert tray.actions["chat"].text() == "チャットを開く"
+        assert tray.actions["language:ja"].isChecked()
+        assert tray.chat.windowTitle() == "ORA チャット" and tray.chat.isVisible()
+        assert "earlier message" in tray.chat.transcript, "the conversation stays"
+        assert i18n.saved_language(tray.settings.state_dir) == "ja"
+        tray.actions["language:en"].trigger()
+        assert tray.actions["chat"].text() == "Open chat"
+        assert i18n.saved_language(tray.settings.state_dir) == "en"
+    finally:
+        i18n.switch(qapp, "en")
