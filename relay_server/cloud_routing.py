@@ -4,6 +4,10 @@ Workers are stateless and interchangeable; a device's end-to-end session lives i
 so every handshake start (HS1) picks the least busy worker and the session's later frames
 follow it. A worker that goes away takes its sessions with it; their devices are told, and
 their next request starts a new session on another worker.
+
+In a cluster, a device whose instance has no worker is bound to a worker on another instance:
+`remote` remembers which one, there the binding is an ordinary one, so the rule that a worker
+sends only to devices whose session it holds is checked where the worker is.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ class CloudRouter:
 
     workers: dict[str, Connection] = field(default_factory=dict)
     bindings: dict[str, Connection] = field(default_factory=dict)  # device id -> worker
+    remote: dict[str, str] = field(default_factory=dict)  # device here -> instance of its worker
     _load: dict[str, int] = field(default_factory=dict)  # worker id -> bound sessions
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
