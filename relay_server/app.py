@@ -892,11 +892,15 @@ async def _from_cloud(relay: Relay, worker: Connection, frame: bytes) -> None:
     device = relay.hub.devices.get(device_id)
     if device is not None:
         delivered = device.send(out)
-    else:
+    elif relay.cluster is not None:
         # Bound from another instance: the device's own channel reaches it wherever it is.
-        delivered = relay.cluster is not None and (
-            await relay.cluster.publish(_peer_channel(device_id), b"F" + out) > 0
-        )
+        delivered = await relay.cluster.publish(_peer_channel(device_id), b"F" + out) > 0
+        if not delivered:
+            # Nobody holds the device (its instance went down without saying): free the slot.
+            relay.cloud.unbind(device_id)
+            await relay.offer_workers()
+    else:
+        delivered = False
     if delivered:
         relay.metrics.frames_from_cloud.inc()
 

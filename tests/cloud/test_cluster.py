@@ -8,6 +8,7 @@ import uuid
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from protocol import app_messages as am
 from protocol import cloud, e2ee
@@ -26,6 +27,18 @@ async def _cloud_available(relay: RelayProcess) -> bool:
     async with aiohttp.ClientSession() as http, http.get(f"{relay.url}/v1/cloud/key") as resp:
         assert resp.status == 200
         return bool((await resp.json())["available"])
+
+
+async def _offered(env: dict[str, str]) -> list[str]:
+    """What the instances offer in Redis: "<workers> <sessions>" per instance with workers."""
+    client = aioredis.from_url(env["REDIS_URL"])
+    try:
+        keys = [
+            k async for k in client.scan_iter(match=f"{env['ORA_RELAY_REDIS_PREFIX']}:workers:*")
+        ]
+        return [v.decode() for v in await client.mget(keys)] if keys else []
+    finally:
+        await client.aclose()
 
 
 async def test_a_device_on_a_uses_the_worker_on_b_and_is_billed_once(
