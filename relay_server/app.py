@@ -147,7 +147,8 @@ class Relay:
         if self.cluster is None:
             return
         if elsewhere is not None:
-            await self.cluster.publish(f"c:{elsewhere}", b"U" + device_id.encode())
+            body = self.cluster.instance.encode() + device_id.encode()
+            await self.cluster.publish(f"c:{elsewhere}", b"U" + body)
         if had_local:
             await self.offer_workers()
 
@@ -834,7 +835,8 @@ async def _to_cloud(relay: Relay, conn: Connection, frame: bytes) -> None:
     out = frame[:1] + conn.peer_raw + payload
     if worker is None and elsewhere is not None and relay.cluster is not None:
         # That instance binds (on HS1) or checks the binding; nobody listening means it is gone.
-        if await relay.cluster.publish(f"c:{elsewhere}", b"F" + out) > 0:
+        body = relay.cluster.instance.encode() + out
+        if await relay.cluster.publish(f"c:{elsewhere}", b"F" + body) > 0:
             relay.metrics.frames_to_cloud.inc()
             return
         relay.cloud.remote.pop(conn.peer_id, None)
@@ -855,19 +857,25 @@ def _cloud_from_elsewhere(relay: Relay) -> Callable[[bytes], Awaitable[None]]:
     """
 
     async def deliver(data: bytes) -> None:
-        tag, body = data[:1], data[1:]
+        tag, origin, body = data[:1], data[1:33].decode(), data[33:]
         if tag == b"U":
+            # Only the instance that bound the session may end it: a late U from the device's
+            # previous instance must not end the session it has opened since, here or elsewhere.
             device_id = body.decode()
-            if relay.cloud.worker_of(device_id) is not None:
+            if relay.cloud.origin.get(device_id) == origin:
                 relay.cloud.unbind(device_id)
                 await relay.offer_workers()
             return
         device_id = str(uuid.UUID(bytes=body[1 : m.FRAME_HEADER_SIZE]))
         if body[m.FRAME_HEADER_SIZE : m.FRAME_HEADER_SIZE + 1] == bytes([e2ee.HS1]):
             worker = relay.cloud.bind(device_id)
+            if worker is not None:
+                relay.cloud.origin[device_id] = origin
             await relay.offer_workers()
-        else:
+        elif relay.cloud.origin.get(device_id) == origin:
             worker = relay.cloud.worker_of(device_id)
+        else:
+            worker = None  # bound from another instance since, or not at all
         if worker is None:
             # The last worker here left meanwhile; the device's next handshake picks again.
             refusal = CloudUnavailable("the Cloud is not available right now: try again later")

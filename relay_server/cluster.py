@@ -10,6 +10,7 @@ Channels (all under a configurable prefix):
     workers:<instance>  key (with TTL) "<workers> <sessions>": Cloud workers connected there
 
 A delivery on p: is one tag byte then the body:  F frame | T control JSON | R revoke-and-close.
+One on c: is a tag byte, the sending instance's id (32 hex), then  F frame | U device id.
 `publish` returns how many instances listened, so "nobody" means the peer is offline.
 """
 
