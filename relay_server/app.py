@@ -134,6 +134,24 @@ class Relay:
             body = self.cluster.instance.encode() + m.encode(presence).encode()
             await self.cluster.publish(f"n:{node_id}", body)
 
+    async def offer_workers(self) -> None:
+        """Tell other instances how many workers are here and how busy (their devices pick)."""
+        if self.cluster is not None:
+            await self.cluster.workers_here(len(self.cloud.workers), len(self.cloud.bindings))
+
+    async def end_cloud_session(self, device_id: str) -> None:
+        """Forget a device's Cloud session here and on the instance whose worker holds it."""
+        had_local = self.cloud.worker_of(device_id) is not None
+        self.cloud.unbind(device_id)
+        elsewhere = self.cloud.remote.pop(device_id, None)
+        if self.cluster is None:
+            return
+        if elsewhere is not None:
+            body = self.cluster.instance.encode() + device_id.encode()
+            await self.cluster.publish(f"c:{elsewhere}", b"U" + body)
+        if had_local:
+            await self.offer_workers()
+
     async def joined(self, conn: Connection) -> None:
         """Listen for deliveries to a newly attached peer from other instances."""
         if self.cluster is None:
@@ -455,7 +473,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         if conn.role == "device":
-            relay.cloud.unbind(conn.peer_id)
+            await relay.end_cloud_session(conn.peer_id)
         current = relay.hub.detach(conn)
         if current:
             await relay.left(conn)
@@ -701,7 +719,7 @@ def create_app(settings: RelaySettings) -> web.Application:
         )
         if cluster is not None:
             await cluster.start()
-        app[RELAY] = Relay(
+        app[RELAY] = relay = Relay(
             settings=settings,
             store=store,
             tokens=TokenService(store, settings.access_ttl_s, settings.refresh_ttl_s),
@@ -714,6 +732,8 @@ def create_app(settings: RelaySettings) -> web.Application:
             ),
             cluster=cluster,
         )
+        if cluster is not None:
+            await cluster.subscribe(f"c:{cluster.instance}", _cloud_from_elsewhere(relay))
         yield
         if cluster is not None:
             await cluster.close()
@@ -761,33 +781,36 @@ async def _serve_worker(
 ) -> None:
     """A Cloud worker's connection: sessions' frames to devices, claims and usage to the ledger."""
     relay.cloud.add(conn)
+    await relay.offer_workers()
     await relay.store.audit("connected", source=source, detail="cloud")
     try:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
-                _from_cloud(relay, conn, msg.data)
+                await _from_cloud(relay, conn, msg.data)
             elif msg.type == WSMsgType.TEXT:
                 await _cloud_control(relay, conn, msg.data)
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:
         relay.metrics.connections.labels("cloud").dec()
+        gone = m.Error(
+            code=codes.CLOUD_UNAVAILABLE,
+            message="the Cloud worker went away: send your request again",
+            fatal=False,
+        )
         for device_id in relay.cloud.remove(conn):
-            device = relay.hub.devices.get(device_id)
-            if device is not None:
-                device.send_message(
-                    m.Error(
-                        code=codes.CLOUD_UNAVAILABLE,
-                        message="the Cloud worker went away: send your request again",
-                        fatal=False,
-                    )
-                )
+            await relay.to_peer(device_id, gone)  # the device may be on another instance
+        await relay.offer_workers()
         await relay.store.audit("disconnected", source=source, detail="cloud")
 
 
 async def _to_cloud(relay: Relay, conn: Connection, frame: bytes) -> None:
-    """A device's frame for the Cloud: a handshake start picks a worker, the rest follow it."""
+    """A device's frame for the Cloud: a handshake start picks a worker, the rest follow it.
+
+    A worker here is preferred; without one, a worker on another instance (through Redis).
+    """
     payload = frame[m.FRAME_HEADER_SIZE :]
+    elsewhere: str | None = None
     if payload[:1] == bytes([e2ee.HS1]):
         # Checked here as well as at the claim, so a guest cannot even open a Cloud session.
         device = await relay.store.device(conn.peer_id)
@@ -798,19 +821,74 @@ async def _to_cloud(relay: Relay, conn: Connection, frame: bytes) -> None:
             await relay.refuse(refusal, node_id=conn.node_id, device_id=conn.peer_id)
             conn.send_message(m.Error(code=refusal.code, message=refusal.message, fatal=False))
             return
+        await relay.end_cloud_session(conn.peer_id)
         worker = relay.cloud.bind(conn.peer_id)
+        if worker is not None:
+            await relay.offer_workers()
+        elif relay.cluster is not None:
+            elsewhere = await relay.cluster.workers_elsewhere()
+            if elsewhere is not None:
+                relay.cloud.remote[conn.peer_id] = elsewhere
     else:
         worker = relay.cloud.worker_of(conn.peer_id)
+        elsewhere = relay.cloud.remote.get(conn.peer_id)
+    out = frame[:1] + conn.peer_raw + payload
+    if worker is None and elsewhere is not None and relay.cluster is not None:
+        # That instance binds (on HS1) or checks the binding; nobody listening means it is gone.
+        body = relay.cluster.instance.encode() + out
+        if await relay.cluster.publish(f"c:{elsewhere}", b"F" + body) > 0:
+            relay.metrics.frames_to_cloud.inc()
+            return
+        relay.cloud.remote.pop(conn.peer_id, None)
     if worker is None:
         refusal = CloudUnavailable("the Cloud is not available right now: try again later")
         await relay.refuse(refusal, node_id=conn.node_id, device_id=conn.peer_id)
         conn.send_message(m.Error(code=refusal.code, message=refusal.message, fatal=False))
         return
-    if worker.send(frame[:1] + conn.peer_raw + payload):
+    if worker.send(out):
         relay.metrics.frames_to_cloud.inc()
 
 
-def _from_cloud(relay: Relay, worker: Connection, frame: bytes) -> None:
+def _cloud_from_elsewhere(relay: Relay) -> Callable[[bytes], Awaitable[None]]:
+    """Cloud frames of devices on other instances, for the workers here.
+
+    The device's instance checked the device (an owner's, on HS1) before publishing; a session
+    is bound here like a local one, so `_from_cloud`'s rule holds for it unchanged.
+    """
+
+    async def deliver(data: bytes) -> None:
+        tag, origin, body = data[:1], data[1:33].decode(), data[33:]
+        if tag == b"U":
+            # Only the instance that bound the session may end it: a late U from the device's
+            # previous instance must not end the session it has opened since, here or elsewhere.
+            device_id = body.decode()
+            if relay.cloud.origin.get(device_id) == origin:
+                relay.cloud.unbind(device_id)
+                await relay.offer_workers()
+            return
+        device_id = str(uuid.UUID(bytes=body[1 : m.FRAME_HEADER_SIZE]))
+        if body[m.FRAME_HEADER_SIZE : m.FRAME_HEADER_SIZE + 1] == bytes([e2ee.HS1]):
+            worker = relay.cloud.bind(device_id)
+            if worker is not None:
+                relay.cloud.origin[device_id] = origin
+            await relay.offer_workers()
+        elif relay.cloud.origin.get(device_id) == origin:
+            worker = relay.cloud.worker_of(device_id)
+        else:
+            worker = None  # bound from another instance since, or not at all
+        if worker is None:
+            # The last worker here left meanwhile; the device's next handshake picks again.
+            refusal = CloudUnavailable("the Cloud is not available right now: try again later")
+            await relay.to_peer(
+                device_id, m.Error(code=refusal.code, message=refusal.message, fatal=False)
+            )
+        elif worker.send(body):
+            relay.metrics.frames_to_cloud.inc()
+
+    return deliver
+
+
+async def _from_cloud(relay: Relay, worker: Connection, frame: bytes) -> None:
     """A worker's frame for a device: only to a device whose session this worker holds."""
     if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
         worker.send_message(m.Error(code="bad_frame", message="malformed frame", fatal=False))
@@ -818,10 +896,20 @@ def _from_cloud(relay: Relay, worker: Connection, frame: bytes) -> None:
     device_id = str(uuid.UUID(bytes=frame[1 : m.FRAME_HEADER_SIZE]))
     if relay.cloud.worker_of(device_id) is not worker:
         return  # the session moved on (device reconnected or re-handshook): drop
+    out = frame[:1] + cloud.CLOUD_PEER_RAW + frame[m.FRAME_HEADER_SIZE :]
     device = relay.hub.devices.get(device_id)
-    if device is not None and device.send(
-        frame[:1] + cloud.CLOUD_PEER_RAW + frame[m.FRAME_HEADER_SIZE :]
-    ):
+    if device is not None:
+        delivered = device.send(out)
+    elif relay.cluster is not None:
+        # Bound from another instance: the device's own channel reaches it wherever it is.
+        delivered = await relay.cluster.publish(_peer_channel(device_id), b"F" + out) > 0
+        if not delivered:
+            # Nobody holds the device (its instance went down without saying): free the slot.
+            relay.cloud.unbind(device_id)
+            await relay.offer_workers()
+    else:
+        delivered = False
+    if delivered:
         relay.metrics.frames_from_cloud.inc()
 
 
@@ -872,15 +960,18 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
 
 
 async def cloud_key(request: web.Request) -> web.Response:
-    """The Cloud's public key, which clients pin, and whether a worker is connected here."""
+    """The Cloud's public key, which clients pin, and whether a worker is reachable from here."""
     relay = request.app[RELAY]
     if not relay.settings.cloud_public_key:
         return _error_response(CloudUnavailable("this Relay offers no Cloud execution"))
+    available = bool(relay.cloud.workers) or (
+        relay.cluster is not None and await relay.cluster.workers_elsewhere() is not None
+    )
     return web.json_response(
         {
             "public_key": relay.settings.cloud_public_key,
             "peer_id": cloud.CLOUD_PEER_ID,
-            "available": bool(relay.cloud.workers),
+            "available": available,
         }
     )
 

@@ -4,6 +4,11 @@ Workers are stateless and interchangeable; a device's end-to-end session lives i
 so every handshake start (HS1) picks the least busy worker and the session's later frames
 follow it. A worker that goes away takes its sessions with it; their devices are told, and
 their next request starts a new session on another worker.
+
+In a cluster, a device whose instance has no worker is bound to a worker on another instance:
+`remote` remembers which one; there the binding is an ordinary one (plus `origin`, the device's
+instance), so the rule that a worker sends only to devices whose session it holds is checked
+where the worker is.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ class CloudRouter:
 
     workers: dict[str, Connection] = field(default_factory=dict)
     bindings: dict[str, Connection] = field(default_factory=dict)  # device id -> worker
+    remote: dict[str, str] = field(default_factory=dict)  # device here -> instance of its worker
+    origin: dict[str, str] = field(default_factory=dict)  # device elsewhere -> its instance
     _load: dict[str, int] = field(default_factory=dict)  # worker id -> bound sessions
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -35,6 +42,7 @@ class CloudRouter:
         orphans = [d for d, w in self.bindings.items() if w is worker]
         for device_id in orphans:
             del self.bindings[device_id]
+            self.origin.pop(device_id, None)
         if worker.writer is not None:
             worker.writer.cancel()
         return orphans
@@ -55,6 +63,7 @@ class CloudRouter:
         return worker
 
     def unbind(self, device_id: str) -> None:
+        self.origin.pop(device_id, None)
         worker = self.bindings.pop(device_id, None)
         if worker is not None and worker.peer_id in self._load:
             self._load[worker.peer_id] -= 1

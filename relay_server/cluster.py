@@ -5,9 +5,12 @@ Channels (all under a configurable prefix):
     p:<peer id hex>     deliver to a peer connected to whichever instance holds it
     n:<node id hex>     a Node's presence changes, for the instances holding its devices
     d:<request id>      a Node's pairing decision, for the instance holding the HTTP request
+    c:<instance>        a device's Cloud frames (F) or session end (U), for that instance's workers
     online:<node id>    key (with TTL) saying a Node is connected somewhere
+    workers:<instance>  key (with TTL) "<workers> <sessions>": Cloud workers connected there
 
 A delivery on p: is one tag byte then the body:  F frame | T control JSON | R revoke-and-close.
+One on c: is a tag byte, the sending instance's id (32 hex), then  F frame | U device id.
 `publish` returns how many instances listened, so "nobody" means the peer is offline.
 """
 
@@ -37,6 +40,7 @@ class RedisCluster:
         self._pubsub = self._redis.pubsub()
         self._handlers: dict[bytes, Handler] = {}
         self._online: set[str] = set()
+        self._workers = ""  # what workers:<this instance> says, "" when none are connected
         self._tasks: list[asyncio.Task[None]] = []
 
     def _key(self, name: str) -> str:
@@ -55,6 +59,7 @@ class RedisCluster:
                 await task
         for node_id in list(self._online):
             await self.node_offline(node_id)
+        await self.workers_here(0, 0)
         await self._pubsub.aclose()
         await self._redis.aclose()
 
@@ -85,6 +90,10 @@ class RedisCluster:
                 await self._redis.set(
                     self._key(f"online:{node_id}"), self.instance, ex=PRESENCE_TTL_S
                 )
+            if self._workers:
+                await self._redis.set(
+                    self._key(f"workers:{self.instance}"), self._workers, ex=PRESENCE_TTL_S
+                )
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
         """Receive what is published on a channel."""
@@ -114,3 +123,27 @@ class RedisCluster:
 
     async def is_online(self, node_id: str) -> bool:
         return bool(await self._redis.exists(self._key(f"online:{node_id}")))
+
+    async def workers_here(self, workers: int, sessions: int) -> None:
+        """Offer this instance's Cloud workers to devices on the others (cleared when none)."""
+        key = self._key(f"workers:{self.instance}")
+        self._workers = f"{workers} {sessions}" if workers else ""
+        if workers:
+            await self._redis.set(key, self._workers, ex=PRESENCE_TTL_S)
+        else:
+            await self._redis.delete(key)
+
+    async def workers_elsewhere(self) -> str | None:
+        """The other instance whose workers are least busy (fewest sessions per worker)."""
+        best: tuple[float, str] | None = None
+        prefix = self._key("workers:")
+        # A handful of instances, one key each: a scan is cheap and needs no index to maintain.
+        async for key in self._redis.scan_iter(match=f"{prefix}*"):
+            instance = key.decode()[len(prefix) :]
+            value = await self._redis.get(key)
+            if instance == self.instance or not value:
+                continue
+            workers, sessions = (int(x) for x in value.split())
+            if workers > 0 and (best is None or sessions / workers < best[0]):
+                best = (sessions / workers, instance)
+        return best[1] if best else None

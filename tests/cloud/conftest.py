@@ -22,7 +22,12 @@ import pytest
 from app.link.relay_link import RelayLink
 from cloud_worker.__main__ import keygen
 from relay_server.billing import sign
-from tests.relay.conftest import REPO, RelayProcess, free_port
+from tests.relay.conftest import (
+    REPO,
+    RelayProcess,
+    free_port,
+    shared_env,  # noqa: F401  (Relay instances acting as one)
+)
 from tests.support.device_client import Device
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures import fake_openai, open_runtime  # noqa: F401

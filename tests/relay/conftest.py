@@ -9,16 +9,35 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from app.link.relay_link import RelayLink
 from tests.support.fixtures import fake_openai, open_runtime  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+async def shared_env() -> AsyncIterator[dict[str, str]]:
+    """What Relay instances acting as one share: a database of its own for this test (dropped
+    after) on the machine's PostgreSQL, and its own key prefix on the machine's Redis."""
+    name = f"ora_relay_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    yield {
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "ORA_RELAY_REDIS_PREFIX": f"ora-test-{name}",
+    }
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
 
 
 def free_port() -> int:

@@ -1,11 +1,8 @@
 """Two Relay processes sharing the machine's real PostgreSQL and Redis act as one Relay."""
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from app.link.relay_link import RelayLink
@@ -16,22 +13,6 @@ from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fixtures import open_runtime
 
 pytestmark = pytest.mark.slow
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-async def shared_env() -> AsyncIterator[dict[str, str]]:
-    """A database of its own for this test (dropped after) and its own Redis key prefix."""
-    name = f"ora_relay_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    yield {
-        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "ORA_RELAY_REDIS_PREFIX": f"ora-test-{name}",
-    }
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 async def test_node_on_one_relay_device_on_the_other_then_failover(

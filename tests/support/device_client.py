@@ -48,6 +48,8 @@ class Device:
     cloud_public_key: bytes = b""
     cloud_session: e2ee.Session | None = None
     cloud_inbox: asyncio.Queue[m.Message] = field(default_factory=asyncio.Queue)
+    # Every frame that arrived as the Cloud's, as received, so attack tests can look for forgeries.
+    cloud_frames: list[bytes] = field(default_factory=list)
     last_done_at: float = 0.0
 
     async def _http(self) -> aiohttp.ClientSession:
@@ -163,6 +165,7 @@ class Device:
             if msg.type == aiohttp.WSMsgType.BINARY:
                 _kind, peer, payload = m.unpack_frame(msg.data)
                 if peer == cloud.CLOUD_PEER_ID:
+                    self.cloud_frames.append(payload)
                     await self._from_cloud(payload)
                 elif (
                     payload[:1] == bytes([e2ee.HS2])
