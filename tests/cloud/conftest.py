@@ -25,7 +25,7 @@ from relay_server.billing import sign
 from tests.relay.conftest import (
     REPO,
     RelayProcess,
-    free_port,
+    relay_factory,  # noqa: F401
     shared_env,  # noqa: F401  (Relay instances acting as one)
 )
 from tests.support.device_client import Device
@@ -99,21 +99,6 @@ def cloud_relay_env(cloud_keys: dict[str, str]) -> dict[str, str]:
         "ORA_RELAY_CLOUD_TOKEN_SHA256": cloud_keys["ORA_RELAY_CLOUD_TOKEN_SHA256"],
         "ORA_RELAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
-
-
-@pytest.fixture
-def relay_factory(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
-    started: list[RelayProcess] = []
-
-    def make(name: str = "relay", **env: str) -> RelayProcess:
-        r = RelayProcess(data_dir=tmp_path / name, port=free_port(), env=env)
-        r.start()
-        started.append(r)
-        return r
-
-    yield make
-    for r in started:
-        r.stop()
 
 
 @pytest.fixture
