@@ -1,12 +1,11 @@
 """The tray app's flows, offscreen: chat, provider key, devices and revoke, profile, approvals."""
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtCore import Qt
 
 from app.policy.gate import Profile, Risk, Role
 from app.settings import ProviderConfig
@@ -15,30 +14,8 @@ from app.tray.app import TrayApp
 from tests.relay.conftest import RelayProcess
 from tests.support.device_client import Device
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.fixtures import make_settings
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def tray_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("ORA_HOME", str(tmp_path))
-    monkeypatch.setenv("ORA_NO_LOCAL_DETECT", "1")
-    monkeypatch.setattr("app.store.secrets.usable_keyring", lambda: None)
-    made: list[TrayApp] = []
-
-    def make(**overrides: Any) -> TrayApp:
-        start_link = overrides.pop("start_link", False)
-        tray = TrayApp(make_settings(tmp_path, **overrides), start_link=start_link)
-        made.append(tray)
-        return tray
-
-    yield make
-    for tray in made:
-        if tray.bridge.loop.is_running():
-            tray.shutdown()
-    made.clear()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def test_menu_has_every_entry(qtbot: Any, tray_factory: Any) -> None:

@@ -1,47 +1,23 @@
 """The tray's update flow against a real tufup repository on loopback HTTP and an installed v1."""
 
-import dataclasses
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QMessageBox
 
 from app.settings import UpdateSettings
-from app.tray.app import TrayApp
 from tests.installer.conftest import Setup, serve_bytes
-from tests.support.fixtures import make_settings
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def tray_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setattr("app.store.secrets.usable_keyring", lambda: None)
-    made: list[TrayApp] = []
-
-    def make(updates: UpdateSettings) -> TrayApp:
-        settings = dataclasses.replace(make_settings(tmp_path / "home"), updates=updates)
-        tray = TrayApp(settings, start_link=False)
-        made.append(tray)
-        return tray
-
-    yield make
-    for tray in made:
-        if tray.bridge.loop.is_running():
-            tray.shutdown()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
-
-
 def test_check_finds_downloads_with_progress_installs_and_restarts(
-    qtbot: Any, tray_for: Any, setup: Setup
+    qtbot: Any, tray_factory: Any, setup: Setup
 ) -> None:
     setup.publish("0.2.0", schema=2)
-    tray = tray_for(
-        UpdateSettings(enabled=True, url=setup.server.url, install_root=setup.root.path)
+    tray = tray_factory(
+        updates=UpdateSettings(enabled=True, url=setup.server.url, install_root=setup.root.path)
     )
     tray.actions["updates"].trigger()
     qtbot.waitUntil(lambda: getattr(tray, "update_box", None) is not None, timeout=20000)
@@ -66,14 +42,14 @@ def test_check_finds_downloads_with_progress_installs_and_restarts(
 
 
 def test_a_tampered_release_is_refused_and_nothing_changes(
-    qtbot: Any, tray_for: Any, setup: Setup
+    qtbot: Any, tray_factory: Any, setup: Setup
 ) -> None:
     archive = setup.publish("0.2.0")
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0x01
     setup.server.overrides["/targets/ora-0.2.0.tar.gz"] = serve_bytes(bytes(data))
-    tray = tray_for(
-        UpdateSettings(enabled=True, url=setup.server.url, install_root=setup.root.path)
+    tray = tray_factory(
+        updates=UpdateSettings(enabled=True, url=setup.server.url, install_root=setup.root.path)
     )
     tray.check_updates()
     qtbot.waitUntil(lambda: getattr(tray, "update_box", None) is not None, timeout=20000)
@@ -91,18 +67,18 @@ def test_a_tampered_release_is_refused_and_nothing_changes(
 
 
 def test_updates_off_means_no_traffic_and_a_clear_message(
-    qtbot: Any, tray_for: Any, setup: Setup
+    qtbot: Any, tray_factory: Any, setup: Setup
 ) -> None:
-    tray = tray_for(UpdateSettings(enabled=False, url=setup.server.url))
+    tray = tray_factory(updates=UpdateSettings(enabled=False, url=setup.server.url))
     tray.check_updates()
     assert "turned off" in tray.message_box.text()
     qtbot.wait(200)
     assert setup.server.requests == []
 
 
-def test_the_tray_reports_a_rollback_once(qtbot: Any, tray_for: Any, setup: Setup) -> None:
+def test_the_tray_reports_a_rollback_once(qtbot: Any, tray_factory: Any, setup: Setup) -> None:
     setup.root.notice_file.parent.mkdir(parents=True, exist_ok=True)
     setup.root.notice_file.write_text("ORA 0.2.0 failed to start; back on 0.1.0")
-    tray = tray_for(UpdateSettings(enabled=False, install_root=setup.root.path))
+    tray = tray_factory(updates=UpdateSettings(enabled=False, install_root=setup.root.path))
     assert tray.bridge.loop.is_running()
     assert not setup.root.notice_file.exists(), "shown once, then gone"
