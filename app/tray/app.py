@@ -27,6 +27,7 @@ from app.core.assistant import TurnRequest
 from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
 from app.core.providers import ProviderPool, ProviderStatus, StreamResult
 from app.core.runtime import Runtime
+from app.errors import PairingRefused
 from app.link.relay_link import RelayLink
 from app.local_server import server as local_server
 from app.policy.approvals import ApprovalRequest
@@ -229,11 +230,20 @@ class TrayApp(QObject):
         self.confirm_box = box
         box.open()
 
+    def _private_only_text(self) -> str:
+        return self.tr(
+            "This is your private profile: only your own devices can pair with it. "
+            "Share ORA with friends from the shared profile."
+        )
+
     def open_pairing(self, role: str) -> None:
         if self.link is None:
             return
 
         def shown(result: object) -> None:
+            if isinstance(result, PairingRefused):
+                QMessageBox.warning(None, "ORA", self._private_only_text())
+                return
             if isinstance(result, BaseException):
                 QMessageBox.warning(
                     None, "ORA", self.tr("Cannot pair now: the Relay is not reachable.")
@@ -265,6 +275,9 @@ class TrayApp(QObject):
 
         def shown(result: object) -> None:
             if self.pairing_dialog is None:
+                return
+            if isinstance(result, PairingRefused):
+                QMessageBox.warning(None, "ORA", self._private_only_text())
                 return
             if isinstance(result, BaseException):
                 QMessageBox.warning(

@@ -312,6 +312,11 @@ Does its screen show this code?
         <translation>今はペアリングできません: Relay に接続できません。</translation>
     </message>
     <message>
+        <location filename="../../app/tray/app.py" line="234" />
+        <source>This is your private profile: only your own devices can pair with it. Share ORA with friends from the shared profile.</source>
+        <translation>これはプライベートプロファイルです。ペアリングできるのはあなた自身のデバイスだけです。友だちとは共有プロファイルから共有してください。</translation>
+    </message>
+    <message>
         <location filename="../../app/tray/app.py" line="297" />
         <source>ORA needs your approval</source>
         <translation>ORA が承認を求めています</translation>

@@ -299,7 +299,7 @@
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(msg.code === "private_profile" ? t("privateProfile") : msg.message, true);
     }
   }
 
@@ -351,7 +351,7 @@
       if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(msg.code === "private_profile" ? t("privateProfile") : msg.message, true);
     }
   }
 
@@ -431,7 +431,16 @@
         b.onclick = () => send({ type: "approval_answer", approval_id: a.approval_id, approve, digest: a.digest });
         row.appendChild(b);
       }
-      card.append(h, meta, args, row);
+      card.append(h, meta, args);
+      // The taint rule's disclosure (where data would go, what, and the private reads of the
+      // turn) is in the reason on lines after the first: show it whole, never hidden.
+      if ((a.reason || "").includes("\n")) {
+        const leaves = document.createElement("pre");
+        leaves.className = "disclosure";
+        leaves.textContent = a.reason;
+        card.append(leaves);
+      }
+      card.append(row);
       box.appendChild(card);
     }
   }
