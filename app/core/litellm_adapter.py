@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from app.core.completion import Completion, ProviderCallError
@@ -54,7 +54,7 @@ async def stream_chat(
     tools: list[dict[str, Any]] | None,
     timeout_s: float,
     out: Completion,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Yield text deltas, and "" for a piece of a tool call, from litellm's OpenAI-shaped stream."""
     litellm = await asyncio.to_thread(_load)
     kwargs: dict[str, Any] = {

@@ -19,7 +19,7 @@ Lines starting with ":" are comments (OpenRouter sends keep-alives that way); a 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
@@ -40,7 +40,7 @@ async def stream_chat(
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]] | None,
     out: Completion,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Yield text deltas, and "" for a piece of a tool call (progress, so callers time gaps).
 
     Keep-alives and empty chunks yield nothing: a provider that sends only those is hung.

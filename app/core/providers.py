@@ -15,7 +15,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,7 +210,7 @@ class ProviderPool:
         tools: list[dict[str, Any]] | None,
         completion: Completion,
         limit: float,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         if cfg.kind == "litellm":
             return litellm_adapter.stream_chat(
                 model=cfg.model,

@@ -12,6 +12,8 @@ import sqlite_utils
 
 from app.core.assistant import Assistant
 from app.core.commands import Commands
+from app.core.history import HistorySummaries
+from app.core.housekeeping import Housekeeping
 from app.core.providers import ProviderPool, detect_local_servers
 from app.core.usage import UsageLedger
 from app.policy.approvals import ApprovalBroker
@@ -75,6 +77,7 @@ class Runtime:
             commands=Commands(),
         )
         assistant.tool_extras = {"browser": browser_pool, "generate": assistant.generate}
+        assistant.housekeeping = Housekeeping(providers, memory, HistorySummaries(db))
         runtime = cls(
             settings=settings,
             db=db,
@@ -117,6 +120,8 @@ class Runtime:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.assistant.housekeeping is not None:
+            await self.assistant.housekeeping.close()
         await self.browser.close()
         await self.providers.close()
         self.db.close()

@@ -90,8 +90,8 @@ class UsageLedger:
     def totals(self, since: float = 0.0) -> list[UsageTotals]:
         """Per provider since a time (0: ever), most expensive first."""
         rows = self._db.execute(
-            f"SELECT provider, COUNT(*), SUM(outcome != 'ok'), SUM(prompt_tokens), "
-            f"SUM(completion_tokens), SUM(cost_usd), MAX(estimated) FROM {TABLE} "
+            "SELECT provider, COUNT(*), SUM(outcome != 'ok'), SUM(prompt_tokens), "
+            "SUM(completion_tokens), SUM(cost_usd), MAX(estimated) FROM provider_usage "
             "WHERE ts >= ? GROUP BY provider ORDER BY SUM(cost_usd) DESC, provider",
             [since],
         ).fetchall()

@@ -186,10 +186,7 @@ async def test_a_hung_provider_falls_through_within_its_timeout(
     deltas, result = await ask(pool)
     assert "".join(deltas) == "from the backup" and result.provider == "backup"
     assert time.perf_counter() - started < 5
-    outcomes = {
-        r["provider"]: r["outcome"]
-        for r in pool.usage._db.table("provider_usage").rows  # type: ignore[union-attr]
-    }
+    outcomes = {r["provider"]: r["outcome"] for r in pool.usage._db.table("provider_usage").rows}
     assert outcomes == {"hung": "timeout", "backup": "ok"}
     await pool.close()
     await hung.stop()
@@ -213,7 +210,7 @@ async def test_keep_alives_alone_do_not_keep_a_provider_alive(tmp_path: Path) ->
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = site._server.sockets[0].getsockname()[1]
     pool = pool_of(
         tmp_path,
         ProviderConfig(
