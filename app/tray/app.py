@@ -486,7 +486,7 @@ class TrayApp(QObject):
         elif isinstance(event, TurnDone):
             self.chat.show_done(event.text)
         elif isinstance(event, PlanUpdate):
-            steps = [(st.description, st.tool, st.status) for st in event.steps]
+            steps = [(st.description, st.tool, str(st.status)) for st in event.steps]
             self.chat.show_plan(steps, event.current, event.revision)
         elif isinstance(event, TurnCancelled):
             self.chat.show_cancelled()

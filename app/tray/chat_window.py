@@ -100,7 +100,9 @@ class ChatWindow(QWidget):
             "cancelled": self.tr("cancelled"),
         }
         head = (
-            self.tr("Step %1 of %2").replace("%1", str(max(current, 1))).replace("%2", str(len(steps)))
+            self.tr("Step %1 of %2")
+            .replace("%1", str(max(current, 1)))
+            .replace("%2", str(len(steps)))
         )
         if revision:
             head += " · " + self.tr("plan revised")
