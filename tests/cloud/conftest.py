@@ -165,14 +165,19 @@ async def owner_factory(
 ) -> AsyncIterator[Callable[..., Any]]:
     opened: list[tuple[RelayLink, Any]] = []
 
-    async def make(relay: RelayProcess, name: str = "node") -> Owner:
+    async def make(relay: RelayProcess, name: str = "node", subscribe: bool = True) -> Owner:
         rt = await open_runtime(tmp_path / name, fake_openai)
         link = RelayLink(runtime=rt, relay_urls=[relay.url])
         link.start()
         async with asyncio.timeout(10):
             await link.wait_connected()
         opened.append((link, rt))
-        return Owner(relay=relay, link=link)
+        owner = Owner(relay=relay, link=link)
+        if subscribe:
+            # What a real owner does before using the Cloud: pay (the provider's webhook).
+            status, body = await post_webhook(relay, subscription_event(owner.account_id, "active"))
+            assert status == 200 and body["status"] == "active", body
+        return owner
 
     yield make
     for link, rt in opened:
