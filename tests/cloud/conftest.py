@@ -77,7 +77,7 @@ def cloud_workers_connected(relay: RelayProcess) -> int:
     return int(float(found.group(1))) if found else 0
 
 
-def wait_for_workers(relay: RelayProcess, count: int, timeout: float = 30) -> None:
+def wait_for_workers(relay: RelayProcess, count: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cloud_workers_connected(relay) >= count:
