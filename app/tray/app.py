@@ -454,7 +454,7 @@ class TrayApp(QObject):
                 self.tr("The local server is not running (its port is in use); see the log."),
             )
             return False
-        return QDesktopServices.openUrl(QUrl(self.local.owner_url))
+        return QDesktopServices.openUrl(QUrl(self.local.owner_url()))
 
     def send_chat(self, text: str) -> None:
         turn_id = f"tray-{time.monotonic_ns()}"
