@@ -16,12 +16,13 @@ in a turn that read a page, the owner sees the exact URL, form target and fields
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import socket
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from app.policy.gate import Risk, Role
 from app.policy.taint import Outbound, ToolFlow
@@ -46,6 +47,7 @@ CHROMIUM_ARGS = [
 NAV_TIMEOUT_MS = 15_000
 ACTION_TIMEOUT_MS = 5_000
 MAX_TEXT_CHARS = 30_000
+MAX_REDIRECTS = 5
 
 
 class BrowserPool:
@@ -125,12 +127,48 @@ class BrowserPool:
 
     async def _guard_request(self, route: Any, request: Any) -> None:
         why = await self.refusal(request.url)
-        if why is None:
+        if why is None and urlsplit(request.url).scheme not in ("http", "https"):
             await route.fallback()
             return
-        self.refused.append((request.url, why))
-        _LOGGER.info("browser request refused by the address guard")
-        await route.abort("blockedbyclient")
+        if why is None:
+            why = await self._fetch_guarded(route, request)
+        if why is not None:
+            self.refused.append((request.url, why))
+            _LOGGER.info("browser request refused by the address guard")
+            await route.abort("blockedbyclient")
+
+    async def _fetch_guarded(self, route: Any, request: Any) -> str | None:
+        """Make the request with redirects checked hop by hop; a refusal's reason, or None.
+
+        Chromium follows a redirect without asking the route again, so redirects never reach
+        Chromium: a page's redirect becomes a fresh navigation to the checked target (which
+        comes through this guard itself), a subresource's is followed here, each hop checked.
+        """
+        url = request.url
+        try:
+            response = await route.fetch(max_redirects=0)
+            for _hop in range(MAX_REDIRECTS + 1):
+                location = response.headers.get("location")
+                if not (300 <= response.status < 400 and location):
+                    await route.fulfill(response=response)
+                    return None
+                url = urljoin(url, location)
+                why = await self.refusal(url)
+                if why is not None:
+                    return why
+                if request.is_navigation_request():
+                    target = html.escape(url, quote=True)
+                    await route.fulfill(
+                        status=200,
+                        content_type="text/html",
+                        body=f'<meta http-equiv="refresh" content="0;url={target}">',
+                    )
+                    return None
+                response = await route.fetch(url=url, method="GET", max_redirects=0)
+        except Exception:
+            await route.abort("failed")
+            return None
+        return "too many redirects"
 
     async def _guard_socket(self, ws: Any) -> None:
         why = await self.refusal(ws.url)
