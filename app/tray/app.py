@@ -238,11 +238,18 @@ class TrayApp(QObject):
         self.confirm_box = box
         box.open()
 
-    def _private_only_text(self) -> str:
-        return self.tr(
-            "This is your private profile: only your own devices can pair with it. "
-            "Share ORA with friends from the shared profile."
+    def _show_pairing_refused(self) -> None:
+        # Non-modal, like the tray's other messages: the core's events keep reaching the UI.
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "ORA",
+            self.tr(
+                "This is your private profile: only your own devices can pair with it. "
+                "Share ORA with friends from the shared profile."
+            ),
         )
+        self.refusal_box = box
+        box.open()
 
     def open_pairing(self, role: str) -> None:
         if self.link is None:
@@ -250,7 +257,7 @@ class TrayApp(QObject):
 
         def shown(result: object) -> None:
             if isinstance(result, PairingRefused):
-                QMessageBox.warning(None, "ORA", self._private_only_text())
+                self._show_pairing_refused()
                 return
             if isinstance(result, BaseException):
                 QMessageBox.warning(
@@ -285,7 +292,7 @@ class TrayApp(QObject):
             if self.pairing_dialog is None:
                 return
             if isinstance(result, PairingRefused):
-                QMessageBox.warning(None, "ORA", self._private_only_text())
+                self._show_pairing_refused()
                 return
             if isinstance(result, BaseException):
                 QMessageBox.warning(
