@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     key = sub.add_parser("key", help="API keys in the OS keyring")
     key.add_argument("action", choices=["set", "list", "delete"])
     key.add_argument("name", nargs="?")
-    sub.add_parser("providers", help="which AI providers are enabled, and why not")
+    prov = sub.add_parser("providers", help="which AI providers are enabled, and why not")
+    prov.add_argument(
+        "--usage", action="store_true", help="tokens and cost per provider, from this PC's record"
+    )
     sub.add_parser("self-test", help="check that this installation works (exit 0 when healthy)")
     sub.add_parser("show", help="bring the running ORA forward (exit 1 when it is not running)")
     update = sub.add_parser("update", help="check for, download and install a signed update")
@@ -148,7 +151,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "key":
         return _keys(settings, args.action, args.name)
     if command == "providers":
-        return asyncio.run(terminal.providers(settings))
+        return asyncio.run(terminal.providers(settings, usage=bool(args.usage)))
     if command == "self-test":
         return asyncio.run(terminal.self_test(settings))
     if command == "pair":

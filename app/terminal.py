@@ -13,6 +13,7 @@ from typing import Protocol
 from app.core.assistant import TurnRequest
 from app.core.events import ApprovalPending, Notice, TextDelta, ToolFinished, ToolStarted, TurnDone
 from app.core.runtime import Runtime
+from app.core.usage import format_totals
 from app.policy.approvals import ApprovalError
 from app.policy.gate import Role
 from app.settings import Settings, load_settings
@@ -148,10 +149,13 @@ async def audit(settings: Settings, action: str) -> int:
         await runtime.close()
 
 
-async def providers(settings: Settings) -> int:
-    """`ora providers`: every provider and why it is or is not enabled."""
+async def providers(settings: Settings, *, usage: bool = False) -> int:
+    """`ora providers`: every provider and why it is or is not enabled; `--usage`: its cost."""
     runtime = await Runtime.open(settings)
     try:
+        if usage:
+            print(usage_report(runtime))
+            return 0
         await runtime.wait_ready()
         if not runtime.providers.statuses:
             print(
@@ -165,6 +169,22 @@ async def providers(settings: Settings) -> int:
         return 0
     finally:
         await runtime.close()
+
+
+def usage_report(runtime: Runtime) -> str:
+    """Tokens and cost per provider: today, the last 30 days, and ever."""
+    ledger = runtime.providers.usage
+    if ledger is None:
+        return "No usage record."
+    now = time.time()
+    today = time.mktime((*time.localtime(now)[:3], 0, 0, 0, 0, 0, -1))  # local midnight
+    out = []
+    for title, since in (("Today", today), ("Last 30 days", now - 30 * 86400), ("All time", 0.0)):
+        lines = format_totals(ledger.totals(since))
+        out.append(f"{title}:")
+        out += [f"  {line}" for line in lines] or ["  no calls"]
+    out.append("(~ marks counts estimated from the text when a provider reports none)")
+    return "\n".join(out)
 
 
 async def self_test(settings: Settings) -> int:
