@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import tempfile
+import threading
 import time
 from typing import Protocol
 
@@ -39,11 +40,29 @@ class Writer(Protocol):
 
 
 async def ask(prompt: str) -> str:
+    """One line from the terminal, without blocking the loop.
+
+    Read on a daemon thread of its own, not the loop's executor: on Ctrl+C the loop must be
+    able to finish while input() still waits for a line (asyncio.run joins executor threads).
+    """
     loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(None, input, prompt)
-    except EOFError:
-        return "/quit"
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        try:
+            line = input(prompt)
+        except (EOFError, OSError, ValueError):
+            line = "/quit"
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_settle_line, answer, line)
+
+    threading.Thread(target=read, name="ora-input", daemon=True).start()
+    return await answer
+
+
+def _settle_line(future: asyncio.Future[str], line: str) -> None:
+    if not future.done():
+        future.set_result(line)
 
 
 async def run_turn(runtime: Runtime, text: str, out: Writer = sys.stdout) -> str:

@@ -38,6 +38,7 @@ from app.link.relay_link import RelayLink
 from app.local_server import server as local_server
 from app.policy.approvals import ApprovalRequest
 from app.policy.gate import Profile, Role
+from app.profile_lock import AlreadyRunning, ProfileLock
 from app.settings import Settings, load_settings
 from app.store.secrets import SecretStore
 from app.tray import i18n
@@ -65,6 +66,7 @@ class TrayApp(QObject):
     update_found = Signal(object)  # Available, from the periodic check
     update_progress = Signal(int, int)  # bytes done, bytes expected (download thread)
     confirm_requested = Signal(str, str, str, object)  # code, device name, role, answer(bool)
+    show_requested = Signal()  # a second start of ORA on this profile (loop thread)
 
     def __init__(
         self,
@@ -73,16 +75,17 @@ class TrayApp(QObject):
         secrets: SecretStore | None = None,
         start_link: bool = True,
         tray_icon: QSystemTrayIcon | None = None,
+        profile_lock: ProfileLock | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.profile_lock = profile_lock
         self.bridge = CoreBridge()
         self.runtime: Runtime = self.bridge.submit(Runtime.open(settings, secrets=secrets)).result(
             30
         )
-        self.local: local_server.LocalServer | None = self.bridge.submit(
-            local_server.start(self.runtime)
-        ).result(10)
+        self.local: local_server.LocalServer | None = self._start_local()
+        self.show_requested.connect(self.come_forward)
         self.updates = UpdateService(settings.updates, __version__)
         self.available: Available | None = None
         self.update_found.connect(self.on_update_found)
@@ -199,6 +202,25 @@ class TrayApp(QObject):
                 interval_s=self.settings.updates.check_interval_h * 3600,
                 first_delay_s=10,
             )
+        )
+
+    def _start_local(self) -> local_server.LocalServer | None:
+        local = self.bridge.submit(
+            local_server.start(self.runtime, on_show=self.show_requested.emit)
+        ).result(10)
+        if self.profile_lock is not None:
+            self.profile_lock.describe(port=local.port if local is not None else None)
+        return local
+
+    def come_forward(self) -> None:
+        """Another start of ORA on this profile: show this one instead of running twice."""
+        self.open_chat()
+        self.chat.activateWindow()
+        self.tray.showMessage(
+            "ORA",
+            self.tr("ORA is already running; here it is."),
+            QSystemTrayIcon.MessageIcon.Information,
+            5_000,
         )
 
     def _start_link(self) -> None:
@@ -497,10 +519,27 @@ class TrayApp(QObject):
         """Close this profile's core and link and open the other's (nothing is shared)."""
         if profile is self.settings.profile:
             return
+        settings = load_settings(profile.value)
+        new_lock = None
+        if self.profile_lock is not None:
+            try:
+                new_lock = ProfileLock.acquire(settings.state_dir, profile.value)
+            except AlreadyRunning:
+                self._tell(
+                    QMessageBox.Icon.Warning,
+                    self.tr("ORA is already running for the %1 profile in another window.").replace(
+                        "%1", self._words()[profile.value]
+                    ),
+                )
+                self.actions[f"profile:{self.settings.profile.value}"].setChecked(True)
+                return
         self._close_core()
-        self.settings = load_settings(profile.value)
+        if self.profile_lock is not None:
+            self.profile_lock.release()
+        self.profile_lock = new_lock
+        self.settings = settings
         self.runtime = self.bridge.submit(Runtime.open(self.settings)).result(30)
-        self.local = self.bridge.submit(local_server.start(self.runtime)).result(10)
+        self.local = self._start_local()
         self.bridge.watch_approvals(self.runtime.broker)
         if self.link is not None:
             self._start_link()

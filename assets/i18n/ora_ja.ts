@@ -455,6 +455,14 @@ Does its screen show this code?
         <source>Could not download the update: %1</source>
         <translation>アップデートをダウンロードできませんでした: %1</translation>
     </message>
+    <message>
+        <source>ORA is already running; here it is.</source>
+        <translation>ORA はすでに起動しています。こちらです。</translation>
+    </message>
+    <message>
+        <source>ORA is already running for the %1 profile in another window.</source>
+        <translation>%1 プロファイルの ORA は別のウィンドウですでに起動しています。</translation>
+    </message>
 </context>
 <context>
     <name>TrayLaunch</name>
