@@ -35,6 +35,10 @@
       relNotKept: "This copy of ORA is not signed by ORA's release key, so it is not kept on this device: each visit runs what the server sends.",
       relNotKeptBad: "This copy of ORA carries a signature that is not ORA's release key's. Do not pair or sign in here.",
       relNoWorker: "This address cannot keep ORA on this device (it needs https), so each visit runs what the server sends.",
+      stop: "Stop", stopped: "Stopped.", stepOf: "Step {n} of {m}", planRevised: "plan revised",
+      step_pending: "to do", step_running: "running", step_done: "done", step_failed: "failed",
+      step_skipped: "skipped", step_cancelled: "cancelled",
+      err_nothing_to_cancel: "There is nothing to stop: that answer has already finished.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -69,6 +73,10 @@
       relNotKept: "この ORA は ORA のリリース鍵で署名されていないため、この端末には保存されません。開くたびにサーバーが送るものが実行されます。",
       relNotKeptBad: "この ORA には ORA のリリース鍵ではない署名が付いています。ここでペアリングやサインインをしないでください。",
       relNoWorker: "このアドレスでは ORA をこの端末に保存できません（https が必要です）。開くたびにサーバーが送るものが実行されます。",
+      stop: "停止", stopped: "停止しました。", stepOf: "ステップ {n} / {m}", planRevised: "計画を修正しました",
+      step_pending: "未着手", step_running: "実行中", step_done: "完了", step_failed: "失敗",
+      step_skipped: "スキップ", step_cancelled: "取り消し",
+      err_nothing_to_cancel: "停止するものはありません。その回答はすでに終わっています。",
     },
   };
   let lang = (localStorage.getItem("ora.lang") || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
