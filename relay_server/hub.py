@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from protocol.messages import Error, Message, encode
 
@@ -124,3 +125,18 @@ class Hub:
                 conn.queue.put_nowait(None) if not conn.queue.full() else conn.writer.cancel()
             return True
         return False
+
+
+async def pump(
+    ws: web.WebSocketResponse,
+    on_binary: Callable[[bytes], Awaitable[None]],
+    on_text: Callable[[str], Awaitable[None]],
+) -> None:
+    """Hand a socket's messages to their handlers, one at a time, until it closes."""
+    async for msg in ws:
+        if msg.type == WSMsgType.BINARY:
+            await on_binary(msg.data)
+        elif msg.type == WSMsgType.TEXT:
+            await on_text(msg.data)
+        elif msg.type == WSMsgType.ERROR:
+            break
