@@ -287,6 +287,11 @@
       const bubble = replyBubble(msg.id);
       if (!bubble.textContent) bubble.textContent = msg.text;
       pendingReplies.delete(msg.id);
+      removeStop(msg.id);
+    } else if (msg.type === "plan") {
+      renderPlan(msg);
+    } else if (msg.type === "cancelled") {
+      markStopped(msg.id);
     } else if (msg.type === "tool_activity") {
       const line = document.createElement("div");
       line.className = "tool";
@@ -299,8 +304,14 @@
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(codeText(msg.code, msg.message), true);
     }
+  }
+
+  // A refusal in the user's language when the client knows its code, else the sender's words.
+  function codeText(code, fallback) {
+    const key = "err_" + code;
+    return code && t(key) !== key ? t(key) : fallback;
   }
 
   // -- the Cloud ---------------------------------------------------------------------------------
@@ -351,8 +362,14 @@
       if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(codeText(msg.code, msg.message), true);
     }
+  }
+
+  // A refusal in the user's language when the client knows its code, else the sender's words.
+  function codeText(code, fallback) {
+    const key = "err_" + code;
+    return code && t(key) !== key ? t(key) : fallback;
   }
 
   function sendCloud(obj) {
@@ -391,7 +408,54 @@
     const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
     bubble("me", text);
     const msg = { type: "chat", id, text };
-    if (target === "cloud") sendCloud(msg); else send(msg);
+    if (target === "cloud") sendCloud(msg); else { send(msg); addStop(id, () => send({ type: "cancel", id })); }
+  }
+
+  // -- plan progress and Stop (one box and one button per chat message id) ---------------------
+  const planBoxes = new Map(), stopButtons = new Map();
+
+  function renderPlan(msg) {
+    let box = planBoxes.get(msg.id);
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "tool plan";
+      $("chat").insertBefore(box, replyBubble(msg.id));
+      planBoxes.set(msg.id, box);
+    }
+    box.textContent = "";
+    const head = document.createElement("b");
+    const n = String(Math.max(msg.current, 1)), m = String(msg.steps.length);
+    head.textContent = t("stepOf").replace("{n}", n).replace("{m}", m) + (msg.revision ? " · " + t("planRevised") : "");
+    box.appendChild(head);
+    msg.steps.forEach((step, i) => {
+      const line = document.createElement("div");
+      line.className = "step " + step.status;
+      line.textContent = `${i + 1}. ${step.text}${step.tool ? ` (${step.tool})` : ""} — ${t("step_" + step.status)}`;
+      box.appendChild(line);
+    });
+  }
+
+  function addStop(id, onStop) {
+    const button = document.createElement("button");
+    button.className = "stop";
+    button.textContent = t("stop");
+    button.addEventListener("click", () => { button.disabled = true; onStop(); });
+    $("chat").appendChild(button);
+    stopButtons.set(id, button);
+  }
+
+  function removeStop(id) {
+    const button = stopButtons.get(id);
+    if (button) button.remove();
+    stopButtons.delete(id);
+  }
+
+  function markStopped(id) {
+    removeStop(id);
+    const line = document.createElement("div");
+    line.className = "tool stopped";
+    line.textContent = t("stopped");
+    replyBubble(id).after(line);
   }
 
   function bubble(kind, text) {
@@ -461,16 +525,28 @@
   }
 
   // -- on the PC itself: the local server, no Relay, no pairing ----------------------------------
-  // The tray opens this page as /app/#local=<token>. The token stays in this tab only
-  // (sessionStorage) and goes only to the server that served the page.
+  // The tray opens this page as /app/#login=<one-time code> (the browser's command line is
+  // readable by other local users, so it never carries the token); the page trades the code
+  // for this tab's session token at once. `#local=<token>` (typed by hand from the
+  // local-token file) still works. The token stays in this tab only (sessionStorage) and goes
+  // only to the server that served the page.
   const LOCAL_KEY = "ora-local-token";
   let localToken = null;
 
-  function takeLocalToken() {
+  async function takeLocalToken() {
+    const login = location.hash.match(/^#login=([A-Za-z0-9_-]{16,})$/);
     const m = location.hash.match(/^#local=([A-Za-z0-9_-]{20,})$/);
-    if (m) {
-      sessionStorage.setItem(LOCAL_KEY, m[1]);
-      history.replaceState(null, "", location.pathname + location.search);
+    if (login || m) history.replaceState(null, "", location.pathname + location.search);
+    if (m) sessionStorage.setItem(LOCAL_KEY, m[1]);
+    if (login) {
+      sessionStorage.removeItem(LOCAL_KEY);
+      const resp = await fetch("/auth/login", {
+        method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: login[1] }),
+      }).catch(() => null);
+      const body = resp ? await resp.json().catch(() => ({})) : {};
+      if (resp && resp.ok && typeof body.token === "string") sessionStorage.setItem(LOCAL_KEY, body.token);
+      else return { failed: resp ? "localCodeUsed" : "localDown" };
     }
     return sessionStorage.getItem(LOCAL_KEY);
   }
@@ -478,13 +554,18 @@
   async function localChat(text) {
     const id = "local-" + Date.now();
     let resp;
+    const headers = { "Content-Type": "application/json", "Authorization": "Bearer " + localToken };
+    addStop(id, () => fetch("/api/chat/cancel", {
+      method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+      headers, body: JSON.stringify({ id }),
+    }).catch(() => {}));
     try {
       resp = await fetch("/api/chat", {
         method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
-        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + localToken },
-        body: JSON.stringify({ text }),
+        headers, body: JSON.stringify({ text, id }),
       });
-    } catch (err) { setLocalOnline(false); status(t("localDown"), true); return; }
+    } catch (err) { removeStop(id); setLocalOnline(false); status(t("localDown"), true); return; }
+    if (!resp.ok) removeStop(id);
     if (resp.status === 401) {
       sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
       status(t("localToken"), true); return;
@@ -505,6 +586,8 @@
         if (ev.type === "delta") onApp({ type: "delta", id, text: ev.text });
         else if (ev.type === "tool") onApp({ type: "tool_activity", id, tool: ev.tool, status: ev.status });
         else if (ev.type === "done") onApp({ type: "done", id, text: ev.text });
+        else if (ev.type === "plan") onApp({ ...ev, id });
+        else if (ev.type === "cancelled") onApp({ type: "cancelled", id });
       }
     }
   }
@@ -563,7 +646,12 @@
       sendText(text);
       $("input").value = "";
     };
-    localToken = takeLocalToken();
+    const taken = await takeLocalToken();
+    if (taken && taken.failed) {
+      show("chat"); $("tabs").classList.add("hidden"); setLocalOnline(false);
+      status(t(taken.failed), true); return;
+    }
+    localToken = taken;
     if (localToken) { await startLocal(); return; }
     state = (await load()) || null;
     if (state && state.relayOrigin !== location.origin) state = null; // never send tokens elsewhere
