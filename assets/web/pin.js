@@ -50,7 +50,7 @@
     const reload = $("release-reload");
     if (reload) reload.onclick = () => location.reload();
     // The PC's own page (opened by the tray with a local token) is served by the Node itself.
-    if (/^#local=/.test(location.hash) || sessionStorage.getItem("ora-local-token")) return;
+    if (/^#(local|login)=/.test(location.hash) || sessionStorage.getItem("ora-local-token")) return;
     if (!("serviceWorker" in navigator)) { say("relNoWorker", "note"); return; }
     const sw = navigator.serviceWorker;
     sw.addEventListener("message", (ev) => { if (ev.data && ev.data.type === "ora-release") onRelease(ev.data); });
