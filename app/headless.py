@@ -57,7 +57,7 @@ async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = T
     notice = take_notice(settings.updates)
     if notice:
         print(f"ora: {notice}", file=sys.stderr, flush=True)
-    link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url])
+    link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url], web_url=settings.web_url)
     link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
     link.start()
     local = await local_server.start(runtime)
@@ -145,7 +145,8 @@ async def _terminal(runtime: Runtime, link: RelayLink) -> int:
                 print(f"  {err}")
                 continue
             print(
-                f"  On the other device open {link.relay_url}/app/ and type: {code}  (5 minutes, once)"
+                f"  On the other device open {link.web_url or link.relay_url + '/app/'} and type: "
+                f"{code}  (5 minutes, once)"
             )
         elif words[0] == "/pair":
             await show_pairing(
