@@ -426,6 +426,10 @@
     return el;
   }
 
+  // A tapped notification opens the app as ?approval=<id>: that card is shown first, ready.
+  const focusApproval = new URLSearchParams(location.search).get("approval");
+  if (focusApproval) history.replaceState(null, "", location.pathname);
+
   function renderApprovals() {
     const box = $("approvals");
     box.replaceChildren();
@@ -449,7 +453,8 @@
         row.appendChild(b);
       }
       card.append(h, meta, args, row);
-      box.appendChild(card);
+      if (a.approval_id === focusApproval) { card.classList.add("focus"); box.prepend(card); card.scrollIntoView({ block: "start" }); }
+      else box.appendChild(card);
     }
   }
 

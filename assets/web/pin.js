@@ -54,7 +54,13 @@
     if (!("serviceWorker" in navigator)) { say("relNoWorker", "note"); return; }
     const sw = navigator.serviceWorker;
     sw.addEventListener("message", (ev) => { if (ev.data && ev.data.type === "ora-release") onRelease(ev.data); });
-    const ask = () => sw.controller && sw.controller.postMessage({ type: "ora-check" });
+    const ask = () => {
+      if (!sw.controller) return;
+      sw.controller.postMessage({ type: "ora-check" });
+      sw.controller.postMessage({ type: "ora-lang", lang: I.lang }); // notifications speak it too
+    };
+    const lang = $("lang");
+    if (lang) lang.addEventListener("click", () => setTimeout(() => sw.controller && sw.controller.postMessage({ type: "ora-lang", lang: I.lang })));
     sw.addEventListener("controllerchange", ask);
     sw.startMessages();
     sw.register("sw.js", { scope: "./" }).then(ask, () => say("relNotKept", "note"));
