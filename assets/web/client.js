@@ -304,6 +304,11 @@
       const bubble = replyBubble(msg.id);
       if (!bubble.textContent) bubble.textContent = msg.text;
       pendingReplies.delete(msg.id);
+      removeStop(msg.id);
+    } else if (msg.type === "plan") {
+      renderPlan(msg);
+    } else if (msg.type === "cancelled") {
+      markStopped(msg.id);
     } else if (msg.type === "tool_activity") {
       const line = document.createElement("div");
       line.className = "tool";
@@ -316,8 +321,14 @@
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(codeText(msg.code, msg.message), true);
     }
+  }
+
+  // A refusal in the user's language when the client knows its code, else the sender's words.
+  function codeText(code, fallback) {
+    const key = "err_" + code;
+    return code && t(key) !== key ? t(key) : fallback;
   }
 
   // -- the Cloud ---------------------------------------------------------------------------------
@@ -368,8 +379,14 @@
       if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(codeText(msg.code, msg.message), true);
     }
+  }
+
+  // A refusal in the user's language when the client knows its code, else the sender's words.
+  function codeText(code, fallback) {
+    const key = "err_" + code;
+    return code && t(key) !== key ? t(key) : fallback;
   }
 
   function sendCloud(obj) {
@@ -408,7 +425,54 @@
     const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
     bubble("me", text);
     const msg = { type: "chat", id, text };
-    if (target === "cloud") sendCloud(msg); else send(msg);
+    if (target === "cloud") sendCloud(msg); else { send(msg); addStop(id, () => send({ type: "cancel", id })); }
+  }
+
+  // -- plan progress and Stop (one box and one button per chat message id) ---------------------
+  const planBoxes = new Map(), stopButtons = new Map();
+
+  function renderPlan(msg) {
+    let box = planBoxes.get(msg.id);
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "tool plan";
+      $("chat").insertBefore(box, replyBubble(msg.id));
+      planBoxes.set(msg.id, box);
+    }
+    box.textContent = "";
+    const head = document.createElement("b");
+    const n = String(Math.max(msg.current, 1)), m = String(msg.steps.length);
+    head.textContent = t("stepOf").replace("{n}", n).replace("{m}", m) + (msg.revision ? " · " + t("planRevised") : "");
+    box.appendChild(head);
+    msg.steps.forEach((step, i) => {
+      const line = document.createElement("div");
+      line.className = "step " + step.status;
+      line.textContent = `${i + 1}. ${step.text}${step.tool ? ` (${step.tool})` : ""} — ${t("step_" + step.status)}`;
+      box.appendChild(line);
+    });
+  }
+
+  function addStop(id, onStop) {
+    const button = document.createElement("button");
+    button.className = "stop";
+    button.textContent = t("stop");
+    button.addEventListener("click", () => { button.disabled = true; onStop(); });
+    $("chat").appendChild(button);
+    stopButtons.set(id, button);
+  }
+
+  function removeStop(id) {
+    const button = stopButtons.get(id);
+    if (button) button.remove();
+    stopButtons.delete(id);
+  }
+
+  function markStopped(id) {
+    removeStop(id);
+    const line = document.createElement("div");
+    line.className = "tool stopped";
+    line.textContent = t("stopped");
+    replyBubble(id).after(line);
   }
 
   function bubble(kind, text) {
@@ -512,13 +576,18 @@
   async function localChat(text) {
     const id = "local-" + Date.now();
     let resp;
+    const headers = { "Content-Type": "application/json", "Authorization": "Bearer " + localToken };
+    addStop(id, () => fetch("/api/chat/cancel", {
+      method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+      headers, body: JSON.stringify({ id }),
+    }).catch(() => {}));
     try {
       resp = await fetch("/api/chat", {
         method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
-        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + localToken },
-        body: JSON.stringify({ text }),
+        headers, body: JSON.stringify({ text, id }),
       });
-    } catch (err) { setLocalOnline(false); status(t("localDown"), true); return; }
+    } catch (err) { removeStop(id); setLocalOnline(false); status(t("localDown"), true); return; }
+    if (!resp.ok) removeStop(id);
     if (resp.status === 401) {
       sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
       status(t("localToken"), true); return;
@@ -539,6 +608,8 @@
         if (ev.type === "delta") onApp({ type: "delta", id, text: ev.text });
         else if (ev.type === "tool") onApp({ type: "tool_activity", id, tool: ev.tool, status: ev.status });
         else if (ev.type === "done") onApp({ type: "done", id, text: ev.text });
+        else if (ev.type === "plan") onApp({ ...ev, id });
+        else if (ev.type === "cancelled") onApp({ type: "cancelled", id });
       }
     }
   }

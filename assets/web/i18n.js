@@ -24,6 +24,7 @@
       cloudNotice: "The Cloud runs your request on ORA's servers, not on your PC, and can read what it runs: your message and its reply. The Relay still cannot. Each request is billed to your account. The Cloud has no access to your PC or its files.",
       cloudYes: "Use the Cloud", cloudNo: "Cancel", cloudOn: "Messages now go to the paid Cloud (it sees what it runs). Tap Cloud ($) to go back to your PC.",
       pcOffline: "Your PC is offline; nothing was sent.", cloudReceipt: "Cloud", tokens: "tokens",
+      err_no_cloud_budget: "No Cloud budget: subscribe to ORA's plan to send requests to the Cloud. Your PC still works as before.",
       appOffline: "You are offline. This is ORA's copy kept on this device; it reconnects when the network is back.",
       relVerified: "ORA web client, signed release", relReload: "Reload",
       relReady: "A new version of ORA, signed by ORA's release key, is ready. Reload to use it.",
@@ -41,6 +42,10 @@
       pushBudget: "Cloud budget nearly spent", pushBudgetBody: "Most of this month's Cloud budget is used.",
       pushPaired: "A device was paired", pushPairedBody: "A new device can now use your ORA.",
       pushRevoked: "A device was revoked", pushRevokedBody: "A device can no longer use your ORA.",
+      stop: "Stop", stopped: "Stopped.", stepOf: "Step {n} of {m}", planRevised: "plan revised",
+      step_pending: "to do", step_running: "running", step_done: "done", step_failed: "failed",
+      step_skipped: "skipped", step_cancelled: "cancelled",
+      err_nothing_to_cancel: "There is nothing to stop: that answer has already finished.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -64,6 +69,7 @@
       cloudNotice: "クラウドはあなたの PC ではなく ORA のサーバーでリクエストを実行するため、実行する内容（メッセージとその返答）をクラウドは読むことができます。Relay からは引き続き読めません。リクエストごとにアカウントに課金されます。クラウドからあなたの PC やファイルにはアクセスできません。",
       cloudYes: "クラウドを使う", cloudNo: "キャンセル", cloudOn: "メッセージは有料クラウドに送られます（クラウドは実行内容を読めます）。PC に戻すには「クラウド（有料）」をタップしてください。",
       pcOffline: "PC がオフラインのため、送信していません。", cloudReceipt: "クラウド", tokens: "トークン",
+      err_no_cloud_budget: "クラウドの予算がありません: クラウドにリクエストを送るには ORA のプランに登録してください。PC はこれまでどおり使えます。",
       appOffline: "オフラインです。この端末に保存された ORA を表示しています。ネットワークが戻ると再接続します。",
       relVerified: "ORA ウェブクライアント（署名済みリリース）", relReload: "再読み込み",
       relReady: "ORA のリリース鍵で署名された新しいバージョンの準備ができました。再読み込みすると使えます。",
@@ -81,6 +87,10 @@
       pushBudget: "クラウドの予算が残りわずかです", pushBudgetBody: "今月のクラウド予算の大部分を使いました。",
       pushPaired: "デバイスがペアリングされました", pushPairedBody: "新しいデバイスがあなたの ORA を使えるようになりました。",
       pushRevoked: "デバイスが取り消されました", pushRevokedBody: "デバイスがあなたの ORA を使えなくなりました。",
+      stop: "停止", stopped: "停止しました。", stepOf: "ステップ {n} / {m}", planRevised: "計画を修正しました",
+      step_pending: "未着手", step_running: "実行中", step_done: "完了", step_failed: "失敗",
+      step_skipped: "スキップ", step_cancelled: "取り消し",
+      err_nothing_to_cancel: "停止するものはありません。その回答はすでに終わっています。",
     },
   };
   // Also loaded by the service worker (sw.js), which has no localStorage.
