@@ -225,7 +225,11 @@ class TrayApp(QObject):
         )
 
     def _start_link(self) -> None:
-        self.link = RelayLink(runtime=self.runtime, relay_urls=[self.settings.relay_url])
+        self.link = RelayLink(
+            runtime=self.runtime,
+            relay_urls=[self.settings.relay_url],
+            web_url=self.settings.web_url,
+        )
         self.link.on_status(self.bridge.link_status.emit)
         self.link.confirm_pairing = self._confirm_pairing
         self.bridge.loop.call_soon_threadsafe(self.link.start)

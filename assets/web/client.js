@@ -74,9 +74,25 @@
     $("node-name").textContent = state ? `${state.nodeName || "ORA"} · ${online ? t("online") : t("offline")}` : t("notPaired");
   }
 
-  // -- HTTP to our own Relay --------------------------------------------------------------------
+  // -- which Relay ------------------------------------------------------------------------------
+  // Served by the Relay itself (/app/), the Relay is this page's own origin. Served from an
+  // origin of its own (`ora-web`), the page's server names its Relays in config.json (and the
+  // CSP lets the page reach only those). Once paired, only the paired Relay is ever used.
+  let relays = [location.origin];
+  let relayOrigin = location.origin;
+
+  async function loadRelays() {
+    try {
+      const resp = await fetch("config.json", { credentials: "omit", cache: "no-store" });
+      const config = resp.ok ? await resp.json() : {};
+      if (Array.isArray(config.relays) && config.relays.length) relays = config.relays.map((r) => new URL(r).origin);
+    } catch (err) { /* no config: the Relay is this page's origin */ }
+    relayOrigin = relays[0];
+  }
+
+  // -- HTTP to the Relay -------------------------------------------------------------------------
   async function post(path, body) {
-    const resp = await fetch(path, {
+    const resp = await fetch(relayOrigin + path, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
     });
@@ -91,7 +107,8 @@
     history.replaceState(null, "", location.pathname); // the secret leaves the address bar now
     let invite;
     try { invite = C.parseInvite(url); } catch (err) { status(t("pairFailed") + err.message, true); return false; }
-    if (new URL(invite.relayUrl).origin !== location.origin) { status(t("otherRelay"), true); return false; }
+    if (!relays.includes(new URL(invite.relayUrl).origin)) { status(t("otherRelay"), true); return false; }
+    relayOrigin = new URL(invite.relayUrl).origin;
     status(t("pairing"));
     return completePairing(invite, C.generateKeyPair());
   }
@@ -103,7 +120,7 @@
     try { pairingId = C.codePairingId(typed); secret = C.codeSecret(typed); } catch (err) { status(err.message, true); return false; }
     let info;
     try {
-      const resp = await fetch(`/v1/pair/${encodeURIComponent(pairingId)}/node`, { credentials: "omit", cache: "no-store" });
+      const resp = await fetch(`${relayOrigin}/v1/pair/${encodeURIComponent(pairingId)}/node`, { credentials: "omit", cache: "no-store" });
       info = await resp.json();
       if (!resp.ok) throw new Error(info.message || resp.statusText);
     } catch (err) { status(t("pairFailed") + err.message, true); return false; }
@@ -116,7 +133,7 @@
     sas.appendChild(strong);
     sas.classList.remove("hidden");
     status("");
-    const invite = { relayUrl: location.origin, nodeId: info.node_id, pairingId, secret, nodePublicKey };
+    const invite = { relayUrl: relayOrigin, nodeId: info.node_id, pairingId, secret, nodePublicKey };
     const ok = await completePairing(invite, keys);
     sas.classList.add("hidden");
     return ok;
@@ -135,7 +152,7 @@
       });
       if (answer.device_id !== body.device_id) throw new Error("the Relay and your PC disagree about this device");
       state = {
-        relayOrigin: location.origin, deviceSecretKey: keys.secretKey, deviceId: body.device_id, nodeId: body.node_id,
+        relayOrigin, deviceSecretKey: keys.secretKey, deviceId: body.device_id, nodeId: body.node_id,
         nodePublicKey: invite.nodePublicKey, accessToken: body.access_token, refreshToken: body.refresh_token,
         expiresAt: Date.now() + body.expires_in * 1000, ttl: body.expires_in * 1000,
         nodeName: answer.node_name || "ORA", role: answer.role,
@@ -207,7 +224,7 @@
     }
     status(t("connecting"));
     session = null;
-    ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/v1/ws");
+    ws = new WebSocket(relayOrigin.replace(/^http/, "ws") + "/v1/ws");
     ws.binaryType = "arraybuffer";
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, role: "device", token: state.accessToken, app_version: "" }));
     ws.onmessage = (ev) => (typeof ev.data === "string" ? onControl(JSON.parse(ev.data)) : onFrame(new Uint8Array(ev.data)));
@@ -317,7 +334,7 @@
   // -- the Cloud ---------------------------------------------------------------------------------
   async function cloudKey() {
     if (state.cloudPublicKey) return state.cloudPublicKey; // pinned on first use
-    const resp = await fetch("/v1/cloud/key", { credentials: "omit", cache: "no-store" });
+    const resp = await fetch(relayOrigin + "/v1/cloud/key", { credentials: "omit", cache: "no-store" });
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) throw new Error(body.message || resp.statusText);
     state.cloudPublicKey = C.b64uDecode(body.public_key, 32);
@@ -473,6 +490,10 @@
     return el;
   }
 
+  // A tapped notification opens the app as ?approval=<id>: that card is shown first, ready.
+  const focusApproval = new URLSearchParams(location.search).get("approval");
+  if (focusApproval) history.replaceState(null, "", location.pathname);
+
   function renderApprovals() {
     const box = $("approvals");
     box.replaceChildren();
@@ -496,7 +517,8 @@
         row.appendChild(b);
       }
       card.append(h, meta, args, row);
-      box.appendChild(card);
+      if (a.approval_id === focusApproval) { card.classList.add("focus"); box.prepend(card); card.scrollIntoView({ block: "start" }); }
+      else box.appendChild(card);
     }
   }
 
@@ -653,8 +675,10 @@
     }
     localToken = taken;
     if (localToken) { await startLocal(); return; }
+    await loadRelays();
     state = (await load()) || null;
-    if (state && state.relayOrigin !== location.origin) state = null; // never send tokens elsewhere
+    if (state && !relays.includes(state.relayOrigin)) state = null; // never send tokens elsewhere
+    if (state) relayOrigin = state.relayOrigin;
     if (location.hash.length > 1) {
       const paired = await pairFromFragment();
       if (!paired && !state) { show("welcome"); return; }
