@@ -1,7 +1,7 @@
 /*
  * The ORA web client: pair from the QR link, then chat with your own PC end to end encrypted.
  *
- * Rules it keeps (see DESIGN.md):
+ * Rules it keeps:
  * - tokens and keys only ever go to the Relay that served this page (its own origin); a link
  *   naming another Relay is refused before anything is sent;
  * - the pairing link's fragment is read once and removed from the address bar;
