@@ -7,6 +7,7 @@ end-to-end encrypted between a device and its Node and is never parsed, stored o
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -27,6 +28,7 @@ from protocol.encoding import b64u_decode
 from protocol.errors import DecodeError, FrameError, IncompatibleVersion
 from protocol.tokens import new_token, token_hash
 from protocol.version import PROTOCOL_VERSION, check_peer_version
+from relay_server import backup_store
 from relay_server.billing import Billing, month_of, to_usd
 from relay_server.cloud_routing import CloudRouter
 from relay_server.cluster import RedisCluster
@@ -762,6 +764,11 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.router.add_get("/v1/cloud/key", cloud_key)
     app.router.add_post("/v1/billing/webhook", billing_webhook)
     app.router.add_get("/v1/accounts/{account_id}/statement", statement)
+    backup_store.setup(
+        app,
+        backup_store.BackupStore(settings.backup_root, settings.backup_quota_bytes),
+        functools.partial(_node_account, app),
+    )
     if settings.web_dir.is_dir():
         index = settings.web_dir / "index.html"
 
@@ -771,6 +778,11 @@ def create_app(settings: RelaySettings) -> web.Application:
         app.router.add_get("/app/", web_client)
         app.router.add_static("/app/", settings.web_dir, show_index=False)
     return app
+
+
+async def _node_account(app: web.Application, token: str) -> str | None:
+    found = await app[RELAY].store.node_by_credential(token_hash(token))
+    return None if found is None else found[0]
 
 
 # -- Cloud workers --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ _NUMBERS: tuple[tuple[str, str, type[int] | type[float]], ...] = (
     ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", int),
     ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", int),
     ("ORA_RELAY_IP_ATTEMPTS_PER_MINUTE", "ip_attempts_per_minute", int),
+    ("ORA_RELAY_BACKUP_QUOTA_BYTES", "backup_quota_bytes", int),
 )
 
 
@@ -74,6 +75,14 @@ class RelaySettings:
     # released and its request id may run again. Longer than any request may take.
     cloud_claim_lease_s: float = 900.0
 
+    backup_dir: Path | None = None  # owners' encrypted backups; None = <data_dir>/backup
+    backup_quota_bytes: int = 1024 * 1024 * 1024
+
+    @property
+    def backup_root(self) -> Path:
+        """Where the blobs of owners' backups live (shared by instances in a cluster)."""
+        return self.backup_dir or self.data_dir / "backup"
+
     @property
     def db_path(self) -> Path:
         """The SQLite database (the embedded default)."""
@@ -94,6 +103,8 @@ class RelaySettings:
             values["insecure_node_versions"] = frozenset(
                 v.strip() for v in env["ORA_RELAY_INSECURE_NODE_VERSIONS"].split(",") if v.strip()
             )
+        if env.get("ORA_RELAY_BACKUP_DIR"):
+            values["backup_dir"] = Path(env["ORA_RELAY_BACKUP_DIR"])
         if env.get("DATABASE_URL"):
             values["database_url"] = env["DATABASE_URL"]
         if env.get("REDIS_URL"):
