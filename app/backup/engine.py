@@ -37,7 +37,7 @@ EXCLUDED = ("browser", "local-token", "node.lock", "secrets.json", "backup.json"
 # Secrets a restored profile needs to be whole; the Node's identity and Relay credential are
 # deliberately not among them (a new PC pairs its devices again).
 PROFILE_SECRETS = ("ora.audit-key", "ora.audit-head")
-AVG_CHUNK = 64 * 1024
+AVG_CHUNK = 16 * 1024  # SQLite changes pages here and there: small chunks keep increments small
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
