@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.errors import OraError
+from app.private_profile import describe_fixed, make_private
 from app.profile_lock import (
     ALREADY_RUNNING,
     AlreadyRunning,
@@ -93,7 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return launched
         args = _parser().parse_args(argv)
         settings = load_settings(args.profile)
+        # Before anything opens the profile: its history must not be readable by others.
+        fixed = make_private(settings.state_dir)
         _setup_logging(settings, args.verbose)
+        if fixed:
+            _LOGGER.warning(describe_fixed(fixed))
         code = _dispatch(args, settings)
         if code == 0 and args.command not in (None, "pair", "show"):
             # A command that ran to its end is a healthy start of a version on trial

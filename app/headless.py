@@ -92,7 +92,7 @@ async def _run(
     notice = take_notice(settings.updates)
     if notice:
         print(f"ora: {notice}", file=sys.stderr, flush=True)
-    link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url])
+    link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url], web_url=settings.web_url)
     local: local_server.LocalServer | None = None
     try:
         link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
@@ -182,7 +182,8 @@ async def _terminal(runtime: Runtime, link: RelayLink) -> int:
                 print(f"  {err}")
                 continue
             print(
-                f"  On the other device open {link.relay_url}/app/ and type: {code}  (5 minutes, once)"
+                f"  On the other device open {link.web_url or link.relay_url + '/app/'} and type: "
+                f"{code}  (5 minutes, once)"
             )
         elif words[0] == "/pair":
             await show_pairing(

@@ -5,6 +5,7 @@ it is reported (file, key, line) and nothing the user wrote is lost. Example:
 
     node_name = "My PC"
     relay_url = "http://127.0.0.1:8470"
+    web_url = ""                        # the web client's own origin; "" = the Relay's /app/
     locale = "ja"                       # "", "ja" or "en"; "" follows the OS
 
     [[providers]]
@@ -100,6 +101,7 @@ class Settings:
     config_path: Path
     node_name: str = "ORA"
     relay_url: str = "http://127.0.0.1:8470"
+    web_url: str = ""  # where pairing links open the web client (an `ora-web` origin)
     locale: str = ""
     local_host: str = "127.0.0.1"
     local_port: int = 8471
@@ -262,6 +264,7 @@ def load_settings(
         values = _parse_document(_Reader(path, text), doc)
     for env_key, name in (
         ("ORA_RELAY_URL", "relay_url"),
+        ("ORA_WEB_URL", "web_url"),
         ("ORA_NODE_NAME", "node_name"),
         ("ORA_LOCALE", "locale"),
     ):
@@ -276,7 +279,7 @@ def load_settings(
 def _parse_document(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
     doc = dict(doc)
     values: dict[str, Any] = {}
-    for key in ("node_name", "relay_url"):
+    for key in ("node_name", "relay_url", "web_url"):
         if key in doc:
             values[key] = reader.take(doc, key, str, key)
     if "locale" in doc:

@@ -38,6 +38,7 @@ from app.link.relay_link import RelayLink
 from app.local_server import server as local_server
 from app.policy.approvals import ApprovalRequest
 from app.policy.gate import Profile, Role
+from app.private_profile import ProfileNotPrivate, make_private
 from app.profile_lock import AlreadyRunning, ProfileLock
 from app.settings import Settings, load_settings
 from app.store.secrets import SecretStore
@@ -224,7 +225,11 @@ class TrayApp(QObject):
         )
 
     def _start_link(self) -> None:
-        self.link = RelayLink(runtime=self.runtime, relay_urls=[self.settings.relay_url])
+        self.link = RelayLink(
+            runtime=self.runtime,
+            relay_urls=[self.settings.relay_url],
+            web_url=self.settings.web_url,
+        )
         self.link.on_status(self.bridge.link_status.emit)
         self.link.confirm_pairing = self._confirm_pairing
         self.bridge.loop.call_soon_threadsafe(self.link.start)
@@ -520,6 +525,12 @@ class TrayApp(QObject):
         if profile is self.settings.profile:
             return
         settings = load_settings(profile.value)
+        try:
+            make_private(settings.state_dir)
+        except ProfileNotPrivate as err:
+            self._tell(QMessageBox.Icon.Critical, str(err))
+            self.actions[f"profile:{self.settings.profile.value}"].setChecked(True)
+            return
         new_lock = None
         if self.profile_lock is not None:
             try:

@@ -35,6 +35,17 @@
       relNotKept: "This copy of ORA is not signed by ORA's release key, so it is not kept on this device: each visit runs what the server sends.",
       relNotKeptBad: "This copy of ORA carries a signature that is not ORA's release key's. Do not pair or sign in here.",
       relNoWorker: "This address cannot keep ORA on this device (it needs https), so each visit runs what the server sends.",
+      pushApproval: "Approval needed", pushApprovalBody: "ORA on your PC is waiting for your answer.",
+      pushApprovalTool: "{tool} — asked from {device}. Tap to answer.",
+      pushNodeOffline: "Your PC is offline", pushNodeOfflineBody: "ORA on your PC has not been reachable for a while.",
+      pushNodeOnline: "Your PC is back online", pushNodeOnlineBody: "ORA on your PC is reachable again.",
+      pushBudget: "Cloud budget nearly spent", pushBudgetBody: "Most of this month's Cloud budget is used.",
+      pushPaired: "A device was paired", pushPairedBody: "A new device can now use your ORA.",
+      pushRevoked: "A device was revoked", pushRevokedBody: "A device can no longer use your ORA.",
+      stop: "Stop", stopped: "Stopped.", stepOf: "Step {n} of {m}", planRevised: "plan revised",
+      step_pending: "to do", step_running: "running", step_done: "done", step_failed: "failed",
+      step_skipped: "skipped", step_cancelled: "cancelled",
+      err_nothing_to_cancel: "There is nothing to stop: that answer has already finished.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -69,9 +80,22 @@
       relNotKept: "この ORA は ORA のリリース鍵で署名されていないため、この端末には保存されません。開くたびにサーバーが送るものが実行されます。",
       relNotKeptBad: "この ORA には ORA のリリース鍵ではない署名が付いています。ここでペアリングやサインインをしないでください。",
       relNoWorker: "このアドレスでは ORA をこの端末に保存できません（https が必要です）。開くたびにサーバーが送るものが実行されます。",
+      pushApproval: "承認が必要です", pushApprovalBody: "PC の ORA があなたの回答を待っています。",
+      pushApprovalTool: "{tool}（依頼元: {device}）。タップして回答してください。",
+      pushNodeOffline: "PC がオフラインです", pushNodeOfflineBody: "PC の ORA にしばらく接続できていません。",
+      pushNodeOnline: "PC がオンラインに戻りました", pushNodeOnlineBody: "PC の ORA に再び接続できます。",
+      pushBudget: "クラウドの予算が残りわずかです", pushBudgetBody: "今月のクラウド予算の大部分を使いました。",
+      pushPaired: "デバイスがペアリングされました", pushPairedBody: "新しいデバイスがあなたの ORA を使えるようになりました。",
+      pushRevoked: "デバイスが取り消されました", pushRevokedBody: "デバイスがあなたの ORA を使えなくなりました。",
+      stop: "停止", stopped: "停止しました。", stepOf: "ステップ {n} / {m}", planRevised: "計画を修正しました",
+      step_pending: "未着手", step_running: "実行中", step_done: "完了", step_failed: "失敗",
+      step_skipped: "スキップ", step_cancelled: "取り消し",
+      err_nothing_to_cancel: "停止するものはありません。その回答はすでに終わっています。",
     },
   };
-  let lang = (localStorage.getItem("ora.lang") || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
+  // Also loaded by the service worker (sw.js), which has no localStorage.
+  const stored = typeof localStorage !== "undefined" ? localStorage.getItem("ora.lang") : null;
+  let lang = (stored || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
   function t(key) { return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.en[key] || key; }
   function apply() {
     document.documentElement.lang = lang;
@@ -81,5 +105,6 @@
     if (button) button.textContent = lang === "ja" ? "English" : "日本語";
   }
   function toggle() { lang = lang === "ja" ? "en" : "ja"; localStorage.setItem("ora.lang", lang); apply(); }
-  root.OraI18n = { t, apply, toggle, get lang() { return lang; } };
+  function tr(language, key) { return (STRINGS[language] && STRINGS[language][key]) || STRINGS.en[key] || key; }
+  root.OraI18n = { t, tr, apply, toggle, get lang() { return lang; } };
 })(self);
