@@ -71,6 +71,8 @@ def test_adding_a_provider_key_enables_it(
     dialog.list.setCurrentRow(0)
     qtbot.keyClicks(dialog.key, "sk-test-123")
     qtbot.mouseClick(dialog.save, Qt.MouseButton.LeftButton)
+    # Saved off the UI thread (the keyring can be slow); the dialog says so when done.
+    qtbot.waitUntil(lambda: dialog.message.text() == "Key saved.", timeout=10000)
     assert tray.runtime.secrets.get("cloudy") == "sk-test-123" and dialog.key.text() == ""
     assert "enabled" in dialog.list.item(0).text()
     qtbot.mouseClick(dialog.test, Qt.MouseButton.LeftButton)
