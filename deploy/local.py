@@ -44,7 +44,9 @@ DOMAIN = "ora.test"
 # Services the machine provides instead of a process of ours, with their address here.
 MACHINE = {"postgres": ("127.0.0.1", 5432), "redis": ("127.0.0.1", 6379)}
 # Optional: started only when asked (Debian's prometheus package provides the binary).
-OPTIONAL = {"prometheus", "blackbox"}
+OPTIONAL = {"prometheus"}
+# Services only Compose runs, and why.
+COMPOSE_ONLY = {"blackbox": "the TLS probe exporter is not packaged for this machine"}
 # The port each service listens on inside its container, when not in its command line.
 CONTAINER_PORTS = {"caddy": 443, "prometheus": 9090, "postgres": 5432, "redis": 6379}
 
@@ -62,12 +64,20 @@ def free_port() -> int:
 def secrets() -> dict[str, str]:
     """Fresh values for every secret line of .env.example."""
     sys.path.insert(0, str(REPO))
-    from cloud_worker.__main__ import keygen
+    from protocol.e2ee import generate_keypair
+    from protocol.encoding import b64u_encode
+    from protocol.tokens import new_token, token_hash
 
+    # What `ora-cloud keygen` prints, without loading the worker (and its model library).
+    private, public = generate_keypair()
+    credential = new_token("cw")
     return {
         "POSTGRES_PASSWORD": token_urlsafe(32),
         "ORA_RELAY_WEBHOOK_SECRET": "whsec_" + token_urlsafe(32),
-        **keygen(),
+        "ORA_CLOUD_PRIVATE_KEY": b64u_encode(private),
+        "ORA_CLOUD_TOKEN": credential,
+        "ORA_RELAY_CLOUD_PUBLIC_KEY": b64u_encode(public),
+        "ORA_RELAY_CLOUD_TOKEN_SHA256": token_hash(credential),
     }
 
 
@@ -158,7 +168,11 @@ def plan(state: Path, *, with_optional: bool = False, https_port: int = 0) -> Pl
     services: dict[str, dict[str, Any]] = compose["services"]
     env = _env_file(state)
     p = Plan(state=state, env=env, database=f"ora_{env['ORA_REDIS_PREFIX'].replace('-', '_')}")
-    wanted = [n for n in services if n not in MACHINE and (with_optional or n not in OPTIONAL)]
+    wanted = [
+        n
+        for n in services
+        if n not in MACHINE and n not in COMPOSE_ONLY and (with_optional or n not in OPTIONAL)
+    ]
     p.addresses.update(MACHINE)
     for name in wanted:
         port = https_port if name == "caddy" and https_port else free_port()
