@@ -221,6 +221,8 @@ def plan(state: Path, *, with_optional: bool = False, https_port: int = 0) -> Pl
         elif name.startswith("cloud"):
             proc_env["ORA_CLOUD_METRICS_PORT"] = str(port)
             health = f"http://127.0.0.1:{port}/healthz"
+        elif name == "web":
+            health = f"http://127.0.0.1:{port}/healthz"
         elif name == "status":
             proc_env["ORA_STATUS_INTERVAL_S"] = os.environ.get("ORA_STATUS_INTERVAL_S", "2")
             health = f"http://127.0.0.1:{port}/healthz"
