@@ -94,8 +94,18 @@ async def phone(stack: local.Plan, tmp_path: Path) -> AsyncIterator[Any]:
     nssdb.mkdir(parents=True)
     subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"], check=True)
     subprocess.run(
-        ["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "ora-test-root"]
-        + ["-i", str(stack.ca_root)],
+        [
+            "certutil",
+            "-d",
+            f"sql:{nssdb}",
+            "-A",
+            "-t",
+            "C,,",
+            "-n",
+            "ora-root",
+            "-i",
+            str(stack.ca_root),
+        ],
         check=True,
     )
     args = [a for a in ARGS if not a.startswith("--host-resolver-rules")]
