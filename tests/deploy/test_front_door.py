@@ -32,7 +32,7 @@ from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fixtures import fake_openai, open_runtime  # noqa: F401
 from tests.web.conftest import ARGS, CHROMIUM, PHONE
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
@@ -190,8 +190,17 @@ async def test_pair_chat_and_keep_working_when_a_relay_instance_dies(
             await link.wait_connected()
         _, url = await link.open_pairing()
         assert url.startswith(stack.url("app") + "/#")
+        logs: list[str] = []
+        phone.on("console", lambda msg: logs.append(msg.text))
+        phone.on("requestfailed", lambda r: logs.append(f"failed {r.url} {r.failure}"))
         await phone.goto(url)
-        await phone.wait_for_selector("#dot.online", timeout=30000)
+        try:
+            await phone.wait_for_selector("#dot.online", timeout=30000)
+        except Exception:
+            await phone.screenshot(path="/tmp/fd.png")
+            print("BODY", await phone.inner_text("body"))
+            print("LOGS", logs)
+            raise
 
         fake_openai.script.append(Reply(text="Through the front door."))
         await phone.fill("#input", "hello")
