@@ -54,7 +54,9 @@ class _OraTest(aiohttp.abc.AbstractResolver):
     def __init__(self) -> None:
         self._next = aiohttp.resolver.ThreadedResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[Any]:
         if host.endswith(".ora.test"):
             host = "127.0.0.1"
         return await self._next.resolve(host, port, family)
@@ -111,7 +113,7 @@ async def phone(stack: local.Plan, tmp_path: Path) -> AsyncIterator[Any]:
     args = [a for a in ARGS if not a.startswith("--host-resolver-rules")]
     args.append("--host-resolver-rules=MAP *.ora.test 127.0.0.1, MAP * ~NOTFOUND")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
+        browser: Any = await pw.chromium.launch(
             executable_path=CHROMIUM,
             args=args,
             headless=True,
