@@ -6,12 +6,14 @@ import asyncio
 import json
 import sys
 import tempfile
+import threading
 import time
 from typing import Protocol
 
 from app.core.assistant import TurnRequest
 from app.core.events import ApprovalPending, Notice, TextDelta, ToolFinished, ToolStarted, TurnDone
 from app.core.runtime import Runtime
+from app.core.usage import format_totals
 from app.policy.approvals import ApprovalError
 from app.policy.gate import Role
 from app.settings import Settings, load_settings
@@ -29,11 +31,29 @@ class Writer(Protocol):
 
 
 async def ask(prompt: str) -> str:
+    """One line from the terminal, without blocking the loop.
+
+    Read on a daemon thread of its own, not the loop's executor: on Ctrl+C the loop must be
+    able to finish while input() still waits for a line (asyncio.run joins executor threads).
+    """
     loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(None, input, prompt)
-    except EOFError:
-        return "/quit"
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        try:
+            line = input(prompt)
+        except (EOFError, OSError, ValueError):
+            line = "/quit"
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_settle_line, answer, line)
+
+    threading.Thread(target=read, name="ora-input", daemon=True).start()
+    return await answer
+
+
+def _settle_line(future: asyncio.Future[str], line: str) -> None:
+    if not future.done():
+        future.set_result(line)
 
 
 async def run_turn(runtime: Runtime, text: str, out: Writer = sys.stdout) -> str:
@@ -129,10 +149,13 @@ async def audit(settings: Settings, action: str) -> int:
         await runtime.close()
 
 
-async def providers(settings: Settings) -> int:
-    """`ora providers`: every provider and why it is or is not enabled."""
+async def providers(settings: Settings, *, usage: bool = False) -> int:
+    """`ora providers`: every provider and why it is or is not enabled; `--usage`: its cost."""
     runtime = await Runtime.open(settings)
     try:
+        if usage:
+            print(usage_report(runtime))
+            return 0
         await runtime.wait_ready()
         if not runtime.providers.statuses:
             print(
@@ -146,6 +169,22 @@ async def providers(settings: Settings) -> int:
         return 0
     finally:
         await runtime.close()
+
+
+def usage_report(runtime: Runtime) -> str:
+    """Tokens and cost per provider: today, the last 30 days, and ever."""
+    ledger = runtime.providers.usage
+    if ledger is None:
+        return "No usage record."
+    now = time.time()
+    today = time.mktime((*time.localtime(now)[:3], 0, 0, 0, 0, 0, -1))  # local midnight
+    out = []
+    for title, since in (("Today", today), ("Last 30 days", now - 30 * 86400), ("All time", 0.0)):
+        lines = format_totals(ledger.totals(since))
+        out.append(f"{title}:")
+        out += [f"  {line}" for line in lines] or ["  no calls"]
+    out.append("(~ marks counts estimated from the text when a provider reports none)")
+    return "\n".join(out)
 
 
 async def self_test(settings: Settings) -> int:

@@ -33,9 +33,11 @@ from app.policy.gate import Role
 _LOGGER = logging.getLogger(__name__)
 TOKEN_FILE = "local-token"  # noqa: S105 - a file name, not a secret
 WEB_DIR = Path(__file__).resolve().parents[2] / "assets" / "web"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ShowHook = Callable[[], None]
 RUNTIME = web.AppKey("runtime", Runtime)
 LOGIN = web.AppKey("login", LoginCodes)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SHOW: web.AppKey[ShowHook] = web.AppKey("show")
 
 
 def ensure_token(state_dir: Path) -> str:
@@ -81,8 +83,12 @@ class LocalServer:
         await self.runner.cleanup()
 
 
-async def start(runtime: Runtime) -> LocalServer | None:
-    """Serve the core on this PC; None (and a log line) when the port is taken."""
+async def start(runtime: Runtime, *, on_show: ShowHook | None = None) -> LocalServer | None:
+    """Serve the core on this PC; None (and a log line) when the port is taken.
+
+    `on_show` is called when a second start of ORA on this profile asks this one to come
+    forward (profile_lock.py).
+    """
     settings = runtime.settings
     token = ensure_token(settings.state_dir)
     # Port 0 means "any free port"; it is fixed here because the Host check names it.
@@ -90,7 +96,8 @@ async def start(runtime: Runtime) -> LocalServer | None:
     extra = {f"{settings.local_host}:{port}"} if settings.expose_lan else set()
     login = LoginCodes()
     runner = web.AppRunner(
-        create_app(runtime, token, port, extra_hosts=extra, login=login), access_log=None
+        create_app(runtime, token, port, extra_hosts=extra, login=login, on_show=on_show),
+        access_log=None,
     )
     await runner.setup()
     try:
@@ -119,6 +126,7 @@ def create_app(
     *,
     extra_hosts: set[str] | None = None,
     login: LoginCodes | None = None,
+    on_show: ShowHook | None = None,
 ) -> web.Application:
     """The local server for one Node; `port` is the one it is bound to (Host is checked against it)."""
     login = login or LoginCodes()
@@ -162,6 +170,8 @@ def create_app(
     app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
     app[RUNTIME] = runtime
     app[LOGIN] = login
+    app[SHOW] = on_show or (lambda: None)
+    app.router.add_post("/api/show", show)
     app.router.add_post("/auth/login", sign_in)
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/chat", chat)
@@ -198,6 +208,12 @@ async def sign_in(request: web.Request) -> web.Response:
             status=401,
         )
     return web.json_response({"token": session}, headers={"Cache-Control": "no-store"})
+
+
+async def show(request: web.Request) -> web.Response:
+    """A second start of ORA on this profile: bring this one forward (token required)."""
+    request.app[SHOW]()
+    return web.json_response({"shown": True})
 
 
 async def status(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -168,8 +169,12 @@ class UpdateService:
     def restart(self) -> None:
         """Start ORA again through the install root's launcher; the caller then quits."""
         root = self._root()
+        # This process still holds the profile's lock for a moment (one Node per profile):
+        # the new one waits for it instead of saying "already running".
+        env = {**os.environ, "ORA_LOCK_WAIT_S": "30"}
         subprocess.Popen(
             [str(root.stub)],
+            env=env,
             start_new_session=sys.platform != "win32",
             stdin=subprocess.DEVNULL,
             close_fds=True,
