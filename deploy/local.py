@@ -248,9 +248,22 @@ def _prepare(p: Plan) -> None:
     (p.state / "logs").mkdir(parents=True, exist_ok=True)
     (p.state / "volumes").mkdir(exist_ok=True)
     build = DEPLOY / "build"
-    app = build / "app"
-    if not app.exists():
-        shutil.copytree(REPO / "assets" / "web", app)
+    # The web client as a release ships it: a bundle signed by a release key. Here the key is
+    # this stack's own (in the state folder), pinned by the bundle it signs; production signs
+    # with ORA's offline release key (`python -m installer.release web`).
+    sys.path.insert(0, str(REPO))
+    from installer import release_key, web_bundle
+
+    key_path = p.state / "web-release.ed25519"
+    if not key_path.exists():
+        release_key.save(release_key.generate(), key_path)
+    web_bundle.build(
+        REPO / "assets" / "web",
+        build / "app",
+        release_key.load(key_path),
+        "1.0.0",
+        pin_own_key=True,
+    )
     docs = build / "docs"
     if not docs.exists():
         subprocess.run(
