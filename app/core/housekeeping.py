@@ -3,8 +3,8 @@
 Both keep the chat model's prompt short (fast and cheap) without it losing what matters:
 - a tool result longer than CONDENSE_OVER characters is summarised by the cheap role before
   the chat model sees it (on failure, it is cut as before);
-- when whole turns fall out of the history window, they are folded into the partition's
-  running summary in the background, after the answer, never delaying it.
+- when whole turns fall out of the history window, they are folded (FOLD_BATCH at a time)
+  into the partition's running summary in the background, after the answer, never delaying it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ _LOGGER = logging.getLogger(__name__)
 CONDENSE_OVER = 4000
 CONDENSE_INPUT = 60_000  # what the cheap model is given at most
 SUMMARY_CHARS = 1500
+FOLD_BATCH = 4  # turns folded at once: one cheap call per few turns, not one per turn
 
 CONDENSE_PROMPT = (
     "Condense this tool output for another assistant. Keep every fact, number, name, date, "
@@ -84,7 +85,7 @@ class Housekeeping:
         older, _recent = window(whole_turns(self.memory.history_rows(part, FETCH)))
         text, upto = self.summaries.get(part)
         fresh = [t for t in older if t.last_id > upto]
-        if not fresh:
+        if len(fresh) < FOLD_BATCH:
             return
         turns = "\n\n".join(
             "\n".join(f"{speaker}: {content[:1500]}" for speaker, content in t.messages)

@@ -25,7 +25,14 @@ from pathlib import Path
 from aiohttp import web
 
 from app.core.assistant import TurnRequest
-from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.events import (
+    PlanUpdate,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnCancelled,
+    TurnDone,
+)
 from app.core.runtime import Runtime
 from app.local_server.login import LoginCodes
 from app.policy.gate import Role
@@ -175,6 +182,7 @@ def create_app(
     app.router.add_post("/auth/login", sign_in)
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/chat", chat)
+    app.router.add_post("/api/chat/cancel", cancel_chat)
     if WEB_DIR.is_dir():
         app.router.add_get("/app/", web_client)
         app.router.add_static("/app/", WEB_DIR, show_index=False)
@@ -230,21 +238,39 @@ async def status(request: web.Request) -> web.Response:
     )
 
 
+async def cancel_chat(request: web.Request) -> web.Response:
+    """Stop the turn started by /api/chat with this `id` (the owner, at this PC)."""
+    try:
+        chat_id = (await request.json())["id"]
+        if not isinstance(chat_id, str) or not chat_id:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return web.json_response(
+            {"error": "bad_request", "message": 'send {"id": "..."}'}, status=400
+        )
+    cancelled = request.app[RUNTIME].assistant.cancel(
+        f"local:{chat_id[:64]}", user_id="owner", role=Role.OWNER
+    )
+    return web.json_response({"cancelled": cancelled})
+
+
 async def chat(request: web.Request) -> web.StreamResponse:
     """One turn as the owner at the PC, streamed as JSON lines."""
     runtime = request.app[RUNTIME]
     try:
         body = await request.json()
         text = body["text"]
-        if not isinstance(text, str) or not text.strip():
+        chat_id = body.get("id", "")
+        if not isinstance(text, str) or not text.strip() or not isinstance(chat_id, str):
             raise ValueError
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError):
         return web.json_response(
             {"error": "bad_request", "message": 'send {"text": "..."}'}, status=400
         )
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
-    req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray")
+    turn_id = f"local:{chat_id[:64]}" if chat_id else ""
+    req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray", turn_id=turn_id)
     async for event in runtime.assistant.turn(req):
         line: dict[str, object] | None = None
         if isinstance(event, TextDelta):
@@ -258,6 +284,15 @@ async def chat(request: web.Request) -> web.StreamResponse:
                 "status": event.outcome,
                 "detail": event.summary,
             }
+        elif isinstance(event, PlanUpdate):
+            line = {
+                "type": "plan",
+                "steps": event.step_dicts(),
+                "current": event.current,
+                "revision": event.revision,
+            }
+        elif isinstance(event, TurnCancelled):
+            line = {"type": "cancelled"}
         elif isinstance(event, TurnDone):
             line = {"type": "done", "text": event.text}
         if line is not None:
