@@ -105,6 +105,7 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
             metrics=app[METRICS],
             cluster=cluster,
         )
+        app[METRICS].send_queue_bytes.set_function(lambda: relay.hub.budget.used)
         if cluster is not None:
             await cluster.subscribe(
                 bus.cloud_channel(cluster.instance), cloud_from_elsewhere(relay)

@@ -173,3 +173,19 @@ def test_the_operators_guide_builds_with_mkdocs(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     for page in ("deploy", "backup", "keys", "scale", "alerts"):
         assert (site / page / "index.html").exists()
+
+
+async def test_every_metric_the_alerts_use_is_one_a_relay_exports(tmp_path: Path) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from relay_server.app import create_app
+    from relay_server.settings import RelaySettings
+
+    rules = (DEPLOY / "prometheus" / "alerts.yml").read_text()
+    wanted = set(re.findall(r"\b(ora_relay_\w+)", rules))
+    async with TestClient(TestServer(create_app(RelaySettings(data_dir=tmp_path)))) as client:
+        exported = await (await client.get("/metrics")).text()
+    types = set(re.findall(r"^# TYPE (\w+)", exported, re.M))
+    # Counters are exported as name_total with "# TYPE name counter".
+    names = types | {f"{t}_total" for t in types}
+    assert wanted <= names, wanted - names
