@@ -18,11 +18,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from relay_server.app import create_app
+from relay_server.app import create_app, open_store
 from relay_server.billing import Billing, month_of, to_nusd
 from relay_server.settings import RelaySettings
-from relay_server.storage import RelayStore, SqliteStore
-from relay_server.storage_pg import PostgresStore
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,16 +38,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-async def _open_store(settings: RelaySettings) -> RelayStore:
-    if settings.database_url:
-        return await PostgresStore.connect(settings.database_url)
-    return SqliteStore(settings.db_path)
-
-
 async def _admin(args: argparse.Namespace) -> int:
     """The `statement` and `account` commands, on the configured store."""
     settings = RelaySettings.from_env(data_dir=args.data_dir)
-    store = await _open_store(settings)
+    store = await open_store(settings)
     try:
         billing = Billing(store, settings)
         if args.command == "statement":
