@@ -53,6 +53,7 @@ class RelaySettings:
     node_registrations_per_hour: int = 10
     insecure_node_versions: frozenset[str] = field(default_factory=frozenset)
     web_dir: Path = _REPO_WEB
+    serve_client: bool = True  # the web client under /app/; off when it has its own origin
     database_url: str = ""  # PostgreSQL for several instances; empty = embedded SQLite
     redis_url: str = ""  # Redis for presence and routing across instances
     redis_prefix: str = "ora"
@@ -86,6 +87,13 @@ class RelaySettings:
         values: dict[str, object] = {}
         if env.get("ORA_RELAY_DATA_DIR"):
             values["data_dir"] = Path(env["ORA_RELAY_DATA_DIR"])
+        if env.get("ORA_RELAY_SERVE_CLIENT"):
+            values["serve_client"] = env["ORA_RELAY_SERVE_CLIENT"].strip().lower() not in (
+                "0",
+                "false",
+                "no",
+                "off",
+            )
         if env.get("ORA_RELAY_ORIGINS"):
             values["public_origins"] = tuple(
                 o.strip() for o in env["ORA_RELAY_ORIGINS"].split(",") if o.strip()
