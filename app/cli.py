@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.errors import OraError
+from app.private_profile import describe_fixed, make_private
 from app.profile_lock import (
     ALREADY_RUNNING,
     AlreadyRunning,
@@ -59,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     update.add_argument("action", choices=["check", "apply", "install"])
     update.add_argument("--restart", action="store_true", help="start the new version now")
     update.add_argument("--root", type=Path, help="install: where (default: per-user app dir)")
+    from app.backup.cli import add_parser as add_backup_parser
+
+    add_backup_parser(sub)
     pair = sub.add_parser("pair", help="run the Node and show a QR code to pair a phone or browser")
     pair.add_argument(
         "--role", default="owner", choices=["owner", "guest"], help="owner, or a friend as guest"
@@ -90,7 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return launched
         args = _parser().parse_args(argv)
         settings = load_settings(args.profile)
+        # Before anything opens the profile: its history must not be readable by others.
+        fixed = make_private(settings.state_dir)
         _setup_logging(settings, args.verbose)
+        if fixed:
+            _LOGGER.warning(describe_fixed(fixed))
         code = _dispatch(args, settings)
         if code == 0 and args.command not in (None, "pair", "show"):
             # A command that ran to its end is a healthy start of a version on trial
@@ -144,6 +152,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return update_command(settings, args.action, __version__, args.restart)
     from app import headless, terminal
 
+    if command == "backup":
+        from app.backup.cli import main as backup_main
+
+        return backup_main(settings, args)
     if command == "chat":
         return asyncio.run(terminal.chat(settings))
     if command == "audit":

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from relay_server.app import create_app, open_store
 from relay_server.billing import Billing, month_of, to_nusd
-from relay_server.settings import RelaySettings
+from relay_server.settings import RelaySettings, SettingsError
 
 
 class JsonFormatter(logging.Formatter):
@@ -82,7 +82,11 @@ def _admin_main(argv: list[str]) -> int:
     ac.add_argument("--budget-usd", type=float, default=None)
     ac.add_argument("--status", choices=["active", "past_due", "cancelled"], default=None)
     ac.add_argument("--data-dir", type=Path, default=None)
-    return asyncio.run(_admin(p.parse_args(argv)))
+    try:
+        return asyncio.run(_admin(p.parse_args(argv)))
+    except SettingsError as err:
+        print(f"ora-relay: {err}", file=sys.stderr)
+        return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--data-dir", type=Path, default=None)
     args = p.parse_args(argv)
-    settings = RelaySettings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+    try:
+        settings = RelaySettings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+    except SettingsError as err:
+        print(f"ora-relay: {err}", file=sys.stderr)
+        return 2
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler])
