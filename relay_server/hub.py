@@ -276,17 +276,15 @@ class Hub:
         self.write_timeout_s = write_timeout_s
 
     def connection(
-        self, ws: web.WebSocketResponse, request: web.BaseRequest, **fields: object
+        self, ws: web.WebSocketResponse, request: web.BaseRequest, **fields: Any
     ) -> Connection:
         """A connection under this hub's limits (queue bytes, total, write timeout)."""
-        return Connection(
-            ws=ws,
-            transport=request.transport,
-            queue_bytes=self.queue_bytes,
-            write_timeout_s=self.write_timeout_s,
-            budget=self.budget,
-            **fields,  # type: ignore[arg-type]
-        )
+        limits: dict[str, Any] = {
+            "queue_bytes": self.queue_bytes,
+            "write_timeout_s": self.write_timeout_s,
+            "budget": self.budget,
+        }
+        return Connection(ws=ws, transport=request.transport, **{**limits, **fields})
 
     def node_online(self, node_id: str) -> bool:
         return node_id in self.nodes

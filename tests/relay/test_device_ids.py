@@ -5,6 +5,7 @@ traffic, on one Relay or across a cluster; and the Relay refuses such a name at 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sqlite3
 import uuid
@@ -22,8 +23,8 @@ from relay_server.storage import SqliteStore
 from relay_server.storage_pg import PostgresStore
 from relay_server.token_service import TokenService
 from tests.relay.conftest import RelayProcess
-from tests.support.device_client import Device
-from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.device_client import Device, RelayRefused
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures import open_runtime
 
 pytestmark = pytest.mark.slow
@@ -124,7 +125,7 @@ async def plant_colliding_device(store: SqliteStore | PostgresStore, victim: str
 
 
 async def check_no_crossing(
-    victim: RelayLink, victim_relay: str, evil_relay: str, planted_token: str, fake: FakeOpenAI
+    victim: RelayLink, victim_relay: str, evil_relay: str, planted_token: str
 ) -> None:
     """The planted device connects; the victim's pairings and frames still reach the victim."""
     async with aiohttp.ClientSession() as http:
@@ -137,9 +138,8 @@ async def check_no_crossing(
         await asyncio.sleep(0.3)
         phone = Device(victim_relay)
         await phone.pair(url)  # the victim Node got the request and answered it
+        # The handshake's frames go to the victim Node and its sealed answer comes back.
         await phone.connect()
-        fake.script.append(Reply(text="only for the victim"))
-        assert (await phone.chat("to my own PC"))[1] == "only for the victim"
         got: list[aiohttp.WSMessage] = []
         try:
             while True:
@@ -166,7 +166,25 @@ async def test_a_colliding_device_gets_nothing_of_the_node_on_one_relay(
         await evil.start()
         store = SqliteStore(relay.data_dir / "relay.db")
         token = await plant_colliding_device(store, victim.identity.node_id or "", evil.node_id)
-        await check_no_crossing(victim, relay.url, relay.url, token, fake_openai)
+        await check_no_crossing(victim, relay.url, relay.url, token)
+        # The victim's PC goes offline: a pairing for it is "offline", not the planted device's.
+        planted = await http.ws_connect(f"{relay.url}/v1/ws")
+        await planted.send_str(
+            m.encode(m.Hello(version=PROTOCOL_VERSION, role="device", token=token))
+        )
+        assert isinstance(m.decode((await planted.receive(timeout=5)).data), m.Welcome)
+        _, url = await victim.open_pairing()
+        await asyncio.sleep(0.3)
+        await victim.stop()
+        with pytest.raises(RelayRefused) as err:
+            await Device(relay.url).pair(url)
+        assert err.value.code == "node_offline"
+        said = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                said.append((await planted.receive(timeout=0.5)).data)
+        assert not [x for x in said if isinstance(x, str) and "pair_request" in x]
+        await planted.close()
     with sqlite3.connect(relay.data_dir / "relay.db") as db:
         assert db.execute("SELECT COUNT(*) FROM devices").fetchone()[0] == 2
     await victim.stop()
@@ -186,6 +204,6 @@ async def test_a_colliding_device_gets_nothing_of_the_node_across_a_cluster(
         token = await plant_colliding_device(store, victim.identity.node_id or "", evil.node_id)
         # The planted device on B; the victim's phone on B too, its Node on A: every message
         # between them crosses Redis, where the planted device would listen.
-        await check_no_crossing(victim, relay_b.url, relay_b.url, token, fake_openai)
+        await check_no_crossing(victim, relay_b.url, relay_b.url, token)
     await victim.stop()
     await victim.runtime.close()
