@@ -16,7 +16,7 @@ from protocol import messages as m
 from relay_server.billing import sign
 from tests.relay.conftest import RelayProcess
 from tests.support.device_client import Device, RelayRefused
-from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures import open_runtime
 
 pytestmark = pytest.mark.slow
@@ -58,8 +58,8 @@ async def steal_and_reuse(phone: Device, thief_relay: str, victim_relay: str) ->
     assert err.value.code == "refresh_reused"
     await thief.wait_closed(timeout=3)
     lived = time.perf_counter() - refused_at
-    said = await thief.next_control(timeout=1)
-    assert isinstance(said, m.Revoked | m.Error), said
+    said = await thief.next_control(timeout=1, kind=m.Revoked)
+    assert "pair it again" in said.reason
     await thief.close()
     await victim.close()
     return lived
@@ -101,9 +101,7 @@ async def test_revocations_close_sockets_on_every_relay_instance(
 
     # The subscription lapses (the provider's webhook reaches B); the devices sit on A.
     laptop = await pair(link, relay_a.url)
-    await laptop.connect()
-    fake_openai.script.append(Reply(text="still paid up"))
-    assert (await laptop.chat("hello"))[1] == "still paid up"
+    await laptop.connect()  # handshake done: it works until the lapse
     event = {
         "id": "evt_lapse_1",
         "type": "customer.subscription.updated",
@@ -146,8 +144,7 @@ async def test_an_expired_token_ends_its_socket_unless_renewed_in_band(
     # The renewed socket outlives the token it opened with, and still works.
     await asyncio.sleep(0.5)
     assert diligent.ws is not None and not diligent.ws.closed
-    fake_openai.script.append(Reply(text="renewed"))
-    assert (await diligent.chat("still here?"))[1] == "renewed"
+    await diligent.handshake()  # frames still flow both ways
     # Then its new token expires too: unless renewed again, the socket ends.
     await diligent.wait_closed(timeout=5)
     await lazy.close()
