@@ -509,7 +509,7 @@ async def main() -> None:
 
 async def _attacker_main(port: int) -> None:
     pairs = [tuple(p) for p in json.loads(sys.stdin.readline())]
-    print(json.dumps(await stall_attack(port, pairs)), flush=True)  # type: ignore[arg-type]
+    print(json.dumps(await stall_attack(port, pairs)), flush=True)
 
 
 if __name__ == "__main__":
