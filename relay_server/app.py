@@ -35,12 +35,17 @@ from relay_server.settings import RelaySettings
 from relay_server.storage import RelayStore, SqliteStore
 from relay_server.storage_pg import PostgresStore
 from relay_server.token_service import TokenService
+from relay_server.web_client import add_routes, cors
 
 
 def create_app(settings: RelaySettings) -> web.Application:
     """The Relay application."""
-    # security_headers is outermost, so refusals' answers carry the headers too.
-    app = web.Application(middlewares=[security_headers, refusals], client_max_size=64 * 1024)
+    # security_headers is outermost, so refusals' answers carry the headers too; so does CORS
+    # (the web client on its own origin reads a refusal's message).
+    app = web.Application(
+        middlewares=[security_headers, cors(settings.public_origins), refusals],
+        client_max_size=64 * 1024,
+    )
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_services(settings))
     app.on_shutdown.append(_close_sockets)
@@ -61,14 +66,10 @@ def create_app(settings: RelaySettings) -> web.Application:
         backup_store.BackupStore(settings.backup_root, settings.backup_quota_bytes),
         functools.partial(_node_account, app),
     )
-    if settings.web_dir.is_dir():
-        index = settings.web_dir / "index.html"
-
-        async def web_client(request: web.Request) -> web.FileResponse:
-            return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
-
-        app.router.add_get("/app/", web_client)
-        app.router.add_static("/app/", settings.web_dir, show_index=False)
+    if settings.serve_client and settings.web_dir.is_dir():
+        # make run's embedded Relay serves the web client; in production it has an origin of
+        # its own (`ora-web`, relay_server/web_client.py) and this is off.
+        add_routes(app, settings.web_dir, "/app/", ())
     return app
 
 

@@ -254,6 +254,10 @@
         <source>no calls yet</source>
         <translation>まだ呼び出しはありません</translation>
     </message>
+    <message>
+        <source>No AI provider yet. Add one to config.toml ([[providers]] with base_url, model and key_ref), or start a local model server (Ollama, LM Studio), then open this window again. ORA still answers explicit commands such as /help meanwhile.</source>
+        <translation>AI プロバイダーはまだありません。config.toml に追加するか（base_url、model、key_ref を持つ [[providers]]）、ローカルのモデルサーバー（Ollama、LM Studio）を起動してから、このウィンドウを開き直してください。それまでも ORA は /help などの明示的なコマンドに答えます。</translation>
+    </message>
 </context>
 <context>
     <name>TrayApp</name>
