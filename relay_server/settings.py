@@ -33,9 +33,9 @@ class RelaySettings:
     max_frame_bytes: int = 1024 * 1024 + 1024
     send_queue_frames: int = 256
     # What one connection may have waiting to be written; more and it is too slow: closed.
-    send_queue_bytes: int = 2 * 1024 * 1024 + 4096
+    send_queue_bytes: int = 1024 * 1024 + 64 * 1024
     # What all connections together may have waiting; a frame that would pass it closes the
-    # connection it was for (the one that is behind), so stalled readers cannot add up.
+    # connection furthest behind (the most bytes waiting), so stalled readers cannot add up.
     send_total_bytes: int = 48 * 1024 * 1024
     # A single write that does not finish in this time means the reader stopped reading.
     write_timeout_s: float = 10.0
