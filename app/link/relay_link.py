@@ -221,6 +221,10 @@ class RelayLink:
             f"{self.relay_url}/v1/nodes", json={"public_key": b64u_encode(self.identity.public_key)}
         ) as resp:
             if resp.status != 200:
+                # The Relay says why (e.g. too many registrations from this address): show it.
+                with contextlib.suppress(aiohttp.ContentTypeError, ValueError):
+                    refusal = await resp.json()
+                    raise _Refused(str(refusal.get("message") or f"refused ({resp.status})"))
                 raise ConnectionError(f"registration refused ({resp.status})")
             body = await resp.json()
         self.identity.save_credential(self.runtime.secrets, body["node_id"], body["node_token"])

@@ -187,11 +187,18 @@
       state.ttl = body.expires_in * 1000;
       await save(state);
       scheduleRefresh();
+      renewInBand();
       return true;
     } catch (err) {
       if (["revoked", "refresh_reused", "unauthorized"].includes(err.code)) { await revokedHere(); }
       return false;
     }
+  }
+
+  // The open socket is ended by the Relay when the token it opened with expires: hand it the
+  // new one, so a refresh does not cost a reconnect and a new handshake.
+  function renewInBand() {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "renew", token: state.accessToken }));
   }
 
   // How long before expiry a token is renewed: a minute, or a third of a short lifetime.
