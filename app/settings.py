@@ -5,6 +5,8 @@ it is reported (file, key, line) and nothing the user wrote is lost. Example:
 
     node_name = "My PC"
     relay_url = "http://127.0.0.1:8470"
+    home_network = false                # true: plain http to a Relay on a home-network address
+    web_url = ""                        # the web client's own origin; "" = the Relay's /app/
     locale = "ja"                       # "", "ja" or "en"; "" follows the OS
 
     [[providers]]
@@ -100,6 +102,9 @@ class Settings:
     config_path: Path
     node_name: str = "ORA"
     relay_url: str = "http://127.0.0.1:8470"
+    web_url: str = ""  # where pairing links open the web client (an `ora-web` origin)
+    # Plain http to a Relay on a private address is allowed only when chosen (home_network.py).
+    home_network: bool = False
     locale: str = ""
     local_host: str = "127.0.0.1"
     local_port: int = 8471
@@ -262,6 +267,7 @@ def load_settings(
         values = _parse_document(_Reader(path, text), doc)
     for env_key, name in (
         ("ORA_RELAY_URL", "relay_url"),
+        ("ORA_WEB_URL", "web_url"),
         ("ORA_NODE_NAME", "node_name"),
         ("ORA_LOCALE", "locale"),
     ):
@@ -269,6 +275,8 @@ def load_settings(
             values[name] = env[env_key]
     if env.get("ORA_NO_LOCAL_DETECT"):
         values["detect_local_providers"] = False
+    if env.get("ORA_HOME_NETWORK"):
+        values["home_network"] = env["ORA_HOME_NETWORK"] not in ("0", "false")
     values["updates"] = _update_settings(values.pop("updates", {}), env)
     return Settings(profile=prof, state_dir=state_dir, config_path=path, **values)
 
@@ -276,9 +284,11 @@ def load_settings(
 def _parse_document(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
     doc = dict(doc)
     values: dict[str, Any] = {}
-    for key in ("node_name", "relay_url"):
+    for key in ("node_name", "relay_url", "web_url"):
         if key in doc:
             values[key] = reader.take(doc, key, str, key)
+    if "home_network" in doc:
+        values["home_network"] = reader.take(doc, "home_network", bool, "home_network")
     if "locale" in doc:
         locale = reader.take(doc, "locale", str, "locale")
         if locale not in ("", "ja", "en"):

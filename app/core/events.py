@@ -76,6 +76,10 @@ class PlanUpdate:
     steps: tuple[PlanStepView, ...]
     revision: int  # 0 for the first plan, +1 each time a failed step made it change
 
+    def step_dicts(self) -> list[dict[str, str]]:
+        """The steps as the wire carries them (devices, the local web client)."""
+        return [{"text": s.description, "tool": s.tool, "status": s.status} for s in self.steps]
+
     @property
     def current(self) -> int:
         """1-based number of the running (else last finished) step; 0 before any."""

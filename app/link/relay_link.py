@@ -24,7 +24,14 @@ from typing import Any
 import aiohttp
 
 from app.core.assistant import TurnRequest
-from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.events import (
+    PlanUpdate,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnCancelled,
+    TurnDone,
+)
 from app.core.runtime import Runtime
 from app.errors import PairingRefused
 from app.link.devices import DeviceRegistry, PairedDevice
@@ -223,6 +230,10 @@ class RelayLink:
             f"{self.relay_url}/v1/nodes", json={"public_key": b64u_encode(self.identity.public_key)}
         ) as resp:
             if resp.status != 200:
+                # The Relay says why (e.g. too many registrations from this address): show it.
+                with contextlib.suppress(aiohttp.ContentTypeError, ValueError):
+                    refusal = await resp.json()
+                    raise _Refused(str(refusal.get("message") or f"refused ({resp.status})"))
                 raise ConnectionError(f"registration refused ({resp.status})")
             body = await resp.json()
         self.identity.save_credential(self.runtime.secrets, body["node_id"], body["node_token"])
@@ -420,7 +431,10 @@ class RelayLink:
             return
         if isinstance(msg, am.Chat):
             user = "owner" if role is Role.OWNER else did
-            req = TurnRequest(text=msg.text, user_id=user, role=role, channel=did)
+            # Scoped to the device: a device can only name (and cancel) its own turns.
+            req = TurnRequest(
+                text=msg.text, user_id=user, role=role, channel=did, turn_id=f"{did}:{msg.id}"
+            )
             async for event in self.runtime.assistant.turn(req):
                 if isinstance(event, TextDelta):
                     await self._send(did, am.Delta(id=msg.id, text=event.text))
@@ -446,8 +460,26 @@ class RelayLink:
                             detail=event.summary,
                         ),
                     )
+                elif isinstance(event, PlanUpdate):
+                    await self._send(
+                        did,
+                        am.PlanProgress(
+                            id=msg.id,
+                            steps=list(event.step_dicts()),
+                            current=event.current,
+                            revision=event.revision,
+                        ),
+                    )
+                elif isinstance(event, TurnCancelled):
+                    await self._send(did, am.Cancelled(id=msg.id))
                 elif isinstance(event, TurnDone):
                     await self._send(did, am.Done(id=msg.id, text=event.text))
+        elif isinstance(msg, am.Cancel):
+            user = "owner" if role is Role.OWNER else did
+            if not self.runtime.assistant.cancel(f"{did}:{msg.id}", user_id=user, role=role):
+                await self._send(
+                    did, am.AppError(code="nothing_to_cancel", message="nothing to cancel")
+                )
         elif isinstance(msg, am.ApprovalAnswer):
             try:
                 self.runtime.broker.answer(

@@ -254,6 +254,10 @@
         <source>no calls yet</source>
         <translation>まだ呼び出しはありません</translation>
     </message>
+    <message>
+        <source>No AI provider yet. Add one to config.toml ([[providers]] with base_url, model and key_ref), or start a local model server (Ollama, LM Studio), then open this window again. ORA still answers explicit commands such as /help meanwhile.</source>
+        <translation>AI プロバイダーはまだありません。config.toml に追加するか（base_url、model、key_ref を持つ [[providers]]）、ローカルのモデルサーバー（Ollama、LM Studio）を起動してから、このウィンドウを開き直してください。それまでも ORA は /help などの明示的なコマンドに答えます。</translation>
+    </message>
 </context>
 <context>
     <name>TrayApp</name>
@@ -372,11 +376,6 @@ Does its screen show this code?
         <translation>今はペアリングできません: Relay に接続できません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="234" />
-        <source>This is your private profile: only your own devices can pair with it. Share ORA with friends from the shared profile.</source>
-        <translation>これはプライベートプロファイルです。ペアリングできるのはあなた自身のデバイスだけです。友だちとは共有プロファイルから共有してください。</translation>
-    </message>
-    <message>
         <location filename="../../app/tray/app.py" line="297" />
         <source>ORA needs your approval</source>
         <translation>ORA が承認を求めています</translation>
@@ -460,6 +459,26 @@ Does its screen show this code?
         <source>Could not download the update: %1</source>
         <translation>アップデートをダウンロードできませんでした: %1</translation>
     </message>
+    <message>
+        <source>ORA is already running; here it is.</source>
+        <translation>ORA はすでに起動しています。こちらです。</translation>
+    </message>
+    <message>
+        <source>ORA is already running for the %1 profile in another window.</source>
+        <translation>%1 プロファイルの ORA は別のウィンドウですでに起動しています。</translation>
+    </message>
+    <message>
+        <source>ORA will not connect to the Relay at %1 over plain http: the connection would not be encrypted beyond your PC. Set an https:// relay_url.</source>
+        <translation>Relay %1 には暗号化されていない http で接続することになるため、ORA は接続しません。https:// の relay_url を設定してください。</translation>
+    </message>
+    <message>
+        <source>The Relay at %1 is on a home-network address, but home-network mode was not chosen, so ORA will not use plain http to it. Set home_network = true in config.toml (or use https).</source>
+        <translation>Relay %1 はホームネットワーク上のアドレスですが、ホームネットワーク・モードが選ばれていないため、ORA は暗号化されていない http では接続しません。config.toml に home_network = true を設定するか、https を使ってください。</translation>
+    </message>
+    <message>
+        <source>Home network: phones on this network pair through %1. The connection is not encrypted (plain http); your messages are end-to-end encrypted.</source>
+        <translation>ホームネットワーク: このネットワーク上のスマートフォンは %1 を通してペアリングします。接続そのものは暗号化されていません（http）が、メッセージはエンドツーエンドで暗号化されています。</translation>
+    </message>
 </context>
 <context>
     <name>TrayLaunch</name>
@@ -467,6 +486,101 @@ Does its screen show this code?
         <location filename="../../app/tray/launch.py" line="34" />
         <source>ORA — starting…</source>
         <translation>ORA — 起動しています…</translation>
+    </message>
+</context>
+<context>
+    <name>ApprovalsController</name>
+    <message>
+        <source>ORA needs your approval</source>
+        <translation>ORA があなたの承認を求めています</translation>
+    </message>
+    <message>
+        <source>Nothing is waiting for your approval.</source>
+        <translation>承認待ちのものはありません。</translation>
+    </message>
+</context>
+<context>
+    <name>PairingController</name>
+    <message>
+        <location filename="../../app/tray/pairing_controller.py" line="68" />
+        <source>This is your private profile: only your own devices can pair with it. Share ORA with friends from the shared profile.</source>
+        <translation>これはプライベートプロファイルです。ペアリングできるのはあなた自身のデバイスだけです。友だちとは共有プロファイルから共有してください。</translation>
+    </message>
+    <message>
+        <source>Pair a device</source>
+        <translation>デバイスをペアリング</translation>
+    </message>
+    <message>
+        <source>'%1' wants to pair as %2.
+Does its screen show this code?
+
+%3</source>
+        <translation>「%1」が %2 としてペアリングを求めています。
+その画面に次のコードが表示されていますか?
+
+%3</translation>
+    </message>
+    <message>
+        <source>Cannot pair now: the Relay is not reachable.</source>
+        <translation>今はペアリングできません: Relay に接続できません。</translation>
+    </message>
+</context>
+<context>
+    <name>ProvidersController</name>
+    <message>
+        <source>Key saved.</source>
+        <translation>キーを保存しました。</translation>
+    </message>
+    <message>
+        <source>The key was not saved: %1</source>
+        <translation>キーを保存できませんでした: %1</translation>
+    </message>
+    <message>
+        <source>%1 answered: %2</source>
+        <translation>%1 の応答: %2</translation>
+    </message>
+    <message>
+        <source>%1 did not answer: %2</source>
+        <translation>%1 から応答がありません: %2</translation>
+    </message>
+</context>
+<context>
+    <name>UpdateController</name>
+    <message>
+        <source>Updates are turned off. Set [updates] url in config.toml to turn them on.</source>
+        <translation>アップデートは無効です。有効にするには config.toml の [updates] url を設定してください。</translation>
+    </message>
+    <message>
+        <source>ORA is up to date (%1).</source>
+        <translation>ORA は最新です（%1）。</translation>
+    </message>
+    <message>
+        <source>The update was refused: %1</source>
+        <translation>アップデートを拒否しました: %1</translation>
+    </message>
+    <message>
+        <source>Could not check for updates: %1</source>
+        <translation>アップデートを確認できませんでした: %1</translation>
+    </message>
+    <message>
+        <source>Update available: ORA %1</source>
+        <translation>アップデートがあります: ORA %1</translation>
+    </message>
+    <message>
+        <source>Install and restart</source>
+        <translation>インストールして再起動</translation>
+    </message>
+    <message>
+        <source>Later</source>
+        <translation>あとで</translation>
+    </message>
+    <message>
+        <source>Downloading ORA %1…</source>
+        <translation>ORA %1 をダウンロードしています…</translation>
+    </message>
+    <message>
+        <source>Could not download the update: %1</source>
+        <translation>アップデートをダウンロードできませんでした: %1</translation>
     </message>
 </context>
 </TS>

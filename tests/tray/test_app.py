@@ -71,6 +71,8 @@ def test_adding_a_provider_key_enables_it(
     dialog.list.setCurrentRow(0)
     qtbot.keyClicks(dialog.key, "sk-test-123")
     qtbot.mouseClick(dialog.save, Qt.MouseButton.LeftButton)
+    # Saved off the UI thread (the keyring can be slow); the dialog says so when done.
+    qtbot.waitUntil(lambda: dialog.message.text() == "Key saved.", timeout=10000)
     assert tray.runtime.secrets.get("cloudy") == "sk-test-123" and dialog.key.text() == ""
     assert "enabled" in dialog.list.item(0).text()
     qtbot.mouseClick(dialog.test, Qt.MouseButton.LeftButton)
@@ -185,10 +187,10 @@ def test_sharing_the_private_profile_is_refused_with_a_message(
     tray = tray_factory(relay_url=relay.url, start_link=True)
     qtbot.waitUntil(lambda: tray.status == "connected", timeout=10000)
     tray.actions["share"].trigger()
-    qtbot.waitUntil(lambda: getattr(tray, "refusal_box", None) is not None, timeout=5000)
-    assert "private profile" in tray.refusal_box.text() and tray.refusal_box.isVisible()
+    qtbot.waitUntil(lambda: getattr(tray, "message_box", None) is not None, timeout=5000)
+    assert "private profile" in tray.message_box.text() and tray.message_box.isVisible()
     assert tray.pairing_dialog is None
-    tray.refusal_box.close()
+    tray.message_box.close()
 
 
 @pytest.mark.parametrize("same_code", [True, False])
