@@ -50,6 +50,9 @@
       step_skipped: "skipped", step_cancelled: "cancelled",
       err_nothing_to_cancel: "There is nothing to stop: that answer has already finished.",
       err_private_profile: "This ORA is its owner's private profile: only the owner's own devices can use it. Ask the owner to share ORA from its shared profile.",
+      thinking: "Thinking…", notSent: "Not sent yet — it will be sent when your PC is back.",
+      keptOffline: "Your PC is offline. Your message is kept on this device and will be sent when your PC is back.",
+      sentNow: "Your PC is back: the messages you wrote while it was offline were sent.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -99,6 +102,9 @@
       step_skipped: "スキップ", step_cancelled: "取り消し",
       err_nothing_to_cancel: "停止するものはありません。その回答はすでに終わっています。",
       err_private_profile: "この ORA は所有者のプライベートプロファイルです。所有者本人のデバイスだけが使えます。共有プロファイルから共有してもらってください。",
+      thinking: "考えています…", notSent: "まだ送信していません — PC が戻ったら送信します。",
+      keptOffline: "PC がオフラインです。メッセージはこの端末に保存し、PC が戻ったら送信します。",
+      sentNow: "PC が戻りました。オフラインの間に書いたメッセージを送信しました。",
     },
   };
   // Also loaded by the service worker (sw.js), which has no localStorage.
