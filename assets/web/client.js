@@ -526,7 +526,16 @@
         b.onclick = () => send({ type: "approval_answer", approval_id: a.approval_id, approve, digest: a.digest });
         row.appendChild(b);
       }
-      card.append(h, meta, args, row);
+      card.append(h, meta, args);
+      // The taint rule's disclosure (where data would go, what, and the private reads of the
+      // turn) is in the reason on lines after the first: show it whole, never hidden.
+      if ((a.reason || "").includes("\n")) {
+        const leaves = document.createElement("pre");
+        leaves.className = "disclosure";
+        leaves.textContent = a.reason;
+        card.append(leaves);
+      }
+      card.append(row);
       if (a.approval_id === focusApproval) { card.classList.add("focus"); box.prepend(card); card.scrollIntoView({ block: "start" }); }
       else box.appendChild(card);
     }
