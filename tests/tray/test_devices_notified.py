@@ -42,12 +42,12 @@ def test_the_devices_dialog_shows_which_devices_get_notifications(
     assert header is not None and header.text() == "Notifications"
 
     def notified() -> dict[str, str]:
-        rows = range(dialog.table.rowCount())
-        return {
-            dialog.table.item(r, 0).text(): (dialog.table.item(r, 4) or Any).text()  # type: ignore[union-attr]
-            for r in rows
-            if dialog.table.item(r, 4) is not None
-        }
+        shown = {}
+        for r in range(dialog.table.rowCount()):
+            name, state = dialog.table.item(r, 0), dialog.table.item(r, 4)
+            if name is not None and state is not None:
+                shown[name.text()] = state.text()
+        return shown
 
     qtbot.waitUntil(
         lambda: notified() == {"Aki's phone": "on", "Aki's tablet": "off"}, timeout=5000
