@@ -26,8 +26,7 @@ from relay_server.pairing_service import PairingService
 from relay_server.peers import websocket
 from relay_server.relay import RELAY, Relay
 from relay_server.settings import RelaySettings
-from relay_server.storage import RelayStore, SqliteStore
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import PostgresStore, RelayStore, SqliteStore
 from relay_server.token_service import TokenService
 
 

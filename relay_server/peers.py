@@ -143,14 +143,14 @@ async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str]:
         found = await relay.store.node_by_credential(token_hash(hello.token))
         if found is None:
             raise Unauthorized("unknown Node credential")
-        return "node", found[0], found[0]
+        return "node", found.node_id, found.node_id
     if hello.role == "device":
         device_id = await relay.tokens.authenticate(hello.token)
         device = await relay.store.device(device_id)
         assert device is not None  # authenticate checked it exists and is not revoked
         # Remote access is what the monthly plan pays for: refuse it, saying why.
-        await relay.billing.require_active(device[0])
-        return "device", device_id, device[0]
+        await relay.billing.require_active(device.node_id)
+        return "device", device_id, device.node_id
     expected = relay.settings.cloud_token_hash
     if not expected or not hmac.compare_digest(token_hash(hello.token).encode(), expected.encode()):
         raise Unauthorized("unknown Cloud worker credential")
@@ -186,7 +186,7 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         if target is None and relay.cluster is not None:
             # Only to this Node's own devices, even when they are on another instance.
             owner = await relay.store.device(str(uuid.UUID(bytes=peer)))
-            if owner is None or owner[0] != conn.node_id:
+            if owner is None or owner.node_id != conn.node_id:
                 await relay.refuse(
                     NotPaired("that device belongs to another Node"), node_id=conn.node_id
                 )
@@ -264,7 +264,7 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
 async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
     """Revoke a device's tokens and close its live socket now."""
     device = await relay.store.device(device_id)
-    if device is None or device[0] != node_id:
+    if device is None or device.node_id != node_id:
         await relay.refuse(
             NotPaired("revoke of a device of another Node"), node_id=node_id, device_id=device_id
         )
