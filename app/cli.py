@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     update.add_argument("action", choices=["check", "apply", "install"])
     update.add_argument("--restart", action="store_true", help="start the new version now")
     update.add_argument("--root", type=Path, help="install: where (default: per-user app dir)")
+    from app.backup.cli import add_parser as add_backup_parser
+
+    add_backup_parser(sub)
     pair = sub.add_parser("pair", help="run the Node and show a QR code to pair a phone or browser")
     pair.add_argument(
         "--role", default="owner", choices=["owner", "guest"], help="owner, or a friend as guest"
@@ -149,6 +152,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return update_command(settings, args.action, __version__, args.restart)
     from app import headless, terminal
 
+    if command == "backup":
+        from app.backup.cli import main as backup_main
+
+        return backup_main(settings, args)
     if command == "chat":
         return asyncio.run(terminal.chat(settings))
     if command == "audit":

@@ -9,17 +9,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 import signal
 import sys
 
 import qrcode
 
 from app.core.runtime import Runtime
+from app.home_network import (
+    PlainRelayRefused,
+    check_relay_url,
+    pairing_web_url,
+    refusal_message,
+)
 from app.link.relay_link import CONNECTED, RelayLink
 from app.local_server import server as local_server
 from app.policy.approvals import ApprovalError, ApprovalRequest
 from app.policy.gate import Role
-from app.profile_lock import ProfileLock
+from app.profile_lock import ProfileLock, language_of
 from app.settings import Settings
 from app.terminal import OWNER_ID, ask, run_turn
 from app.update.health import take_notice
@@ -92,7 +99,20 @@ async def _run(
     notice = take_notice(settings.updates)
     if notice:
         print(f"ora: {notice}", file=sys.stderr, flush=True)
-    link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url], web_url=settings.web_url)
+    try:
+        check_relay_url(settings.relay_url, home_network=settings.home_network)
+    except PlainRelayRefused as err:
+        await runtime.close()
+        language = language_of(settings.locale, os.environ)
+        print(f"ora: {refusal_message(err, language)}", file=sys.stderr, flush=True)
+        return 2
+    link = RelayLink(
+        runtime=runtime,
+        relay_urls=[settings.relay_url],
+        web_url=pairing_web_url(
+            settings.relay_url, settings.web_url, home_network=settings.home_network
+        ),
+    )
     local: local_server.LocalServer | None = None
     try:
         link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
@@ -112,6 +132,14 @@ async def _run(
             f"  providers: {', '.join(enabled) if enabled else 'none (explicit commands only; see README)'}"
         )
         print(f"  relay:     {settings.relay_url} ({link.status})")
+        if settings.home_network:
+            print(
+                "  home network: phones on this network can pair and chat through "
+                f"{settings.relay_url}.\n"
+                "    The connection itself is not encrypted (plain http); your messages are "
+                "end-to-end encrypted.\n"
+                "    Beyond home: set an https:// relay_url (see README, Remote access)."
+            )
         if local is not None:
             print(
                 f"  on this PC: {local.url}#local=<the token in {settings.state_dir}/local-token>"

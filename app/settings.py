@@ -5,6 +5,7 @@ it is reported (file, key, line) and nothing the user wrote is lost. Example:
 
     node_name = "My PC"
     relay_url = "http://127.0.0.1:8470"
+    home_network = false                # true: plain http to a Relay on a home-network address
     web_url = ""                        # the web client's own origin; "" = the Relay's /app/
     locale = "ja"                       # "", "ja" or "en"; "" follows the OS
 
@@ -102,6 +103,8 @@ class Settings:
     node_name: str = "ORA"
     relay_url: str = "http://127.0.0.1:8470"
     web_url: str = ""  # where pairing links open the web client (an `ora-web` origin)
+    # Plain http to a Relay on a private address is allowed only when chosen (home_network.py).
+    home_network: bool = False
     locale: str = ""
     local_host: str = "127.0.0.1"
     local_port: int = 8471
@@ -272,6 +275,8 @@ def load_settings(
             values[name] = env[env_key]
     if env.get("ORA_NO_LOCAL_DETECT"):
         values["detect_local_providers"] = False
+    if env.get("ORA_HOME_NETWORK"):
+        values["home_network"] = env["ORA_HOME_NETWORK"] not in ("0", "false")
     values["updates"] = _update_settings(values.pop("updates", {}), env)
     return Settings(profile=prof, state_dir=state_dir, config_path=path, **values)
 
@@ -282,6 +287,8 @@ def _parse_document(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
     for key in ("node_name", "relay_url", "web_url"):
         if key in doc:
             values[key] = reader.take(doc, key, str, key)
+    if "home_network" in doc:
+        values["home_network"] = reader.take(doc, "home_network", bool, "home_network")
     if "locale" in doc:
         locale = reader.take(doc, "locale", str, "locale")
         if locale not in ("", "ja", "en"):

@@ -9,11 +9,14 @@ statements, `metrics.py` Prometheus, `cluster.py` the Redis bus between instance
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from protocol import messages as m
+from protocol.tokens import token_hash
+from relay_server import backup_store
 from relay_server import cluster as bus
 from relay_server.billing import Billing
 from relay_server.billing_api import billing_webhook, statement
@@ -49,6 +52,11 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.router.add_get("/v1/cloud/key", cloud_key)
     app.router.add_post("/v1/billing/webhook", billing_webhook)
     app.router.add_get("/v1/accounts/{account_id}/statement", statement)
+    backup_store.setup(
+        app,
+        backup_store.BackupStore(settings.backup_root, settings.backup_quota_bytes),
+        functools.partial(_node_account, app),
+    )
     if settings.web_dir.is_dir():
         index = settings.web_dir / "index.html"
 
@@ -58,6 +66,12 @@ def create_app(settings: RelaySettings) -> web.Application:
         app.router.add_get("/app/", web_client)
         app.router.add_static("/app/", settings.web_dir, show_index=False)
     return app
+
+
+async def _node_account(app: web.Application, token: str) -> str | None:
+    """The account a Node credential belongs to (a Node's account id is its node id)."""
+    found = await app[RELAY].store.node_by_credential(token_hash(token))
+    return None if found is None else found[0]
 
 
 async def open_store(settings: RelaySettings) -> RelayStore:

@@ -67,6 +67,14 @@ class RelaySettings:
     # released and its request id may run again. Longer than any request may take.
     cloud_claim_lease_s: float = 900.0
 
+    backup_dir: Path | None = None  # owners' encrypted backups; None = <data_dir>/backup
+    backup_quota_bytes: int = 1024 * 1024 * 1024
+
+    @property
+    def backup_root(self) -> Path:
+        """Where the blobs of owners' backups live (shared by instances in a cluster)."""
+        return self.backup_dir or self.data_dir / "backup"
+
     @property
     def db_path(self) -> Path:
         """The SQLite database (the embedded default)."""
@@ -154,6 +162,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", _int),
     ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", _int),
     ("ORA_RELAY_IP_ATTEMPTS_PER_MINUTE", "ip_attempts_per_minute", _int),
+    ("ORA_RELAY_BACKUP_DIR", "backup_dir", Path),
+    ("ORA_RELAY_BACKUP_QUOTA_BYTES", "backup_quota_bytes", _int),
     ("ORA_RELAY_CLOUD_TOKEN_SHA256", "cloud_token_hash", _sha256),
     ("ORA_RELAY_CLOUD_PUBLIC_KEY", "cloud_public_key", _stripped),
     ("ORA_RELAY_WEBHOOK_SECRET", "webhook_secret", _text),

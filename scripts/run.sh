@@ -9,8 +9,22 @@ export LITELLM_LOCAL_MODEL_COST_MAP=True
 : "${ORA_HOME:=$PWD/.ora-home}"
 : "${ORA_RELAY_PORT:=8470}"
 export ORA_HOME
-export ORA_RELAY_URL="${ORA_RELAY_URL:-http://127.0.0.1:${ORA_RELAY_PORT}}"
 mkdir -p "$ORA_HOME/relay"
+relay_bind=127.0.0.1
+home_address=""
+if [ -z "${ORA_RELAY_URL:-}" ] && [ "${ORA_HOME_NETWORK:-}" != 0 ]; then
+  # Home-network mode, unless you chose a Relay (ORA_RELAY_URL or relay_url in config.toml):
+  # the Relay listens on this PC's home-network address so a phone on the same network can
+  # pair from the QR code (app/home_network.py).
+  home_address="$(python -m app.home_network 2>/dev/null || true)"
+fi
+if [ -n "$home_address" ]; then
+  relay_bind="${ORA_RELAY_BIND:-0.0.0.0}"
+  export ORA_RELAY_URL="http://${home_address}:${ORA_RELAY_PORT}"
+  export ORA_HOME_NETWORK=1
+else
+  export ORA_RELAY_URL="${ORA_RELAY_URL:-http://127.0.0.1:${ORA_RELAY_PORT}}"
+fi
 
 # One Node per profile: a second `make run` brings the running ORA forward and stops here.
 if ora "$@" show; then
@@ -34,8 +48,15 @@ trap cleanup EXIT
 trap stop INT TERM
 
 if [ -f relay_server/__main__.py ]; then
-  echo "run: starting the Relay on ${ORA_RELAY_URL} (state in $ORA_HOME/relay)"
-  ora-relay --host 127.0.0.1 --port "$ORA_RELAY_PORT" --data-dir "$ORA_HOME/relay" \
+  if [ -n "$home_address" ]; then
+    echo "run: home-network mode: the Relay is reachable on your network at ${ORA_RELAY_URL}"
+    echo "run:   phones on this network can pair from the QR code; the connection is plain http"
+    echo "run:   (not encrypted), your messages are end-to-end encrypted. Set ORA_RELAY_URL or"
+    echo "run:   relay_url in config.toml to use your own Relay instead (README: Remote access)."
+  else
+    echo "run: starting the Relay on ${ORA_RELAY_URL} (state in $ORA_HOME/relay)"
+  fi
+  ora-relay --host "$relay_bind" --port "$ORA_RELAY_PORT" --data-dir "$ORA_HOME/relay" \
     >>"$ORA_HOME/relay/relay.log" 2>&1 &
   relay_pid=$!
   for _ in $(seq 1 50); do

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
@@ -34,6 +35,7 @@ from app.core.events import (
 from app.core.providers import ProviderPool
 from app.core.runtime import Runtime
 from app.core.usage import format_totals
+from app.home_network import PlainRelayRefused, check_relay_url, pairing_web_url
 from app.link.relay_link import RelayLink
 from app.local_server import server as local_server
 from app.policy.approvals import ApprovalRequest
@@ -178,11 +180,13 @@ class TrayApp(QObject):
             if self.popups
             else self.tr("Approvals")
         )
-        self.tray.setToolTip(
+        tip = (
             self.tr("ORA — %1 — %2")
             .replace("%1", self._words()[self.settings.profile.value])
             .replace("%2", self._words().get(self.status, self.status))
         )
+        note = self.network_note()
+        self.tray.setToolTip(f"{tip}\n{note}" if note else tip)
 
     def _words(self) -> dict[str, str]:
         # Spelled out so that lupdate finds each word.
@@ -225,14 +229,49 @@ class TrayApp(QObject):
         )
 
     def _start_link(self) -> None:
+        try:
+            check_relay_url(self.settings.relay_url, home_network=self.settings.home_network)
+        except PlainRelayRefused as err:
+            # ORA runs on this PC; it only stays off a Relay it must not speak plain http to.
+            self._tell(QMessageBox.Icon.Critical, self._plain_refusal(err))
+            self.link = None
+            return
         self.link = RelayLink(
             runtime=self.runtime,
             relay_urls=[self.settings.relay_url],
-            web_url=self.settings.web_url,
+            web_url=pairing_web_url(
+                self.settings.relay_url,
+                self.settings.web_url,
+                home_network=self.settings.home_network,
+            ),
         )
         self.link.on_status(self.bridge.link_status.emit)
         self.link.confirm_pairing = self._confirm_pairing
         self.bridge.loop.call_soon_threadsafe(self.link.start)
+
+    def _plain_refusal(self, err: PlainRelayRefused) -> str:
+        if err.reason == "public":
+            text = self.tr(
+                "ORA will not connect to the Relay at %1 over plain http: the connection would "
+                "not be encrypted beyond your PC. Set an https:// relay_url."
+            )
+        else:
+            text = self.tr(
+                "The Relay at %1 is on a home-network address, but home-network mode was not "
+                "chosen, so ORA will not use plain http to it. Set home_network = true in "
+                "config.toml (or use https)."
+            )
+        return text.replace("%1", err.url)
+
+    def network_note(self) -> str:
+        """Which network the tray offers pairing on, said plainly (pairing dialog, tooltip)."""
+        if not self.settings.home_network or self.link is None:
+            return ""
+        host = urlsplit(self.settings.relay_url).hostname or ""
+        return self.tr(
+            "Home network: phones on this network pair through %1. The connection is not "
+            "encrypted (plain http); your messages are end-to-end encrypted."
+        ).replace("%1", host)
 
     # -- pairing --------------------------------------------------------------------------------
 
@@ -282,6 +321,8 @@ class TrayApp(QObject):
                 self.pairing_dialog = None
             if self.pairing_dialog is None:
                 self.pairing_dialog = PairingDialog(url, expires, role)
+                if note := self.network_note():
+                    self.pairing_dialog.show_network(note)
                 self.pairing_dialog.new_code_requested.connect(lambda: self._new_code(role))
                 self.pairing_dialog.typed_code_requested.connect(lambda: self._typed_code(role))
             else:

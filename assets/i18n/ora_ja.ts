@@ -463,6 +463,18 @@ Does its screen show this code?
         <source>ORA is already running for the %1 profile in another window.</source>
         <translation>%1 プロファイルの ORA は別のウィンドウですでに起動しています。</translation>
     </message>
+    <message>
+        <source>ORA will not connect to the Relay at %1 over plain http: the connection would not be encrypted beyond your PC. Set an https:// relay_url.</source>
+        <translation>Relay %1 には暗号化されていない http で接続することになるため、ORA は接続しません。https:// の relay_url を設定してください。</translation>
+    </message>
+    <message>
+        <source>The Relay at %1 is on a home-network address, but home-network mode was not chosen, so ORA will not use plain http to it. Set home_network = true in config.toml (or use https).</source>
+        <translation>Relay %1 はホームネットワーク上のアドレスですが、ホームネットワーク・モードが選ばれていないため、ORA は暗号化されていない http では接続しません。config.toml に home_network = true を設定するか、https を使ってください。</translation>
+    </message>
+    <message>
+        <source>Home network: phones on this network pair through %1. The connection is not encrypted (plain http); your messages are end-to-end encrypted.</source>
+        <translation>ホームネットワーク: このネットワーク上のスマートフォンは %1 を通してペアリングします。接続そのものは暗号化されていません（http）が、メッセージはエンドツーエンドで暗号化されています。</translation>
+    </message>
 </context>
 <context>
     <name>TrayLaunch</name>

@@ -109,6 +109,7 @@
     try { invite = C.parseInvite(url); } catch (err) { status(t("pairFailed") + err.message, true); return false; }
     if (!relays.includes(new URL(invite.relayUrl).origin)) { status(t("otherRelay"), true); return false; }
     relayOrigin = new URL(invite.relayUrl).origin;
+    if (!plainRelayAllowed(relayOrigin, HOME_CHOSEN)) return false;
     status(t("pairing"));
     return completePairing(invite, C.generateKeyPair());
   }
@@ -117,6 +118,7 @@
   // the verification code on both screens before the PC accepts.
   async function pairWithCode(typed) {
     let pairingId, secret;
+    if (!plainRelayAllowed(relayOrigin, HOME_CHOSEN)) return false;
     try { pairingId = C.codePairingId(typed); secret = C.codeSecret(typed); } catch (err) { status(err.message, true); return false; }
     let info;
     try {
@@ -155,7 +157,7 @@
         relayOrigin, deviceSecretKey: keys.secretKey, deviceId: body.device_id, nodeId: body.node_id,
         nodePublicKey: invite.nodePublicKey, accessToken: body.access_token, refreshToken: body.refresh_token,
         expiresAt: Date.now() + body.expires_in * 1000, ttl: body.expires_in * 1000,
-        nodeName: answer.node_name || "ORA", role: answer.role,
+        nodeName: answer.node_name || "ORA", role: answer.role, homeNetwork: HOME_CHOSEN,
       };
       await save(state);
       status(t("paired"));
@@ -222,6 +224,7 @@
       refreshTokens().then((ok) => { if (ok) connect(); else scheduleReconnect(); });
       return;
     }
+    if (!plainRelayAllowed(relayOrigin, state.homeNetwork || HOME_CHOSEN)) return;
     status(t("connecting"));
     session = null;
     ws = new WebSocket(relayOrigin.replace(/^http/, "ws") + "/v1/ws");
@@ -640,6 +643,41 @@
       localChat(text);
     };
   }
+
+  // -- plain http only on this PC or a chosen home network (app/home_network.py, same rule) ------
+  // The Node marks its pairing links `?home=1` in home-network mode (`make run`); any other
+  // plain-http Relay beyond this PC is refused before a token or a frame is sent.
+  const HOME_CHOSEN = new URLSearchParams(location.search).get("home") === "1";
+  function isLoopbackHost(h) { return h === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "[::1]"; }
+  function isPrivateHost(h) {
+    const m = h.match(/^(\d+)\.(\d+)\.\d+\.\d+$/);
+    if (m) {
+      const a = +m[1], b = +m[2];
+      return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
+    }
+    return /^\[f[cd][0-9a-f]{0,2}:/i.test(h) || /^\[fe[89ab][0-9a-f]?:/i.test(h);
+  }
+  function plainRelayRule(origin, homeChosen) {
+    const u = new URL(origin);
+    if (u.protocol === "https:" || isLoopbackHost(u.hostname)) return "ok";
+    if (!isPrivateHost(u.hostname)) return "public";
+    return homeChosen ? "home" : "notChosen";
+  }
+  function plainRelayAllowed(origin, homeChosen) {
+    const rule = plainRelayRule(origin, homeChosen);
+    if (rule === "public" || rule === "notChosen") {
+      status(t(rule === "public" ? "plainPublic" : "plainNotChosen"), true);
+      return false;
+    }
+    let note = $("plain-note");
+    if (rule === "home" && !note) {
+      note = document.createElement("p");
+      note.id = "plain-note"; note.className = "plain-note"; note.textContent = t("plainHome");
+      $("status").before(note);
+    }
+    return true;
+  }
+  self.OraPlainRelay = { rule: plainRelayRule, allowed: plainRelayAllowed }; // for the tests
 
   // -- start -------------------------------------------------------------------------------------
   async function start() {

@@ -65,7 +65,7 @@ def test_second_make_run_then_ctrl_c_stops_everything(
 ) -> None:
     private_profile(tmp_path)
     port = free_port()
-    env = node_env(tmp_path, ORA_RELAY_PORT=str(port))
+    env = node_env(tmp_path, ORA_RELAY_PORT=str(port), ORA_HOME_NETWORK="0")
     env.pop("ORA_RELAY_URL")
     if front == "headless":
         env["ORA_HEADLESS"] = "1"
