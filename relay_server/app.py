@@ -71,7 +71,7 @@ def create_app(settings: RelaySettings) -> web.Application:
 async def _node_account(app: web.Application, token: str) -> str | None:
     """The account a Node credential belongs to (a Node's account id is its node id)."""
     found = await app[RELAY].store.node_by_credential(token_hash(token))
-    return None if found is None else found[0]
+    return None if found is None else found.node_id
 
 
 async def open_store(settings: RelaySettings) -> RelayStore:
