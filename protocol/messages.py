@@ -176,6 +176,16 @@ class Hello(Message):
 
 @message
 @dataclass(frozen=True, kw_only=True)
+class Renew(Message):
+    """Device -> Relay: the access token that replaces the one this socket opened with (after
+    a refresh), so the socket outlives the old token; an open socket whose token expires ends."""
+
+    TYPE: ClassVar[str] = "renew"
+    token: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
 class Welcome(Message):
     """The Relay accepted the Hello."""
 

@@ -33,9 +33,9 @@ class RelaySettings:
     max_frame_bytes: int = 1024 * 1024 + 1024
     send_queue_frames: int = 256
     # What one connection may have waiting to be written; more and it is too slow: closed.
-    send_queue_bytes: int = 2 * 1024 * 1024 + 4096
+    send_queue_bytes: int = 1024 * 1024 + 64 * 1024
     # What all connections together may have waiting; a frame that would pass it closes the
-    # connection it was for (the one that is behind), so stalled readers cannot add up.
+    # connection furthest behind (the most bytes waiting), so stalled readers cannot add up.
     send_total_bytes: int = 48 * 1024 * 1024
     # A single write that does not finish in this time means the reader stopped reading.
     write_timeout_s: float = 10.0
@@ -46,6 +46,7 @@ class RelaySettings:
     node_registrations_per_hour: int = 10
     insecure_node_versions: frozenset[str] = field(default_factory=frozenset)
     web_dir: Path = _REPO_WEB
+    serve_client: bool = True  # the web client under /app/; off when it has its own origin
     database_url: str = ""  # PostgreSQL for several instances; empty = embedded SQLite
     redis_url: str = ""  # Redis for presence and routing across instances
     redis_prefix: str = "ora"
@@ -133,6 +134,13 @@ def _list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"{raw!r} is not 1/0, true/false, yes/no or on/off")
+    return value in ("1", "true", "yes", "on")
+
+
 def _set(raw: str) -> frozenset[str]:
     return frozenset(_list(raw))
 
@@ -149,6 +157,7 @@ ACCOUNT_STATUSES = ("active", "past_due", "cancelled")
 ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_DATA_DIR", "data_dir", Path),
     ("ORA_RELAY_ORIGINS", "public_origins", _list),
+    ("ORA_RELAY_SERVE_CLIENT", "serve_client", _bool),
     ("ORA_RELAY_INSECURE_NODE_VERSIONS", "insecure_node_versions", _set),
     ("DATABASE_URL", "database_url", _text),
     ("REDIS_URL", "redis_url", _text),
