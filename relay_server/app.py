@@ -28,6 +28,9 @@ from relay_server.hub import Hub
 from relay_server.metrics import METRICS, Metrics, serve_metrics
 from relay_server.pairing_service import PairingService
 from relay_server.peers import websocket
+from relay_server.push import LocalClaims, PushSender, RedisClaims, Subscription, VapidKey
+from relay_server.push_events import NOTIFIER, Notifier
+from relay_server.push_events import add_routes as add_push_routes
 from relay_server.rate_limit import RateLimiter
 from relay_server.relay import RELAY, Relay
 from relay_server.revocation import Revocations
@@ -59,6 +62,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.router.add_get("/v1/ws", websocket)
     app.router.add_get("/v1/cloud/key", cloud_key)
     app.router.add_post("/v1/billing/webhook", billing_webhook)
+    add_push_routes(app)
     app.router.add_get("/v1/accounts/{account_id}/statement", statement)
     backup_store.setup(
         app,
@@ -131,16 +135,37 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
             cluster=cluster,
         )
         app[METRICS].send_queue_bytes.set_function(lambda: relay.hub.budget.used)
+        app[NOTIFIER] = relay.notifier = _notifier(relay)
         if cluster is not None:
             await cluster.subscribe(
                 bus.cloud_channel(cluster.instance), cloud_from_elsewhere(relay)
             )
         yield
+        await relay.notifier.close()
         if cluster is not None:
             await cluster.close()
         await store.close()
 
     return services
+
+
+def _notifier(relay: Relay) -> Notifier:
+    """Web Push: the VAPID key kept like the Relay's other secrets, claims shared in a cluster."""
+    settings = relay.settings
+    key = VapidKey.load_or_create(settings.vapid_path, settings.vapid_private_key)
+    claims = (
+        RedisClaims(settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else LocalClaims()
+    )
+
+    async def prune(sub: Subscription) -> None:
+        await relay.store.remove_push(sub.device_id, sub.endpoint)
+        await relay.store.audit("push_expired", device_id=sub.device_id)
+
+    sender = PushSender(key, claims, prune, subject=settings.vapid_subject)
+    sender.start()
+    return Notifier(relay, sender)
 
 
 async def _close_sockets(app: web.Application) -> None:

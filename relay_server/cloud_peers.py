@@ -190,6 +190,8 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
         )
         if charged:
             relay.metrics.cloud_charged.inc(max(0.0, msg.cost_usd))
+            if relay.notifier is not None:
+                relay.notifier.budget_checked(msg.device_id, left)
         worker.send_message(
             cloud.CloudRecorded(
                 request_id=msg.request_id,

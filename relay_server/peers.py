@@ -84,6 +84,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         )
         if current and conn.role == "node":
             await relay.announce_node(conn.node_id, False)
+            if relay.notifier is not None:
+                relay.notifier.node_left(conn.node_id)
         elif current:
             await relay.to_node(conn.node_id, m.Presence(peer_id=conn.peer_id, online=False))
     return ws
@@ -95,6 +97,8 @@ async def _arrived(relay: Relay, conn: Connection) -> None:
         for device in relay.hub.devices_of(conn.node_id):
             conn.send_message(m.Presence(peer_id=device.peer_id, online=True))
         await relay.announce_node(conn.node_id, True)
+        if relay.notifier is not None:
+            relay.notifier.node_back(conn.node_id)
     else:
         online = await relay.node_is_online(conn.node_id)
         conn.send_message(m.Presence(peer_id=conn.node_id, online=online))
@@ -277,6 +281,10 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
             await relay.cluster.publish(channel, m.encode(msg).encode())
     elif isinstance(msg, m.RevokeDevice):
         await revoke_device(relay, conn.node_id, msg.device_id)
+    elif isinstance(msg, m.Notify):
+        refusal = await relay.notifier.from_node(conn.node_id, msg) if relay.notifier else ""
+        if refusal:
+            conn.send_message(m.Error(code="bad_message", message=refusal, fatal=False))
     else:
         conn.send_message(
             m.Error(code="bad_message", message=f"unexpected {msg.TYPE}", fatal=False)
@@ -295,6 +303,10 @@ async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
     await relay.store.audit("device_revoked", node_id=node_id, device_id=device_id)
     reason = "your access was revoked by the owner of this ORA"
     await relay.revocations.device(device_id, m.Revoked(reason=reason))
+    if relay.notifier is not None:
+        relay.notifier.soon(
+            node_id, "device_revoked", f"device_revoked:{device_id}", {"device_id": device_id}
+        )
 
 
 async def _still_valid(relay: Relay, conn: Connection, token: str) -> bool:

@@ -78,7 +78,15 @@ CREATE INDEX IF NOT EXISTS usage_month ON usage_events(account_id, month);
 CREATE TABLE IF NOT EXISTS webhook_events (event_id TEXT PRIMARY KEY, received_at {real} NOT NULL);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Web Push: one browser subscription per owner device. IF NOT EXISTS: the table was made
+# without a version by the Relay that introduced it.
+_V2 = """
+CREATE TABLE IF NOT EXISTS push_subscriptions (
+    device_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, endpoint TEXT NOT NULL,
+    p256dh TEXT NOT NULL, auth TEXT NOT NULL, created_at {real} NOT NULL);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 VERSION = len(MIGRATIONS)
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"

@@ -68,6 +68,22 @@ class RelaySettings:
     # released and its request id may run again. Longer than any request may take.
     cloud_claim_lease_s: float = 900.0
 
+    # Web Push (relay_server/push.py): the VAPID key's PEM (every instance of a cluster shares
+    # one; empty = <data_dir>/vapid.pem, made on first start), the contact the push services
+    # see, and the push services a subscription may point at (anything else is refused: the
+    # Relay must not be made to POST to arbitrary addresses). "*." matches subdomains.
+    vapid_private_key: str = field(default="", repr=False)
+    vapid_subject: str = "mailto:relay@ora.invalid"
+    push_services: tuple[str, ...] = (
+        "https://fcm.googleapis.com",
+        "https://updates.push.services.mozilla.com",
+        "https://*.push.services.mozilla.com",
+        "https://*.push.apple.com",
+        "https://*.notify.windows.com",
+    )
+    node_offline_push_s: float = 600.0  # a Node away this long: its devices are told, and back
+    budget_low_fraction: float = 0.9  # the month's Cloud budget this much spent: told once
+
     backup_dir: Path | None = None  # owners' encrypted backups; None = <data_dir>/backup
     backup_quota_bytes: int = 1024 * 1024 * 1024
 
@@ -75,6 +91,11 @@ class RelaySettings:
     def backup_root(self) -> Path:
         """Where the blobs of owners' backups live (shared by instances in a cluster)."""
         return self.backup_dir or self.data_dir / "backup"
+
+    @property
+    def vapid_path(self) -> Path:
+        """The Relay's VAPID key when not configured (0600, never logged)."""
+        return self.data_dir / "vapid.pem"
 
     @property
     def db_path(self) -> Path:
@@ -181,4 +202,9 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_CLOUD_BUDGET_USD", "cloud_budget_usd", _float),
     ("ORA_RELAY_CLOUD_RESERVATION_USD", "cloud_reservation_usd", _float),
     ("ORA_RELAY_CLOUD_CLAIM_LEASE_S", "cloud_claim_lease_s", _float),
+    ("ORA_RELAY_VAPID_PRIVATE_KEY", "vapid_private_key", _text),
+    ("ORA_RELAY_VAPID_SUBJECT", "vapid_subject", _stripped),
+    ("ORA_RELAY_PUSH_SERVICES", "push_services", _list),
+    ("ORA_RELAY_NODE_OFFLINE_PUSH_S", "node_offline_push_s", _float),
+    ("ORA_RELAY_BUDGET_LOW_FRACTION", "budget_low_fraction", _float),
 )

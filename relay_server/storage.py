@@ -92,6 +92,16 @@ class UsageRow:
     outcome: str | None
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PushRow:
+    """A device's Web Push subscription: where its browser's push service takes messages."""
+
+    device_id: str
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
 # Money is kept as integer nano-dollars: one output token of a cheap model costs well under a
 # micro-dollar, and integers add up exactly where floats drift.
 NANO = 1_000_000_000
@@ -187,6 +197,7 @@ class RelayStore:
                 device_id,
             )
             await tx.execute("UPDATE tokens SET revoked=TRUE WHERE device_id=$1", device_id)
+            await tx.execute("DELETE FROM push_subscriptions WHERE device_id=$1", device_id)
 
     # tokens
     async def add_token(
@@ -438,6 +449,40 @@ class RelayStore:
             time.time(),
         )
         return changed == 1
+
+    # push subscriptions: (endpoint, p256dh, auth) of a device's browser, one per device
+    async def set_push(self, device_id: str, node_id: str, sub: tuple[str, str, str]) -> None:
+        endpoint, p256dh, auth = sub
+        await self._db.execute(
+            "INSERT INTO push_subscriptions (device_id, node_id, endpoint, p256dh, auth, "
+            "created_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (device_id) DO UPDATE SET "
+            "node_id=excluded.node_id, endpoint=excluded.endpoint, p256dh=excluded.p256dh, "
+            "auth=excluded.auth, created_at=excluded.created_at",
+            device_id,
+            node_id,
+            endpoint,
+            p256dh,
+            auth,
+            time.time(),
+        )
+
+    async def pushes(self, node_id: str) -> list[PushRow]:
+        """The subscriptions of the Node's devices not revoked."""
+        rows = await self._db.fetch(
+            "SELECT p.device_id, p.endpoint, p.p256dh, p.auth FROM push_subscriptions p "
+            "JOIN devices d ON d.device_id=p.device_id "
+            "WHERE p.node_id=$1 AND d.revoked_at IS NULL",
+            node_id,
+        )
+        return [PushRow(**r) for r in rows]
+
+    async def remove_push(self, device_id: str, endpoint: str = "") -> None:
+        """Forget a device's subscription (only if still `endpoint`, when given)."""
+        await self._db.execute(
+            "DELETE FROM push_subscriptions WHERE device_id=$1 AND ($2='' OR endpoint=$2)",
+            device_id,
+            endpoint,
+        )
 
 
 class SqliteStore(RelayStore):
