@@ -296,6 +296,8 @@ async def test_a_database_from_before_versions_opens_and_is_migrated(engine: Eng
     # The tables it lacked were created, and the database is now at the current version.
     await store.add_pairing("p1", "n1", "v", "guest", time.time() + 60)
     assert await store.remember_webhook_event("evt")
+    await store.set_push("d1", "n1", ("https://push.example/1", "p", "a"))
+    assert [r.device_id for r in await store.pushes("n1")] == ["d1"]
     assert await store._db.fetchval(schema.CURRENT_VERSION) == schema.VERSION
 
 
@@ -305,3 +307,24 @@ async def test_a_database_from_a_newer_relay_is_refused(engine: Engine) -> None:
     await store.close()
     with pytest.raises(schema.SchemaTooNew):
         await engine.open()
+
+
+async def test_push_subscriptions_one_per_device_gone_with_the_device(store: RelayStore) -> None:
+    for device, node in (("a", "n1"), ("b", "n1"), ("c", "n2")):
+        await store.add_device(device, node, "owner")
+    await store.set_push("a", "n1", ("https://push.example/1", "p1", "s1"))
+    await store.set_push("a", "n1", ("https://push.example/2", "p2", "s2"))  # re-subscribed
+    await store.set_push("b", "n1", ("https://push.example/3", "p3", "s3"))
+    await store.set_push("c", "n2", ("https://push.example/4", "p4", "s4"))
+    assert sorted(
+        (r.device_id, r.endpoint, r.p256dh, r.auth) for r in await store.pushes("n1")
+    ) == [
+        ("a", "https://push.example/2", "p2", "s2"),
+        ("b", "https://push.example/3", "p3", "s3"),
+    ]
+    await store.remove_push("a", "https://push.example/1")  # a stale endpoint: kept
+    assert len(await store.pushes("n1")) == 2
+    await store.remove_push("a")
+    await store.revoke_device("b")
+    assert await store.pushes("n1") == []
+    assert [r.device_id for r in await store.pushes("n2")] == ["c"]
