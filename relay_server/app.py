@@ -102,6 +102,8 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
             queue_bytes=max(settings.send_queue_bytes, settings.max_frame_bytes),
             total_bytes=settings.send_total_bytes,
             write_timeout_s=settings.write_timeout_s,
+            in_rate=settings.peer_bytes_per_s,
+            in_burst=settings.peer_burst_bytes,
         )
         revocations = Revocations(hub, cluster)
         await revocations.start()

@@ -7,6 +7,7 @@ Cloud workers say hello here too and are then served by `relay_server.cloud_peer
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -140,6 +141,7 @@ async def _hello(
         queue_frames=relay.settings.send_queue_frames,
         # A worker carries every session of its devices: room for a burst of each of them.
         queue_bytes=relay.hub.queue_bytes * (8 if role == "cloud" else 1),
+        in_rate=0.0 if role == "cloud" else relay.hub.in_rate,
     )
     if grant is not None:
         conn.family_id = grant.family_id
@@ -182,6 +184,9 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
     The hot path works on the header's raw 16-byte ids; no parsing beyond them.
     """
     conn.bytes_in += len(frame)
+    pause = conn.throttle(len(frame))
+    if pause > 0:
+        await asyncio.sleep(pause)  # meanwhile this socket is not read: its sender waits
     if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
         err = FrameError("malformed frame header")
         await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
