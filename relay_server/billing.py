@@ -34,8 +34,9 @@ from relay_server.errors import (
     SubscriptionInactive,
     WebhookRefused,
 )
+from relay_server.rows import AccountRow
 from relay_server.settings import RelaySettings
-from relay_server.storage import NANO, AccountRow, RelayStore
+from relay_server.storage import NANO, RelayStore
 
 _LOGGER = logging.getLogger(__name__)
 

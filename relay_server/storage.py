@@ -3,104 +3,30 @@ ledger (accounts, subscription state, usage events, webhook event ids). Never co
 
 One store (`RelayStore`), each query written once, on either engine (`relay_server.sql_engines`):
 SQLite, the embedded default for one process (`SqliteStore`), or PostgreSQL for several Relay
-instances (`PostgresStore`). The tables and their versions are `relay_server.schema`. Rows come
-back as the typed dataclasses below. Every value that grants access is stored only as a
-SHA-256 hash.
+instances (`PostgresStore`). The tables and their versions are `relay_server.schema`. Rows
+come back as the typed records of `relay_server.rows`. Every value that grants access is
+stored only as a SHA-256 hash.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
-from typing import Any, TypeVar
 
+from relay_server.rows import (
+    AccountRow,
+    AuditRow,
+    DeviceRow,
+    NodeRow,
+    PairingRow,
+    PushRow,
+    TokenRow,
+    UsageRow,
+    columns,
+    load,
+)
 from relay_server.sql_engines import Conflict as Conflict  # a duplicate key, on either engine
-from relay_server.sql_engines import Database, PostgresDatabase, Row, SqliteDatabase
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class NodeRow:
-    node_id: str
-    public_key: str
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DeviceRow:
-    node_id: str
-    role: str  # owner | sub-admin | guest
-    revoked: bool
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class TokenRow:
-    """A stored token (by hash)."""
-
-    token_hash: str
-    kind: str
-    device_id: str
-    family_id: str
-    expires_at: float
-    replaced: bool
-    revoked: bool
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PairingRow:
-    node_id: str
-    verifier: str
-    role: str
-    expires_at: float
-    attempts: int
-    state: str  # open | claimed | locked | used | refused | expired
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class AuditRow:
-    ts: float
-    event: str
-    node_id: str | None
-    device_id: str | None
-    source: str | None
-    detail: str | None
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class AccountRow:
-    """A billing account (one per Node owner; its id is the Node's id)."""
-
-    account_id: str
-    plan: str
-    status: str  # active | past_due | cancelled
-    status_at: float  # time of the event that set the status (older events never win)
-    budget_nusd: int  # monthly Cloud budget, in billionths of a US dollar
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class UsageRow:
-    """One Cloud request of an account: claimed, then billed once."""
-
-    request_id: str
-    device_id: str
-    state: str  # claimed | billed
-    claimed_at: float
-    billed_at: float | None
-    model: str | None
-    tokens_in: int | None
-    tokens_out: int | None
-    cost_nusd: int
-    outcome: str | None
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PushRow:
-    """A device's Web Push subscription: where its browser's push service takes messages."""
-
-    device_id: str
-    endpoint: str
-    p256dh: str
-    auth: str
-
+from relay_server.sql_engines import Database, PostgresDatabase, SqliteDatabase
 
 # Money is kept as integer nano-dollars: one output token of a cheap model costs well under a
 # micro-dollar, and integers add up exactly where floats drift.
@@ -116,23 +42,6 @@ HELD_SQL = (
     "WHEN claimed_at >= $3 THEN reserved_nusd ELSE 0 END), 0) "
     "FROM usage_events WHERE account_id=$1 AND month=$2"
 )
-
-_R = TypeVar("_R")
-
-
-def _columns(cls: type[Any]) -> str:
-    return ", ".join(f.name for f in dataclasses.fields(cls))
-
-
-def _load(cls: type[_R], row: Row | None) -> _R | None:
-    """A row as its dataclass; SQLite's 0/1 become bools where the field is one."""
-    if row is None:
-        return None
-    values = {
-        f.name: bool(row[f.name]) if f.type == "bool" else row[f.name]
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-    }
-    return cls(**values)
 
 
 class RelayStore:
@@ -161,10 +70,10 @@ class RelayStore:
 
     async def node_by_credential(self, credential_hash: str) -> NodeRow | None:
         row = await self._db.fetchrow(
-            f"SELECT {_columns(NodeRow)} FROM nodes WHERE credential_hash=$1",  # noqa: S608
+            f"SELECT {columns(NodeRow)} FROM nodes WHERE credential_hash=$1",  # noqa: S608
             credential_hash,
         )
-        return _load(NodeRow, row)
+        return load(NodeRow, row)
 
     async def node_public_key(self, node_id: str) -> str | None:
         value = await self._db.fetchval("SELECT public_key FROM nodes WHERE node_id=$1", node_id)
@@ -186,7 +95,7 @@ class RelayStore:
             "WHERE device_id=$1",
             device_id,
         )
-        return _load(DeviceRow, row)
+        return load(DeviceRow, row)
 
     async def revoke_device(self, device_id: str) -> None:
         """The device and every token it holds, at once."""
@@ -215,10 +124,10 @@ class RelayStore:
 
     async def token(self, token_hash: str) -> TokenRow | None:
         row = await self._db.fetchrow(
-            f"SELECT {_columns(TokenRow)} FROM tokens WHERE token_hash=$1",  # noqa: S608
+            f"SELECT {columns(TokenRow)} FROM tokens WHERE token_hash=$1",  # noqa: S608
             token_hash,
         )
-        return _load(TokenRow, row)
+        return load(TokenRow, row)
 
     async def mark_replaced(self, token_hash: str) -> bool:
         """Atomically retire a refresh token; False if it was already retired (reuse)."""
@@ -252,10 +161,10 @@ class RelayStore:
 
     async def pairing(self, pairing_id: str) -> PairingRow | None:
         row = await self._db.fetchrow(
-            f"SELECT {_columns(PairingRow)} FROM pairings WHERE pairing_id=$1",  # noqa: S608
+            f"SELECT {columns(PairingRow)} FROM pairings WHERE pairing_id=$1",  # noqa: S608
             pairing_id,
         )
-        return _load(PairingRow, row)
+        return load(PairingRow, row)
 
     async def count_failed_attempt(self, pairing_id: str, lock_at: int) -> int:
         """Count a wrong attempt; the one that reaches `lock_at` locks an open pairing."""
@@ -303,7 +212,7 @@ class RelayStore:
         )
 
     async def audit_rows(self, event: str | None = None) -> list[AuditRow]:
-        sql = f"SELECT {_columns(AuditRow)} FROM audit"  # noqa: S608 (fixed columns)
+        sql = f"SELECT {columns(AuditRow)} FROM audit"  # noqa: S608 (fixed columns)
         rows = (
             await self._db.fetch(sql + " WHERE event=$1 ORDER BY id", event)
             if event
@@ -328,10 +237,10 @@ class RelayStore:
                 time.time(),
             )
             row = await tx.fetchrow(
-                f"SELECT {_columns(AccountRow)} FROM accounts WHERE account_id=$1",  # noqa: S608
+                f"SELECT {columns(AccountRow)} FROM accounts WHERE account_id=$1",  # noqa: S608
                 account_id,
             )
-        account = _load(AccountRow, row)
+        account = load(AccountRow, row)
         assert account is not None  # inserted above, and accounts are never deleted
         return account
 
@@ -433,7 +342,7 @@ class RelayStore:
 
     async def usage_rows(self, account_id: str, month: str) -> list[UsageRow]:
         rows = await self._db.fetch(
-            f"SELECT {_columns(UsageRow)} FROM usage_events "  # noqa: S608 (fixed columns)
+            f"SELECT {columns(UsageRow)} FROM usage_events "  # noqa: S608 (fixed columns)
             "WHERE account_id=$1 AND month=$2 ORDER BY claimed_at",
             account_id,
             month,

@@ -20,15 +20,8 @@ import asyncpg
 import pytest
 
 from relay_server import schema
-from relay_server.storage import (
-    NANO,
-    Conflict,
-    DeviceRow,
-    NodeRow,
-    PostgresStore,
-    RelayStore,
-    SqliteStore,
-)
+from relay_server.rows import DeviceRow, NodeRow
+from relay_server.storage import NANO, Conflict, PostgresStore, RelayStore, SqliteStore
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
