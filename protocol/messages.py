@@ -273,3 +273,22 @@ class Revoked(Message):
 
     TYPE: ClassVar[str] = "revoked"
     reason: str
+
+
+# -- notifications ----------------------------------------------------------------------------
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Notify(Message):
+    """Node -> Relay: push an event to the owner's devices that opted in (Web Push).
+
+    A kind and ids only; `sealed` maps a device id to the text the Node sealed for that device
+    (protocol.notify), which the Relay passes on unread.
+    """
+
+    TYPE: ClassVar[str] = "notify"
+    kind: str
+    event_id: str
+    ids: dict[str, str] = dataclasses.field(default_factory=dict)
+    sealed: dict[str, str] = dataclasses.field(default_factory=dict)

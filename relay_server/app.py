@@ -28,12 +28,14 @@ from relay_server.hub import Hub
 from relay_server.metrics import METRICS, Metrics, serve_metrics
 from relay_server.pairing_service import PairingService
 from relay_server.peers import websocket
+from relay_server.push import LocalClaims, PushSender, RedisClaims, Subscription, VapidKey
+from relay_server.push_events import NOTIFIER, Notifier
+from relay_server.push_events import add_routes as add_push_routes
 from relay_server.rate_limit import RateLimiter
 from relay_server.relay import RELAY, Relay
 from relay_server.revocation import Revocations
 from relay_server.settings import RelaySettings
-from relay_server.storage import RelayStore, SqliteStore
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import PostgresStore, RelayStore, SqliteStore
 from relay_server.token_service import TokenService
 from relay_server.web_client import add_routes, cors
 
@@ -60,6 +62,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.router.add_get("/v1/ws", websocket)
     app.router.add_get("/v1/cloud/key", cloud_key)
     app.router.add_post("/v1/billing/webhook", billing_webhook)
+    add_push_routes(app)
     app.router.add_get("/v1/accounts/{account_id}/statement", statement)
     backup_store.setup(
         app,
@@ -76,7 +79,7 @@ def create_app(settings: RelaySettings) -> web.Application:
 async def _node_account(app: web.Application, token: str) -> str | None:
     """The account a Node credential belongs to (a Node's account id is its node id)."""
     found = await app[RELAY].store.node_by_credential(token_hash(token))
-    return None if found is None else found[0]
+    return None if found is None else found.node_id
 
 
 async def open_store(settings: RelaySettings) -> RelayStore:
@@ -99,6 +102,8 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
             queue_bytes=max(settings.send_queue_bytes, settings.max_frame_bytes),
             total_bytes=settings.send_total_bytes,
             write_timeout_s=settings.write_timeout_s,
+            in_rate=settings.peer_bytes_per_s,
+            in_burst=settings.peer_burst_bytes,
         )
         revocations = Revocations(hub, cluster)
         await revocations.start()
@@ -132,16 +137,37 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
             cluster=cluster,
         )
         app[METRICS].send_queue_bytes.set_function(lambda: relay.hub.budget.used)
+        app[NOTIFIER] = relay.notifier = _notifier(relay)
         if cluster is not None:
             await cluster.subscribe(
                 bus.cloud_channel(cluster.instance), cloud_from_elsewhere(relay)
             )
         yield
+        await relay.notifier.close()
         if cluster is not None:
             await cluster.close()
         await store.close()
 
     return services
+
+
+def _notifier(relay: Relay) -> Notifier:
+    """Web Push: the VAPID key kept like the Relay's other secrets, claims shared in a cluster."""
+    settings = relay.settings
+    key = VapidKey.load_or_create(settings.vapid_path, settings.vapid_private_key)
+    claims = (
+        RedisClaims(settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else LocalClaims()
+    )
+
+    async def prune(sub: Subscription) -> None:
+        await relay.store.remove_push(sub.device_id, sub.endpoint)
+        await relay.store.audit("push_expired", device_id=sub.device_id)
+
+    sender = PushSender(key, claims, prune, subject=settings.vapid_subject)
+    sender.start()
+    return Notifier(relay, sender)
 
 
 async def _close_sockets(app: web.Application) -> None:

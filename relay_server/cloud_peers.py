@@ -63,7 +63,7 @@ async def to_cloud(relay: Relay, conn: Connection, frame: bytes) -> None:
     if payload[:1] == bytes([e2ee.HS1]):
         # Checked here as well as at the claim, so a guest cannot even open a Cloud session.
         device = await relay.store.device(conn.peer_id)
-        if device is None or device[1] != "owner":
+        if device is None or device.role != "owner":
             only_owner = "only the owner's devices may send requests to the paid Cloud"
             await _refuse_device(relay, conn, CloudNotAllowed(only_owner))
             return
@@ -190,6 +190,8 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
         )
         if charged:
             relay.metrics.cloud_charged.inc(max(0.0, msg.cost_usd))
+            if relay.notifier is not None:
+                relay.notifier.budget_checked(msg.device_id, left)
         worker.send_message(
             cloud.CloudRecorded(
                 request_id=msg.request_id,

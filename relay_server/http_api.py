@@ -132,6 +132,9 @@ async def _pair(request: web.Request, relay: Relay) -> web.Response:
     audit = {"node_id": node_id, "device_id": device_id, "source": source(request)}
     await relay.store.audit("pairing_succeeded", **audit, detail=role)
     await relay.store.audit("token_issued", **audit)
+    if relay.notifier is not None:  # the owner's other devices hear of the new one
+        ids = {"device_id": device_id, "role": role}
+        relay.notifier.soon(node_id, "device_paired", f"device_paired:{device_id}", ids)
     return web.json_response(
         {
             "device_id": device_id,

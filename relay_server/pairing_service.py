@@ -56,11 +56,11 @@ class PairingService:
         """For a typed code: which Node an open pairing belongs to (rate-limited like attempts)."""
         self._rate_limit(source)
         row = await self._store.pairing(pairing_id)
-        if row is None or row[5] != "open" or row[3] <= time.time():
+        if row is None or row.state != "open" or row.expires_at <= time.time():
             raise PairingRefused(
                 "no open pairing has this code: check it, or make a new one on your PC"
             )
-        return row[0]
+        return row.node_id
 
     async def claim(self, *, pairing_id: str, proof: str, source: str) -> tuple[str, str]:
         """Check an attempt; on success the pairing is claimed (single use). Returns (node_id, role)."""
@@ -68,16 +68,15 @@ class PairingService:
         row = await self._store.pairing(pairing_id)
         if row is None:
             raise PairingRefused("this pairing code is unknown: ask for a new one on your PC")
-        node_id, verifier, role, expires_at, _attempts, state = row
-        if state == "locked":
+        if row.state == "locked":
             raise PairingRefused(
                 "this pairing is locked after too many wrong attempts: make a new code on your PC"
             )
-        if state != "open":
+        if row.state != "open":
             raise PairingRefused("this pairing code was already used: make a new one on your PC")
-        if expires_at <= time.time():
+        if row.expires_at <= time.time():
             raise PairingRefused("this pairing code has expired: make a new one on your PC")
-        if not proof_matches(proof, verifier):
+        if not proof_matches(proof, row.verifier):
             attempts = await self._store.count_failed_attempt(pairing_id, self._max_attempts)
             if attempts >= self._max_attempts:
                 raise PairingRefused(
@@ -86,4 +85,4 @@ class PairingService:
             raise PairingRefused("wrong pairing secret")
         if not await self._store.claim_pairing(pairing_id):
             raise PairingRefused("this pairing code was already used: make a new one on your PC")
-        return node_id, role
+        return row.node_id, row.role

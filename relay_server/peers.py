@@ -7,6 +7,7 @@ Cloud workers say hello here too and are then served by `relay_server.cloud_peer
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -84,6 +85,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         )
         if current and conn.role == "node":
             await relay.announce_node(conn.node_id, False)
+            if relay.notifier is not None:
+                relay.notifier.node_left(conn.node_id)
         elif current:
             await relay.to_node(conn.node_id, m.Presence(peer_id=conn.peer_id, online=False))
     return ws
@@ -95,6 +98,8 @@ async def _arrived(relay: Relay, conn: Connection) -> None:
         for device in relay.hub.devices_of(conn.node_id):
             conn.send_message(m.Presence(peer_id=device.peer_id, online=True))
         await relay.announce_node(conn.node_id, True)
+        if relay.notifier is not None:
+            relay.notifier.node_back(conn.node_id)
     else:
         online = await relay.node_is_online(conn.node_id)
         conn.send_message(m.Presence(peer_id=conn.node_id, online=online))
@@ -136,6 +141,7 @@ async def _hello(
         queue_frames=relay.settings.send_queue_frames,
         # A worker carries every session of its devices: room for a burst of each of them.
         queue_bytes=relay.hub.queue_bytes * (8 if role == "cloud" else 1),
+        in_rate=0.0 if role == "cloud" else relay.hub.in_rate,
     )
     if grant is not None:
         conn.family_id = grant.family_id
@@ -157,14 +163,14 @@ async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str, Ac
         found = await relay.store.node_by_credential(token_hash(hello.token))
         if found is None:
             raise Unauthorized("unknown Node credential")
-        return "node", found[0], found[0], None
+        return "node", found.node_id, found.node_id, None
     if hello.role == "device":
         grant = await relay.tokens.grant(hello.token)
         device = await relay.store.device(grant.device_id)
         assert device is not None  # the grant checked it exists and is not revoked
         # Remote access is what the monthly plan pays for: refuse it, saying why.
-        await relay.billing.require_active(device[0])
-        return "device", grant.device_id, device[0], grant
+        await relay.billing.require_active(device.node_id)
+        return "device", grant.device_id, device.node_id, grant
     expected = relay.settings.cloud_token_hash
     if not expected or not hmac.compare_digest(token_hash(hello.token).encode(), expected.encode()):
         raise Unauthorized("unknown Cloud worker credential")
@@ -178,6 +184,9 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
     The hot path works on the header's raw 16-byte ids; no parsing beyond them.
     """
     conn.bytes_in += len(frame)
+    pause = conn.throttle(len(frame))
+    if pause > 0:
+        await asyncio.sleep(pause)  # meanwhile this socket is not read: its sender waits
     if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
         err = FrameError("malformed frame header")
         await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
@@ -204,7 +213,7 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         if target is None and relay.cluster is not None:
             # Only to this Node's own devices, even when they are on another instance.
             owner = await relay.store.device(str(uuid.UUID(bytes=peer)))
-            if owner is None or owner[0] != conn.node_id:
+            if owner is None or owner.node_id != conn.node_id:
                 await relay.refuse(
                     NotPaired("that device belongs to another Node"), node_id=conn.node_id
                 )
@@ -277,6 +286,10 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
             await relay.cluster.publish(channel, m.encode(msg).encode())
     elif isinstance(msg, m.RevokeDevice):
         await revoke_device(relay, conn.node_id, msg.device_id)
+    elif isinstance(msg, m.Notify):
+        refusal = await relay.notifier.from_node(conn.node_id, msg) if relay.notifier else ""
+        if refusal:
+            conn.send_message(m.Error(code="bad_message", message=refusal, fatal=False))
     else:
         conn.send_message(
             m.Error(code="bad_message", message=f"unexpected {msg.TYPE}", fatal=False)
@@ -286,7 +299,7 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
 async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
     """Revoke a device's tokens and close its live socket now."""
     device = await relay.store.device(device_id)
-    if device is None or device[0] != node_id:
+    if device is None or device.node_id != node_id:
         await relay.refuse(
             NotPaired("revoke of a device of another Node"), node_id=node_id, device_id=device_id
         )
@@ -295,6 +308,10 @@ async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
     await relay.store.audit("device_revoked", node_id=node_id, device_id=device_id)
     reason = "your access was revoked by the owner of this ORA"
     await relay.revocations.device(device_id, m.Revoked(reason=reason))
+    if relay.notifier is not None:
+        relay.notifier.soon(
+            node_id, "device_revoked", f"device_revoked:{device_id}", {"device_id": device_id}
+        )
 
 
 async def _still_valid(relay: Relay, conn: Connection, token: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -28,6 +29,9 @@ from relay_server.settings import RelaySettings
 from relay_server.storage import RelayStore
 from relay_server.token_service import TokenService
 
+if TYPE_CHECKING:
+    from relay_server.push_events import Notifier
+
 
 @dataclass
 class Relay:
@@ -45,6 +49,7 @@ class Relay:
     metrics: Metrics = field(default_factory=Metrics)
     decisions: dict[str, asyncio.Future[m.PairDecision]] = field(default_factory=dict)
     cluster: RedisCluster | None = None
+    notifier: Notifier | None = None  # Web Push (relay_server.push_events)
     _node_watch: dict[str, int] = field(default_factory=dict)  # node -> local devices watching
 
     async def node_is_online(self, node_id: str) -> bool:

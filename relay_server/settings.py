@@ -36,9 +36,13 @@ class RelaySettings:
     send_queue_bytes: int = 1024 * 1024 + 64 * 1024
     # What all connections together may have waiting; a frame that would pass it closes the
     # connection furthest behind (the most bytes waiting), so stalled readers cannot add up.
-    send_total_bytes: int = 48 * 1024 * 1024
+    send_total_bytes: int = 16 * 1024 * 1024
     # A single write that does not finish in this time means the reader stopped reading.
     write_timeout_s: float = 10.0
+    # What one peer may send through the Relay, sustained and at once: a flood from a few
+    # peers must not take the CPU every other pair's latency depends on (0: unlimited).
+    peer_bytes_per_s: float = 2 * 1024 * 1024
+    peer_burst_bytes: int = 2 * 1024 * 1024
     # Rate limits key on the real client address: X-Forwarded-For is believed only from these
     # proxies (CIDRs). Entries expire; the table holds at most rate_limit_max_keys clients.
     trusted_proxies: tuple[str, ...] = ()
@@ -68,6 +72,22 @@ class RelaySettings:
     # released and its request id may run again. Longer than any request may take.
     cloud_claim_lease_s: float = 900.0
 
+    # Web Push (relay_server/push.py): the VAPID key's PEM (every instance of a cluster shares
+    # one; empty = <data_dir>/vapid.pem, made on first start), the contact the push services
+    # see, and the push services a subscription may point at (anything else is refused: the
+    # Relay must not be made to POST to arbitrary addresses). "*." matches subdomains.
+    vapid_private_key: str = field(default="", repr=False)
+    vapid_subject: str = "mailto:relay@ora.invalid"
+    push_services: tuple[str, ...] = (
+        "https://fcm.googleapis.com",
+        "https://updates.push.services.mozilla.com",
+        "https://*.push.services.mozilla.com",
+        "https://*.push.apple.com",
+        "https://*.notify.windows.com",
+    )
+    node_offline_push_s: float = 600.0  # a Node away this long: its devices are told, and back
+    budget_low_fraction: float = 0.9  # the month's Cloud budget this much spent: told once
+
     backup_dir: Path | None = None  # owners' encrypted backups; None = <data_dir>/backup
     backup_quota_bytes: int = 1024 * 1024 * 1024
 
@@ -75,6 +95,11 @@ class RelaySettings:
     def backup_root(self) -> Path:
         """Where the blobs of owners' backups live (shared by instances in a cluster)."""
         return self.backup_dir or self.data_dir / "backup"
+
+    @property
+    def vapid_path(self) -> Path:
+        """The Relay's VAPID key when not configured (0600, never logged)."""
+        return self.data_dir / "vapid.pem"
 
     @property
     def db_path(self) -> Path:
@@ -167,6 +192,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_SEND_QUEUE_BYTES", "send_queue_bytes", _int),
     ("ORA_RELAY_SEND_TOTAL_BYTES", "send_total_bytes", _int),
     ("ORA_RELAY_WRITE_TIMEOUT_S", "write_timeout_s", _float),
+    ("ORA_RELAY_PEER_BYTES_PER_S", "peer_bytes_per_s", _float),
+    ("ORA_RELAY_PEER_BURST_BYTES", "peer_burst_bytes", _int),
     ("ORA_RELAY_TRUSTED_PROXIES", "trusted_proxies", _list),
     ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", _int),
     ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", _int),
@@ -181,4 +208,9 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_CLOUD_BUDGET_USD", "cloud_budget_usd", _float),
     ("ORA_RELAY_CLOUD_RESERVATION_USD", "cloud_reservation_usd", _float),
     ("ORA_RELAY_CLOUD_CLAIM_LEASE_S", "cloud_claim_lease_s", _float),
+    ("ORA_RELAY_VAPID_PRIVATE_KEY", "vapid_private_key", _text),
+    ("ORA_RELAY_VAPID_SUBJECT", "vapid_subject", _stripped),
+    ("ORA_RELAY_PUSH_SERVICES", "push_services", _list),
+    ("ORA_RELAY_NODE_OFFLINE_PUSH_S", "node_offline_push_s", _float),
+    ("ORA_RELAY_BUDGET_LOW_FRACTION", "budget_low_fraction", _float),
 )

@@ -36,6 +36,7 @@ from app.core.runtime import Runtime
 from app.errors import PairingRefused
 from app.link.devices import DeviceRegistry, PairedDevice
 from app.link.identity import NodeIdentity
+from app.link.push_notice import approval_notice
 from app.policy.approvals import ApprovalError, ApprovalRequest, Resolution
 from app.policy.gate import PRIVATE_IS_OWNER_ONLY, Role, pairing_refusal
 from app.version import __version__
@@ -507,6 +508,9 @@ class RelayLink:
     def _on_approval_event(self, event: ApprovalRequest | Resolution) -> None:
         if isinstance(event, ApprovalRequest):
             out: m.Message = _approval_message(event)
+            if self._ws is not None and not self._ws.closed:  # the owner's phones, by Web Push
+                notice = approval_notice(self.identity, self.registry.all(), event)
+                self._spawn(self._ws.send_str(m.encode(notice)))
         else:
             out = am.ApprovalResolved(approval_id=event.approval_id, outcome=event.outcome.value)
         for device_id in list(self._sessions):

@@ -53,6 +53,12 @@
       thinking: "Thinking…", notSent: "Not sent yet — it will be sent when your PC is back.",
       keptOffline: "Your PC is offline. Your message is kept on this device and will be sent when your PC is back.",
       sentNow: "Your PC is back: the messages you wrote while it was offline were sent.",
+      pushSetting: "Notifications on this device", pushIsOn: "On: approvals and alerts reach this device even when ORA is closed.",
+      pushIsOff: "Off", pushTurnOn: "Turn on", pushTurnOff: "Turn off",
+      pushUnsupported: "This browser cannot receive notifications for ORA here (install ORA on this device, over https).",
+      pushDenied: "Notifications are blocked for ORA in this browser's settings. Allow them there, then try again.",
+      pushFailed: "Could not change notifications: ",
+      err_push_refused: "Only the owner's devices receive notifications, through the browsers' own push services.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -105,6 +111,12 @@
       thinking: "考えています…", notSent: "まだ送信していません — PC が戻ったら送信します。",
       keptOffline: "PC がオフラインです。メッセージはこの端末に保存し、PC が戻ったら送信します。",
       sentNow: "PC が戻りました。オフラインの間に書いたメッセージを送信しました。",
+      pushSetting: "このデバイスへの通知", pushIsOn: "オン: ORA を閉じていても、承認の依頼やお知らせがこのデバイスに届きます。",
+      pushIsOff: "オフ", pushTurnOn: "オンにする", pushTurnOff: "オフにする",
+      pushUnsupported: "このブラウザーでは ORA の通知を受け取れません（https で、このデバイスに ORA をインストールしてください）。",
+      pushDenied: "このブラウザーの設定で ORA の通知がブロックされています。設定で許可してから、もう一度お試しください。",
+      pushFailed: "通知を変更できませんでした: ",
+      err_push_refused: "通知を受け取れるのは所有者のデバイスだけで、ブラウザー自身のプッシュサービスを通じてのみです。",
     },
   };
   // Also loaded by the service worker (sw.js), which has no localStorage.
