@@ -84,6 +84,15 @@ class DeviceRegistry:
             if d
         ]
 
+    def distinct_name(self, wanted: str) -> str:
+        """`wanted`, or "wanted 2", "wanted 3"…: two phones are never both just "Android phone"."""
+        taken = {d.name for d in self.all() if not d.revoked}
+        name, n = wanted, 1
+        while name in taken:
+            n += 1
+            name = f"{wanted} {n}"
+        return name
+
     def seen(self, device_id: str) -> None:
         self._table.update(device_id, {"last_seen": time.time()})
 

@@ -86,6 +86,7 @@ class RelayLink:
     _connected: asyncio.Event = field(default_factory=asyncio.Event)
     _url_index: int = 0
     confirm_pairing: ConfirmPairing | None = None
+    on_paired: Callable[[str, str], None] | None = None  # (device name, role): the tray says so
 
     def __post_init__(self) -> None:
         self.identity = NodeIdentity.load(self.runtime.secrets)
@@ -329,7 +330,7 @@ class RelayLink:
                 device_id = str(uuid.uuid4())
                 self.registry.add(
                     device_id=device_id,
-                    name=request.device_name or "device",
+                    name=self.registry.distinct_name(request.device_name or "device"),
                     role=open_pairing.role,
                     public_key=request.device_public_key,
                 )
@@ -353,6 +354,9 @@ class RelayLink:
                     answer=b64u_encode(answer),
                 )
                 _LOGGER.info("paired device %s (%s)", device_id, open_pairing.role)
+                if self.on_paired is not None:
+                    device = self.registry.get(device_id)
+                    self.on_paired(device.name if device else "device", open_pairing.role)
         if self._ws is not None:
             await self._ws.send_str(m.encode(decision))
 

@@ -227,6 +227,7 @@ class TrayApp(QObject):
         )
         self.link.on_status(self.bridge.link_status.emit)
         self.link.confirm_pairing = self.pairing.confirm
+        self.link.on_paired = self.pairing.paired.emit
         self.bridge.loop.call_soon_threadsafe(self.link.start)
 
     def _plain_refusal(self, err: PlainRelayRefused) -> str:

@@ -24,6 +24,7 @@ class PairingController(QObject):
     """Opens pairings on the link and shows them; asks the owner to compare typed codes."""
 
     confirm_requested = Signal(str, str, str, object)  # code, device name, role, answer(bool)
+    paired = Signal(str, str)  # device name, role (from the link's thread)
 
     def __init__(self, host: TrayApp) -> None:
         super().__init__()
@@ -31,6 +32,13 @@ class PairingController(QObject):
         self.dialog: PairingDialog | None = None
         self.confirm_box: QMessageBox | None = None
         self.confirm_requested.connect(self._ask_confirmation)
+        self.paired.connect(self._show_paired)
+
+    def _show_paired(self, name: str, role: str) -> None:
+        """Pairing confirms itself: the open dialog says "Paired: <device>" and closes."""
+        if self.dialog is not None and self.dialog.role == role:
+            self.dialog.show_paired(name)
+            self.dialog = None  # it closes itself; the next pairing opens a fresh one
 
     async def confirm(self, code: str, name: str, role: str) -> bool:
         """Typed-code pairing: the owner compares the code on both screens (core loop side)."""

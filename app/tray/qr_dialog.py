@@ -95,6 +95,18 @@ class PairingDialog(QDialog):
         )
         self.code.show()
 
+    def show_paired(self, name: str) -> None:
+        """The phone paired: say so by name, then close on its own."""
+        self._timer.stop()
+        self.qr.clear()
+        self.qr.setText(self.tr("Paired: %1").replace("%1", name))
+        self.qr.setStyleSheet("font-size:16pt; color:#15803d")
+        self.countdown.setText(self.tr("You can now use ORA on that device."))
+        for widget in (self.new_code, self.type_code, self.code, self.network):
+            widget.hide()
+        self.paired_name = name
+        QTimer.singleShot(2500, self.accept)
+
     def tick(self) -> None:
         """Update the countdown; an expired code is greyed out and cannot be scanned."""
         left = int(self.expires_at - time.time())

@@ -172,6 +172,16 @@
 <context>
     <name>PairingDialog</name>
     <message>
+        <location filename="../../app/tray/qr_dialog.py" line="102"/>
+        <source>Paired: %1</source>
+        <translation>ペアリングしました: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/qr_dialog.py" line="104"/>
+        <source>You can now use ORA on that device.</source>
+        <translation>そのデバイスで ORA を使えるようになりました。</translation>
+    </message>
+    <message>
         <location filename="../../app/tray/qr_dialog.py" line="34" />
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>

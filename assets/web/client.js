@@ -161,6 +161,7 @@
       };
       await save(state);
       status(t("paired"));
+      showPairedWelcome();
       return true;
     } catch (err) {
       status(t("pairFailed") + err.message, true);
@@ -171,7 +172,7 @@
   function deviceName() {
     const ua = navigator.userAgent;
     if (/iPhone/.test(ua)) return "iPhone";
-    if (/Android/.test(ua)) return "Android";
+    if (/Android/.test(ua)) return "Android phone"; // the PC numbers a second one "Android phone 2"
     if (/Mac/.test(ua)) return "Mac";
     if (/Windows/.test(ua)) return "Windows PC";
     return "Browser";
@@ -446,6 +447,25 @@
     const msg = { type: "chat", id, text };
     startThinking(id);
     if (target === "cloud") sendCloud(msg); else { send(msg); addStop(id, () => send({ type: "cancel", id })); }
+  }
+
+  // -- the first screen after pairing: what ORA can do here, not an empty chat -------------------
+  function showPairedWelcome() {
+    const card = document.createElement("div");
+    card.className = "card paired-welcome";
+    const h = document.createElement("h2");
+    h.dataset.i18n = "pairedTitle";
+    h.textContent = t("pairedTitle");
+    const list = document.createElement("ul");
+    for (const key of ["canChat", "canApprove", "canDevices", "canOffline"]) {
+      if (key === "canDevices" && state && state.role !== "owner") continue;
+      const li = document.createElement("li");
+      li.dataset.i18n = key;
+      li.textContent = t(key);
+      list.appendChild(li);
+    }
+    card.append(h, list);
+    $("chat").prepend(card);
   }
 
   // -- "thinking…" until the first word; messages kept while the PC is offline ----------------------

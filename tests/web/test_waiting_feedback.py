@@ -37,6 +37,12 @@ async def test_thinking_until_the_first_word_and_offline_messages_kept_through_a
     page = await context.new_page()
     await page.goto(url)
     await expect(page.locator("#dot.online")).to_have_count(1, timeout=15000)
+    # Paired: a welcome that says what can be done here, not an empty chat.
+    welcome = page.locator(".paired-welcome")
+    await expect(welcome).to_contain_text("Paired with your PC")
+    await expect(welcome.locator("li")).to_have_count(4)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "web-paired-welcome-en.png"))
 
     # A slow model: "Thinking…" is shown at once, and replaced by the first word.
     fake_openai.script.append(Reply(text="Here is the slow answer.", hang_s=2.5))
