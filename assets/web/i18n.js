@@ -23,6 +23,9 @@
       cloudNotice: "The Cloud runs your request on ORA's servers, not on your PC, and can read what it runs: your message and its reply. The Relay still cannot. Each request is billed to your account. The Cloud has no access to your PC or its files.",
       cloudYes: "Use the Cloud", cloudNo: "Cancel", cloudOn: "Messages now go to the paid Cloud (it sees what it runs). Tap Cloud ($) to go back to your PC.",
       pcOffline: "Your PC is offline; nothing was sent.", cloudReceipt: "Cloud", tokens: "tokens",
+      notDelivered: "Not delivered. Send it again when the connection is back.",
+      relaySaysRevoked: "The Relay says this device's access was revoked, but your PC has not said so. Your keys are kept on this device. If you revoked it yourself, pair it again; if not, check the Devices list on your PC.",
+      updateNeeded: "Update needed: this page and the Relay speak different versions of ORA's protocol. Reload the page, or update ORA on your PC.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -45,6 +48,9 @@
       cloudNotice: "クラウドはあなたの PC ではなく ORA のサーバーでリクエストを実行するため、実行する内容（メッセージとその返答）をクラウドは読むことができます。Relay からは引き続き読めません。リクエストごとにアカウントに課金されます。クラウドからあなたの PC やファイルにはアクセスできません。",
       cloudYes: "クラウドを使う", cloudNo: "キャンセル", cloudOn: "メッセージは有料クラウドに送られます（クラウドは実行内容を読めます）。PC に戻すには「クラウド（有料）」をタップしてください。",
       pcOffline: "PC がオフラインのため、送信していません。", cloudReceipt: "クラウド", tokens: "トークン",
+      notDelivered: "届いていません。接続が戻ったらもう一度送信してください。",
+      relaySaysRevoked: "Relay はこのデバイスのアクセスが取り消されたと伝えていますが、PC からはそのような連絡はありません。このデバイスの鍵は保持しています。ご自身で取り消した場合は再度ペアリングしてください。心当たりがない場合は PC のデバイス一覧を確認してください。",
+      updateNeeded: "更新が必要です: このページと Relay が異なるバージョンの ORA プロトコルを使っています。ページを再読み込みするか、PC の ORA を更新してください。",
     },
   };
   let lang = (localStorage.getItem("ora.lang") || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
