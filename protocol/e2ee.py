@@ -101,7 +101,7 @@ def bucket(size: int) -> int:
 def pad(payload: bytes) -> bytes:
     """length || payload || zeros, to the payload's bucket."""
     size = _LENGTH.size + len(payload)
-    return _LENGTH.pack(len(payload)) + payload + bytes(bucket(size) - size)
+    return b"".join((_LENGTH.pack(len(payload)), payload, bytes(bucket(size) - size)))
 
 
 def unpad(padded: bytes) -> bytes:
@@ -110,7 +110,8 @@ def unpad(padded: bytes) -> bytes:
         raise DecryptError("frame too short for its length field")
     (length,) = _LENGTH.unpack_from(padded)
     end = _LENGTH.size + length
-    if end > len(padded) or len(padded) != bucket(end) or padded[end:] != bytes(len(padded) - end):
+    # count() checks the zero padding in C, without copying it.
+    if end > len(padded) or len(padded) != bucket(end) or padded.count(0, end) != len(padded) - end:
         raise DecryptError("frame padding is malformed")
     return padded[_LENGTH.size : end]
 

@@ -42,7 +42,7 @@ from protocol import app_messages as am
 from protocol import e2ee
 from protocol import messages as m
 from protocol.errors import CryptoError, DecodeError, ErrorCode, IncompatibleVersion
-from protocol.version import check_peer_version
+from protocol.version import check_relay_version
 
 _LOGGER = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
@@ -228,7 +228,7 @@ class ResponderLink:
             if not isinstance(reply, m.Welcome):
                 raise PeerRefused(reply if isinstance(reply, m.Error) else None)
             try:
-                check_peer_version(reply.version)
+                check_relay_version(reply.version)
             except IncompatibleVersion as err:
                 raise PeerRefused(
                     m.Error(code=ErrorCode.UPDATE_REQUIRED, message=str(err))

@@ -38,7 +38,7 @@ async def test_a_replayed_handshake_start_does_not_replace_the_live_session(
     async with proxy_relay(relay.url) as proxy:
         phone = await _phone_through(proxy, node)
         fake_openai.script.append(Reply(text="first answer"))
-        assert (await phone.chat("one"))[1] == "first answer"
+        assert (await phone.chat("one", timeout=90))[1] == "first answer"
         # The Relay replays the HS1 it recorded, twice, as if the phone had started again.
         recorded = next(f for f in proxy.captured_up if is_hs1(f))
         await proxy.inject_up(recorded)
@@ -46,7 +46,7 @@ async def test_a_replayed_handshake_start_does_not_replace_the_live_session(
         await asyncio.sleep(0.5)
         # The Node answered (a pending session), but the live one still carries the chat.
         fake_openai.script.append(Reply(text="second answer"))
-        _, text, _ = await phone.chat("two")
+        _, text, _ = await phone.chat("two", timeout=90)
         assert text == "second answer"
         assert len(phone.received) == 2 and not phone.resyncs
         await phone.close()
@@ -77,7 +77,7 @@ async def test_a_dropped_frame_is_reported_inside_the_session_and_a_new_handshak
         # Both re-handshake; the session works again.
         await phone.handshake()
         fake_openai.script.append(Reply(text="back again"))
-        assert (await phone.chat("are you there?"))[1] == "back again"
+        assert (await phone.chat("are you there?", timeout=90))[1] == "back again"
         await phone.close()
 
 
@@ -161,7 +161,7 @@ async def test_a_phone_whose_node_connection_was_replaced_is_told_to_handshake_a
         assert "into-the-void" not in phone.received
         await phone.handshake()
         fake_openai.script.append(Reply(text="here"))
-        assert (await phone.chat("again"))[1] == "here"
+        assert (await phone.chat("again", timeout=90))[1] == "here"
     finally:
         await phone.close()
         await second.stop()
@@ -169,3 +169,31 @@ async def test_a_phone_whose_node_connection_was_replaced_is_told_to_handshake_a
 
 def test_resync_frame_is_one_bare_byte() -> None:
     assert e2ee.resync_frame() == bytes([e2ee.RESYNC])
+
+
+async def test_a_node_told_of_an_incompatible_relay_says_update_rather_than_failing_oddly(
+    tmp_path: object, relay: RelayProcess, fake_openai: FakeOpenAI
+) -> None:
+    import json
+    from pathlib import Path
+
+    from tests.support.fixtures import open_runtime
+
+    async with proxy_relay(relay.url) as proxy:
+
+        def newer(text: str) -> str:
+            body = json.loads(text)
+            if body.get("type") == "welcome":
+                body["version"] = "9.0.0"
+            return json.dumps(body)
+
+        proxy.down_text = newer
+        rt = await open_runtime(Path(str(tmp_path)) / "node", fake_openai)
+        link = RelayLink(runtime=rt, relay_urls=[proxy.url])
+        link.start()
+        try:
+            await _wait_for(lambda: "update" in link.last_error, timeout=20)
+            assert link.status != "connected"
+        finally:
+            await link.stop()
+            await rt.close()

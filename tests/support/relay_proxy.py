@@ -26,6 +26,7 @@ class ProxyRelay:
     port: int = field(default_factory=free_port)
     up: Rewrite | None = None
     down: Rewrite | None = None
+    down_text: Callable[[str], str] | None = None  # rewrites the Relay's control messages
     # Every binary frame the clients sent, as sent (what a Relay can record and replay).
     captured_up: list[bytes] = field(default_factory=list)
     _clients: list[web.WebSocketResponse] = field(default_factory=list)
@@ -84,7 +85,8 @@ class ProxyRelay:
             async def pump_down() -> None:
                 async for msg in relay:
                     if msg.type == aiohttp.WSMsgType.TEXT:
-                        await client.send_str(msg.data)
+                        text = self.down_text(msg.data) if self.down_text else msg.data
+                        await client.send_str(text)
                     elif msg.type == aiohttp.WSMsgType.BINARY:
                         for out in self.down(msg.data) if self.down else [msg.data]:
                             await client.send_bytes(out)
