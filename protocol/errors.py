@@ -83,12 +83,14 @@ class ErrorCode(StrEnum):
     CLOUD_NOT_ALLOWED = "cloud_not_allowed"  # this device may not spend the account's money
     CLOUD_UNAVAILABLE = "cloud_unavailable"  # no Cloud worker is connected (or it went away)
     BUDGET_EXHAUSTED = "budget_exhausted"  # the account's monthly Cloud budget is spent
+    NO_CLOUD_BUDGET = "no_cloud_budget"  # a new account: none until a payment activates it
     DUPLICATE_REQUEST = "duplicate_request"  # this request id was already run (not billed again)
     PROVIDER_FAILED = "provider_failed"  # the Cloud's model provider failed
     # the Node, inside the end-to-end session
     APPROVAL_REFUSED = "approval_refused"
     FORBIDDEN = "forbidden"
     UNSUPPORTED = "unsupported"
+    NOTHING_TO_CANCEL = "nothing_to_cancel"
 
 
 # The Cloud and billing codes by their older names (the Relay and the Cloud import these).
@@ -96,5 +98,6 @@ SUBSCRIPTION_INACTIVE = ErrorCode.SUBSCRIPTION_INACTIVE
 CLOUD_NOT_ALLOWED = ErrorCode.CLOUD_NOT_ALLOWED
 CLOUD_UNAVAILABLE = ErrorCode.CLOUD_UNAVAILABLE
 BUDGET_EXHAUSTED = ErrorCode.BUDGET_EXHAUSTED
+NO_CLOUD_BUDGET = ErrorCode.NO_CLOUD_BUDGET
 DUPLICATE_REQUEST = ErrorCode.DUPLICATE_REQUEST
 PROVIDER_FAILED = ErrorCode.PROVIDER_FAILED

@@ -7,10 +7,10 @@ protocol.pairing); the Node decrypts the request and checks the secret itself.
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
 
 from protocol.pairing import proof_matches
 from relay_server.errors import BadRequest, PairingRefused, RateLimited
+from relay_server.rate_limit import RateLimiter
 from relay_server.storage import RelayStore
 
 
@@ -18,13 +18,19 @@ class PairingService:
     """Open pairings and check attempts at them."""
 
     def __init__(
-        self, store: RelayStore, *, max_ttl_s: int, max_attempts: int, ip_per_minute: int
+        self,
+        store: RelayStore,
+        *,
+        max_ttl_s: int,
+        max_attempts: int,
+        ip_per_minute: int,
+        max_keys: int = 100_000,
     ) -> None:
         self._store = store
         self._max_ttl = max_ttl_s
         self._max_attempts = max_attempts
-        self._ip_per_minute = ip_per_minute
-        self._ip_attempts: dict[str, deque[float]] = defaultdict(deque)
+        # Keyed on the client's real address (see rate_limit.client_address), IPv6 by /64.
+        self._attempts = RateLimiter(ip_per_minute, 60.0, max_keys=max_keys)
 
     async def open(
         self, *, node_id: str, pairing_id: str, verifier: str, ttl_s: int, role: str
@@ -43,13 +49,8 @@ class PairingService:
         return expires
 
     def _rate_limit(self, source: str) -> None:
-        now = time.monotonic()
-        window = self._ip_attempts[source]
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= self._ip_per_minute:
+        if not self._attempts.allow(source):
             raise RateLimited("too many pairing attempts from this address: wait a minute")
-        window.append(now)
 
     async def lookup(self, *, pairing_id: str, source: str) -> str:
         """For a typed code: which Node an open pairing belongs to (rate-limited like attempts)."""

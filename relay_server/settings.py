@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _REPO_WEB = Path(__file__).resolve().parent.parent / "assets" / "web"
+
+
+class SettingsError(Exception):
+    """A setting is malformed (the message names the variable)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +32,18 @@ class RelaySettings:
     heartbeat_s: float = 20.0
     max_frame_bytes: int = 1024 * 1024 + 1024
     send_queue_frames: int = 256
+    # What one connection may have waiting to be written; more and it is too slow: closed.
+    send_queue_bytes: int = 2 * 1024 * 1024 + 4096
+    # What all connections together may have waiting; a frame that would pass it closes the
+    # connection it was for (the one that is behind), so stalled readers cannot add up.
+    send_total_bytes: int = 48 * 1024 * 1024
+    # A single write that does not finish in this time means the reader stopped reading.
+    write_timeout_s: float = 10.0
+    # Rate limits key on the real client address: X-Forwarded-For is believed only from these
+    # proxies (CIDRs). Entries expire; the table holds at most rate_limit_max_keys clients.
+    trusted_proxies: tuple[str, ...] = ()
+    rate_limit_max_keys: int = 100_000
+    node_registrations_per_hour: int = 10
     insecure_node_versions: frozenset[str] = field(default_factory=frozenset)
     web_dir: Path = _REPO_WEB
     database_url: str = ""  # PostgreSQL for several instances; empty = embedded SQLite
@@ -42,12 +58,22 @@ class RelaySettings:
     plan_name: str = "relay-monthly"
     plan_price_usd: float = 5.0
     new_account_status: str = "active"
-    cloud_budget_usd: float = 10.0  # monthly Cloud budget of a new account
+    # The monthly Cloud budget an account gets when a payment activates it (the webhook). A
+    # new account has none: registering a Node costs nothing, so it must not buy Cloud time.
+    cloud_budget_usd: float = 10.0
     # The most one request may reserve of the budget while it runs (see storage.HELD_SQL).
     cloud_reservation_usd: float = 0.25
     # A claim not billed within this time is from a worker that died: its reservation is
     # released and its request id may run again. Longer than any request may take.
     cloud_claim_lease_s: float = 900.0
+
+    backup_dir: Path | None = None  # owners' encrypted backups; None = <data_dir>/backup
+    backup_quota_bytes: int = 1024 * 1024 * 1024
+
+    @property
+    def backup_root(self) -> Path:
+        """Where the blobs of owners' backups live (shared by instances in a cluster)."""
+        return self.backup_dir or self.data_dir / "backup"
 
     @property
     def db_path(self) -> Path:
@@ -56,44 +82,94 @@ class RelaySettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RelaySettings:
-        """Defaults, then ORA_RELAY_* variables, then explicit overrides."""
+        """Defaults, then the variables of `ENVIRONMENT`, then explicit overrides.
+
+        A malformed value raises SettingsError naming the variable; an empty one is unset.
+        """
         env = os.environ if env is None else env
         values: dict[str, object] = {}
-        if env.get("ORA_RELAY_DATA_DIR"):
-            values["data_dir"] = Path(env["ORA_RELAY_DATA_DIR"])
-        if env.get("ORA_RELAY_ORIGINS"):
-            values["public_origins"] = tuple(
-                o.strip() for o in env["ORA_RELAY_ORIGINS"].split(",") if o.strip()
-            )
-        if env.get("ORA_RELAY_INSECURE_NODE_VERSIONS"):
-            values["insecure_node_versions"] = frozenset(
-                v.strip() for v in env["ORA_RELAY_INSECURE_NODE_VERSIONS"].split(",") if v.strip()
-            )
-        if env.get("DATABASE_URL"):
-            values["database_url"] = env["DATABASE_URL"]
-        if env.get("REDIS_URL"):
-            values["redis_url"] = env["REDIS_URL"]
-        if env.get("ORA_RELAY_REDIS_PREFIX"):
-            values["redis_prefix"] = env["ORA_RELAY_REDIS_PREFIX"]
-        if env.get("ORA_RELAY_SEND_QUEUE_FRAMES"):
-            values["send_queue_frames"] = int(env["ORA_RELAY_SEND_QUEUE_FRAMES"])
-        if env.get("ORA_RELAY_ACCESS_TTL_S"):
-            values["access_ttl_s"] = int(env["ORA_RELAY_ACCESS_TTL_S"])
-        if env.get("ORA_RELAY_CLOUD_TOKEN_SHA256"):
-            values["cloud_token_hash"] = env["ORA_RELAY_CLOUD_TOKEN_SHA256"].strip().lower()
-        if env.get("ORA_RELAY_CLOUD_PUBLIC_KEY"):
-            values["cloud_public_key"] = env["ORA_RELAY_CLOUD_PUBLIC_KEY"].strip()
-        if env.get("ORA_RELAY_WEBHOOK_SECRET"):
-            values["webhook_secret"] = env["ORA_RELAY_WEBHOOK_SECRET"]
-        if env.get("ORA_RELAY_PLAN_PRICE_USD"):
-            values["plan_price_usd"] = float(env["ORA_RELAY_PLAN_PRICE_USD"])
-        if env.get("ORA_RELAY_NEW_ACCOUNT_STATUS"):
-            values["new_account_status"] = env["ORA_RELAY_NEW_ACCOUNT_STATUS"]
-        if env.get("ORA_RELAY_CLOUD_RESERVATION_USD"):
-            values["cloud_reservation_usd"] = float(env["ORA_RELAY_CLOUD_RESERVATION_USD"])
-        if env.get("ORA_RELAY_CLOUD_CLAIM_LEASE_S"):
-            values["cloud_claim_lease_s"] = float(env["ORA_RELAY_CLOUD_CLAIM_LEASE_S"])
-        if env.get("ORA_RELAY_CLOUD_BUDGET_USD"):
-            values["cloud_budget_usd"] = float(env["ORA_RELAY_CLOUD_BUDGET_USD"])
+        for variable, name, parse in ENVIRONMENT:
+            raw = env.get(variable, "")
+            if not raw:
+                continue
+            try:
+                values[name] = parse(raw)
+            except ValueError as err:
+                raise SettingsError(f"{variable}: {err}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a whole number") from None
+
+
+def _float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _stripped(raw: str) -> str:
+    return raw.strip()
+
+
+def _sha256(raw: str) -> str:
+    value = raw.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError("must be a SHA-256 in hex (64 characters)")
+    return value
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _set(raw: str) -> frozenset[str]:
+    return frozenset(_list(raw))
+
+
+def _account_status(raw: str) -> str:
+    if raw not in ACCOUNT_STATUSES:
+        raise ValueError(f"{raw!r} is not one of {', '.join(ACCOUNT_STATUSES)}")
+    return raw
+
+
+ACCOUNT_STATUSES = ("active", "past_due", "cancelled")
+
+# Every environment variable the Relay reads: (variable, RelaySettings field, parser).
+ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("ORA_RELAY_DATA_DIR", "data_dir", Path),
+    ("ORA_RELAY_ORIGINS", "public_origins", _list),
+    ("ORA_RELAY_INSECURE_NODE_VERSIONS", "insecure_node_versions", _set),
+    ("DATABASE_URL", "database_url", _text),
+    ("REDIS_URL", "redis_url", _text),
+    ("ORA_RELAY_REDIS_PREFIX", "redis_prefix", _text),
+    ("ORA_RELAY_ACCESS_TTL_S", "access_ttl_s", _int),
+    ("ORA_RELAY_SEND_QUEUE_FRAMES", "send_queue_frames", _int),
+    ("ORA_RELAY_SEND_QUEUE_BYTES", "send_queue_bytes", _int),
+    ("ORA_RELAY_SEND_TOTAL_BYTES", "send_total_bytes", _int),
+    ("ORA_RELAY_WRITE_TIMEOUT_S", "write_timeout_s", _float),
+    ("ORA_RELAY_TRUSTED_PROXIES", "trusted_proxies", _list),
+    ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", _int),
+    ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", _int),
+    ("ORA_RELAY_IP_ATTEMPTS_PER_MINUTE", "ip_attempts_per_minute", _int),
+    ("ORA_RELAY_BACKUP_DIR", "backup_dir", Path),
+    ("ORA_RELAY_BACKUP_QUOTA_BYTES", "backup_quota_bytes", _int),
+    ("ORA_RELAY_CLOUD_TOKEN_SHA256", "cloud_token_hash", _sha256),
+    ("ORA_RELAY_CLOUD_PUBLIC_KEY", "cloud_public_key", _stripped),
+    ("ORA_RELAY_WEBHOOK_SECRET", "webhook_secret", _text),
+    ("ORA_RELAY_PLAN_PRICE_USD", "plan_price_usd", _float),
+    ("ORA_RELAY_NEW_ACCOUNT_STATUS", "new_account_status", _account_status),
+    ("ORA_RELAY_CLOUD_BUDGET_USD", "cloud_budget_usd", _float),
+    ("ORA_RELAY_CLOUD_RESERVATION_USD", "cloud_reservation_usd", _float),
+    ("ORA_RELAY_CLOUD_CLAIM_LEASE_S", "cloud_claim_lease_s", _float),
+)

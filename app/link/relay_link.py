@@ -23,7 +23,14 @@ from typing import Any
 import aiohttp
 
 from app.core.assistant import TurnRequest
-from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.events import (
+    PlanUpdate,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnCancelled,
+    TurnDone,
+)
 from app.core.runtime import Runtime
 from app.link.devices import DeviceRegistry, PairedDevice
 from app.link.identity import NodeIdentity
@@ -347,11 +354,20 @@ class RelayLink:
         role = Role(device.role)
         if isinstance(msg, am.Chat):
             user = "owner" if role is Role.OWNER else did
-            req = TurnRequest(text=msg.text, user_id=user, role=role, channel=did)
+            # Scoped to the device: a device can only name (and cancel) its own turns.
+            req = TurnRequest(
+                text=msg.text, user_id=user, role=role, channel=did, turn_id=f"{did}:{msg.id}"
+            )
             async for event in self.runtime.assistant.turn(req):
                 out = _turn_message(msg.id, event)
                 if out is not None:
                     self._send(did, out)
+        elif isinstance(msg, am.Cancel):
+            user = "owner" if role is Role.OWNER else did
+            if not self.runtime.assistant.cancel(f"{did}:{msg.id}", user_id=user, role=role):
+                self._send(
+                    did, am.AppError(code=ErrorCode.NOTHING_TO_CANCEL, message="nothing to cancel")
+                )
         elif isinstance(msg, am.ApprovalAnswer):
             try:
                 self.runtime.broker.answer(
@@ -400,6 +416,13 @@ def _turn_message(chat_id: str, event: object) -> m.Message | None:
         return _activity(chat_id, event.call_id, event.tool, "started", event.risk)
     if isinstance(event, ToolFinished):
         return _activity(chat_id, event.call_id, event.tool, event.outcome, event.summary)
+    if isinstance(event, PlanUpdate):
+        steps = list(event.step_dicts())
+        return am.PlanProgress(
+            id=chat_id, steps=steps, current=event.current, revision=event.revision
+        )
+    if isinstance(event, TurnCancelled):
+        return am.Cancelled(id=chat_id)
     if isinstance(event, TurnDone):
         return am.Done(id=chat_id, text=event.text)
     return None

@@ -6,7 +6,8 @@ Three checks stand before every API call, because a web page the owner visits ca
 - Origin, when a browser sends one, must be this server itself (cross-site requests and
   WebSocket hijacking carry the attacker's origin);
 - the bearer token from `<state_dir>/local-token` (mode 0600, so only the owner's account and
-  processes can read it).
+  processes can read it), or a browser session from a one-time sign-in code (login.py): the
+  tray never puts the file's token on a browser's command line.
 """
 
 from __future__ import annotations
@@ -24,15 +25,26 @@ from pathlib import Path
 from aiohttp import web
 
 from app.core.assistant import TurnRequest
-from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.events import (
+    PlanUpdate,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnCancelled,
+    TurnDone,
+)
 from app.core.runtime import Runtime
+from app.local_server.login import LoginCodes
 from app.policy.gate import Role
 
 _LOGGER = logging.getLogger(__name__)
 TOKEN_FILE = "local-token"  # noqa: S105 - a file name, not a secret
 WEB_DIR = Path(__file__).resolve().parents[2] / "assets" / "web"
-RUNTIME = web.AppKey("runtime", Runtime)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ShowHook = Callable[[], None]
+RUNTIME = web.AppKey("runtime", Runtime)
+LOGIN = web.AppKey("login", LoginCodes)
+SHOW: web.AppKey[ShowHook] = web.AppKey("show")
 
 
 def ensure_token(state_dir: Path) -> str:
@@ -60,29 +72,40 @@ class LocalServer:
     runner: web.AppRunner
     port: int
     token: str
+    login: LoginCodes
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/app/"
 
-    @property
     def owner_url(self) -> str:
-        # The token rides in the fragment, which the browser never sends to any server; the
-        # page reads it once and removes it from the address bar.
-        return f"{self.url}#local={self.token}"
+        """A URL that signs one browser tab in as the owner at this PC, once, within a minute.
+
+        It goes on the browser's command line, which other local users can read; it holds
+        only a single-use code (login.py), never the local token.
+        """
+        return f"{self.url}#login={self.login.issue()}"
 
     async def stop(self) -> None:
         await self.runner.cleanup()
 
 
-async def start(runtime: Runtime) -> LocalServer | None:
-    """Serve the core on this PC; None (and a log line) when the port is taken."""
+async def start(runtime: Runtime, *, on_show: ShowHook | None = None) -> LocalServer | None:
+    """Serve the core on this PC; None (and a log line) when the port is taken.
+
+    `on_show` is called when a second start of ORA on this profile asks this one to come
+    forward (profile_lock.py).
+    """
     settings = runtime.settings
     token = ensure_token(settings.state_dir)
     # Port 0 means "any free port"; it is fixed here because the Host check names it.
     port = settings.local_port or _free_port()
     extra = {f"{settings.local_host}:{port}"} if settings.expose_lan else set()
-    runner = web.AppRunner(create_app(runtime, token, port, extra_hosts=extra), access_log=None)
+    login = LoginCodes()
+    runner = web.AppRunner(
+        create_app(runtime, token, port, extra_hosts=extra, login=login, on_show=on_show),
+        access_log=None,
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, bind_host(settings.local_host, settings.expose_lan), port).start()
@@ -94,7 +117,7 @@ async def start(runtime: Runtime) -> LocalServer | None:
             err.strerror,
         )
         return None
-    return LocalServer(runner=runner, port=port, token=token)
+    return LocalServer(runner=runner, port=port, token=token, login=login)
 
 
 def _free_port() -> int:
@@ -104,9 +127,16 @@ def _free_port() -> int:
 
 
 def create_app(
-    runtime: Runtime, token: str, port: int, *, extra_hosts: set[str] | None = None
+    runtime: Runtime,
+    token: str,
+    port: int,
+    *,
+    extra_hosts: set[str] | None = None,
+    login: LoginCodes | None = None,
+    on_show: ShowHook | None = None,
 ) -> web.Application:
     """The local server for one Node; `port` is the one it is bound to (Host is checked against it)."""
+    login = login or LoginCodes()
     allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
     allowed_hosts |= extra_hosts or set()
     allowed_origins = {f"http://{h}" for h in allowed_hosts}
@@ -129,7 +159,10 @@ def create_app(
             )
         if request.path.startswith("/api/"):
             presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not presented or not hmac.compare_digest(presented.encode(), token.encode()):
+            if not presented or not (
+                hmac.compare_digest(presented.encode(), token.encode())
+                or login.is_session(presented)
+            ):
                 return web.json_response(
                     {"error": "unauthorized", "message": "missing or wrong local token"}, status=401
                 )
@@ -143,8 +176,13 @@ def create_app(
 
     app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
     app[RUNTIME] = runtime
+    app[LOGIN] = login
+    app[SHOW] = on_show or (lambda: None)
+    app.router.add_post("/api/show", show)
+    app.router.add_post("/auth/login", sign_in)
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/chat", chat)
+    app.router.add_post("/api/chat/cancel", cancel_chat)
     if WEB_DIR.is_dir():
         app.router.add_get("/app/", web_client)
         app.router.add_static("/app/", WEB_DIR, show_index=False)
@@ -153,6 +191,37 @@ def create_app(
 
 async def web_client(_request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """Exchange a one-time code from the tray's link for this tab's session token."""
+    try:
+        body = await request.json()
+        code = body["code"]
+        if not isinstance(code, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return web.json_response(
+            {"error": "bad_request", "message": 'send {"code": "..."}'}, status=400
+        )
+    session = request.app[LOGIN].exchange(code)
+    if session is None:
+        _LOGGER.warning("local sign-in refused: unknown, used or expired code")
+        return web.json_response(
+            {
+                "error": "code_used",
+                "message": "this sign-in link was already used or has expired; "
+                "open the browser again from ORA's tray menu",
+            },
+            status=401,
+        )
+    return web.json_response({"token": session}, headers={"Cache-Control": "no-store"})
+
+
+async def show(request: web.Request) -> web.Response:
+    """A second start of ORA on this profile: bring this one forward (token required)."""
+    request.app[SHOW]()
+    return web.json_response({"shown": True})
 
 
 async def status(request: web.Request) -> web.Response:
@@ -169,21 +238,39 @@ async def status(request: web.Request) -> web.Response:
     )
 
 
+async def cancel_chat(request: web.Request) -> web.Response:
+    """Stop the turn started by /api/chat with this `id` (the owner, at this PC)."""
+    try:
+        chat_id = (await request.json())["id"]
+        if not isinstance(chat_id, str) or not chat_id:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return web.json_response(
+            {"error": "bad_request", "message": 'send {"id": "..."}'}, status=400
+        )
+    cancelled = request.app[RUNTIME].assistant.cancel(
+        f"local:{chat_id[:64]}", user_id="owner", role=Role.OWNER
+    )
+    return web.json_response({"cancelled": cancelled})
+
+
 async def chat(request: web.Request) -> web.StreamResponse:
     """One turn as the owner at the PC, streamed as JSON lines."""
     runtime = request.app[RUNTIME]
     try:
         body = await request.json()
         text = body["text"]
-        if not isinstance(text, str) or not text.strip():
+        chat_id = body.get("id", "")
+        if not isinstance(text, str) or not text.strip() or not isinstance(chat_id, str):
             raise ValueError
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError):
         return web.json_response(
             {"error": "bad_request", "message": 'send {"text": "..."}'}, status=400
         )
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
-    req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray")
+    turn_id = f"local:{chat_id[:64]}" if chat_id else ""
+    req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray", turn_id=turn_id)
     async for event in runtime.assistant.turn(req):
         line: dict[str, object] | None = None
         if isinstance(event, TextDelta):
@@ -197,6 +284,15 @@ async def chat(request: web.Request) -> web.StreamResponse:
                 "status": event.outcome,
                 "detail": event.summary,
             }
+        elif isinstance(event, PlanUpdate):
+            line = {
+                "type": "plan",
+                "steps": event.step_dicts(),
+                "current": event.current,
+                "revision": event.revision,
+            }
+        elif isinstance(event, TurnCancelled):
+            line = {"type": "cancelled"}
         elif isinstance(event, TurnDone):
             line = {"type": "done", "text": event.text}
         if line is not None:

@@ -1,7 +1,7 @@
 /*
  * The ORA web client: pair from the QR link, then chat with your own PC end to end encrypted.
  *
- * Rules it keeps (see DESIGN.md):
+ * Rules it keeps:
  * - tokens and keys only ever go to the Relay that served this page (its own origin); a link
  *   naming another Relay is refused before anything is sent;
  * - the pairing link's fragment is read once and removed from the address bar;
@@ -75,9 +75,25 @@
     $("node-name").textContent = state ? `${state.nodeName || "ORA"} · ${online ? t("online") : t("offline")}` : t("notPaired");
   }
 
-  // -- HTTP to our own Relay --------------------------------------------------------------------
+  // -- which Relay ------------------------------------------------------------------------------
+  // Served by the Relay itself (/app/), the Relay is this page's own origin. Served from an
+  // origin of its own (`ora-web`), the page's server names its Relays in config.json (and the
+  // CSP lets the page reach only those). Once paired, only the paired Relay is ever used.
+  let relays = [location.origin];
+  let relayOrigin = location.origin;
+
+  async function loadRelays() {
+    try {
+      const resp = await fetch("config.json", { credentials: "omit", cache: "no-store" });
+      const config = resp.ok ? await resp.json() : {};
+      if (Array.isArray(config.relays) && config.relays.length) relays = config.relays.map((r) => new URL(r).origin);
+    } catch (err) { /* no config: the Relay is this page's origin */ }
+    relayOrigin = relays[0];
+  }
+
+  // -- HTTP to the Relay -------------------------------------------------------------------------
   async function post(path, body) {
-    const resp = await fetch(path, {
+    const resp = await fetch(relayOrigin + path, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
     });
@@ -92,7 +108,9 @@
     history.replaceState(null, "", location.pathname); // the secret leaves the address bar now
     let invite;
     try { invite = C.parseInvite(url); } catch (err) { status(t("pairFailed") + err.message, true); return false; }
-    if (new URL(invite.relayUrl).origin !== location.origin) { status(t("otherRelay"), true); return false; }
+    if (!relays.includes(new URL(invite.relayUrl).origin)) { status(t("otherRelay"), true); return false; }
+    relayOrigin = new URL(invite.relayUrl).origin;
+    if (!plainRelayAllowed(relayOrigin, HOME_CHOSEN)) return false;
     status(t("pairing"));
     return completePairing(invite, C.generateKeyPair());
   }
@@ -101,10 +119,11 @@
   // the verification code on both screens before the PC accepts.
   async function pairWithCode(typed) {
     let pairingId, secret;
+    if (!plainRelayAllowed(relayOrigin, HOME_CHOSEN)) return false;
     try { pairingId = C.codePairingId(typed); secret = C.codeSecret(typed); } catch (err) { status(err.message, true); return false; }
     let info;
     try {
-      const resp = await fetch(`/v1/pair/${encodeURIComponent(pairingId)}/node`, { credentials: "omit", cache: "no-store" });
+      const resp = await fetch(`${relayOrigin}/v1/pair/${encodeURIComponent(pairingId)}/node`, { credentials: "omit", cache: "no-store" });
       info = await resp.json();
       if (!resp.ok) throw new Error(info.message || resp.statusText);
     } catch (err) { status(t("pairFailed") + err.message, true); return false; }
@@ -117,7 +136,7 @@
     sas.appendChild(strong);
     sas.classList.remove("hidden");
     status("");
-    const invite = { relayUrl: location.origin, nodeId: info.node_id, pairingId, secret, nodePublicKey };
+    const invite = { relayUrl: relayOrigin, nodeId: info.node_id, pairingId, secret, nodePublicKey };
     const ok = await completePairing(invite, keys);
     sas.classList.add("hidden");
     return ok;
@@ -136,10 +155,10 @@
       });
       if (answer.device_id !== body.device_id) throw new Error("the Relay and your PC disagree about this device");
       state = {
-        relayOrigin: location.origin, deviceSecretKey: keys.secretKey, deviceId: body.device_id, nodeId: body.node_id,
+        relayOrigin, deviceSecretKey: keys.secretKey, deviceId: body.device_id, nodeId: body.node_id,
         nodePublicKey: invite.nodePublicKey, accessToken: body.access_token, refreshToken: body.refresh_token,
         expiresAt: Date.now() + body.expires_in * 1000, ttl: body.expires_in * 1000,
-        nodeName: answer.node_name || "ORA", role: answer.role,
+        nodeName: answer.node_name || "ORA", role: answer.role, homeNetwork: HOME_CHOSEN,
       };
       await save(state);
       status(t("paired"));
@@ -206,9 +225,10 @@
       refreshTokens().then((ok) => { if (ok) connect(); else scheduleReconnect(); });
       return;
     }
+    if (!plainRelayAllowed(relayOrigin, state.homeNetwork || HOME_CHOSEN)) return;
     status(t("connecting"));
     session = null;
-    ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/v1/ws");
+    ws = new WebSocket(relayOrigin.replace(/^http/, "ws") + "/v1/ws");
     ws.binaryType = "arraybuffer";
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, role: "device", token: state.accessToken, app_version: "" }));
     ws.onmessage = (ev) => (typeof ev.data === "string" ? onControl(JSON.parse(ev.data)) : onFrame(new Uint8Array(ev.data)));
@@ -290,6 +310,11 @@
       const bubble = replyBubble(msg.id);
       if (!bubble.textContent) bubble.textContent = msg.text;
       pendingReplies.delete(msg.id);
+      removeStop(msg.id);
+    } else if (msg.type === "plan") {
+      renderPlan(msg);
+    } else if (msg.type === "cancelled") {
+      markStopped(msg.id);
     } else if (msg.type === "tool_activity") {
       const line = document.createElement("div");
       line.className = "tool";
@@ -302,7 +327,7 @@
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(codeText(msg.code, msg.message), true);
     } else if (msg.type === "pairing_changed" && msg.state === "revoked") {
       revokedHere(); // the PC itself said so, inside the end-to-end session
     }
@@ -447,7 +472,7 @@
   // -- the Cloud ---------------------------------------------------------------------------------
   async function cloudKey() {
     if (state.cloudPublicKey) return state.cloudPublicKey; // pinned on first use
-    const resp = await fetch("/v1/cloud/key", { credentials: "omit", cache: "no-store" });
+    const resp = await fetch(relayOrigin + "/v1/cloud/key", { credentials: "omit", cache: "no-store" });
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) throw new Error(body.message || resp.statusText);
     state.cloudPublicKey = C.b64uDecode(body.public_key, 32);
@@ -493,8 +518,14 @@
       if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(codeText(msg.code, msg.message), true);
     }
+  }
+
+  // A refusal in the user's language when the client knows its code, else the sender's words.
+  function codeText(code, fallback) {
+    const key = "err_" + code;
+    return code && t(key) !== key ? t(key) : fallback;
   }
 
   function sendCloud(obj) {
@@ -535,7 +566,57 @@
     const el = bubble("me", text);
     const msg = { type: "chat", id, text };
     if (target === "cloud") { trackDelivery(id, el, "cloud", cloudSession ? cloudSession.sendCounter : null); sendCloud(msg); }
-    else { trackDelivery(id, el, "pc", session ? session.sendCounter : null); if (!send(msg)) markUndelivered(id); }
+    else {
+      trackDelivery(id, el, "pc", session ? session.sendCounter : null);
+      if (send(msg)) addStop(id, () => send({ type: "cancel", id })); else markUndelivered(id);
+    }
+  }
+
+  // -- plan progress and Stop (one box and one button per chat message id) ---------------------
+  const planBoxes = new Map(), stopButtons = new Map();
+
+  function renderPlan(msg) {
+    let box = planBoxes.get(msg.id);
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "tool plan";
+      $("chat").insertBefore(box, replyBubble(msg.id));
+      planBoxes.set(msg.id, box);
+    }
+    box.textContent = "";
+    const head = document.createElement("b");
+    const n = String(Math.max(msg.current, 1)), m = String(msg.steps.length);
+    head.textContent = t("stepOf").replace("{n}", n).replace("{m}", m) + (msg.revision ? " · " + t("planRevised") : "");
+    box.appendChild(head);
+    msg.steps.forEach((step, i) => {
+      const line = document.createElement("div");
+      line.className = "step " + step.status;
+      line.textContent = `${i + 1}. ${step.text}${step.tool ? ` (${step.tool})` : ""} — ${t("step_" + step.status)}`;
+      box.appendChild(line);
+    });
+  }
+
+  function addStop(id, onStop) {
+    const button = document.createElement("button");
+    button.className = "stop";
+    button.textContent = t("stop");
+    button.addEventListener("click", () => { button.disabled = true; onStop(); });
+    $("chat").appendChild(button);
+    stopButtons.set(id, button);
+  }
+
+  function removeStop(id) {
+    const button = stopButtons.get(id);
+    if (button) button.remove();
+    stopButtons.delete(id);
+  }
+
+  function markStopped(id) {
+    removeStop(id);
+    const line = document.createElement("div");
+    line.className = "tool stopped";
+    line.textContent = t("stopped");
+    replyBubble(id).after(line);
   }
 
   function bubble(kind, text) {
@@ -552,6 +633,10 @@
     if (!el) { el = bubble("ora", ""); pendingReplies.set(id, el); }
     return el;
   }
+
+  // A tapped notification opens the app as ?approval=<id>: that card is shown first, ready.
+  const focusApproval = new URLSearchParams(location.search).get("approval");
+  if (focusApproval) history.replaceState(null, "", location.pathname);
 
   function renderApprovals() {
     const box = $("approvals");
@@ -576,7 +661,8 @@
         row.appendChild(b);
       }
       card.append(h, meta, args, row);
-      box.appendChild(card);
+      if (a.approval_id === focusApproval) { card.classList.add("focus"); box.prepend(card); card.scrollIntoView({ block: "start" }); }
+      else box.appendChild(card);
     }
   }
 
@@ -605,16 +691,28 @@
   }
 
   // -- on the PC itself: the local server, no Relay, no pairing ----------------------------------
-  // The tray opens this page as /app/#local=<token>. The token stays in this tab only
-  // (sessionStorage) and goes only to the server that served the page.
+  // The tray opens this page as /app/#login=<one-time code> (the browser's command line is
+  // readable by other local users, so it never carries the token); the page trades the code
+  // for this tab's session token at once. `#local=<token>` (typed by hand from the
+  // local-token file) still works. The token stays in this tab only (sessionStorage) and goes
+  // only to the server that served the page.
   const LOCAL_KEY = "ora-local-token";
   let localToken = null;
 
-  function takeLocalToken() {
+  async function takeLocalToken() {
+    const login = location.hash.match(/^#login=([A-Za-z0-9_-]{16,})$/);
     const m = location.hash.match(/^#local=([A-Za-z0-9_-]{20,})$/);
-    if (m) {
-      sessionStorage.setItem(LOCAL_KEY, m[1]);
-      history.replaceState(null, "", location.pathname + location.search);
+    if (login || m) history.replaceState(null, "", location.pathname + location.search);
+    if (m) sessionStorage.setItem(LOCAL_KEY, m[1]);
+    if (login) {
+      sessionStorage.removeItem(LOCAL_KEY);
+      const resp = await fetch("/auth/login", {
+        method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: login[1] }),
+      }).catch(() => null);
+      const body = resp ? await resp.json().catch(() => ({})) : {};
+      if (resp && resp.ok && typeof body.token === "string") sessionStorage.setItem(LOCAL_KEY, body.token);
+      else return { failed: resp ? "localCodeUsed" : "localDown" };
     }
     return sessionStorage.getItem(LOCAL_KEY);
   }
@@ -622,13 +720,18 @@
   async function localChat(text) {
     const id = "local-" + Date.now();
     let resp;
+    const headers = { "Content-Type": "application/json", "Authorization": "Bearer " + localToken };
+    addStop(id, () => fetch("/api/chat/cancel", {
+      method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+      headers, body: JSON.stringify({ id }),
+    }).catch(() => {}));
     try {
       resp = await fetch("/api/chat", {
         method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
-        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + localToken },
-        body: JSON.stringify({ text }),
+        headers, body: JSON.stringify({ text, id }),
       });
-    } catch (err) { setLocalOnline(false); status(t("localDown"), true); return; }
+    } catch (err) { removeStop(id); setLocalOnline(false); status(t("localDown"), true); return; }
+    if (!resp.ok) removeStop(id);
     if (resp.status === 401) {
       sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
       status(t("localToken"), true); return;
@@ -649,6 +752,8 @@
         if (ev.type === "delta") onApp({ type: "delta", id, text: ev.text });
         else if (ev.type === "tool") onApp({ type: "tool_activity", id, tool: ev.tool, status: ev.status });
         else if (ev.type === "done") onApp({ type: "done", id, text: ev.text });
+        else if (ev.type === "plan") onApp({ ...ev, id });
+        else if (ev.type === "cancelled") onApp({ type: "cancelled", id });
       }
     }
   }
@@ -680,6 +785,41 @@
     };
   }
 
+  // -- plain http only on this PC or a chosen home network (app/home_network.py, same rule) ------
+  // The Node marks its pairing links `?home=1` in home-network mode (`make run`); any other
+  // plain-http Relay beyond this PC is refused before a token or a frame is sent.
+  const HOME_CHOSEN = new URLSearchParams(location.search).get("home") === "1";
+  function isLoopbackHost(h) { return h === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "[::1]"; }
+  function isPrivateHost(h) {
+    const m = h.match(/^(\d+)\.(\d+)\.\d+\.\d+$/);
+    if (m) {
+      const a = +m[1], b = +m[2];
+      return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
+    }
+    return /^\[f[cd][0-9a-f]{0,2}:/i.test(h) || /^\[fe[89ab][0-9a-f]?:/i.test(h);
+  }
+  function plainRelayRule(origin, homeChosen) {
+    const u = new URL(origin);
+    if (u.protocol === "https:" || isLoopbackHost(u.hostname)) return "ok";
+    if (!isPrivateHost(u.hostname)) return "public";
+    return homeChosen ? "home" : "notChosen";
+  }
+  function plainRelayAllowed(origin, homeChosen) {
+    const rule = plainRelayRule(origin, homeChosen);
+    if (rule === "public" || rule === "notChosen") {
+      status(t(rule === "public" ? "plainPublic" : "plainNotChosen"), true);
+      return false;
+    }
+    let note = $("plain-note");
+    if (rule === "home" && !note) {
+      note = document.createElement("p");
+      note.id = "plain-note"; note.className = "plain-note"; note.textContent = t("plainHome");
+      $("status").before(note);
+    }
+    return true;
+  }
+  self.OraPlainRelay = { rule: plainRelayRule, allowed: plainRelayAllowed }; // for the tests
+
   // -- start -------------------------------------------------------------------------------------
   async function start() {
     I.apply();
@@ -707,10 +847,17 @@
       sendText(text);
       $("input").value = "";
     };
-    localToken = takeLocalToken();
+    const taken = await takeLocalToken();
+    if (taken && taken.failed) {
+      show("chat"); $("tabs").classList.add("hidden"); setLocalOnline(false);
+      status(t(taken.failed), true); return;
+    }
+    localToken = taken;
     if (localToken) { await startLocal(); return; }
+    await loadRelays();
     state = (await load()) || null;
-    if (state && state.relayOrigin !== location.origin) state = null; // never send tokens elsewhere
+    if (state && !relays.includes(state.relayOrigin)) state = null; // never send tokens elsewhere
+    if (state) relayOrigin = state.relayOrigin;
     if (location.hash.length > 1) {
       const paired = await pairFromFragment();
       if (!paired && !state) { show("welcome"); return; }
