@@ -93,7 +93,7 @@ class CloudWorker:
         return f"{base}/v1/ws"
 
     def hello(self) -> m.Hello:
-        return m.Hello(version=PROTOCOL_VERSION, role="cloud", token=self.settings.token)
+        return m.Hello(version=PROTOCOL_VERSION, role=m.PeerKind.CLOUD, token=self.settings.token)
 
     async def before_connect(self, http: aiohttp.ClientSession) -> None:
         pass

@@ -197,7 +197,7 @@ class RelayLink:
     def hello(self) -> m.Hello:
         return m.Hello(
             version=PROTOCOL_VERSION,
-            role="node",
+            role=m.PeerKind.NODE,
             token=self.identity.node_token,
             app_version=__version__,
         )

@@ -134,7 +134,9 @@ class Device:
         http = await self._http()
         self.ws = await http.ws_connect(f"{self.relay_url}/v1/ws", headers=self.headers)
         await self.ws.send_str(
-            m.encode(m.Hello(version=PROTOCOL_VERSION, role="device", token=self.access_token))
+            m.encode(
+                m.Hello(version=PROTOCOL_VERSION, role=m.PeerKind.DEVICE, token=self.access_token)
+            )
         )
         first = await self.ws.receive(timeout=10)
         reply = m.decode(first.data)
