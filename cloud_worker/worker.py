@@ -98,7 +98,7 @@ class CloudWorker:
     async def before_connect(self, http: aiohttp.ClientSession) -> None:
         pass
 
-    def refused(self, err: PeerRefused) -> None:
+    def refused(self, err: PeerRefused) -> bool:
         raise RelayRefusedWorker(f"the Relay refused this worker: {err}")
 
     def connect_failed(self, err: BaseException) -> None:

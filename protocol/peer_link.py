@@ -100,8 +100,9 @@ class ResponderHooks(Protocol):
     async def before_connect(self, http: aiohttp.ClientSession) -> None:
         """Anything to do before connecting (the Node registers once)."""
 
-    def refused(self, err: PeerRefused) -> None:
-        """The Relay refused us: raise to stop for good, return to retry after a long wait."""
+    def refused(self, err: PeerRefused) -> bool:
+        """The Relay refused us: raise to stop for good; True to retry after the longest wait,
+        False to retry at the usual pace (the refusal was fixed here, e.g. by registering)."""
 
     def connect_failed(self, err: BaseException) -> None:
         """A connection attempt or a connection failed (the Node fails over to another Relay)."""
@@ -206,8 +207,8 @@ class ResponderLink:
                 await self._serve(http)
                 self.backoff.reset()
             except PeerRefused as err:
-                self._hooks.refused(err)  # raises when final
-                self.backoff.hold()
+                if self._hooks.refused(err):  # raises when final
+                    self.backoff.hold()
             except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as err:
                 self._hooks.connect_failed(err)
             except Exception as err:  # never let the link die: log and reconnect

@@ -206,14 +206,15 @@ class RelayLink:
         if not self.identity.node_token:
             await self._register(http)
 
-    def refused(self, err: PeerRefused) -> None:
+    def refused(self, err: PeerRefused) -> bool:
         if err.error is not None and err.error.code == ErrorCode.UNAUTHORIZED:
-            # The Relay's data was reset: register anew (after the long wait).
+            # The Relay's data was reset: register anew, at once.
             self.identity.forget_credential(self.runtime.secrets)
             self.last_error = "credential unknown to the Relay"
-            return
+            return False
         self.last_error = str(err)
         _LOGGER.error("the Relay refused this Node: %s", err)
+        return True
 
     def connect_failed(self, err: BaseException) -> None:
         self.last_error = f"{type(err).__name__}"
