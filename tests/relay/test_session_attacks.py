@@ -13,7 +13,14 @@ from protocol import e2ee
 from tests.relay.conftest import RelayProcess
 from tests.support.device_client import Device
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.relay_proxy import ProxyRelay, is_data, is_hs1, proxy_relay
+from tests.support.relay_proxy import (
+    ProxyRelay,
+    drop_first_data,
+    flip_first_data,
+    is_data,
+    is_hs1,
+    proxy_relay,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -57,15 +64,7 @@ async def test_a_dropped_frame_is_reported_inside_the_session_and_a_new_handshak
 ) -> None:
     async with proxy_relay(relay.url) as proxy:
         phone = await _phone_through(proxy, node)
-        dropped: list[bytes] = []
-
-        def drop_first_chat(frame: bytes) -> list[bytes]:
-            if is_data(frame) and not dropped:
-                dropped.append(frame)
-                return []
-            return [frame]
-
-        proxy.up = drop_first_chat
+        proxy.up = drop_first_data()
         assert phone.session is not None
         lost_counter = phone.session._send_counter
         await phone.send(am.Chat(id="lost", text="never arrives"))
@@ -111,28 +110,14 @@ async def test_a_tampered_frame_is_refused_and_reported_in_both_directions(
 ) -> None:
     async with proxy_relay(relay.url) as proxy:
         phone = await _phone_through(proxy, node)
-
-        def flip(frame: bytes) -> list[bytes]:
-            if is_data(frame):
-                proxy.up = None
-                return [frame[:-1] + bytes([frame[-1] ^ 1])]
-            return [frame]
-
-        proxy.up = flip
+        proxy.up = flip_first_data(proxy, "up")
         await phone.send(am.Chat(id="tampered", text="delete nothing"))
         await _wait_for(lambda: phone.resyncs)
         assert "tampered" not in phone.received
 
         # Node -> phone: the phone refuses the tampered frame instead of trusting it.
         await phone.handshake()
-
-        def flip_down(frame: bytes) -> list[bytes]:
-            if is_data(frame):
-                proxy.down = None
-                return [frame[:-1] + bytes([frame[-1] ^ 1])]
-            return [frame]
-
-        proxy.down = flip_down
+        proxy.down = flip_first_data(proxy, "down")
         fake_openai.script.append(Reply(text="a reply"))
         await phone.send(am.Chat(id=str(uuid.uuid4()), text="hi"))
         await _wait_for(lambda: phone.refused)

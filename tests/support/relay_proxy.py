@@ -121,3 +121,28 @@ def is_data(frame: bytes) -> bool:
 
 def is_hs1(frame: bytes) -> bool:
     return len(frame) > 17 and frame[17] == 0x01
+
+
+def drop_first_data() -> Rewrite:
+    """A rewrite that drops the first sealed session frame it sees and passes the rest."""
+    dropped: list[bytes] = []
+
+    def rewrite(frame: bytes) -> list[bytes]:
+        if is_data(frame) and not dropped:
+            dropped.append(frame)
+            return []
+        return [frame]
+
+    return rewrite
+
+
+def flip_first_data(proxy: ProxyRelay, direction: str) -> Rewrite:
+    """A rewrite that flips one bit of the first sealed frame, then stops (unhooks itself)."""
+
+    def rewrite(frame: bytes) -> list[bytes]:
+        if not is_data(frame):
+            return [frame]
+        setattr(proxy, direction, None)
+        return [frame[:-1] + bytes([frame[-1] ^ 1])]
+
+    return rewrite

@@ -13,7 +13,7 @@ from playwright.async_api import expect
 from app.link.relay_link import RelayLink
 from tests.relay.conftest import RelayProcess
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.relay_proxy import ProxyRelay, is_data, proxy_relay
+from tests.support.relay_proxy import ProxyRelay, drop_first_data, proxy_relay
 from tests.web.conftest import PHONE
 
 pytestmark = pytest.mark.slow
@@ -40,15 +40,7 @@ async def test_a_dropped_message_is_shown_as_not_delivered_and_the_session_heals
 ) -> None:
     async with proxy_relay(relay.url) as proxy:
         page = await _paired_page(browser, node, proxy, locale)
-        dropped: list[bytes] = []
-
-        def drop_one(frame: bytes) -> list[bytes]:
-            if is_data(frame) and not dropped:
-                dropped.append(frame)
-                return []
-            return [frame]
-
-        proxy.up = drop_one
+        proxy.up = drop_first_data()
         await _send(page, "this one is lost")
         await asyncio.sleep(0.3)
         await _send(page, "this one arrives out of order")
