@@ -338,7 +338,8 @@
   // (its "resync" names the first frame it did not accept), or one not acknowledged in time,
   // is shown as not delivered; then a new handshake starts and the user sees "reconnecting".
   const ACK_TIMEOUT_MS = 15000;
-  const unacked = new Map(); // chat id -> {el, peer: "pc" | "cloud", counter, timer}
+  const unacked = new Map(); // chat id -> {el, peer: "pc" | "cloud", counter, timer, note}
+  const lateAcks = new Map(); // chats shown as not delivered that an ack may still correct
   let prevSession = null, handshakeAt = 0;
 
   function trackDelivery(id, el, peer, counter) {
@@ -349,12 +350,14 @@
   }
 
   function markDelivered(id) {
-    const d = unacked.get(id);
+    const d = unacked.get(id) || lateAcks.get(id);
+    lateAcks.delete(id);
     if (!d) return;
     clearTimeout(d.timer);
     unacked.delete(id);
     d.el.classList.remove("sending", "undelivered");
     d.el.dataset.delivery = "delivered";
+    if (d.note) d.note.remove();
   }
 
   function markUndelivered(id) {
@@ -362,6 +365,7 @@
     if (!d) return;
     clearTimeout(d.timer);
     unacked.delete(id);
+    lateAcks.set(id, d); // a reordered frame may still be acknowledged: then it was delivered
     d.el.classList.remove("sending");
     d.el.classList.add("undelivered");
     d.el.dataset.delivery = "undelivered";
@@ -370,6 +374,7 @@
     note.dataset.i18n = "notDelivered";
     note.textContent = t("notDelivered");
     d.el.after(note);
+    d.note = note;
   }
 
   // Every chat to `peer` still waiting is not delivered (from `counter` on, when it is known).
@@ -425,7 +430,8 @@
     if (msg.type === "received") { markDelivered(msg.id); return true; }
     if (msg.type === "resync") {
       undeliverFrom(peer, msg.expected);
-      if (peer === "pc") { session = null; rehandshake(); } else { cloudSession = null; status(t("reconnecting")); openCloud(); }
+      // The old session is still read (late replies and acks) until the new one speaks.
+      if (peer === "pc") { prevSession = session; session = null; rehandshake(); } else { cloudSession = null; status(t("reconnecting")); openCloud(); }
       return true;
     }
     return false;
