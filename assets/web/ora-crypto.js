@@ -24,9 +24,8 @@
   const dec = new TextDecoder();
   const LABEL = enc.encode("ORA-E2EE-KK-v1");
   const PROOF_LABEL = enc.encode("ORA-pair-relay-proof-v1");
-  const SAS_LABEL = enc.encode("ORA-pair-sas-v1");
-  const CODE_ID_LABEL = enc.encode("ORA-pair-code-id-v1");
-  const CODE_SECRET_LABEL = enc.encode("ORA-pair-code-secret-v1");
+  const CODE_ID_LABEL = enc.encode("ORA-pair-code-id-v2");
+  const NAMEPLATE_LENGTH = 4; // protocol/pairing.py: only these reach the Relay (hashed)
   const CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
   const HS1 = 0x01, HS2 = 0x02, DATA = 0x03, KEY = 32, MAC = 16, HEADER = 9;
   const FRAME_ROUTED = 0x01;
@@ -184,12 +183,6 @@
     return answer;
   }
 
-  function verificationCode(nodePublicKey, devicePublicKey) {
-    const digest = nacl.hash(concat(SAS_LABEL, nodePublicKey, devicePublicKey));
-    const n = Number(new DataView(digest.buffer).getBigUint64(0, false) % 1000000n);
-    return `${String(Math.floor(n / 1000)).padStart(3, "0")} ${String(n % 1000).padStart(3, "0")}`;
-  }
-
   function normalizeCode(typed) {
     const code = typed.toUpperCase().replace(/[^0-9A-Z]/g, "");
     if (code.length !== 10 || [...code].some((c) => !CODE_ALPHABET.includes(c))) {
@@ -199,11 +192,8 @@
   }
 
   function codePairingId(typed) {
-    return b64uEncode(nacl.hash(concat(CODE_ID_LABEL, enc.encode(normalizeCode(typed)))).subarray(0, 12));
-  }
-
-  function codeSecret(typed) {
-    return nacl.hash(concat(CODE_SECRET_LABEL, enc.encode(normalizeCode(typed)))).slice(0, 32);
+    const nameplate = enc.encode(normalizeCode(typed).slice(0, NAMEPLATE_LENGTH));
+    return b64uEncode(nacl.hash(concat(CODE_ID_LABEL, nameplate)).subarray(0, 12));
   }
 
   function uuidBytes(id) {
@@ -229,7 +219,7 @@
   return {
     CryptoError, ReplayError, HandshakeError, PairingError,
     Initiator, Session, HS1, HS2, DATA,
-    parseInvite, relayProof, sealRequest, openAnswer, verificationCode, codePairingId, codeSecret,
+    parseInvite, relayProof, sealRequest, openAnswer, normalizeCode, codePairingId,
     packFrame, unpackFrame, b64uEncode, b64uDecode,
     generateKeyPair: () => nacl.box.keyPair(),
     publicKeyOf: (secretKey) => nacl.scalarMult.base(secretKey),
