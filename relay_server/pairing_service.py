@@ -10,7 +10,8 @@ import time
 from collections import defaultdict, deque
 
 from protocol.pairing import proof_matches
-from relay_server.errors import BadRequest, PairingRefused, RateLimited
+from protocol.pairing_states import REFUSALS, PairingEvent, PairingState, next_state
+from relay_server.errors import BadRequest, PairingLocked, PairingRefused, RateLimited
 from relay_server.storage import RelayStore
 
 
@@ -55,11 +56,22 @@ class PairingService:
         """For a typed code: which Node an open pairing belongs to (rate-limited like attempts)."""
         self._rate_limit(source)
         row = await self._store.pairing(pairing_id)
-        if row is None or row[5] != "open" or row[3] <= time.time():
+        if row is not None and row[5] == PairingState.LOCKED:
+            raise PairingLocked(REFUSALS[PairingState.LOCKED])
+        if row is None or row[5] != PairingState.OPEN or row[3] <= time.time():
             raise PairingRefused(
                 "no open pairing has this code: check it, or make a new one on your PC"
             )
         return row[0]
+
+    async def apply(self, pairing_id: str, event: PairingEvent) -> PairingState:
+        """Move a pairing along the one transition table (protocol.pairing_states)."""
+        row = await self._store.pairing(pairing_id)
+        if row is None:
+            raise PairingRefused("this pairing code is unknown: ask for a new one on your PC")
+        state = next_state(row[5], event)
+        await self._store.set_pairing_state(pairing_id, state.value)
+        return state
 
     async def claim(self, *, pairing_id: str, proof: str, source: str) -> tuple[str, str]:
         """Check an attempt; on success the pairing is claimed (single use). Returns (node_id, role)."""

@@ -96,30 +96,40 @@
     return completePairing(invite, C.generateKeyPair());
   }
 
-  // No camera: the code is typed; the Node's key comes from the Relay, so the person compares
-  // the verification code on both screens before the PC accepts.
+  // No camera: the typed code authenticates the PC's key through SPAKE2 (assets/web/ora-pake.js,
+  // protocol/code_pairing.py); only the code's first characters reach the Relay.
   async function pairWithCode(typed) {
-    let pairingId, secret;
-    try { pairingId = C.codePairingId(typed); secret = C.codeSecret(typed); } catch (err) { status(err.message, true); return false; }
-    let info;
+    let code, pairingId;
+    try { code = C.normalizeCode(typed); pairingId = C.codePairingId(code); } catch (err) { status(t("codeInvalid"), true); return false; }
+    status(t("pairing"));
+    let found;
     try {
-      const resp = await fetch(`/v1/pair/${encodeURIComponent(pairingId)}/node`, { credentials: "omit", cache: "no-store" });
-      info = await resp.json();
-      if (!resp.ok) throw new Error(info.message || resp.statusText);
-    } catch (err) { status(t("pairFailed") + err.message, true); return false; }
+      const exchange = new OraPake.CodeExchange(code);
+      const body = await post("/v1/pair/code", { pairing_id: pairingId, pake: C.b64uEncode(exchange.message) });
+      found = exchange.openReply(C.b64uDecode(body.reply), pairingId);
+    } catch (err) {
+      status(codeRefusal(err), true);
+      return false;
+    }
     const keys = C.generateKeyPair();
-    const nodePublicKey = C.b64uDecode(info.node_public_key, 32);
     const sas = $("sas");
     sas.replaceChildren(document.createTextNode(t("compareCode")));
     const strong = document.createElement("strong");
-    strong.textContent = C.verificationCode(nodePublicKey, keys.publicKey);
+    strong.textContent = OraPake.verificationCode(found.sasKey, found.nodePublicKey, keys.publicKey);
     sas.appendChild(strong);
     sas.classList.remove("hidden");
     status("");
-    const invite = { relayUrl: location.origin, nodeId: info.node_id, pairingId, secret, nodePublicKey };
+    const invite = { relayUrl: location.origin, nodeId: found.nodeId, pairingId, secret: found.secret, nodePublicKey: found.nodePublicKey };
     const ok = await completePairing(invite, keys);
     sas.classList.add("hidden");
     return ok;
+  }
+
+  function codeRefusal(err) {
+    if (err instanceof OraPake.WrongCode) return t("codeWrong");
+    if (err.code === "pairing_locked") return t("codeLocked");
+    if (err.code === "pairing_refused" || err.code === "not_found") return t("codeUnknown");
+    return t("pairFailed") + err.message;
   }
 
   async function completePairing(invite, keys) {
@@ -304,20 +314,27 @@
   }
 
   // -- the Cloud ---------------------------------------------------------------------------------
+  // The Cloud's key is believed only when ORA's release key signed it; the release key is the
+  // one in this bundle (release-key.json, kept by the service worker), never the Relay's word.
   async function cloudKey() {
-    if (state.cloudPublicKey) return state.cloudPublicKey; // pinned on first use
-    const resp = await fetch("/v1/cloud/key", { credentials: "omit", cache: "no-store" });
+    const [resp, keyResp] = await Promise.all([
+      fetch("/v1/cloud/key", { credentials: "omit", cache: "no-store" }),
+      fetch("release-key.json", { credentials: "omit" }),
+    ]);
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) throw new Error(body.message || resp.statusText);
-    state.cloudPublicKey = C.b64uDecode(body.public_key, 32);
-    await save(state);
-    return state.cloudPublicKey;
+    if (!keyResp.ok) throw new C.CloudKeyError("this page has no release key");
+    return C.verifyCloudKey(body.statement, C.releaseKeyFrom(await keyResp.text()), Date.now() / 1000);
   }
 
   async function openCloud() {
     if (cloudSession || cloudInitiator || !ws || ws.readyState !== WebSocket.OPEN) return;
     let key;
-    try { key = await cloudKey(); } catch (err) { status(err.message, true); return; }
+    try { key = await cloudKey(); } catch (err) {
+      cloudQueue.length = 0; // nothing waits to be sent under a key we refused
+      status(err instanceof C.CloudKeyError ? t("cloudKeyRefused") : err.message, true);
+      return;
+    }
     cloudInitiator = new C.Initiator(state.deviceSecretKey, key);
     // The Cloud never paired with this device, so HS1 carries the device's static key.
     ws.send(C.packFrame(CLOUD_PEER_ID, concatBytes(cloudInitiator.start(), C.publicKeyOf(state.deviceSecretKey))));

@@ -47,6 +47,21 @@
       pcOffline: "PC がオフラインのため、送信していません。", cloudReceipt: "クラウド", tokens: "トークン",
     },
   };
+  // Typed-code pairing (SPAKE2) and the Cloud's release-signed key.
+  Object.assign(STRINGS.en, {
+    codeInvalid: "A pairing code has 10 letters and digits, like 7KQ2M-XH9PD. Check what you typed.",
+    codeWrong: "That code did not match your PC's, so nothing was paired. Check the code shown on your PC and type it again. (If it keeps failing although the code is right, the Relay may be tampering with the pairing.)",
+    codeLocked: "This code is locked after too many wrong attempts. Make a new code on your PC.",
+    codeUnknown: "No open pairing has this code. Check it, or make a new code on your PC.",
+    cloudKeyRefused: "The Cloud's key was not signed by ORA, so nothing was sent to the Cloud. The Relay may be trying to read your Cloud requests.",
+  });
+  Object.assign(STRINGS.ja, {
+    codeInvalid: "ペアリングコードは 7KQ2M-XH9PD のような英数字 10 文字です。入力内容を確認してください。",
+    codeWrong: "コードが PC のものと一致しなかったため、ペアリングしていません。PC に表示されたコードを確認して、もう一度入力してください。（コードが正しいのに失敗が続く場合は、Relay がペアリングを改ざんしている可能性があります。）",
+    codeLocked: "誤った入力が多すぎたため、このコードはロックされました。PC で新しいコードを作ってください。",
+    codeUnknown: "このコードのペアリングは見つかりません。コードを確認するか、PC で新しいコードを作ってください。",
+    cloudKeyRefused: "クラウドの鍵が ORA の署名付きではなかったため、クラウドには何も送信していません。Relay がクラウドへのリクエストを読もうとしている可能性があります。",
+  });
   let lang = (localStorage.getItem("ora.lang") || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
   function t(key) { return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.en[key] || key; }
   function apply() {
