@@ -81,4 +81,3 @@ def _reply_receiver(
             future.set_result(reply)
 
     return receive
-
