@@ -34,6 +34,7 @@
   class ReplayError extends CryptoError {}
   class HandshakeError extends CryptoError {}
   class PairingError extends CryptoError {}
+  class CloudKeyError extends CryptoError {}
 
   function concat(...parts) {
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -196,6 +197,30 @@
     return b64uEncode(nacl.hash(concat(CODE_ID_LABEL, nameplate)).subarray(0, 12));
   }
 
+  // The Cloud's key counts only when ORA's release key signed it (protocol/cloud_key.py has the
+  // construction); `releaseKey` is the 32-byte Ed25519 key from the bundle's release-key.json.
+  function verifyCloudKey(statement, releaseKey, nowSeconds) {
+    if (!statement || typeof statement.payload !== "string" || typeof statement.signature !== "string") {
+      throw new CloudKeyError("the Relay sent the Cloud's key without ORA's signature");
+    }
+    let signature;
+    try { signature = Uint8Array.from(atob(statement.signature), (c) => c.charCodeAt(0)); } catch (err) { signature = new Uint8Array(0); }
+    const signed = concat(enc.encode("ora-cloud-key/1\n"), enc.encode(statement.payload));
+    if (signature.length !== 64 || releaseKey.length !== 32 || !nacl.sign.detached.verify(signed, signature, releaseKey)) {
+      throw new CloudKeyError("the Cloud's key is not signed by ORA's release key");
+    }
+    const claim = JSON.parse(statement.payload);
+    if (claim.kind !== "ora-cloud-key" || !Number.isInteger(claim.not_after)) throw new CloudKeyError("the signed statement is not about the Cloud's key");
+    if (claim.not_after < nowSeconds) throw new CloudKeyError("the Cloud's signed key has expired: update ORA");
+    return b64uDecode(claim.public_key, 32);
+  }
+
+  function releaseKeyFrom(text) {
+    const raw = Uint8Array.from(atob(JSON.parse(text).ed25519_public), (c) => c.charCodeAt(0));
+    if (raw.length !== 32) throw new CloudKeyError("release-key.json does not hold an Ed25519 key");
+    return raw;
+  }
+
   function uuidBytes(id) {
     const h = id.replace(/-/g, "");
     if (!/^[0-9a-f]{32}$/i.test(h)) throw new CryptoError("not a UUID");
@@ -217,7 +242,7 @@
   }
 
   return {
-    CryptoError, ReplayError, HandshakeError, PairingError,
+    CryptoError, ReplayError, HandshakeError, PairingError, CloudKeyError, verifyCloudKey, releaseKeyFrom,
     Initiator, Session, HS1, HS2, DATA,
     parseInvite, relayProof, sealRequest, openAnswer, normalizeCode, codePairingId,
     packFrame, unpackFrame, b64uEncode, b64uDecode,

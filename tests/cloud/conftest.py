@@ -31,6 +31,7 @@ from tests.relay.conftest import (
 from tests.support.device_client import Device
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures import fake_openai, open_runtime  # noqa: F401
+from tests.support.release import cloud_key_statement
 
 WEBHOOK_SECRET = "whsec_test_only_not_a_real_secret"
 # Billed at gpt-4o's prices from litellm's local cost map ($2.50 / $10 per million tokens), so a
@@ -96,6 +97,9 @@ def cloud_relay_env(cloud_keys: dict[str, str]) -> dict[str, str]:
     """What a Relay offering the Cloud is configured with (tests add to it)."""
     return {
         "ORA_RELAY_CLOUD_PUBLIC_KEY": cloud_keys["ORA_RELAY_CLOUD_PUBLIC_KEY"],
+        "ORA_RELAY_CLOUD_KEY_STATEMENT": cloud_key_statement(
+            cloud_keys["ORA_RELAY_CLOUD_PUBLIC_KEY"]
+        ),
         "ORA_RELAY_CLOUD_TOKEN_SHA256": cloud_keys["ORA_RELAY_CLOUD_TOKEN_SHA256"],
         "ORA_RELAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
