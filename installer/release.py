@@ -4,6 +4,8 @@
     python -m installer.release add     --workspace W --bundle dist/ora --version 0.2.0
     python -m installer.release refresh --workspace W            # re-sign timestamp/snapshot
     python -m installer.release rotate  --workspace W --role targets --offline-dir KEYS
+    python -m installer.release web     --workspace W --version 0.2.0   # sign the web client
+    python -m installer.release web-keygen --workspace W                # (init makes it too)
 
 A workspace holds `keystore/` (the online keys: targets, snapshot, timestamp, and every public
 key), `repository/` (publish this folder as it is: `metadata/` and `targets/`) and tufup's
@@ -12,6 +14,11 @@ with a threshold of two: move that folder to offline media; it is needed again o
 root metadata (rotating any key), given with --offline-dir.
 
 The app ships `repository/metadata/root.json` as its trusted root (installer.build copies it).
+
+The web client is signed by ORA's release key (Ed25519, `keystore/web-release.ed25519`; see
+installer.release_key): `web` copies `assets/web` to `web/` in the workspace with a signed
+`bundle.json` (installer.web_bundle); publish `web/` as it is on the client's own origin. The
+key's public half goes into the repo as `assets/web/release-key.json`.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from installer import release_key, web_bundle
 
 APP_NAME = "ora"
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
@@ -106,6 +115,32 @@ class ReleaseRepo:
         self.offline_dir.mkdir(parents=True, exist_ok=True)
         for name in root_names:
             shutil.move(str(self.keystore / name), str(self.offline_dir / name))
+        self.web_keygen()
+
+    @property
+    def web_key_path(self) -> Path:
+        """The release key that signs the web bundle (never in git)."""
+        return self.keystore / release_key.KEY_FILE
+
+    def web_keygen(self) -> str:
+        """Make the web release key if there is none; returns release-key.json's text."""
+        if not self.web_key_path.exists():
+            release_key.save(release_key.generate(), self.web_key_path)
+        text = release_key.public_json(release_key.load(self.web_key_path))
+        (self.workspace / release_key.PUBLIC_JSON).write_text(text)
+        return text
+
+    def web(
+        self, version: str, src: Path, out: Path | None = None, *, pin_own_key: bool = False
+    ) -> Path:
+        """Sign the web client at src as version into out (default WORKSPACE/web)."""
+        key = release_key.load(self.web_key_path)
+        try:
+            return web_bundle.build(
+                src, out or self.workspace / "web", key, version, pin_own_key=pin_own_key
+            )
+        except web_bundle.WebBundleError as err:
+            raise ReleaseError(str(err)) from None
 
     def add(
         self, bundle_dir: Path, version: str, *, skip_patch: bool = False, required: bool = False
@@ -207,6 +242,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     rotate = sub.add_parser("rotate", help="replace a role's key")
     rotate.add_argument("--role", required=True, choices=["root", *ONLINE_ROLES])
     rotate.add_argument("--old-key")
+    sub.add_parser("web-keygen", help="make the web release key (init does) and print its pin")
+    web = sub.add_parser("web", help="sign the web client as a bundle its service worker takes")
+    web.add_argument("--version", required=True)
+    web.add_argument("--src", type=Path, default=Path("assets/web"))
+    web.add_argument("--out", type=Path, help="default: WORKSPACE/web")
+    web.add_argument(
+        "--pin-own-key",
+        action="store_true",
+        help="write the signing key's public half as release-key.json (tests, development)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="release: %(message)s")
     release = ReleaseRepo(args.workspace, args.offline_dir)
@@ -221,13 +266,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.bundle, args.version, skip_patch=args.skip_patch, required=args.required
             )
             print(f"published {archive.name}; upload {release.repository} as it is")
+        elif args.command == "web-keygen":
+            print(release.web_keygen(), end="")
+            print(f"commit this as assets/web/{release_key.PUBLIC_JSON}", file=sys.stderr)
+        elif args.command == "web":
+            manifest = release.web(args.version, args.src, args.out, pin_own_key=args.pin_own_key)
+            print(f"signed web client {args.version}; publish {manifest.parent} as it is")
         elif args.command == "refresh":
             release.refresh()
             print("snapshot and timestamp re-signed")
         else:
             name = release.rotate(args.role, args.old_key)
             print(f"{args.role} now signs with {name}; the old key is in {RETIRED}/")
-    except ReleaseError as err:
+    except (ReleaseError, release_key.ReleaseKeyError) as err:
         print(f"release: {err}", file=sys.stderr)
         return 2
     return 0

@@ -59,5 +59,6 @@ SUBSCRIPTION_INACTIVE = "subscription_inactive"  # the account's Relay plan is p
 CLOUD_NOT_ALLOWED = "cloud_not_allowed"  # this device may not spend the account's money
 CLOUD_UNAVAILABLE = "cloud_unavailable"  # no Cloud worker is connected (or it went away)
 BUDGET_EXHAUSTED = "budget_exhausted"  # the account's monthly Cloud budget is spent
+NO_CLOUD_BUDGET = "no_cloud_budget"  # a new account: no Cloud budget until a payment activates it
 DUPLICATE_REQUEST = "duplicate_request"  # this request id was already run (not billed again)
 PROVIDER_FAILED = "provider_failed"  # the Cloud's model provider failed

@@ -29,6 +29,7 @@ from protocol import errors as codes
 from relay_server.errors import (
     BadRequest,
     CloudNotAllowed,
+    NoCloudBudget,
     RelayError,
     SubscriptionInactive,
     WebhookRefused,
@@ -92,12 +93,10 @@ class Billing:
         return time.time() - self._settings.cloud_claim_lease_s
 
     async def account(self, account_id: str) -> AccountRow:
-        """The account (created with the configured defaults for Nodes registered earlier)."""
+        """The account, created if new: the configured plan and status, and no Cloud budget
+        (a payment gives it one, see `webhook`)."""
         return await self._store.ensure_account(
-            account_id,
-            self._settings.plan_name,
-            self._settings.new_account_status,
-            to_nusd(self._settings.cloud_budget_usd),
+            account_id, self._settings.plan_name, self._settings.new_account_status, 0
         )
 
     async def require_active(self, account_id: str) -> AccountRow:
@@ -123,6 +122,12 @@ class Billing:
             account = await self.require_active(node_id)
         except RelayError as err:
             return _refusal(err)
+        if account.budget_nusd <= 0:
+            return _refusal(
+                NoCloudBudget(
+                    "no Cloud budget: subscribe to ORA's plan to send requests to the Cloud"
+                )
+            )
         outcome, amount = await self._store.claim_usage(
             node_id,
             request_id,
@@ -249,6 +254,12 @@ class Billing:
         if not await self._store.set_account_status(account_id, status, created):
             _LOGGER.info("webhook event older than the account's state; not applied")
         current = await self.account(account_id)
+        if current.status == ACTIVE and current.budget_nusd == 0:
+            # The first payment activates the Cloud with the plan's budget. Later events leave
+            # the budget alone (the operator may have changed it).
+            await self._store.set_account_budget(
+                account_id, to_nusd(self._settings.cloud_budget_usd)
+            )
         return account_id, current.status
 
 

@@ -99,6 +99,13 @@ class CloudNotAllowed(RelayError):
     status = 403
 
 
+class NoCloudBudget(RelayError):
+    """The account has no Cloud budget yet: a subscription payment activates it."""
+
+    code = "no_cloud_budget"
+    status = 402
+
+
 class CloudUnavailable(RelayError):
     """No Cloud worker is connected."""
 

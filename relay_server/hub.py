@@ -1,7 +1,19 @@
 """Live connections and routing between a device and its own Node (in-process).
 
-Each connection has a bounded send queue drained by one writer task; a peer that cannot keep
-up is disconnected with a reason instead of letting the Relay's memory grow.
+What the Relay holds for a peer that does not read is bounded three ways, so a stalled reader
+costs the Relay a few MiB and then its connection, never the memory of everyone else:
+
+- each connection's send queue, in frames and in bytes (`queue_frames`, `queue_bytes`);
+- all queues together (`SendBudget`): a frame that would pass the total closes the connection
+  it was queued for, the one that is behind;
+- each write (`write_timeout_s`): a peer whose socket accepts nothing for that long is gone.
+
+A connection closed for any of these is aborted, not closed politely: a polite close waits for
+the kernel to flush what the peer will never read, which is exactly the memory to free.
+
+Nodes and devices live in separate tables (`nodes`, `devices`): an id is only ever looked up
+in the table of the kind the caller expects, so a device named after a Node's id is never
+taken for that Node.
 """
 
 from __future__ import annotations
@@ -9,14 +21,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
 from protocol.messages import Error, Message, encode
 
 _LOGGER = logging.getLogger(__name__)
+# A last message and a close frame get this long before the socket is cut.
+CLOSE_GRACE_S = 1.0
+DEFAULT_QUEUE_BYTES = 2 * 1024 * 1024 + 4096
+DEFAULT_WRITE_TIMEOUT_S = 10.0
+SLOW = Error(code="slow_consumer", message="you were too slow to receive; reconnect")
+EXPIRED = Error(
+    code="token_expired", message="your access token expired: refresh it and connect again"
+)
+
+
+class SendBudget:
+    """The bytes waiting to be written by every connection of this process, against one limit.
+
+    When a frame would pass the limit, the connection furthest behind (the most bytes waiting)
+    is closed to make room: that is the stalled reader, not whoever happens to send next.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.members: set[Connection] = set()
+
+    def take(self, size: int, taker: Connection) -> bool:
+        """Reserve `size` bytes for `taker`; False when only closing `taker` would make room."""
+        while self.used + size > self.limit:
+            victim = max(self.members, key=lambda c: c.waiting, default=None)
+            if victim is None or victim is taker or victim.waiting == 0:
+                return False
+            victim.evict(SLOW)
+        self.used += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.used -= size
 
 
 @dataclass(eq=False)
@@ -28,12 +77,23 @@ class Connection:
     peer_id: str  # node_id or device_id
     node_id: str
     queue_frames: int
+    queue_bytes: int = DEFAULT_QUEUE_BYTES
+    write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S
+    budget: SendBudget = field(default_factory=lambda: SendBudget(1 << 62))
+    transport: asyncio.BaseTransport | None = None  # to cut a stalled socket
+    family_id: str = ""  # a device's token family (revoking it closes this connection)
+    expires_at: float = 0.0  # when the access token that opened it expires (0: never)
     queue: asyncio.Queue[str | bytes | None] = field(init=False)
+    queued_bytes: int = 0
+    in_transport: int = 0  # what the transport held after the last write
+    closing: bool = False
     writer: asyncio.Task[None] | None = None
     bytes_in: int = 0
     bytes_out: int = 0
     peer_raw: bytes = field(init=False)
     node_raw: bytes = field(init=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _expiry: asyncio.TimerHandle | None = None
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.queue_frames)
@@ -41,57 +101,173 @@ class Connection:
         self.node_raw = uuid.UUID(self.node_id).bytes
 
     def start(self) -> None:
+        self.budget.members.add(self)
         self.writer = asyncio.create_task(self._drain())
+        if self.expires_at:
+            self.set_expiry(self.expires_at)
+
+    @property
+    def waiting(self) -> int:
+        """Bytes queued here plus what the transport still holds for the peer."""
+        return self.queued_bytes + self.in_transport
 
     async def _drain(self) -> None:
         while (item := await self.queue.get()) is not None:
+            size = len(item)
             try:
-                if isinstance(item, bytes):
-                    await self.ws.send_bytes(item)
-                else:
-                    await self.ws.send_str(item)
-                self.bytes_out += len(item)
+                async with asyncio.timeout(self.write_timeout_s):
+                    if isinstance(item, bytes):
+                        await self.ws.send_bytes(item)
+                    else:
+                        await self.ws.send_str(item)
+                self.bytes_out += size
+            except TimeoutError:
+                _LOGGER.info("write timed out: closing a %s that stopped reading", self.role)
+                self._spawn(self.close(SLOW))
+                return
             except (ConnectionError, RuntimeError):
                 return
+            finally:
+                self._release(size)
+                self._count_transport()
+
+    def _count_transport(self) -> None:
+        """Hold what the transport buffers for the peer against the budget too."""
+        transport = self._transport()
+        now = transport.get_write_buffer_size() if transport is not None else 0
+        if self.closing:
+            now = 0
+        self.budget.used += now - self.in_transport
+        self.in_transport = now
+
+    def _release(self, size: int) -> None:
+        self.queued_bytes -= size
+        self.budget.give(size)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def send(self, item: str | bytes) -> bool:
-        """Queue a frame; a full queue disconnects the slow peer. False if it was dropped."""
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except asyncio.QueueFull:
-            asyncio.get_running_loop().create_task(
-                self.close(
-                    Error(code="slow_consumer", message="you were too slow to receive; reconnect")
-                )
-            )
+        """Queue a frame; a peer that is too far behind is closed. False if it was dropped."""
+        if self.closing:
             return False
+        size = len(item)
+        if (
+            self.waiting + size > self.queue_bytes
+            or self.queue.full()
+            or not self.budget.take(size, self)
+        ):
+            self.evict(SLOW)
+            return False
+        self.queued_bytes += size
+        self.queue.put_nowait(item)
+        return True
+
+    def evict(self, reason: Message) -> None:
+        """Stop writing to this peer and free what it holds now; close it in the background."""
+        if self.closing:
+            return
+        self._stop()
+        self._spawn(self._finish_close(reason, WSCloseCode.POLICY_VIOLATION))
 
     def send_message(self, msg: Message) -> bool:
         """Queue a control message."""
         return self.send(encode(msg))
 
+    def set_expiry(self, expires_at: float) -> None:
+        """End this connection when its access token expires (renewing in band moves it)."""
+        self.expires_at = expires_at
+        if self._expiry is not None:
+            self._expiry.cancel()
+        delay = max(0.0, expires_at - time.time())
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(delay, lambda: self._spawn(self.close(EXPIRED)))
+
+    def _discard_queue(self) -> None:
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if item is not None:
+                self._release(len(item))
+
+    def _transport(self) -> asyncio.WriteTransport | None:
+        transport = self.transport
+        if transport is None:
+            request = getattr(self.ws, "_req", None)  # aiohttp keeps no public handle on it
+            transport = request.transport if request is not None else None
+        return transport if isinstance(transport, asyncio.WriteTransport) else None
+
+    def abort(self) -> None:
+        """Cut the socket now, dropping whatever the kernel and the transport still hold."""
+        transport = self._transport()
+        if transport is not None:
+            transport.abort()
+        self._count_transport()
+
+    def _stop(self) -> None:
+        self.closing = True
+        self.budget.members.discard(self)
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self.writer is not None and self.writer is not asyncio.current_task():
+            self.writer.cancel()
+        self._discard_queue()
+
     async def close(
         self, reason: Message | None = None, code: int = WSCloseCode.POLICY_VIOLATION
     ) -> None:
-        """Send a last message (bypassing the full queue) and close."""
-        with contextlib.suppress(Exception):
-            if reason is not None and not self.ws.closed:
-                await self.ws.send_str(encode(reason))
-        await self.ws.close(code=code)
-        if self.writer is not None:
-            self.writer.cancel()
+        """Say why (past whatever is queued) and close; a peer that does not take it is cut."""
+        if self.closing:
+            return
+        self._stop()
+        await self._finish_close(reason, code)
+
+    async def _finish_close(self, reason: Message | None, code: int) -> None:
+        if self.writer is not None and self.writer is not asyncio.current_task():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.writer
+        try:
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                if reason is not None and not self.ws.closed:
+                    await self.ws.send_str(encode(reason))
+                await self.ws.close(code=code)
+        except Exception:  # timed out or the socket broke: cut it either way
+            self.abort()
+        self._count_transport()
 
 
 class Hub:
     """Who is connected, and delivery to them."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        total_bytes: int = 48 * 1024 * 1024,
+        write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S,
+    ) -> None:
         self.nodes: dict[str, Connection] = {}
         self.devices: dict[str, Connection] = {}
         # The same connections keyed by raw 16-byte id, for routing without string conversions.
         self.nodes_raw: dict[bytes, Connection] = {}
         self.devices_raw: dict[bytes, Connection] = {}
+        self.budget = SendBudget(total_bytes)
+        self.queue_bytes = queue_bytes
+        self.write_timeout_s = write_timeout_s
+
+    def connection(
+        self, ws: web.WebSocketResponse, request: web.BaseRequest, **fields: object
+    ) -> Connection:
+        """A connection under this hub's limits (queue bytes, total, write timeout)."""
+        return Connection(
+            ws=ws,
+            transport=request.transport,
+            queue_bytes=self.queue_bytes,
+            write_timeout_s=self.write_timeout_s,
+            budget=self.budget,
+            **fields,  # type: ignore[arg-type]
+        )
 
     def node_online(self, node_id: str) -> bool:
         return node_id in self.nodes
@@ -99,8 +275,15 @@ class Hub:
     def devices_of(self, node_id: str) -> list[Connection]:
         return [c for c in self.devices.values() if c.node_id == node_id]
 
+    def devices_where(self, match: Callable[[Connection], bool]) -> list[Connection]:
+        return [c for c in self.devices.values() if match(c)]
+
     async def attach(self, conn: Connection) -> None:
         """Register a connection, replacing (and closing) an older one for the same peer."""
+        if conn.budget.limit == 1 << 62:  # made without `connection()`: give it this hub's limits
+            conn.budget = self.budget
+            conn.queue_bytes = self.queue_bytes
+            conn.write_timeout_s = self.write_timeout_s
         table = self.nodes if conn.role == "node" else self.devices
         raw = self.nodes_raw if conn.role == "node" else self.devices_raw
         old = table.get(conn.peer_id)
@@ -117,10 +300,10 @@ class Hub:
         """Forget a connection if it is still the current one for its peer."""
         table = self.nodes if conn.role == "node" else self.devices
         raw = self.nodes_raw if conn.role == "node" else self.devices_raw
-        if table.get(conn.peer_id) is conn:
+        current = table.get(conn.peer_id) is conn
+        if current:
             del table[conn.peer_id]
             raw.pop(conn.peer_raw, None)
-            if conn.writer is not None:
-                conn.queue.put_nowait(None) if not conn.queue.full() else conn.writer.cancel()
-            return True
-        return False
+        conn._stop()  # its socket is gone: nothing more is written, what it held is free
+        conn._count_transport()
+        return current

@@ -7,11 +7,11 @@ protocol.pairing); the Node decrypts the request and checks the secret itself.
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
 
 from protocol.pairing import proof_matches
 from protocol.pairing_states import REFUSALS, PairingEvent, PairingState, next_state
 from relay_server.errors import BadRequest, PairingLocked, PairingRefused, RateLimited
+from relay_server.rate_limit import RateLimiter
 from relay_server.storage import RelayStore
 
 
@@ -19,13 +19,19 @@ class PairingService:
     """Open pairings and check attempts at them."""
 
     def __init__(
-        self, store: RelayStore, *, max_ttl_s: int, max_attempts: int, ip_per_minute: int
+        self,
+        store: RelayStore,
+        *,
+        max_ttl_s: int,
+        max_attempts: int,
+        ip_per_minute: int,
+        max_keys: int = 100_000,
     ) -> None:
         self._store = store
         self._max_ttl = max_ttl_s
         self._max_attempts = max_attempts
-        self._ip_per_minute = ip_per_minute
-        self._ip_attempts: dict[str, deque[float]] = defaultdict(deque)
+        # Keyed on the client's real address (see rate_limit.client_address), IPv6 by /64.
+        self._attempts = RateLimiter(ip_per_minute, 60.0, max_keys=max_keys)
 
     async def open(
         self, *, node_id: str, pairing_id: str, verifier: str, ttl_s: int, role: str
@@ -44,13 +50,8 @@ class PairingService:
         return expires
 
     def _rate_limit(self, source: str) -> None:
-        now = time.monotonic()
-        window = self._ip_attempts[source]
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= self._ip_per_minute:
+        if not self._attempts.allow(source):
             raise RateLimited("too many pairing attempts from this address: wait a minute")
-        window.append(now)
 
     async def lookup(self, *, pairing_id: str, source: str) -> str:
         """For a typed code: which Node an open pairing belongs to (rate-limited like attempts)."""
@@ -80,18 +81,16 @@ class PairingService:
         if row is None:
             raise PairingRefused("this pairing code is unknown: ask for a new one on your PC")
         node_id, verifier, role, expires_at, _attempts, state = row
-        if state == "locked":
-            raise PairingRefused(
-                "this pairing is locked after too many wrong attempts: make a new code on your PC"
-            )
-        if state != "open":
-            raise PairingRefused("this pairing code was already used: make a new one on your PC")
+        if state == PairingState.LOCKED:
+            raise PairingLocked(REFUSALS[PairingState.LOCKED])
+        if state != PairingState.OPEN:
+            raise PairingRefused(REFUSALS.get(PairingState(state), REFUSALS[PairingState.USED]))
         if expires_at <= time.time():
             raise PairingRefused("this pairing code has expired: make a new one on your PC")
         if not proof_matches(proof, verifier):
             attempts = await self._store.count_failed_attempt(pairing_id, self._max_attempts)
             if attempts >= self._max_attempts:
-                raise PairingRefused(
+                raise PairingLocked(
                     "wrong pairing secret; the pairing is now locked: make a new code on your PC"
                 )
             raise PairingRefused("wrong pairing secret")

@@ -10,6 +10,17 @@ from pathlib import Path
 _REPO_WEB = Path(__file__).resolve().parent.parent / "assets" / "web"
 
 
+# Numeric settings read from the environment as they are: (variable, field, type).
+_NUMBERS: tuple[tuple[str, str, type[int] | type[float]], ...] = (
+    ("ORA_RELAY_SEND_QUEUE_BYTES", "send_queue_bytes", int),
+    ("ORA_RELAY_SEND_TOTAL_BYTES", "send_total_bytes", int),
+    ("ORA_RELAY_WRITE_TIMEOUT_S", "write_timeout_s", float),
+    ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", int),
+    ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", int),
+    ("ORA_RELAY_IP_ATTEMPTS_PER_MINUTE", "ip_attempts_per_minute", int),
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RelaySettings:
     """Everything a Relay process is configured with."""
@@ -28,6 +39,18 @@ class RelaySettings:
     heartbeat_s: float = 20.0
     max_frame_bytes: int = 1024 * 1024 + 1024
     send_queue_frames: int = 256
+    # What one connection may have waiting to be written; more and it is too slow: closed.
+    send_queue_bytes: int = 2 * 1024 * 1024 + 4096
+    # What all connections together may have waiting; a frame that would pass it closes the
+    # connection it was for (the one that is behind), so stalled readers cannot add up.
+    send_total_bytes: int = 48 * 1024 * 1024
+    # A single write that does not finish in this time means the reader stopped reading.
+    write_timeout_s: float = 10.0
+    # Rate limits key on the real client address: X-Forwarded-For is believed only from these
+    # proxies (CIDRs). Entries expire; the table holds at most rate_limit_max_keys clients.
+    trusted_proxies: tuple[str, ...] = ()
+    rate_limit_max_keys: int = 100_000
+    node_registrations_per_hour: int = 10
     insecure_node_versions: frozenset[str] = field(default_factory=frozenset)
     web_dir: Path = _REPO_WEB
     database_url: str = ""  # PostgreSQL for several instances; empty = embedded SQLite
@@ -42,7 +65,9 @@ class RelaySettings:
     plan_name: str = "relay-monthly"
     plan_price_usd: float = 5.0
     new_account_status: str = "active"
-    cloud_budget_usd: float = 10.0  # monthly Cloud budget of a new account
+    # The monthly Cloud budget an account gets when a payment activates it (the webhook). A
+    # new account has none: registering a Node costs nothing, so it must not buy Cloud time.
+    cloud_budget_usd: float = 10.0
     # The most one request may reserve of the budget while it runs (see storage.HELD_SQL).
     cloud_reservation_usd: float = 0.25
     # A claim not billed within this time is from a worker that died: its reservation is
@@ -77,6 +102,13 @@ class RelaySettings:
             values["redis_prefix"] = env["ORA_RELAY_REDIS_PREFIX"]
         if env.get("ORA_RELAY_SEND_QUEUE_FRAMES"):
             values["send_queue_frames"] = int(env["ORA_RELAY_SEND_QUEUE_FRAMES"])
+        for name, key, cast in _NUMBERS:
+            if env.get(name):
+                values[key] = cast(env[name])
+        if env.get("ORA_RELAY_TRUSTED_PROXIES"):
+            values["trusted_proxies"] = tuple(
+                p.strip() for p in env["ORA_RELAY_TRUSTED_PROXIES"].split(",") if p.strip()
+            )
         if env.get("ORA_RELAY_ACCESS_TTL_S"):
             values["access_ttl_s"] = int(env["ORA_RELAY_ACCESS_TTL_S"])
         if env.get("ORA_RELAY_CLOUD_TOKEN_SHA256"):

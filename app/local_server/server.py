@@ -6,7 +6,8 @@ Three checks stand before every API call, because a web page the owner visits ca
 - Origin, when a browser sends one, must be this server itself (cross-site requests and
   WebSocket hijacking carry the attacker's origin);
 - the bearer token from `<state_dir>/local-token` (mode 0600, so only the owner's account and
-  processes can read it).
+  processes can read it), or a browser session from a one-time sign-in code (login.py): the
+  tray never puts the file's token on a browser's command line.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from aiohttp import web
 from app.core.assistant import TurnRequest
 from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
 from app.core.runtime import Runtime
+from app.local_server.login import LoginCodes
 from app.policy.gate import Role
 
 _LOGGER = logging.getLogger(__name__)
 TOKEN_FILE = "local-token"  # noqa: S105 - a file name, not a secret
 WEB_DIR = Path(__file__).resolve().parents[2] / "assets" / "web"
 RUNTIME = web.AppKey("runtime", Runtime)
+LOGIN = web.AppKey("login", LoginCodes)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -60,16 +63,19 @@ class LocalServer:
     runner: web.AppRunner
     port: int
     token: str
+    login: LoginCodes
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/app/"
 
-    @property
     def owner_url(self) -> str:
-        # The token rides in the fragment, which the browser never sends to any server; the
-        # page reads it once and removes it from the address bar.
-        return f"{self.url}#local={self.token}"
+        """A URL that signs one browser tab in as the owner at this PC, once, within a minute.
+
+        It goes on the browser's command line, which other local users can read; it holds
+        only a single-use code (login.py), never the local token.
+        """
+        return f"{self.url}#login={self.login.issue()}"
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -82,7 +88,10 @@ async def start(runtime: Runtime) -> LocalServer | None:
     # Port 0 means "any free port"; it is fixed here because the Host check names it.
     port = settings.local_port or _free_port()
     extra = {f"{settings.local_host}:{port}"} if settings.expose_lan else set()
-    runner = web.AppRunner(create_app(runtime, token, port, extra_hosts=extra), access_log=None)
+    login = LoginCodes()
+    runner = web.AppRunner(
+        create_app(runtime, token, port, extra_hosts=extra, login=login), access_log=None
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, bind_host(settings.local_host, settings.expose_lan), port).start()
@@ -94,7 +103,7 @@ async def start(runtime: Runtime) -> LocalServer | None:
             err.strerror,
         )
         return None
-    return LocalServer(runner=runner, port=port, token=token)
+    return LocalServer(runner=runner, port=port, token=token, login=login)
 
 
 def _free_port() -> int:
@@ -104,9 +113,15 @@ def _free_port() -> int:
 
 
 def create_app(
-    runtime: Runtime, token: str, port: int, *, extra_hosts: set[str] | None = None
+    runtime: Runtime,
+    token: str,
+    port: int,
+    *,
+    extra_hosts: set[str] | None = None,
+    login: LoginCodes | None = None,
 ) -> web.Application:
     """The local server for one Node; `port` is the one it is bound to (Host is checked against it)."""
+    login = login or LoginCodes()
     allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
     allowed_hosts |= extra_hosts or set()
     allowed_origins = {f"http://{h}" for h in allowed_hosts}
@@ -129,7 +144,10 @@ def create_app(
             )
         if request.path.startswith("/api/"):
             presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not presented or not hmac.compare_digest(presented.encode(), token.encode()):
+            if not presented or not (
+                hmac.compare_digest(presented.encode(), token.encode())
+                or login.is_session(presented)
+            ):
                 return web.json_response(
                     {"error": "unauthorized", "message": "missing or wrong local token"}, status=401
                 )
@@ -143,6 +161,8 @@ def create_app(
 
     app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
     app[RUNTIME] = runtime
+    app[LOGIN] = login
+    app.router.add_post("/auth/login", sign_in)
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/chat", chat)
     if WEB_DIR.is_dir():
@@ -153,6 +173,31 @@ def create_app(
 
 async def web_client(_request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """Exchange a one-time code from the tray's link for this tab's session token."""
+    try:
+        body = await request.json()
+        code = body["code"]
+        if not isinstance(code, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return web.json_response(
+            {"error": "bad_request", "message": 'send {"code": "..."}'}, status=400
+        )
+    session = request.app[LOGIN].exchange(code)
+    if session is None:
+        _LOGGER.warning("local sign-in refused: unknown, used or expired code")
+        return web.json_response(
+            {
+                "error": "code_used",
+                "message": "this sign-in link was already used or has expired; "
+                "open the browser again from ORA's tray menu",
+            },
+            status=401,
+        )
+    return web.json_response({"token": session}, headers={"Cache-Control": "no-store"})
 
 
 async def status(request: web.Request) -> web.Response:

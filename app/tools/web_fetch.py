@@ -1,34 +1,23 @@
 """Fetch a web page as text (MEDIUM), within size, time and content-type limits.
 
-Addresses on this PC or the LAN (loopback, private, link-local) are refused unless
-`[tools.web_fetch] allow_private = true`: a page's hidden instructions must not turn ORA into
-a way to reach the owner's router or local services.
+Fetching goes through `netguard`, the guarded fetcher the Cloud uses too: addresses on this PC
+or the LAN (loopback, private, link-local, CGNAT...) are refused at connect time, redirects
+included, unless `[tools.web_fetch] allow_private = true`: a page's hidden instructions must not
+turn ORA into a way to reach the owner's router or local services.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit
-
-import aiohttp
 
 from app.policy.gate import Risk
 from app.tools.spec import ToolContext, ToolFailure, ToolSpec
+from netguard import AddressPolicy, FetchRefused, GuardedFetcher
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 15.0
 MAX_TEXT_CHARS = 50_000
-TEXT_TYPES = (
-    "text/",
-    "application/json",
-    "application/xml",
-    "application/xhtml+xml",
-    "application/rss+xml",
-)
 
 
 class _TextOnly(HTMLParser):
@@ -59,65 +48,36 @@ def html_to_text(html: str) -> str:
     return "\n".join(parser.parts)
 
 
-async def _check_host(host: str, allow_private: bool) -> None:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        raise ToolFailure(f"cannot resolve {host!r}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not allow_private and (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-        ):
-            raise ToolFailure(
-                f"{host} is an address on this PC or its network; fetching it is not allowed"
-            )
+def fetcher_for(ctx: ToolContext) -> GuardedFetcher:
+    """The guarded fetcher with this profile's limits and address choice."""
+    lookup = ctx.extras.get("dns_lookup")  # tests plug their own DNS in; None: the system's
+    return GuardedFetcher(
+        policy=AddressPolicy(allow_private=bool(ctx.config.get("allow_private", False))),
+        lookup=lookup if callable(lookup) else None,
+        timeout_s=float(ctx.config.get("timeout_s", DEFAULT_TIMEOUT_S)),
+        max_bytes=int(ctx.config.get("max_bytes", DEFAULT_MAX_BYTES)),
+        user_agent="ORA/0.1",
+    )
 
 
 async def _fetch(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     url = args["url"]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ToolFailure("only http:// and https:// addresses can be fetched")
-    await _check_host(parts.hostname, bool(ctx.config.get("allow_private", False)))
-    max_bytes = int(ctx.config.get("max_bytes", DEFAULT_MAX_BYTES))
-    timeout = aiohttp.ClientTimeout(total=float(ctx.config.get("timeout_s", DEFAULT_TIMEOUT_S)))
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, allow_redirects=False, headers={"User-Agent": "ORA/0.1"}) as resp,
-        ):
-            if 300 <= resp.status < 400:
-                return {
-                    "url": url,
-                    "status": resp.status,
-                    "redirect_to": resp.headers.get("Location", ""),
-                }
-            ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if not ctype.startswith(TEXT_TYPES):
-                raise ToolFailure(f"{url} is {ctype or 'of unknown type'}, not text; not fetched")
-            body = bytearray()
-            async for chunk in resp.content.iter_chunked(65536):
-                body += chunk
-                if len(body) > max_bytes:
-                    raise ToolFailure(f"{url} is larger than {max_bytes // 1024} KB; stopped")
-            text = body.decode(resp.charset or "utf-8", errors="replace")
-    except TimeoutError:
-        raise ToolFailure(f"{url} did not answer within {timeout.total:.0f} s") from None
-    except aiohttp.ClientError as err:
-        raise ToolFailure(f"could not fetch {url}: {type(err).__name__}") from None
-    if "html" in ctype:
+        page = await fetcher_for(ctx).fetch(url)
+    except FetchRefused as err:
+        raise ToolFailure(str(err)) from None
+    text = page.text()
+    if "html" in page.content_type:
         text = html_to_text(text)
-    return {
-        "url": url,
-        "status": resp.status,
+    result: dict[str, Any] = {
+        "url": page.url,
+        "status": page.status,
         "text": text[:MAX_TEXT_CHARS],
         "truncated": len(text) > MAX_TEXT_CHARS,
     }
+    if len(page.hops) > 1:
+        result["redirected_from"] = list(page.hops[:-1])
+    return result
 
 
 def tools() -> list[ToolSpec]:

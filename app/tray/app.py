@@ -460,7 +460,7 @@ class TrayApp(QObject):
                 self.tr("The local server is not running (its port is in use); see the log."),
             )
             return False
-        return QDesktopServices.openUrl(QUrl(self.local.owner_url))
+        return QDesktopServices.openUrl(QUrl(self.local.owner_url()))
 
     def send_chat(self, text: str) -> None:
         async def turn() -> None:

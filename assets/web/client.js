@@ -309,8 +309,14 @@
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(codeText(msg.code, msg.message), true);
     }
+  }
+
+  // A refusal in the user's language when the client knows its code, else the sender's words.
+  function codeText(code, fallback) {
+    const key = "err_" + code;
+    return code && t(key) !== key ? t(key) : fallback;
   }
 
   // -- the Cloud ---------------------------------------------------------------------------------
@@ -368,8 +374,14 @@
       if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
-      status(msg.message, true);
+      status(codeText(msg.code, msg.message), true);
     }
+  }
+
+  // A refusal in the user's language when the client knows its code, else the sender's words.
+  function codeText(code, fallback) {
+    const key = "err_" + code;
+    return code && t(key) !== key ? t(key) : fallback;
   }
 
   function sendCloud(obj) {
@@ -478,16 +490,28 @@
   }
 
   // -- on the PC itself: the local server, no Relay, no pairing ----------------------------------
-  // The tray opens this page as /app/#local=<token>. The token stays in this tab only
-  // (sessionStorage) and goes only to the server that served the page.
+  // The tray opens this page as /app/#login=<one-time code> (the browser's command line is
+  // readable by other local users, so it never carries the token); the page trades the code
+  // for this tab's session token at once. `#local=<token>` (typed by hand from the
+  // local-token file) still works. The token stays in this tab only (sessionStorage) and goes
+  // only to the server that served the page.
   const LOCAL_KEY = "ora-local-token";
   let localToken = null;
 
-  function takeLocalToken() {
+  async function takeLocalToken() {
+    const login = location.hash.match(/^#login=([A-Za-z0-9_-]{16,})$/);
     const m = location.hash.match(/^#local=([A-Za-z0-9_-]{20,})$/);
-    if (m) {
-      sessionStorage.setItem(LOCAL_KEY, m[1]);
-      history.replaceState(null, "", location.pathname + location.search);
+    if (login || m) history.replaceState(null, "", location.pathname + location.search);
+    if (m) sessionStorage.setItem(LOCAL_KEY, m[1]);
+    if (login) {
+      sessionStorage.removeItem(LOCAL_KEY);
+      const resp = await fetch("/auth/login", {
+        method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: login[1] }),
+      }).catch(() => null);
+      const body = resp ? await resp.json().catch(() => ({})) : {};
+      if (resp && resp.ok && typeof body.token === "string") sessionStorage.setItem(LOCAL_KEY, body.token);
+      else return { failed: resp ? "localCodeUsed" : "localDown" };
     }
     return sessionStorage.getItem(LOCAL_KEY);
   }
@@ -580,7 +604,12 @@
       sendText(text);
       $("input").value = "";
     };
-    localToken = takeLocalToken();
+    const taken = await takeLocalToken();
+    if (taken && taken.failed) {
+      show("chat"); $("tabs").classList.add("hidden"); setLocalOnline(false);
+      status(t(taken.failed), true); return;
+    }
+    localToken = taken;
     if (localToken) { await startLocal(); return; }
     state = (await load()) || null;
     if (state && state.relayOrigin !== location.origin) state = null; // never send tokens elsewhere

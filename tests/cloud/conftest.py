@@ -78,7 +78,7 @@ def cloud_workers_connected(relay: RelayProcess) -> int:
     return int(float(found.group(1))) if found else 0
 
 
-def wait_for_workers(relay: RelayProcess, count: int, timeout: float = 30) -> None:
+def wait_for_workers(relay: RelayProcess, count: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cloud_workers_connected(relay) >= count:
@@ -169,14 +169,19 @@ async def owner_factory(
 ) -> AsyncIterator[Callable[..., Any]]:
     opened: list[tuple[RelayLink, Any]] = []
 
-    async def make(relay: RelayProcess, name: str = "node") -> Owner:
+    async def make(relay: RelayProcess, name: str = "node", subscribe: bool = True) -> Owner:
         rt = await open_runtime(tmp_path / name, fake_openai)
         link = RelayLink(runtime=rt, relay_urls=[relay.url])
         link.start()
         async with asyncio.timeout(10):
             await link.wait_connected()
         opened.append((link, rt))
-        return Owner(relay=relay, link=link)
+        owner = Owner(relay=relay, link=link)
+        if subscribe:
+            # What a real owner does before using the Cloud: pay (the provider's webhook).
+            status, body = await post_webhook(relay, subscription_event(owner.account_id, "active"))
+            assert status == 200 and body["status"] == "active", body
+        return owner
 
     yield make
     for link, rt in opened:

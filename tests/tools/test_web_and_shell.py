@@ -109,3 +109,18 @@ async def test_generate_uses_the_cheap_model_and_says_so_without_one(
     [e async for e in bare.assistant.call_tool(req, "generate", {"prompt": "x"}, None, out)]
     assert "result" not in out and "no model provider" in out["summary"].lower()
     await bare.close()
+
+
+async def test_web_fetch_goes_through_the_guarded_fetcher(tmp_path: Path, pages: str) -> None:
+    # A name that rebinds to this PC, and one in CGNAT space: both refused at connect time.
+    port = pages.rsplit(":", 1)[1]
+    answers = {"rebind.example": ["127.0.0.1"], "cgnat.example": ["100.64.0.7"]}
+
+    async def dns(host: str, port: int, family: int) -> list[str]:
+        return answers[host]
+
+    ctx = _ctx(tmp_path)
+    ctx.extras["dns_lookup"] = dns
+    for url in (f"http://rebind.example:{port}/form", "http://cgnat.example/"):
+        with pytest.raises(ToolFailure, match="not allowed"):
+            await _fetch(ctx, url)

@@ -89,3 +89,29 @@ async def test_cloud_is_chosen_explicitly_and_offered_when_the_pc_is_offline(
     )
     await expect(page.locator("#target")).to_have_text("クラウド（有料）")
     await context.close()
+
+
+async def test_a_fresh_account_is_told_to_subscribe_in_its_language(
+    browser: Any,
+    relay_factory,
+    worker_factory,  # noqa: F811
+    owner_factory,  # noqa: F811
+    cloud_relay_env,  # noqa: F811
+    fake_openai: FakeOpenAI,
+) -> None:
+    relay = relay_factory(**cloud_relay_env)
+    worker_factory(relay)
+    owner = await owner_factory(relay, subscribe=False)
+    for locale, expected in (("en-US", "No Cloud budget: subscribe"), ("ja-JP", "プランに登録")):
+        _, url = await owner.link.open_pairing()
+        await asyncio.sleep(0.3)
+        context = await browser.new_context(**PHONE, locale=locale)
+        page = await context.new_page()
+        await page.goto(url)
+        await page.wait_for_selector("#dot.online", timeout=15000)
+        await page.click("#target")
+        await page.click("#cloud-yes")
+        await send(page, "spend the Cloud for free")
+        await expect(page.locator("#status")).to_contain_text(expected, timeout=20000)
+        await context.close()
+    assert fake_openai.requests == [], "nothing reached the provider"
