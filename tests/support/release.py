@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import time
+from pathlib import Path
 
 from nacl.signing import SigningKey
 
 from protocol import cloud_key
 from protocol.encoding import b64u_decode
 
+WEB = Path(__file__).resolve().parents[2] / "assets" / "web"
 TEST_RELEASE_KEY = SigningKey.generate()
 TEST_RELEASE_PUBLIC = bytes(TEST_RELEASE_KEY.verify_key)
 
@@ -33,3 +36,10 @@ def cloud_key_statement(
         bytes(key), b64u_decode(cloud_public_b64u, length=32), time.time() + days * 86400
     )
     return json.dumps(statement)
+
+
+def pinned_web_dir(dest: Path, key: SigningKey = TEST_RELEASE_KEY) -> Path:
+    """A copy of the web client whose release-key.json pins `key` (ORA_RELAY_WEB_DIR)."""
+    shutil.copytree(WEB, dest, dirs_exist_ok=True)
+    (dest / "release-key.json").write_text(release_key_json(key))
+    return dest

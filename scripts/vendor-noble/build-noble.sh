@@ -11,5 +11,5 @@ npm init -y >/dev/null
 npm install --save-exact --no-audit --no-fund @noble/curves@2.0.1 @noble/hashes@2.0.1 esbuild@0.25.12 >/dev/null
 npx esbuild entry.js --bundle --format=iife --global-name=OraNoble --minify --legal-comments=inline \
   --target=es2020 --footer:js='if(typeof module==="object"&&module.exports)module.exports=OraNoble;' \
-  --outfile="$here/../vendor/noble-spake2.min.js"
+  --outfile="$here/../../assets/web/vendor/noble-spake2.min.js"
 rm -rf "$work"
