@@ -16,6 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.errors import OraError
+from app.private_profile import describe_fixed, make_private
+from app.profile_lock import (
+    ALREADY_RUNNING,
+    AlreadyRunning,
+    ProfileLock,
+    already_running_message,
+    bring_forward,
+    language_of,
+)
 from app.settings import Settings, load_settings
 from app.version import __version__
 
@@ -41,12 +50,19 @@ def _parser() -> argparse.ArgumentParser:
     key = sub.add_parser("key", help="API keys in the OS keyring")
     key.add_argument("action", choices=["set", "list", "delete"])
     key.add_argument("name", nargs="?")
-    sub.add_parser("providers", help="which AI providers are enabled, and why not")
+    prov = sub.add_parser("providers", help="which AI providers are enabled, and why not")
+    prov.add_argument(
+        "--usage", action="store_true", help="tokens and cost per provider, from this PC's record"
+    )
     sub.add_parser("self-test", help="check that this installation works (exit 0 when healthy)")
+    sub.add_parser("show", help="bring the running ORA forward (exit 1 when it is not running)")
     update = sub.add_parser("update", help="check for, download and install a signed update")
     update.add_argument("action", choices=["check", "apply", "install"])
     update.add_argument("--restart", action="store_true", help="start the new version now")
     update.add_argument("--root", type=Path, help="install: where (default: per-user app dir)")
+    from app.backup.cli import add_parser as add_backup_parser
+
+    add_backup_parser(sub)
     pair = sub.add_parser("pair", help="run the Node and show a QR code to pair a phone or browser")
     pair.add_argument(
         "--role", default="owner", choices=["owner", "guest"], help="owner, or a friend as guest"
@@ -78,8 +94,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return launched
         args = _parser().parse_args(argv)
         settings = load_settings(args.profile)
+        # Before anything opens the profile: its history must not be readable by others.
+        fixed = make_private(settings.state_dir)
         _setup_logging(settings, args.verbose)
-        return _dispatch(args, settings)
+        if fixed:
+            _LOGGER.warning(describe_fixed(fixed))
+        code = _dispatch(args, settings)
+        if code == 0 and args.command not in (None, "pair", "show"):
+            # A command that ran to its end is a healthy start of a version on trial
+            # (app/update/launcher.py); the Node's own starts say so once the core opens.
+            from app.update.health import mark_healthy
+
+            mark_healthy(settings.updates.health_file)
+        return code
     except OraError as err:
         print(f"ora: {err}", file=sys.stderr)
         return 2
@@ -98,11 +125,24 @@ def _launcher_step(argv: list[str]) -> int | None:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command
+    if command == "show":
+        return _show_running(settings)
+    lock: ProfileLock | None = None
+    if command in (None, "pair"):
+        # A Node start: one per profile (profile_lock.py says why).
+        try:
+            lock = ProfileLock.acquire(
+                settings.state_dir,
+                settings.profile.value,
+                wait_s=float(os.environ.get("ORA_LOCK_WAIT_S", "0") or 0),
+            )
+        except AlreadyRunning as err:
+            return _already_running(settings, err)
     if command is None and not args.headless and _has_display():
         # The tray imports the core behind its icon; nothing heavy is imported before it.
         from app.tray.launch import main as tray_main
 
-        return tray_main(settings)
+        return tray_main(settings, lock)
     if command == "update":
         from app.update import cli as update
         from app.update.cli import update_command
@@ -112,6 +152,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return update_command(settings, args.action, __version__, args.restart)
     from app import headless, terminal
 
+    if command == "backup":
+        from app.backup.cli import main as backup_main
+
+        return backup_main(settings, args)
     if command == "chat":
         return asyncio.run(terminal.chat(settings))
     if command == "audit":
@@ -119,12 +163,29 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "key":
         return _keys(settings, args.action, args.name)
     if command == "providers":
-        return asyncio.run(terminal.providers(settings))
+        return asyncio.run(terminal.providers(settings, usage=bool(args.usage)))
     if command == "self-test":
         return asyncio.run(terminal.self_test(settings))
     if command == "pair":
-        return asyncio.run(headless.run(settings, pair_role=args.role))
-    return asyncio.run(headless.run(settings))
+        return asyncio.run(headless.run(settings, pair_role=args.role, lock=lock))
+    return asyncio.run(headless.run(settings, lock=lock))
+
+
+def _already_running(settings: Settings, err: AlreadyRunning) -> int:
+    shown = bring_forward(settings.state_dir, err.port)
+    language = language_of(settings.locale, os.environ)
+    print(f"ora: {already_running_message(err, language, shown)}", file=sys.stderr)
+    return ALREADY_RUNNING
+
+
+def _show_running(settings: Settings) -> int:
+    """`ora show` (what a second `make run` does first): 0 and a message when ORA runs."""
+    try:
+        ProfileLock.acquire(settings.state_dir, settings.profile.value).release()
+    except AlreadyRunning as err:
+        _already_running(settings, err)
+        return 0
+    return 1
 
 
 def _has_display() -> bool:

@@ -9,16 +9,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 import signal
 import sys
 
 import qrcode
 
 from app.core.runtime import Runtime
+from app.home_network import (
+    PlainRelayRefused,
+    check_relay_url,
+    pairing_web_url,
+    refusal_message,
+)
 from app.link.relay_link import CONNECTED, RelayLink
 from app.local_server import server as local_server
 from app.policy.approvals import ApprovalError, ApprovalRequest
 from app.policy.gate import Role
+from app.profile_lock import ProfileLock, language_of
 from app.settings import Settings
 from app.terminal import OWNER_ID, ask, run_turn
 from app.update.health import take_notice
@@ -50,18 +58,68 @@ async def show_pairing(link: RelayLink, role: str = "owner") -> bool:
     return True
 
 
-async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = True) -> int:
-    """Run the Node until Ctrl+C (or /quit in a terminal)."""
+async def run(
+    settings: Settings,
+    *,
+    pair_role: str = "owner",
+    show_qr: bool = True,
+    lock: ProfileLock | None = None,
+) -> int:
+    """Run the Node until Ctrl+C (or /quit in a terminal); `lock` is this profile's (cli.py).
+
+    Ctrl+C or a TERM (from `make run`) at any moment, start-up included, is how a person
+    stops ORA: everything closes in order and the exit code is 0, with no traceback.
+    """
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    signalled: list[int] = []
+
+    def stop(sig: int) -> None:
+        if not signalled and main is not None:
+            main.cancel()
+        signalled.append(sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await _run(settings, pair_role=pair_role, show_qr=show_qr, lock=lock)
+    except asyncio.CancelledError:
+        if not signalled:
+            raise
+        print("\nORA stopped.", flush=True)
+        return 0
+
+
+async def _run(
+    settings: Settings, *, pair_role: str, show_qr: bool, lock: ProfileLock | None
+) -> int:
     runtime = await Runtime.open(settings)
     # After a rollback the launcher left a message; say it once, here.
     notice = take_notice(settings.updates)
     if notice:
         print(f"ora: {notice}", file=sys.stderr, flush=True)
-    link = RelayLink(runtime=runtime, relay_urls=[settings.relay_url])
-    link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
-    link.start()
-    local = await local_server.start(runtime)
     try:
+        check_relay_url(settings.relay_url, home_network=settings.home_network)
+    except PlainRelayRefused as err:
+        await runtime.close()
+        language = language_of(settings.locale, os.environ)
+        print(f"ora: {refusal_message(err, language)}", file=sys.stderr, flush=True)
+        return 2
+    link = RelayLink(
+        runtime=runtime,
+        relay_urls=[settings.relay_url],
+        web_url=pairing_web_url(
+            settings.relay_url, settings.web_url, home_network=settings.home_network
+        ),
+    )
+    local: local_server.LocalServer | None = None
+    try:
+        link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
+        link.start()
+        local = await local_server.start(runtime, on_show=_asked_to_show)
+        if lock is not None:
+            lock.describe(port=local.port if local is not None else None)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CONNECT_WAIT_S):
                 await link.wait_connected()
@@ -74,6 +132,14 @@ async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = T
             f"  providers: {', '.join(enabled) if enabled else 'none (explicit commands only; see README)'}"
         )
         print(f"  relay:     {settings.relay_url} ({link.status})")
+        if settings.home_network:
+            print(
+                "  home network: phones on this network can pair and chat through "
+                f"{settings.relay_url}.\n"
+                "    The connection itself is not encrypted (plain http); your messages are "
+                "end-to-end encrypted.\n"
+                "    Beyond home: set an https:// relay_url (see README, Remote access)."
+            )
         if local is not None:
             print(
                 f"  on this PC: {local.url}#local=<the token in {settings.state_dir}/local-token>"
@@ -87,18 +153,17 @@ async def run(settings: Settings, *, pair_role: str = "owner", show_qr: bool = T
         if sys.stdin.isatty():
             return await _terminal(runtime, link)
         print("Press Ctrl+C to stop.", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await asyncio.Event().wait()  # until a signal cancels this task (run() above)
         return 0
     finally:
         await link.stop()
         if local is not None:
             await local.stop()
         await runtime.close()
+
+
+def _asked_to_show() -> None:
+    print("\n[another start of ORA asked for this one: it keeps running here]", flush=True)
 
 
 def _announce(event: object) -> None:
@@ -145,7 +210,8 @@ async def _terminal(runtime: Runtime, link: RelayLink) -> int:
                 print(f"  {err}")
                 continue
             print(
-                f"  On the other device open {link.relay_url}/app/ and type: {code}  (5 minutes, once)"
+                f"  On the other device open {link.web_url or link.relay_url + '/app/'} and type: "
+                f"{code}  (5 minutes, once)"
             )
         elif words[0] == "/pair":
             await show_pairing(

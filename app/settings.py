@@ -5,6 +5,8 @@ it is reported (file, key, line) and nothing the user wrote is lost. Example:
 
     node_name = "My PC"
     relay_url = "http://127.0.0.1:8470"
+    home_network = false                # true: plain http to a Relay on a home-network address
+    web_url = ""                        # the web client's own origin; "" = the Relay's /app/
     locale = "ja"                       # "", "ja" or "en"; "" follows the OS
 
     [[providers]]
@@ -13,6 +15,16 @@ it is reported (file, key, line) and nothing the user wrote is lost. Example:
     model = "gpt-4o-mini"
     key_ref = "openai"                  # secret name in the OS keyring (`ora key set openai`)
     roles = ["chat", "planner", "cheap"]
+    timeout_s = 20                      # no first token by then: the next provider answers
+    price_in_per_mtok = 0.15            # USD per million tokens, for `ora providers --usage`
+    price_out_per_mtok = 0.60
+
+    [[providers]]                       # any other API, through litellm (loaded only if used)
+    name = "claude"
+    kind = "litellm"
+    model = "anthropic/claude-3-5-haiku-latest"   # a litellm model string
+    key_ref = "anthropic"
+    roles = ["planner"]
 
     [policy.overrides]
     web_fetch = "deny"
@@ -44,11 +56,14 @@ from app.policy.gate import Profile, Verdict
 
 APP_NAME = "ORA"
 PROVIDER_ROLES = ("planner", "chat", "cheap")
+# "openai": any OpenAI-compatible endpoint, spoken directly (light, on the hot path);
+# "litellm": any other API through a litellm model string, imported only when used.
+PROVIDER_KINDS = ("openai", "litellm")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ProviderConfig:
-    """One OpenAI-compatible endpoint."""
+    """One model endpoint: OpenAI-compatible by default, or a litellm model string."""
 
     name: str
     base_url: str
@@ -56,6 +71,10 @@ class ProviderConfig:
     key_ref: str = ""
     roles: tuple[str, ...] = PROVIDER_ROLES
     local: bool = False
+    kind: str = "openai"
+    timeout_s: float = 20.0  # to the first token; a hung provider then falls through
+    price_in_per_mtok: float = 0.0  # USD per million prompt tokens (0: unknown or free)
+    price_out_per_mtok: float = 0.0
 
 
 UPDATE_CHANNELS = ("stable", "rc", "beta", "alpha")
@@ -83,6 +102,9 @@ class Settings:
     config_path: Path
     node_name: str = "ORA"
     relay_url: str = "http://127.0.0.1:8470"
+    web_url: str = ""  # where pairing links open the web client (an `ora-web` origin)
+    # Plain http to a Relay on a private address is allowed only when chosen (home_network.py).
+    home_network: bool = False
     locale: str = ""
     local_host: str = "127.0.0.1"
     local_port: int = 8471
@@ -163,14 +185,33 @@ def _parse_providers(reader: _Reader, raw: Any) -> tuple[ProviderConfig, ...]:
         if not isinstance(entry, dict):
             raise reader.fail("providers", "must be an array of tables ([[providers]])")
         entry = dict(entry)
+        kind = reader.take(entry, "kind", str, f"{where}.kind") if "kind" in entry else "openai"
+        if kind not in PROVIDER_KINDS:
+            raise reader.fail(f"{where}.kind", f"must be one of {list(PROVIDER_KINDS)}")
         try:
             name = reader.take(entry, "name", str, f"{where}.name")
-            base_url = reader.take(entry, "base_url", str, f"{where}.base_url")
+            # litellm knows the address of the APIs it speaks; base_url only overrides it.
+            base_url = (
+                reader.take(entry, "base_url", str, f"{where}.base_url")
+                if kind == "openai" or "base_url" in entry
+                else ""
+            )
             model = reader.take(entry, "model", str, f"{where}.model")
         except KeyError as missing:
             raise reader.fail(where, f"needs '{missing.args[0]}'") from None
-        if not base_url.startswith(("http://", "https://")):
+        if base_url and not base_url.startswith(("http://", "https://")):
             raise reader.fail(f"{where}.base_url", "must start with http:// or https://")
+        numbers: dict[str, float] = {}
+        for key, low, high in (
+            ("timeout_s", 1, 600),
+            ("price_in_per_mtok", 0, 10_000),
+            ("price_out_per_mtok", 0, 10_000),
+        ):
+            if key in entry:
+                value = reader.take(entry, key, (int, float), f"{where}.{key}")
+                if not low <= value <= high:
+                    raise reader.fail(f"{where}.{key}", f"must be between {low} and {high}")
+                numbers[key] = float(value)
         key_ref = (
             reader.take(entry, "key_ref", str, f"{where}.key_ref") if "key_ref" in entry else ""
         )
@@ -187,7 +228,14 @@ def _parse_providers(reader: _Reader, raw: Any) -> tuple[ProviderConfig, ...]:
         reader.reject_rest(entry, f"{where}.")
         out.append(
             ProviderConfig(
-                name=name, base_url=base_url, model=model, key_ref=key_ref, roles=roles, local=local
+                name=name,
+                base_url=base_url,
+                model=model,
+                key_ref=key_ref,
+                roles=roles,
+                local=local,
+                kind=kind,
+                **numbers,
             )
         )
     return tuple(out)
@@ -219,6 +267,7 @@ def load_settings(
         values = _parse_document(_Reader(path, text), doc)
     for env_key, name in (
         ("ORA_RELAY_URL", "relay_url"),
+        ("ORA_WEB_URL", "web_url"),
         ("ORA_NODE_NAME", "node_name"),
         ("ORA_LOCALE", "locale"),
     ):
@@ -226,6 +275,8 @@ def load_settings(
             values[name] = env[env_key]
     if env.get("ORA_NO_LOCAL_DETECT"):
         values["detect_local_providers"] = False
+    if env.get("ORA_HOME_NETWORK"):
+        values["home_network"] = env["ORA_HOME_NETWORK"] not in ("0", "false")
     values["updates"] = _update_settings(values.pop("updates", {}), env)
     return Settings(profile=prof, state_dir=state_dir, config_path=path, **values)
 
@@ -233,9 +284,11 @@ def load_settings(
 def _parse_document(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
     doc = dict(doc)
     values: dict[str, Any] = {}
-    for key in ("node_name", "relay_url"):
+    for key in ("node_name", "relay_url", "web_url"):
         if key in doc:
             values[key] = reader.take(doc, key, str, key)
+    if "home_network" in doc:
+        values["home_network"] = reader.take(doc, "home_network", bool, "home_network")
     if "locale" in doc:
         locale = reader.take(doc, "locale", str, "locale")
         if locale not in ("", "ja", "en"):

@@ -6,12 +6,23 @@ import asyncio
 import json
 import sys
 import tempfile
+import threading
 import time
 from typing import Protocol
 
 from app.core.assistant import TurnRequest
-from app.core.events import ApprovalPending, Notice, TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.events import (
+    ApprovalPending,
+    Notice,
+    PlanUpdate,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnCancelled,
+    TurnDone,
+)
 from app.core.runtime import Runtime
+from app.core.usage import format_totals
 from app.policy.approvals import ApprovalError
 from app.policy.gate import Role
 from app.settings import Settings, load_settings
@@ -29,56 +40,134 @@ class Writer(Protocol):
 
 
 async def ask(prompt: str) -> str:
+    """One line from the terminal, without blocking the loop.
+
+    Read on a daemon thread of its own, not the loop's executor: on Ctrl+C the loop must be
+    able to finish while input() still waits for a line (asyncio.run joins executor threads).
+    """
     loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(None, input, prompt)
-    except EOFError:
-        return "/quit"
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        try:
+            line = input(prompt)
+        except (EOFError, OSError, ValueError):
+            line = "/quit"
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_settle_line, answer, line)
+
+    threading.Thread(target=read, name="ora-input", daemon=True).start()
+    return await answer
+
+
+def _settle_line(future: asyncio.Future[str], line: str) -> None:
+    if not future.done():
+        future.set_result(line)
 
 
 async def run_turn(runtime: Runtime, text: str, out: Writer = sys.stdout) -> str:
     """One turn in the terminal: stream the reply, show tools, ask approvals here."""
-    req = TurnRequest(text=text, user_id=OWNER_ID, role=Role.OWNER, channel="terminal")
+    turn_id = f"terminal-{time.monotonic_ns()}"
+    req = TurnRequest(
+        text=text, user_id=OWNER_ID, role=Role.OWNER, channel="terminal", turn_id=turn_id
+    )
     streamed = False
     final = ""
     noticed = ""
-    async for event in runtime.assistant.turn(req):
-        if isinstance(event, TextDelta):
-            out.write(event.text)
-            out.flush()
-            streamed = True
-        elif isinstance(event, ToolStarted):
-            out.write(f"\n  [{event.tool} ({event.risk})]\n")
-        elif isinstance(event, ApprovalPending):
-            r = event.request
-            out.write(
-                f"\n  APPROVAL NEEDED — {r.tool} ({r.risk.name}) asked by {r.requester}\n"
-                f"  arguments: {json.dumps(r.arguments, ensure_ascii=False)}\n"
-            )
-            answer = await ask("  approve? [y/N] ")
-            try:
-                runtime.broker.answer(
-                    r.approval_id,
-                    approve=answer.strip().lower() in ("y", "yes"),
-                    digest=r.digest,
-                    answered_by=OWNER_ID,
-                    answerer_role=Role.OWNER,
-                    channel="terminal",
-                )
-            except ApprovalError as err:
-                out.write(f"  {err}\n")
-        elif isinstance(event, ToolFinished):
-            out.write(f"  [{event.tool}: {event.outcome}] {event.summary}\n")
-        elif isinstance(event, Notice):
-            noticed = event.text
-            out.write(f"{event.text}\n")
-        elif isinstance(event, TurnDone):
-            final = event.text
-            if not streamed and event.text and event.text != noticed:
-                out.write(event.text + "\n")
-            elif streamed:
-                out.write("\n")
+    plan: PlanUpdate | None = None
+    with _ctrl_c_cancels(runtime, turn_id):
+        async for event in runtime.assistant.turn(req):
+            if isinstance(event, PlanUpdate):
+                out.write(plan_lines(plan, event))
+                plan = event
+                continue
+            if isinstance(event, TurnCancelled):
+                out.write("\n  [stopped]\n")
+                continue
+            final, streamed, noticed = await _show(runtime, event, out, final, streamed, noticed)
     return final
+
+
+def plan_lines(before: PlanUpdate | None, now: PlanUpdate) -> str:
+    """The steps whose state changed, as "[plan n/m] text (tool): status" lines."""
+    same_plan = before is not None and before.revision == now.revision
+    old = dict(enumerate(before.steps)) if before is not None and same_plan else {}
+    lines = []
+    for i, step in enumerate(now.steps):
+        if old.get(i) != step:
+            tool = f" ({step.tool})" if step.tool else ""
+            lines.append(
+                f"  [plan {i + 1}/{len(now.steps)}] {step.description}{tool}: {step.status}"
+            )
+    return "\n".join(["", *lines, ""]) if lines else ""
+
+
+class _ctrl_c_cancels:
+    """While a turn runs, Ctrl+C stops the turn instead of leaving ORA."""
+
+    def __init__(self, runtime: Runtime, turn_id: str) -> None:
+        self.runtime, self.turn_id = runtime, turn_id
+        self.installed = False
+
+    def __enter__(self) -> None:
+        import signal
+
+        def stop() -> None:
+            self.runtime.assistant.cancel(self.turn_id, user_id=OWNER_ID, role=Role.OWNER)
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop)
+            self.installed = True
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # Windows' default loop, or not the main thread: Ctrl+C keeps its meaning
+
+    def __exit__(self, *_exc: object) -> None:
+        import signal
+
+        if self.installed:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+
+
+async def _show(
+    runtime: Runtime, event: object, out: Writer, final: str, streamed: bool, noticed: str
+) -> tuple[str, bool, str]:
+    """Print one event of a turn; returns the (final, streamed, noticed) state."""
+    if isinstance(event, TextDelta):
+        out.write(event.text)
+        out.flush()
+        streamed = True
+    elif isinstance(event, ToolStarted):
+        out.write(f"\n  [{event.tool} ({event.risk})]\n")
+    elif isinstance(event, ApprovalPending):
+        r = event.request
+        out.write(
+            f"\n  APPROVAL NEEDED — {r.tool} ({r.risk.name}) asked by {r.requester}\n"
+            f"  arguments: {json.dumps(r.arguments, ensure_ascii=False)}\n"
+        )
+        answer = await ask("  approve? [y/N] ")
+        try:
+            runtime.broker.answer(
+                r.approval_id,
+                approve=answer.strip().lower() in ("y", "yes"),
+                digest=r.digest,
+                answered_by=OWNER_ID,
+                answerer_role=Role.OWNER,
+                channel="terminal",
+            )
+        except ApprovalError as err:
+            out.write(f"  {err}\n")
+    elif isinstance(event, ToolFinished):
+        out.write(f"  [{event.tool}: {event.outcome}] {event.summary}\n")
+    elif isinstance(event, Notice):
+        noticed = event.text
+        out.write(f"{event.text}\n")
+    elif isinstance(event, TurnDone):
+        final = event.text
+        if not streamed and event.text and event.text != noticed:
+            out.write(event.text + "\n")
+        elif streamed:
+            out.write("\n")
+    return final, streamed, noticed
 
 
 async def chat(settings: Settings) -> int:
@@ -129,10 +218,13 @@ async def audit(settings: Settings, action: str) -> int:
         await runtime.close()
 
 
-async def providers(settings: Settings) -> int:
-    """`ora providers`: every provider and why it is or is not enabled."""
+async def providers(settings: Settings, *, usage: bool = False) -> int:
+    """`ora providers`: every provider and why it is or is not enabled; `--usage`: its cost."""
     runtime = await Runtime.open(settings)
     try:
+        if usage:
+            print(usage_report(runtime))
+            return 0
         await runtime.wait_ready()
         if not runtime.providers.statuses:
             print(
@@ -146,6 +238,22 @@ async def providers(settings: Settings) -> int:
         return 0
     finally:
         await runtime.close()
+
+
+def usage_report(runtime: Runtime) -> str:
+    """Tokens and cost per provider: today, the last 30 days, and ever."""
+    ledger = runtime.providers.usage
+    if ledger is None:
+        return "No usage record."
+    now = time.time()
+    today = time.mktime((*time.localtime(now)[:3], 0, 0, 0, 0, 0, -1))  # local midnight
+    out = []
+    for title, since in (("Today", today), ("Last 30 days", now - 30 * 86400), ("All time", 0.0)):
+        lines = format_totals(ledger.totals(since))
+        out.append(f"{title}:")
+        out += [f"  {line}" for line in lines] or ["  no calls"]
+    out.append("(~ marks counts estimated from the text when a provider reports none)")
+    return "\n".join(out)
 
 
 async def self_test(settings: Settings) -> int:

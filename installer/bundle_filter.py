@@ -15,7 +15,7 @@ EXCLUDES = [
     "PySide6.QtConcurrent", "PySide6.QtXml", "PySide6.QtPrintSupport",
 ]  # fmt: skip
 
-# Binaries and data the build host drags in (see RECIPES.md): the GTK platform theme and its
+# Binaries and data the build host drags in: the GTK platform theme and its
 # libraries, Playwright's bundled Node.js (a runtime hook uses the system's), Pillow's AVIF
 # codec, and Qt plugins for features a tray app does not use (EGL full-screen, VNC, TLS...).
 DROP = (

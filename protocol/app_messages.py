@@ -52,6 +52,15 @@ class DeviceRevoke(Message):
     device_id: str
 
 
+@message
+@dataclass(frozen=True, kw_only=True)
+class Cancel(Message):
+    """Stop the answer (or plan) to this device's chat message `id`."""
+
+    TYPE: ClassVar[str] = "cancel"
+    id: str
+
+
 # -- Node -> device ---------------------------------------------------------------------------
 
 
@@ -87,6 +96,27 @@ class ToolActivity(Message):
     tool: str
     status: str
     detail: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class PlanProgress(Message):
+    """The plan for chat message `id`, whole, each time a step changes (step n of m)."""
+
+    TYPE: ClassVar[str] = "plan"
+    id: str
+    steps: list[dict[str, Any]]  # {"text", "tool", "status"}; status: pending running done
+    current: int  # failed skipped cancelled; current is 1-based, 0 before the first step
+    revision: int
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Cancelled(Message):
+    """The answer to chat message `id` was stopped at the user's request (Done follows)."""
+
+    TYPE: ClassVar[str] = "cancelled"
+    id: str
 
 
 @message

@@ -18,11 +18,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from relay_server.app import create_app
+from relay_server.app import create_app, open_store
 from relay_server.billing import Billing, month_of, to_nusd
-from relay_server.settings import RelaySettings
-from relay_server.storage import RelayStore, SqliteStore
-from relay_server.storage_pg import PostgresStore
+from relay_server.settings import RelaySettings, SettingsError
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,16 +38,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-async def _open_store(settings: RelaySettings) -> RelayStore:
-    if settings.database_url:
-        return await PostgresStore.connect(settings.database_url)
-    return SqliteStore(settings.db_path)
-
-
 async def _admin(args: argparse.Namespace) -> int:
     """The `statement` and `account` commands, on the configured store."""
     settings = RelaySettings.from_env(data_dir=args.data_dir)
-    store = await _open_store(settings)
+    store = await open_store(settings)
     try:
         billing = Billing(store, settings)
         if args.command == "statement":
@@ -90,7 +82,11 @@ def _admin_main(argv: list[str]) -> int:
     ac.add_argument("--budget-usd", type=float, default=None)
     ac.add_argument("--status", choices=["active", "past_due", "cancelled"], default=None)
     ac.add_argument("--data-dir", type=Path, default=None)
-    return asyncio.run(_admin(p.parse_args(argv)))
+    try:
+        return asyncio.run(_admin(p.parse_args(argv)))
+    except SettingsError as err:
+        print(f"ora-relay: {err}", file=sys.stderr)
+        return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--data-dir", type=Path, default=None)
     args = p.parse_args(argv)
-    settings = RelaySettings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+    try:
+        settings = RelaySettings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+    except SettingsError as err:
+        print(f"ora-relay: {err}", file=sys.stderr)
+        return 2
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler])

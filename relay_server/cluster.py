@@ -12,12 +12,14 @@ Channels (all under a configurable prefix):
 A delivery on p: is one tag byte then the body:  F frame | T control JSON | R revoke-and-close.
 One on c: is a tag byte, the sending instance's id (32 hex), then  F frame | U device id.
 `publish` returns how many instances listened, so "nobody" means the peer is offline.
+The helpers below this docstring are the only places that build or read these names and bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,6 +30,67 @@ _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[bytes], Awaitable[None]]
 PRESENCE_TTL_S = 60
 REFRESH_S = 20.0
+INSTANCE_LEN = 32  # an instance id: uuid4().hex
+
+
+def peer_channel(peer_id: str) -> str:
+    return f"p:{peer_id}"
+
+
+def node_channel(node_id: str) -> str:
+    return f"n:{node_id}"
+
+
+def decision_channel(request_id: str) -> str:
+    return f"d:{request_id}"
+
+
+def cloud_channel(instance: str) -> str:
+    return f"c:{instance}"
+
+
+class PeerTag(enum.Enum):
+    """What a delivery on p: carries."""
+
+    FRAME = b"F"  # a routed binary frame, sent as is
+    CONTROL = b"T"  # a control message's JSON, sent as text
+    REVOKE = b"R"  # the revocation reason: close the peer's socket with it
+
+
+def encode_peer(tag: PeerTag, body: bytes) -> bytes:
+    return tag.value + body
+
+
+def decode_peer(data: bytes) -> tuple[PeerTag, bytes]:
+    """Raises ValueError on an unknown tag."""
+    return PeerTag(data[:1]), data[1:]
+
+
+class CloudTag(enum.Enum):
+    """What a delivery on c: carries, after the tag and the sending instance."""
+
+    FRAME = b"F"  # a device's frame for the Cloud (header with the device's id)
+    UNBIND = b"U"  # the device id whose Cloud session ends
+
+
+def encode_cloud(tag: CloudTag, origin: str, body: bytes) -> bytes:
+    return tag.value + origin.encode() + body
+
+
+def decode_cloud(data: bytes) -> tuple[CloudTag, str, bytes]:
+    """(tag, sending instance, body); raises ValueError on an unknown tag."""
+    end = 1 + INSTANCE_LEN
+    return CloudTag(data[:1]), data[1:end].decode(), data[end:]
+
+
+def encode_presence(origin: str, presence_json: str) -> bytes:
+    """A Node's presence on n:, with the instance that announces it."""
+    return origin.encode() + presence_json.encode()
+
+
+def decode_presence(data: bytes) -> tuple[str, str]:
+    """(announcing instance, presence JSON)."""
+    return data[:INSTANCE_LEN].decode(), data[INSTANCE_LEN:].decode("utf-8")
 
 
 class RedisCluster:

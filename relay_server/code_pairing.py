@@ -13,28 +13,37 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+
+from aiohttp import web
 
 from protocol import messages as m
 from protocol.pairing_states import PairingEvent
-from relay_server.errors import NodeOffline, PairingLocked, PairingRefused
+from relay_server import cluster as bus
+from relay_server.errors import NodeOffline, PairingLocked, PairingRefused, RelayError, Unauthorized
+from relay_server.http_common import allowed_origin, json_body, source
+from relay_server.relay import RELAY, Relay
 
 _MAX_PAKE = 64  # base64url of the 33-byte SPAKE2 message is 44 characters
 
 
-class _Relay(Protocol):
-    """What this module needs of the Relay's shared state."""
+async def pair_code(request: web.Request) -> web.Response:
+    """POST /v1/pair/code: one attempt; refusals are raised (http_common answers and audits)."""
+    relay = request.app[RELAY]
+    try:
+        if not allowed_origin(request):
+            raise Unauthorized("this page's origin may not pair with this Relay")
+        body = await json_body(request, "pairing_id", "pake")
+        node_id, reply = await exchange(
+            relay, pairing_id=body["pairing_id"], pake=body["pake"], source=source(request)
+        )
+    except RelayError:
+        relay.metrics.pairings.labels("failed").inc()
+        raise
+    await relay.store.audit("pairing_code_attempt", node_id=node_id, source=source(request))
+    return web.json_response({"reply": reply})
 
-    pairings: Any
-    store: Any
-    settings: Any
-    cluster: Any
-    pake_replies: dict[str, asyncio.Future[m.PairPakeReply]]
 
-    async def to_peer(self, peer_id: str, message: m.Message) -> bool: ...
-
-
-async def exchange(relay: _Relay, *, pairing_id: str, pake: str, source: str) -> tuple[str, str]:
+async def exchange(relay: Relay, *, pairing_id: str, pake: str, source: str) -> tuple[str, str]:
     """Pass one SPAKE2 attempt to the Node; returns (node_id, the Node's opaque reply)."""
     if not 1 <= len(pake) <= _MAX_PAKE:
         raise PairingRefused("this pairing message is malformed")
@@ -43,7 +52,7 @@ async def exchange(relay: _Relay, *, pairing_id: str, pake: str, source: str) ->
     future: asyncio.Future[m.PairPakeReply] = asyncio.get_running_loop().create_future()
     relay.pake_replies[request_id] = future
     if relay.cluster is not None:
-        await relay.cluster.subscribe(f"d:{request_id}", _reply_receiver(future))
+        await relay.cluster.subscribe(bus.decision_channel(request_id), _reply_receiver(future))
     try:
         ask = m.PairPake(pairing_id=pairing_id, request_id=request_id, pake=pake)
         if not await relay.to_peer(node_id, ask):
@@ -54,7 +63,7 @@ async def exchange(relay: _Relay, *, pairing_id: str, pake: str, source: str) ->
     finally:
         relay.pake_replies.pop(request_id, None)
         if relay.cluster is not None:
-            await relay.cluster.unsubscribe(f"d:{request_id}")
+            await relay.cluster.unsubscribe(bus.decision_channel(request_id))
     if reply.locked:
         await relay.pairings.apply(pairing_id, PairingEvent.LOCK)
         raise PairingLocked(reply.reason or "this pairing is locked: make a new code on your PC")
@@ -63,13 +72,15 @@ async def exchange(relay: _Relay, *, pairing_id: str, pake: str, source: str) ->
     return node_id, reply.reply
 
 
-async def deliver(relay: _Relay, reply: m.PairPakeReply) -> None:
+async def deliver(relay: Relay, reply: m.PairPakeReply) -> None:
     """A Node's reply: to the waiting device request here, or to the instance holding it."""
     future = relay.pake_replies.get(reply.request_id)
     if future is not None and not future.done():
         future.set_result(reply)
     elif future is None and relay.cluster is not None:
-        await relay.cluster.publish(f"d:{reply.request_id}", m.encode(reply).encode())
+        await relay.cluster.publish(
+            bus.decision_channel(reply.request_id), m.encode(reply).encode()
+        )
 
 
 def _reply_receiver(

@@ -23,11 +23,11 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from protocol.messages import Error, Message, encode
 
@@ -307,3 +307,18 @@ class Hub:
         conn._stop()  # its socket is gone: nothing more is written, what it held is free
         conn._count_transport()
         return current
+
+
+async def pump(
+    ws: web.WebSocketResponse,
+    on_binary: Callable[[bytes], Awaitable[None]],
+    on_text: Callable[[str], Awaitable[None]],
+) -> None:
+    """Hand a socket's messages to their handlers, one at a time, until it closes."""
+    async for msg in ws:
+        if msg.type == WSMsgType.BINARY:
+            await on_binary(msg.data)
+        elif msg.type == WSMsgType.TEXT:
+            await on_text(msg.data)
+        elif msg.type == WSMsgType.ERROR:
+            break

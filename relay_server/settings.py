@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _REPO_WEB = Path(__file__).resolve().parent.parent / "assets" / "web"
 
 
-# Numeric settings read from the environment as they are: (variable, field, type).
-_NUMBERS: tuple[tuple[str, str, type[int] | type[float]], ...] = (
-    ("ORA_RELAY_SEND_QUEUE_BYTES", "send_queue_bytes", int),
-    ("ORA_RELAY_SEND_TOTAL_BYTES", "send_total_bytes", int),
-    ("ORA_RELAY_WRITE_TIMEOUT_S", "write_timeout_s", float),
-    ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", int),
-    ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", int),
-    ("ORA_RELAY_IP_ATTEMPTS_PER_MINUTE", "ip_attempts_per_minute", int),
-)
+class SettingsError(Exception):
+    """A setting is malformed (the message names the variable)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +53,9 @@ class RelaySettings:
     # Cloud workers authenticate with one credential; only its SHA-256 is configured here.
     cloud_token_hash: str = ""
     cloud_public_key: str = ""  # the Cloud's X25519 key (base64url), published to clients
+    # ORA's release key's statement vouching for that key (protocol.cloud_key), JSON text:
+    # devices believe the Cloud's key only from it, never from this Relay's word.
+    cloud_key_statement: str = ""
     # Billing: a Stripe-style webhook secret, the monthly plan, defaults for new accounts.
     webhook_secret: str = ""
     webhook_tolerance_s: int = 300
@@ -74,6 +71,14 @@ class RelaySettings:
     # released and its request id may run again. Longer than any request may take.
     cloud_claim_lease_s: float = 900.0
 
+    backup_dir: Path | None = None  # owners' encrypted backups; None = <data_dir>/backup
+    backup_quota_bytes: int = 1024 * 1024 * 1024
+
+    @property
+    def backup_root(self) -> Path:
+        """Where the blobs of owners' backups live (shared by instances in a cluster)."""
+        return self.backup_dir or self.data_dir / "backup"
+
     @property
     def db_path(self) -> Path:
         """The SQLite database (the embedded default)."""
@@ -81,51 +86,105 @@ class RelaySettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RelaySettings:
-        """Defaults, then ORA_RELAY_* variables, then explicit overrides."""
+        """Defaults, then the variables of `ENVIRONMENT`, then explicit overrides.
+
+        A malformed value raises SettingsError naming the variable; an empty one is unset.
+        """
         env = os.environ if env is None else env
         values: dict[str, object] = {}
-        if env.get("ORA_RELAY_DATA_DIR"):
-            values["data_dir"] = Path(env["ORA_RELAY_DATA_DIR"])
-        if env.get("ORA_RELAY_ORIGINS"):
-            values["public_origins"] = tuple(
-                o.strip() for o in env["ORA_RELAY_ORIGINS"].split(",") if o.strip()
-            )
-        if env.get("ORA_RELAY_INSECURE_NODE_VERSIONS"):
-            values["insecure_node_versions"] = frozenset(
-                v.strip() for v in env["ORA_RELAY_INSECURE_NODE_VERSIONS"].split(",") if v.strip()
-            )
-        if env.get("DATABASE_URL"):
-            values["database_url"] = env["DATABASE_URL"]
-        if env.get("REDIS_URL"):
-            values["redis_url"] = env["REDIS_URL"]
-        if env.get("ORA_RELAY_REDIS_PREFIX"):
-            values["redis_prefix"] = env["ORA_RELAY_REDIS_PREFIX"]
-        if env.get("ORA_RELAY_SEND_QUEUE_FRAMES"):
-            values["send_queue_frames"] = int(env["ORA_RELAY_SEND_QUEUE_FRAMES"])
-        for name, key, cast in _NUMBERS:
-            if env.get(name):
-                values[key] = cast(env[name])
-        if env.get("ORA_RELAY_TRUSTED_PROXIES"):
-            values["trusted_proxies"] = tuple(
-                p.strip() for p in env["ORA_RELAY_TRUSTED_PROXIES"].split(",") if p.strip()
-            )
-        if env.get("ORA_RELAY_ACCESS_TTL_S"):
-            values["access_ttl_s"] = int(env["ORA_RELAY_ACCESS_TTL_S"])
-        if env.get("ORA_RELAY_CLOUD_TOKEN_SHA256"):
-            values["cloud_token_hash"] = env["ORA_RELAY_CLOUD_TOKEN_SHA256"].strip().lower()
-        if env.get("ORA_RELAY_CLOUD_PUBLIC_KEY"):
-            values["cloud_public_key"] = env["ORA_RELAY_CLOUD_PUBLIC_KEY"].strip()
-        if env.get("ORA_RELAY_WEBHOOK_SECRET"):
-            values["webhook_secret"] = env["ORA_RELAY_WEBHOOK_SECRET"]
-        if env.get("ORA_RELAY_PLAN_PRICE_USD"):
-            values["plan_price_usd"] = float(env["ORA_RELAY_PLAN_PRICE_USD"])
-        if env.get("ORA_RELAY_NEW_ACCOUNT_STATUS"):
-            values["new_account_status"] = env["ORA_RELAY_NEW_ACCOUNT_STATUS"]
-        if env.get("ORA_RELAY_CLOUD_RESERVATION_USD"):
-            values["cloud_reservation_usd"] = float(env["ORA_RELAY_CLOUD_RESERVATION_USD"])
-        if env.get("ORA_RELAY_CLOUD_CLAIM_LEASE_S"):
-            values["cloud_claim_lease_s"] = float(env["ORA_RELAY_CLOUD_CLAIM_LEASE_S"])
-        if env.get("ORA_RELAY_CLOUD_BUDGET_USD"):
-            values["cloud_budget_usd"] = float(env["ORA_RELAY_CLOUD_BUDGET_USD"])
+        for variable, name, parse in ENVIRONMENT:
+            raw = env.get(variable, "")
+            if not raw:
+                continue
+            try:
+                values[name] = parse(raw)
+            except ValueError as err:
+                raise SettingsError(f"{variable}: {err}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a whole number") from None
+
+
+def _float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _stripped(raw: str) -> str:
+    return raw.strip()
+
+
+def _json_object(raw: str) -> str:
+    try:
+        if not isinstance(json.loads(raw), dict):
+            raise ValueError
+    except ValueError:
+        raise ValueError("must be a JSON object (installer.release cloud-key prints it)") from None
+    return raw.strip()
+
+
+def _sha256(raw: str) -> str:
+    value = raw.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError("must be a SHA-256 in hex (64 characters)")
+    return value
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _set(raw: str) -> frozenset[str]:
+    return frozenset(_list(raw))
+
+
+def _account_status(raw: str) -> str:
+    if raw not in ACCOUNT_STATUSES:
+        raise ValueError(f"{raw!r} is not one of {', '.join(ACCOUNT_STATUSES)}")
+    return raw
+
+
+ACCOUNT_STATUSES = ("active", "past_due", "cancelled")
+
+# Every environment variable the Relay reads: (variable, RelaySettings field, parser).
+ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("ORA_RELAY_DATA_DIR", "data_dir", Path),
+    ("ORA_RELAY_ORIGINS", "public_origins", _list),
+    ("ORA_RELAY_INSECURE_NODE_VERSIONS", "insecure_node_versions", _set),
+    ("DATABASE_URL", "database_url", _text),
+    ("REDIS_URL", "redis_url", _text),
+    ("ORA_RELAY_REDIS_PREFIX", "redis_prefix", _text),
+    ("ORA_RELAY_ACCESS_TTL_S", "access_ttl_s", _int),
+    ("ORA_RELAY_SEND_QUEUE_FRAMES", "send_queue_frames", _int),
+    ("ORA_RELAY_SEND_QUEUE_BYTES", "send_queue_bytes", _int),
+    ("ORA_RELAY_SEND_TOTAL_BYTES", "send_total_bytes", _int),
+    ("ORA_RELAY_WRITE_TIMEOUT_S", "write_timeout_s", _float),
+    ("ORA_RELAY_TRUSTED_PROXIES", "trusted_proxies", _list),
+    ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", _int),
+    ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", _int),
+    ("ORA_RELAY_IP_ATTEMPTS_PER_MINUTE", "ip_attempts_per_minute", _int),
+    ("ORA_RELAY_BACKUP_DIR", "backup_dir", Path),
+    ("ORA_RELAY_BACKUP_QUOTA_BYTES", "backup_quota_bytes", _int),
+    ("ORA_RELAY_CLOUD_TOKEN_SHA256", "cloud_token_hash", _sha256),
+    ("ORA_RELAY_CLOUD_PUBLIC_KEY", "cloud_public_key", _stripped),
+    ("ORA_RELAY_CLOUD_KEY_STATEMENT", "cloud_key_statement", _json_object),
+    ("ORA_RELAY_WEB_DIR", "web_dir", Path),
+    ("ORA_RELAY_WEBHOOK_SECRET", "webhook_secret", _text),
+    ("ORA_RELAY_PLAN_PRICE_USD", "plan_price_usd", _float),
+    ("ORA_RELAY_NEW_ACCOUNT_STATUS", "new_account_status", _account_status),
+    ("ORA_RELAY_CLOUD_BUDGET_USD", "cloud_budget_usd", _float),
+    ("ORA_RELAY_CLOUD_RESERVATION_USD", "cloud_reservation_usd", _float),
+    ("ORA_RELAY_CLOUD_CLAIM_LEASE_S", "cloud_claim_lease_s", _float),
+)

@@ -18,6 +18,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -77,6 +78,39 @@ def add_routes(app: web.Application, web_dir: Path, prefix: str, relays: tuple[s
 
     app.router.add_get(prefix, serve)
     app.router.add_get(prefix + "{name:.+}", serve)
+
+
+def cors(origins: tuple[str, ...]) -> Any:
+    """A Relay middleware: the web client on its own origin (one of `origins`) may call the
+    Relay's HTTP API (pairing, token refresh, the Cloud's key). No credentials are involved
+    (the client sends tokens in bodies, never cookies), and the WebSocket checks Origin itself."""
+    allowed = frozenset(origins)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        origin = request.headers.get("Origin", "")
+        if origin not in allowed or not request.path.startswith("/v1/") or request.path == "/v1/ws":
+            return await handler(request)
+        headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        if request.method == "OPTIONS":
+            return web.Response(
+                status=204,
+                headers={
+                    **headers,
+                    "Access-Control-Allow-Methods": "GET, POST",
+                    "Access-Control-Allow-Headers": "Content-Type",
+                    "Access-Control-Max-Age": "600",
+                },
+            )
+        try:
+            resp: web.StreamResponse = await handler(request)
+        except web.HTTPException as err:
+            err.headers.update(headers)
+            raise
+        resp.headers.update(headers)
+        return resp
+
+    return middleware
 
 
 @dataclass(frozen=True, kw_only=True)

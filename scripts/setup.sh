@@ -9,9 +9,12 @@ mode="${1:-test}"
 APT_RUN=(xvfb trayer zbar-tools gnome-keyring dbus dbus-x11 libxcb-cursor0 libxkbcommon-x11-0
   libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0
   libxcb-image0 libegl1 libgl1 fonts-dejavu-core fonts-noto-cjk chromium)
-APT_TEST=(xdotool imagemagick nodejs binutils)
+APT_TEST=(xdotool imagemagick nodejs binutils caddy prometheus libnss3-tools)
 want=("${APT_RUN[@]}")
 [ "$mode" = test ] && want+=("${APT_TEST[@]}")
+# npm: Debian's package, unless the installed nodejs already brings its own (NodeSource's does,
+# and then Debian's npm cannot be installed beside it).
+[ "$mode" = test ] && ! command -v npm >/dev/null 2>&1 && want+=(npm)
 
 missing=()
 for p in "${want[@]}"; do
@@ -30,6 +33,12 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 export UV_PYTHON_DOWNLOADS=never
 uv sync --frozen --quiet
+
+if [ "$mode" = test ] && [ ! -f tests/support/push_service/node_modules/web-push-testing/package.json ]; then
+  # A real Web Push service for the Relay's push tests (versions pinned by package-lock.json).
+  echo "setup: installing web-push-testing (npm)"
+  (cd tests/support/push_service && npm ci --no-audit --no-fund --silent)
+fi
 
 if [ "$mode" = test ]; then
   # The tests use the machine's PostgreSQL and Redis; start them if they are down.

@@ -21,10 +21,22 @@ from app.core.events import (
     ApprovalPending,
     Event,
     Notice,
+    PlanUpdate,
     TextDelta,
     ToolFinished,
     ToolStarted,
+    TurnCancelled,
     TurnDone,
+)
+from app.core.history import FETCH, whole_turns, window
+from app.core.housekeeping import Housekeeping
+from app.core.plan import Plan
+from app.core.plan_run import (
+    PLAN_TOOL,
+    PLAN_TOOL_NAME,
+    PlanRunner,
+    assistant_tool_message,
+    needs_plan,
 )
 from app.core.providers import ProviderPool, StreamResult
 from app.errors import ProviderError
@@ -55,6 +67,7 @@ class TurnRequest:
     role: Role
     guild_id: str = "default"
     channel: str = "terminal"
+    turn_id: str = ""  # chosen by the front end to cancel it by; else made up
 
 
 @dataclass
@@ -62,7 +75,23 @@ class TurnTimings:
     """Where a turn's time went, for the benchmark."""
 
     total_s: float = 0.0
-    provider_s: float = 0.0
+    provider_s: float = 0.0  # waiting on model providers (their clients included)
+    planned: bool = False
+    plan_steps: int = 0
+
+
+@dataclass
+class _Running:
+    """A turn in progress: its task, who asked, and the tool call in flight."""
+
+    req: TurnRequest
+    task: asyncio.Task[None]
+    in_flight: dict[str, Any] = field(default_factory=dict)  # the current call's outcome
+    reply: str = ""  # streamed so far
+    plan: Plan | None = None
+
+
+_DONE = object()
 
 
 @dataclass
@@ -82,9 +111,79 @@ class Assistant:
     approval_timeout_s: float | None = None
     last_timings: TurnTimings = field(default_factory=TurnTimings)
     commands: Any = None  # app.core.commands.Commands, set by the runtime
+    housekeeping: Housekeeping | None = None  # the cheap role's chores, set by the runtime
+    _running: dict[str, _Running] = field(default_factory=dict)
 
     async def turn(self, req: TurnRequest) -> AsyncIterator[Event]:
-        """Answer one message, streaming events."""
+        """Answer one message, streaming events; the work runs in a task `cancel` can stop.
+
+        The front end names the turn (`req.turn_id`) to cancel it by. A cancelled turn ends
+        with TurnCancelled then TurnDone; whatever ran is in the audit log, nothing runs after.
+        """
+        turn_id = req.turn_id or f"turn_{secrets.token_hex(6)}"
+        if turn_id in self._running:  # ids are the front end's; the first one keeps it
+            turn_id = f"{turn_id}_{secrets.token_hex(3)}"
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        task = asyncio.create_task(self._guarded(req, turn_id, queue.put_nowait))
+        self._running[turn_id] = _Running(req=req, task=task)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if not task.done():  # the front end stopped listening: stop the work too
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._running.pop(turn_id, None)
+
+    def cancel(self, turn_id: str, *, user_id: str, role: Role) -> bool:
+        """Stop a running turn: its own user may, and the owner may stop anyone's."""
+        running = self._running.get(turn_id)
+        if running is None or running.task.done():
+            return False
+        if running.req.user_id != user_id and role is not Role.OWNER:
+            return False
+        running.task.cancel()
+        return True
+
+    def running_turns(self, user_id: str) -> list[str]:
+        """Ids of a user's turns in progress (a front end that lost track can cancel them)."""
+        return [t for t, r in self._running.items() if r.req.user_id == user_id]
+
+    async def _guarded(self, req: TurnRequest, turn_id: str, emit: Callable[[Any], None]) -> None:
+        try:
+            await self._answer(req, turn_id, emit)
+        except asyncio.CancelledError:
+            running = self._running[turn_id]
+            flight = running.in_flight
+            if flight.get("cancelled"):
+                emit(
+                    ToolFinished(
+                        call_id=flight["call_id"],
+                        tool=flight["tool"],
+                        outcome="cancelled",
+                        summary=f"{flight['tool']} was stopped",
+                    )
+                )
+            if running.plan is not None:
+                plan = running.plan
+                for i, step in enumerate(plan.steps):
+                    if step.status in ("running", "pending"):
+                        status = "cancelled" if step.status == "running" else "skipped"
+                        plan = plan.with_step(i, status=status)
+                emit(PlanUpdate(turn_id=turn_id, steps=plan.view(), revision=plan.revision))
+            emit(TurnCancelled(turn_id=turn_id))
+            emit(TurnDone(text=running.reply))
+        except Exception as err:
+            emit(err)
+        finally:
+            emit(_DONE)
+
+    async def _answer(self, req: TurnRequest, turn_id: str, emit: Callable[[Any], None]) -> None:
         started = time.perf_counter()
         timings = TurnTimings()
         self.last_timings = timings
@@ -92,7 +191,7 @@ class Assistant:
         text = req.text.strip()
         if text.startswith("/") and self.commands is not None:
             async for event in self.commands.run(self, req, text):
-                yield event
+                emit(event)
             timings.total_s = time.perf_counter() - started
             return
         if not self.providers.has_any():
@@ -102,58 +201,71 @@ class Assistant:
                 f"{self.state_dir / 'config.toml'} and store its key with `ora key set NAME`, "
                 "or start a local server such as Ollama or LM Studio."
             )
-            yield Notice(text=reply)
-            yield TurnDone(text=reply)
+            emit(Notice(text=reply))
+            emit(TurnDone(text=reply))
             return
         messages = self._prompt(part, text)
         self.memory.append(part, "user", text)
+        running = self._running[turn_id]
         reply = ""
         try:
-            for _step in range(MAX_STEPS):
+            tools = self.registry.schemas()
+            offered = [*tools, PLAN_TOOL] if tools else None
+            for step in range(MAX_STEPS):
                 result = StreamResult()
                 async for delta in self.providers.stream(
-                    "chat", messages, self.registry.schemas() or None, result
+                    "chat", messages, offered if step == 0 else (tools or None), result
                 ):
-                    yield TextDelta(text=delta)
+                    reply += delta
+                    running.reply = reply
+                    emit(TextDelta(text=delta))
                 timings.provider_s += result.provider_s
-                reply += result.text
                 if not result.tool_calls:
                     break
-                messages.append(
-                    {
-                        "role": "assistant",
-                        "content": result.text or None,
-                        "tool_calls": [
-                            {
-                                "id": c.call_id,
-                                "type": "function",
-                                "function": {"name": c.name, "arguments": c.arguments},
-                            }
-                            for c in result.tool_calls
-                        ],
-                    }
-                )
+                if step == 0 and needs_plan(result.tool_calls):
+                    # The model says this takes several tools: plan first, then act.
+                    runner = PlanRunner(self, req, turn_id, emit, running, timings)
+                    planned = await runner.run(messages, text)
+                    if planned is not None:
+                        reply += planned
+                        break
+                    result.tool_calls = [c for c in result.tool_calls if c.name != PLAN_TOOL_NAME]
+                    if not result.tool_calls:
+                        continue  # no usable plan: let the model carry on by itself
+                messages.append(assistant_tool_message(result))
                 for call in result.tool_calls:
-                    outcome: dict[str, Any] = {}
+                    outcome = self.track(turn_id, call.call_id, call.name)
                     async for event in self.call_tool(
                         req, call.name, call.arguments, call.call_id, outcome
                     ):
-                        yield event
-                    messages.append(
-                        {
-                            "role": "tool",
-                            "tool_call_id": call.call_id,
-                            "content": outcome["for_model"],
-                        }
-                    )
+                        emit(event)
+                    messages.append(await self.tool_message(call.call_id, outcome))
             else:
-                yield Notice(text="Stopped after too many tool steps in one turn.")
+                emit(Notice(text="Stopped after too many tool steps in one turn."))
         except ProviderError as err:
-            yield Notice(text=str(err))
+            emit(Notice(text=str(err)))
             reply = reply or str(err)
+        except asyncio.CancelledError:
+            self.memory.append(part, "assistant", (reply + " [cancelled]").strip())
+            raise
         self.memory.append(part, "assistant", reply)
+        if self.housekeeping is not None:
+            self.housekeeping.after_turn(part)
         timings.total_s = time.perf_counter() - started
-        yield TurnDone(text=reply)
+        emit(TurnDone(text=reply))
+
+    def track(self, turn_id: str, call_id: str, tool: str) -> dict[str, Any]:
+        """The outcome dict of the call now in flight, seen by the cancel path."""
+        running = self._running[turn_id]
+        running.in_flight = {"call_id": call_id, "tool": tool}
+        return running.in_flight
+
+    async def tool_message(self, call_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        """A tool's result for the model; long output summarised by the cheap role first."""
+        content = str(outcome.get("for_model", ""))
+        if self.housekeeping is not None and "result" in outcome:
+            content = await self.housekeeping.condense(content, outcome["result"])
+        return {"role": "tool", "tool_call_id": call_id, "content": content}
 
     async def generate(self, prompt: str) -> str:
         """Plain text from the cheap model, for the generate tool (no tools, no history)."""
@@ -174,9 +286,15 @@ class Assistant:
             system += "\nNotes the user asked you to remember:\n" + "\n".join(
                 f"- {n.text}" for n in notes
             )
+        _older, recent = window(whole_turns(self.memory.history_rows(part, FETCH)))
+        if self.housekeeping is not None:
+            summary = self.housekeeping.summary(part)
+            if summary:
+                system += "\nSummary of the earlier conversation:\n" + summary
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
-        for speaker, content in self.memory.history(part, limit=20):
-            messages.append({"role": speaker, "content": content})
+        for turn in recent:
+            for speaker, content in turn.messages:
+                messages.append({"role": speaker, "content": content})
         messages.append({"role": "user", "content": text})
         return messages
 
@@ -255,7 +373,15 @@ class Assistant:
                 timeout_s=self.approval_timeout_s,
             )
             yield ApprovalPending(request=pending)
-            resolution = await self.broker.wait(pending.approval_id)
+            try:
+                resolution = await self.broker.wait(pending.approval_id)
+            except asyncio.CancelledError:
+                # The turn was cancelled while the owner was being asked: close every prompt
+                # for it, and say in the audit log that it never ran.
+                self.broker.withdraw(pending.approval_id, req.user_id)
+                audit(digest=digest, risk=spec.risk.name, decision="ask", outcome="cancelled")
+                out["cancelled"] = True
+                raise
             approver = resolution.answered_by
             if resolution.outcome is not Outcome.APPROVED:
                 why = (
@@ -279,6 +405,17 @@ class Assistant:
         failure = ""  # the audit outcome when the tool did not complete
         try:
             result = await asyncio.wait_for(spec.handler(ctx, args), timeout=TOOL_TIMEOUT_S)
+        except asyncio.CancelledError:
+            # Stopped mid-run by a cancelled turn: the log says so, with the exact arguments.
+            audit(
+                digest=digest,
+                risk=spec.risk.name,
+                decision=decision.verdict.value,
+                approver=approver,
+                outcome="cancelled",
+            )
+            out["cancelled"] = True
+            raise
         except ToolFailure as err:
             failure, summary = "error", str(err)
         except TimeoutError:

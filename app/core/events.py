@@ -38,7 +38,7 @@ class ToolFinished:
 
     call_id: str
     tool: str
-    outcome: Literal["ok", "error", "denied"]
+    outcome: Literal["ok", "error", "denied", "cancelled"]
     summary: str
 
 
@@ -56,4 +56,54 @@ class TurnDone:
     text: str
 
 
-Event = TextDelta | ToolStarted | ApprovalPending | ToolFinished | Notice | TurnDone
+StepStatus = Literal["pending", "running", "done", "failed", "skipped", "cancelled"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanStepView:
+    """One step of a plan as the user sees it."""
+
+    description: str
+    tool: str  # the tool the planner expects it to use ("" when none)
+    status: StepStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanUpdate:
+    """The plan, whole, each time a step changes (front ends redraw it: step n of m)."""
+
+    turn_id: str
+    steps: tuple[PlanStepView, ...]
+    revision: int  # 0 for the first plan, +1 each time a failed step made it change
+
+    def step_dicts(self) -> list[dict[str, str]]:
+        """The steps as the wire carries them (devices, the local web client)."""
+        return [{"text": s.description, "tool": s.tool, "status": s.status} for s in self.steps]
+
+    @property
+    def current(self) -> int:
+        """1-based number of the running (else last finished) step; 0 before any."""
+        running = [i for i, s in enumerate(self.steps) if s.status == "running"]
+        if running:
+            return running[0] + 1
+        finished = [i for i, s in enumerate(self.steps) if s.status != "pending"]
+        return finished[-1] + 1 if finished else 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnCancelled:
+    """The user cancelled the turn; what ran is in the audit log, nothing else will run."""
+
+    turn_id: str
+
+
+Event = (
+    TextDelta
+    | ToolStarted
+    | ApprovalPending
+    | ToolFinished
+    | Notice
+    | TurnDone
+    | PlanUpdate
+    | TurnCancelled
+)

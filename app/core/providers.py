@@ -1,37 +1,37 @@
-"""Model providers through litellm: any OpenAI-compatible endpoint by configuration alone.
+"""Model providers by role, with fallback, per-provider time limits and a usage record.
 
-litellm takes ~3 s to import and fetches a price list from the internet unless told not to, so
-it is imported on the first model call, never at start-up, with its local cost map forced.
+OpenAI-compatible endpoints (OpenAI, Anthropic's and Google's compatible endpoints, Ollama,
+LM Studio, vLLM, OpenRouter...) are spoken directly (`openai_wire`, no extra library on the
+hot path); any other API goes through litellm (`litellm_adapter`), imported only when such a
+provider is configured. Within a role the providers are tried in order: one that fails or
+stays silent past its `timeout_s` before the first token hands over to the next; after the
+first token a failure ends the answer (the user has already seen part of it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
+from app.core import litellm_adapter, openai_wire
+from app.core.completion import Completion, ToolCallRequest
+from app.core.usage import UsageLedger, estimate_tokens
 from app.errors import ProviderError
 from app.settings import ProviderConfig
 from app.store.secrets import SecretStore
 
+__all__ = ["ProviderPool", "ProviderStatus", "StreamResult", "ToolCallRequest"]
+
 _LOGGER = logging.getLogger(__name__)
-_LOCAL_KEY = "not-needed"  # OpenAI clients insist on some key; local servers ignore it
-
-
-def _litellm() -> Any:
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    import litellm
-
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    return litellm
+_LOCAL_KEY = "not-needed"  # OpenAI-compatible servers insist on some key; local ones ignore it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,15 +43,6 @@ class ProviderStatus:
     reason: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class ToolCallRequest:
-    """One function call the model asked for."""
-
-    call_id: str
-    name: str
-    arguments: str  # raw JSON text, validated by the registry
-
-
 @dataclass
 class StreamResult:
     """What a streamed completion produced, filled as the stream goes."""
@@ -59,7 +50,9 @@ class StreamResult:
     provider: str = ""
     text: str = ""
     tool_calls: list[ToolCallRequest] = field(default_factory=list)
-    provider_s: float = 0.0  # time spent waiting on the provider
+    provider_s: float = 0.0  # time spent waiting on the provider (its client included)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 @dataclass
@@ -67,11 +60,18 @@ class ProviderPool:
     """The configured providers, which are usable, and the fallback order for each role."""
 
     statuses: list[ProviderStatus]
-    timeout_s: float = 60.0
+    timeout_s: float | None = None  # overrides every provider's own (the tray's quick test)
     secrets: SecretStore | None = field(default=None, repr=False)
+    usage: UsageLedger | None = field(default=None, repr=False)
+    _session: aiohttp.ClientSession | None = field(default=None, repr=False)
 
     @classmethod
-    def from_config(cls, configs: Sequence[ProviderConfig], secrets: SecretStore) -> ProviderPool:
+    def from_config(
+        cls,
+        configs: Sequence[ProviderConfig],
+        secrets: SecretStore,
+        usage: UsageLedger | None = None,
+    ) -> ProviderPool:
         """Disable every provider whose key is missing, saying how to add it."""
         statuses = []
         for cfg in configs:
@@ -97,7 +97,7 @@ class ProviderPool:
                 )
             else:
                 statuses.append(ProviderStatus(config=cfg, enabled=True, reason="ready"))
-        return cls(statuses=statuses, secrets=secrets)
+        return cls(statuses=statuses, secrets=secrets, usage=usage)
 
     def add_local(self, cfg: ProviderConfig) -> None:
         """Add a detected local server after the configured providers."""
@@ -114,10 +114,34 @@ class ProviderPool:
         """Is any provider usable at all?"""
         return any(s.enabled for s in self.statuses)
 
+    def needs_litellm(self) -> bool:
+        """Is an enabled provider spoken through litellm (so it is worth importing early)?"""
+        return any(s.enabled and s.config.kind == "litellm" for s in self.statuses)
+
+    async def warm(self) -> None:
+        """Import litellm in a worker thread when a provider needs it; nothing otherwise."""
+        if self.needs_litellm():
+            await litellm_adapter.warm()
+
+    async def close(self) -> None:
+        """Close the HTTP connections kept to providers."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
     def _key(self, cfg: ProviderConfig) -> str:
         if cfg.local or not cfg.key_ref or self.secrets is None:
             return _LOCAL_KEY
         return self.secrets.get(cfg.key_ref) or _LOCAL_KEY
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # No overall limit: answers may stream for minutes. The per-provider limit on the
+            # silence before (and between) chunks is applied around each read instead.
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30)
+            )
+        return self._session
 
     async def stream(
         self,
@@ -134,77 +158,149 @@ class ProviderPool:
             )
         failures = []
         for cfg in candidates:
+            if cfg.kind == "litellm":
+                # Its import (seconds, once) is not the provider's silence: not timed.
+                await litellm_adapter.warm()
+            completion = Completion()
             started = False
+            outcome = "error"
+            t_call = time.perf_counter()
+            limit = self.timeout_s or cfg.timeout_s
+            deltas = self._open(cfg, messages, tools, completion, limit)
             try:
-                async for delta in self._stream_one(cfg, messages, tools, result):
-                    started = True
-                    yield delta
-                result.provider = cfg.name
-                return
+                while True:
+                    t0 = time.perf_counter()
+                    try:
+                        async with asyncio.timeout(limit):
+                            delta = await deltas.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        result.provider_s += time.perf_counter() - t0
+                    if delta:
+                        started = True
+                        yield delta
+                outcome = "ok"
+            except asyncio.CancelledError:
+                outcome = "cancelled"
+                raise
             except Exception as err:  # any provider failure: try the next one
+                outcome = "timeout" if isinstance(err, TimeoutError) else "error"
+                why = f"no answer within {limit:g} s" if outcome == "timeout" else _why(err)
                 if started:
-                    raise ProviderError(
-                        f"{cfg.name} failed mid-answer: {type(err).__name__}"
-                    ) from None
-                _LOGGER.warning(
-                    "provider %s failed (%s); trying the next", cfg.name, type(err).__name__
-                )
-                failures.append(f"{cfg.name}: {type(err).__name__}")
-                result.text, result.tool_calls = "", []
+                    raise ProviderError(f"{cfg.name} failed mid-answer: {why}") from None
+                _LOGGER.warning("provider %s failed (%s); trying the next", cfg.name, why)
+                failures.append(f"{cfg.name}: {why}")
+            finally:
+                await deltas.aclose()
+                self._record(cfg, role, messages, completion, outcome, t_call)
+            if outcome == "ok":
+                result.provider = cfg.name
+                result.text = completion.text
+                result.tool_calls = completion.tool_calls
+                result.prompt_tokens = completion.prompt_tokens
+                result.completion_tokens = completion.completion_tokens
+                return
         raise ProviderError("every provider failed: " + "; ".join(failures))
 
-    async def _stream_one(
+    def _open(
         self,
         cfg: ProviderConfig,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None,
-        result: StreamResult,
-    ) -> AsyncIterator[str]:
-        litellm = _litellm()
-        kwargs: dict[str, Any] = {
-            "model": f"openai/{cfg.model}",
-            "api_base": cfg.base_url,
-            "api_key": self._key(cfg),
-            "messages": messages,
-            "stream": True,
-            "timeout": self.timeout_s,
-            # Failing over to the next provider is our job; a client retrying on its own would
-            # hide the failure and double the wait.
-            "max_retries": 0,
-        }
-        if tools:
-            kwargs["tools"] = tools
-        t0 = time.perf_counter()
-        stream = await litellm.acompletion(**kwargs)
-        calls: dict[int, dict[str, str]] = {}
-        iterator = stream.__aiter__()
-        while True:
-            try:
-                chunk = await iterator.__anext__()
-            except StopAsyncIteration:
-                break
-            finally:
-                result.provider_s += time.perf_counter() - t0
-            choice = chunk.choices[0] if chunk.choices else None
-            delta = getattr(choice, "delta", None)
-            if delta is not None:
-                for tc in getattr(delta, "tool_calls", None) or []:
-                    slot = calls.setdefault(tc.index or 0, {"id": "", "name": "", "arguments": ""})
-                    slot["id"] = tc.id or slot["id"]
-                    if tc.function is not None:
-                        slot["name"] += tc.function.name or ""
-                        slot["arguments"] += tc.function.arguments or ""
-                content = getattr(delta, "content", None)
-                if content:
-                    result.text += content
-                    yield content
-            t0 = time.perf_counter()
-        result.tool_calls = [
-            ToolCallRequest(
-                call_id=c["id"] or f"call_{i}", name=c["name"], arguments=c["arguments"] or "{}"
+        completion: Completion,
+        limit: float,
+    ) -> AsyncGenerator[str, None]:
+        if cfg.kind == "litellm":
+            return litellm_adapter.stream_chat(
+                model=cfg.model,
+                base_url=cfg.base_url,
+                api_key=self._key(cfg),
+                messages=messages,
+                tools=tools,
+                timeout_s=limit,
+                out=completion,
             )
-            for i, c in sorted(calls.items())
-        ]
+        return openai_wire.stream_chat(
+            self._http(),
+            base_url=cfg.base_url,
+            model=cfg.model,
+            api_key=self._key(cfg),
+            messages=messages,
+            tools=tools,
+            out=completion,
+        )
+
+    def _record(
+        self,
+        cfg: ProviderConfig,
+        role: str,
+        messages: list[dict[str, Any]],
+        completion: Completion,
+        outcome: str,
+        t_call: float,
+    ) -> None:
+        if self.usage is None:
+            return
+        if not completion.usage_reported:
+            completion.prompt_tokens = estimate_tokens(json.dumps(messages, ensure_ascii=False))
+            completion.completion_tokens = estimate_tokens(completion.text)
+        cost = (
+            completion.prompt_tokens * cfg.price_in_per_mtok
+            + completion.completion_tokens * cfg.price_out_per_mtok
+        ) / 1_000_000
+        if not cost and cfg.kind == "litellm" and outcome == "ok":
+            cost = litellm_adapter.cost_usd(
+                cfg.model, completion.prompt_tokens, completion.completion_tokens
+            )
+        try:
+            self.usage.record(
+                provider=cfg.name,
+                role=role,
+                model=cfg.model,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost_usd=cost,
+                estimated=not completion.usage_reported,
+                outcome=outcome,
+                seconds=time.perf_counter() - t_call,
+            )
+        except Exception:  # a full disk must not break the answer
+            _LOGGER.exception("could not record provider usage")
+
+    async def probe(self, name: str, timeout_s: float = 15.0) -> str:
+        """Ask one provider for a word, whatever its roles (the tray's "Test connection")."""
+        status = next((s for s in self.statuses if s.config.name == name), None)
+        if status is None:
+            raise ProviderError(f"no provider named {name}")
+        single = ProviderPool(
+            statuses=[
+                ProviderStatus(
+                    config=dataclasses.replace(status.config, roles=("chat",)),
+                    enabled=True,
+                    reason="",
+                )
+            ],
+            timeout_s=timeout_s,
+            secrets=self.secrets,
+            usage=self.usage,
+            _session=self._http(),
+        )
+        result = StreamResult()
+        messages = [{"role": "user", "content": "Reply with the word OK."}]
+        async for _ in single.stream("chat", messages, None, result):
+            pass
+        return result.text
+
+
+def _why(err: BaseException) -> str:
+    """A failure's kind, never its text (which may quote the request)."""
+    if isinstance(err, aiohttp.ClientResponseError):
+        return f"HTTP {err.status}"
+    if isinstance(err, aiohttp.ClientConnectionError):
+        return "cannot connect"
+    text = str(err) if err.__class__.__name__ == "ProviderCallError" else ""
+    return text or type(err).__name__
 
 
 async def detect_local_servers(

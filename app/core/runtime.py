@@ -12,7 +12,10 @@ import sqlite_utils
 
 from app.core.assistant import Assistant
 from app.core.commands import Commands
+from app.core.history import HistorySummaries
+from app.core.housekeeping import Housekeeping
 from app.core.providers import ProviderPool, detect_local_servers
+from app.core.usage import UsageLedger
 from app.policy.approvals import ApprovalBroker
 from app.settings import Settings
 from app.store.audit import AuditLog
@@ -51,7 +54,8 @@ class Runtime:
         db = open_db(settings.db_path)
         memory = MemoryStore(db)
         audit = AuditLog(db, secrets)
-        providers = ProviderPool.from_config(settings.providers, secrets)
+        usage = UsageLedger(db)
+        providers = ProviderPool.from_config(settings.providers, secrets, usage)
         registry = ToolRegistry(builtin_tools())
         broker = ApprovalBroker(default_timeout_s=settings.approval_timeout_s)
         browser_cfg = settings.tools.get("browser", {})
@@ -73,6 +77,7 @@ class Runtime:
             commands=Commands(),
         )
         assistant.tool_extras = {"browser": browser_pool, "generate": assistant.generate}
+        assistant.housekeeping = Housekeeping(providers, memory, HistorySummaries(db))
         runtime = cls(
             settings=settings,
             db=db,
@@ -87,6 +92,8 @@ class Runtime:
         )
         if settings.detect_local_providers:
             runtime._spawn(runtime._detect_local())
+        # litellm only if a provider needs it, imported in a thread after start-up.
+        runtime._spawn(providers.warm())
         # The core opened the profile's data: an updated version on trial has proved itself
         # (app/update/launcher.py); every front end, the tray included, gets this for free.
         mark_healthy(settings.updates.health_file)
@@ -113,5 +120,8 @@ class Runtime:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.assistant.housekeeping is not None:
+            await self.assistant.housekeeping.close()
         await self.browser.close()
+        await self.providers.close()
         self.db.close()

@@ -21,7 +21,14 @@ from typing import Any
 import aiohttp
 
 from app.core.assistant import TurnRequest
-from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.events import (
+    PlanUpdate,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnCancelled,
+    TurnDone,
+)
 from app.core.runtime import Runtime
 from app.link.devices import DeviceRegistry, PairedDevice
 from app.link.identity import NodeIdentity
@@ -296,7 +303,10 @@ class RelayLink:
         role = Role(device.role)
         if isinstance(msg, am.Chat):
             user = "owner" if role is Role.OWNER else did
-            req = TurnRequest(text=msg.text, user_id=user, role=role, channel=did)
+            # Scoped to the device: a device can only name (and cancel) its own turns.
+            req = TurnRequest(
+                text=msg.text, user_id=user, role=role, channel=did, turn_id=f"{did}:{msg.id}"
+            )
             async for event in self.runtime.assistant.turn(req):
                 if isinstance(event, TextDelta):
                     await self._send(did, am.Delta(id=msg.id, text=event.text))
@@ -322,8 +332,26 @@ class RelayLink:
                             detail=event.summary,
                         ),
                     )
+                elif isinstance(event, PlanUpdate):
+                    await self._send(
+                        did,
+                        am.PlanProgress(
+                            id=msg.id,
+                            steps=list(event.step_dicts()),
+                            current=event.current,
+                            revision=event.revision,
+                        ),
+                    )
+                elif isinstance(event, TurnCancelled):
+                    await self._send(did, am.Cancelled(id=msg.id))
                 elif isinstance(event, TurnDone):
                     await self._send(did, am.Done(id=msg.id, text=event.text))
+        elif isinstance(msg, am.Cancel):
+            user = "owner" if role is Role.OWNER else did
+            if not self.runtime.assistant.cancel(f"{did}:{msg.id}", user_id=user, role=role):
+                await self._send(
+                    did, am.AppError(code="nothing_to_cancel", message="nothing to cancel")
+                )
         elif isinstance(msg, am.ApprovalAnswer):
             try:
                 self.runtime.broker.answer(

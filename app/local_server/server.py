@@ -25,7 +25,14 @@ from pathlib import Path
 from aiohttp import web
 
 from app.core.assistant import TurnRequest
-from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
+from app.core.events import (
+    PlanUpdate,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnCancelled,
+    TurnDone,
+)
 from app.core.runtime import Runtime
 from app.local_server.login import LoginCodes
 from app.policy.gate import Role
@@ -33,9 +40,11 @@ from app.policy.gate import Role
 _LOGGER = logging.getLogger(__name__)
 TOKEN_FILE = "local-token"  # noqa: S105 - a file name, not a secret
 WEB_DIR = Path(__file__).resolve().parents[2] / "assets" / "web"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ShowHook = Callable[[], None]
 RUNTIME = web.AppKey("runtime", Runtime)
 LOGIN = web.AppKey("login", LoginCodes)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SHOW: web.AppKey[ShowHook] = web.AppKey("show")
 
 
 def ensure_token(state_dir: Path) -> str:
@@ -81,8 +90,12 @@ class LocalServer:
         await self.runner.cleanup()
 
 
-async def start(runtime: Runtime) -> LocalServer | None:
-    """Serve the core on this PC; None (and a log line) when the port is taken."""
+async def start(runtime: Runtime, *, on_show: ShowHook | None = None) -> LocalServer | None:
+    """Serve the core on this PC; None (and a log line) when the port is taken.
+
+    `on_show` is called when a second start of ORA on this profile asks this one to come
+    forward (profile_lock.py).
+    """
     settings = runtime.settings
     token = ensure_token(settings.state_dir)
     # Port 0 means "any free port"; it is fixed here because the Host check names it.
@@ -90,7 +103,8 @@ async def start(runtime: Runtime) -> LocalServer | None:
     extra = {f"{settings.local_host}:{port}"} if settings.expose_lan else set()
     login = LoginCodes()
     runner = web.AppRunner(
-        create_app(runtime, token, port, extra_hosts=extra, login=login), access_log=None
+        create_app(runtime, token, port, extra_hosts=extra, login=login, on_show=on_show),
+        access_log=None,
     )
     await runner.setup()
     try:
@@ -119,6 +133,7 @@ def create_app(
     *,
     extra_hosts: set[str] | None = None,
     login: LoginCodes | None = None,
+    on_show: ShowHook | None = None,
 ) -> web.Application:
     """The local server for one Node; `port` is the one it is bound to (Host is checked against it)."""
     login = login or LoginCodes()
@@ -162,9 +177,12 @@ def create_app(
     app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
     app[RUNTIME] = runtime
     app[LOGIN] = login
+    app[SHOW] = on_show or (lambda: None)
+    app.router.add_post("/api/show", show)
     app.router.add_post("/auth/login", sign_in)
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/chat", chat)
+    app.router.add_post("/api/chat/cancel", cancel_chat)
     if WEB_DIR.is_dir():
         app.router.add_get("/app/", web_client)
         app.router.add_static("/app/", WEB_DIR, show_index=False)
@@ -200,6 +218,12 @@ async def sign_in(request: web.Request) -> web.Response:
     return web.json_response({"token": session}, headers={"Cache-Control": "no-store"})
 
 
+async def show(request: web.Request) -> web.Response:
+    """A second start of ORA on this profile: bring this one forward (token required)."""
+    request.app[SHOW]()
+    return web.json_response({"shown": True})
+
+
 async def status(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     return web.json_response(
@@ -214,21 +238,39 @@ async def status(request: web.Request) -> web.Response:
     )
 
 
+async def cancel_chat(request: web.Request) -> web.Response:
+    """Stop the turn started by /api/chat with this `id` (the owner, at this PC)."""
+    try:
+        chat_id = (await request.json())["id"]
+        if not isinstance(chat_id, str) or not chat_id:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return web.json_response(
+            {"error": "bad_request", "message": 'send {"id": "..."}'}, status=400
+        )
+    cancelled = request.app[RUNTIME].assistant.cancel(
+        f"local:{chat_id[:64]}", user_id="owner", role=Role.OWNER
+    )
+    return web.json_response({"cancelled": cancelled})
+
+
 async def chat(request: web.Request) -> web.StreamResponse:
     """One turn as the owner at the PC, streamed as JSON lines."""
     runtime = request.app[RUNTIME]
     try:
         body = await request.json()
         text = body["text"]
-        if not isinstance(text, str) or not text.strip():
+        chat_id = body.get("id", "")
+        if not isinstance(text, str) or not text.strip() or not isinstance(chat_id, str):
             raise ValueError
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError):
         return web.json_response(
             {"error": "bad_request", "message": 'send {"text": "..."}'}, status=400
         )
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
-    req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray")
+    turn_id = f"local:{chat_id[:64]}" if chat_id else ""
+    req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray", turn_id=turn_id)
     async for event in runtime.assistant.turn(req):
         line: dict[str, object] | None = None
         if isinstance(event, TextDelta):
@@ -242,6 +284,15 @@ async def chat(request: web.Request) -> web.StreamResponse:
                 "status": event.outcome,
                 "detail": event.summary,
             }
+        elif isinstance(event, PlanUpdate):
+            line = {
+                "type": "plan",
+                "steps": event.step_dicts(),
+                "current": event.current,
+                "revision": event.revision,
+            }
+        elif isinstance(event, TurnCancelled):
+            line = {"type": "cancelled"}
         elif isinstance(event, TurnDone):
             line = {"type": "done", "text": event.text}
         if line is not None:

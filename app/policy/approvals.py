@@ -187,6 +187,11 @@ class ApprovalBroker:
         outcome = Outcome.APPROVED if approve else Outcome.DENIED
         return self._resolve(approval_id, outcome, answered_by, channel)
 
+    def withdraw(self, approval_id: str, by: str) -> None:
+        """The requester gave up (a cancelled turn): deny it and close every prompt for it."""
+        if approval_id in self._pending:
+            self._resolve(approval_id, Outcome.DENIED, by, "withdrawn")
+
     def cancel_all(self) -> None:
         """Deny everything pending (shutdown)."""
         for approval_id in list(self._pending):

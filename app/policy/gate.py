@@ -1,6 +1,6 @@
 """The one policy gate: allow, ask or deny every tool call from (profile, role, risk, tool).
 
-Defaults (DESIGN.md, from the seed):
+Defaults:
 
     profile   role        LOW    MEDIUM  HIGH   CRITICAL
     private   owner       allow  allow   ask    ask

@@ -6,6 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+import sqlite_utils.plugins
+
+# ORA uses no sqlite-utils plugins. Left alone, opening a Database scans every installed
+# package's entry points for them (~15 ms here, far more on a slow disk, on the way to the
+# first answer) and would run whatever a package registered inside ORA's database layer.
+sqlite_utils.plugins._plugins_loaded = True
 
 SCHEMA_VERSION = 1
 

@@ -57,6 +57,15 @@ class MemoryStore:
         ).fetchall()
         return [(str(s), str(c)) for s, c in reversed(rows)]
 
+    def history_rows(self, part: Partition, limit: int = 60) -> list[tuple[int, str, str]]:
+        """The partition's last `limit` messages, oldest first, as (id, speaker, content)."""
+        rows = self._db.execute(
+            "SELECT id, speaker, content FROM messages WHERE user_id=? AND role=? AND guild_id=? "
+            "ORDER BY id DESC LIMIT ?",
+            [part.user_id, part.role, part.guild_id, limit],
+        ).fetchall()
+        return [(int(i), str(s), str(c)) for i, s, c in reversed(rows)]
+
     def remember(self, part: Partition, text: str) -> Note:
         """Keep a long-term note."""
         now = time.time()

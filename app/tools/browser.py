@@ -20,7 +20,7 @@ from app.tools.spec import ToolContext, ToolFailure, ToolSpec
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_EXECUTABLE = "/usr/lib/chromium/chromium"
-# A closed network and no phoning home (RECIPES.md): these flags bring DNS lookups to zero.
+# A closed network and no phoning home: these flags bring DNS lookups to zero.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

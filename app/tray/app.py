@@ -8,10 +8,10 @@ network or model never freezes a menu.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
@@ -24,13 +24,24 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.assistant import TurnRequest
-from app.core.events import TextDelta, ToolFinished, ToolStarted, TurnDone
-from app.core.providers import ProviderPool, ProviderStatus, StreamResult
+from app.core.events import (
+    PlanUpdate,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnCancelled,
+    TurnDone,
+)
+from app.core.providers import ProviderPool
 from app.core.runtime import Runtime
+from app.core.usage import format_totals
+from app.home_network import PlainRelayRefused, check_relay_url, pairing_web_url
 from app.link.relay_link import RelayLink
 from app.local_server import server as local_server
 from app.policy.approvals import ApprovalRequest
 from app.policy.gate import Profile, Role
+from app.private_profile import ProfileNotPrivate, make_private
+from app.profile_lock import AlreadyRunning, ProfileLock
 from app.settings import Settings, load_settings
 from app.store.secrets import SecretStore
 from app.tray import i18n
@@ -58,6 +69,7 @@ class TrayApp(QObject):
     update_found = Signal(object)  # Available, from the periodic check
     update_progress = Signal(int, int)  # bytes done, bytes expected (download thread)
     confirm_requested = Signal(str, str, str, object)  # code, device name, role, answer(bool)
+    show_requested = Signal()  # a second start of ORA on this profile (loop thread)
 
     def __init__(
         self,
@@ -66,16 +78,17 @@ class TrayApp(QObject):
         secrets: SecretStore | None = None,
         start_link: bool = True,
         tray_icon: QSystemTrayIcon | None = None,
+        profile_lock: ProfileLock | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.profile_lock = profile_lock
         self.bridge = CoreBridge()
         self.runtime: Runtime = self.bridge.submit(Runtime.open(settings, secrets=secrets)).result(
             30
         )
-        self.local: local_server.LocalServer | None = self.bridge.submit(
-            local_server.start(self.runtime)
-        ).result(10)
+        self.local: local_server.LocalServer | None = self._start_local()
+        self.show_requested.connect(self.come_forward)
         self.updates = UpdateService(settings.updates, __version__)
         self.available: Available | None = None
         self.update_found.connect(self.on_update_found)
@@ -90,6 +103,7 @@ class TrayApp(QObject):
         self.pairing_dialog: PairingDialog | None = None
         self.chat = ChatWindow()
         self.chat.send.connect(self.send_chat)
+        self.chat.cancel.connect(self.cancel_chat)
         self.chat_event.connect(self._on_chat_event)
         self.bridge.approval_requested.connect(self.on_approval_requested)
         self.bridge.approval_resolved.connect(self.on_approval_resolved)
@@ -166,11 +180,13 @@ class TrayApp(QObject):
             if self.popups
             else self.tr("Approvals")
         )
-        self.tray.setToolTip(
+        tip = (
             self.tr("ORA — %1 — %2")
             .replace("%1", self._words()[self.settings.profile.value])
             .replace("%2", self._words().get(self.status, self.status))
         )
+        note = self.network_note()
+        self.tray.setToolTip(f"{tip}\n{note}" if note else tip)
 
     def _words(self) -> dict[str, str]:
         # Spelled out so that lupdate finds each word.
@@ -193,11 +209,69 @@ class TrayApp(QObject):
             )
         )
 
+    def _start_local(self) -> local_server.LocalServer | None:
+        local = self.bridge.submit(
+            local_server.start(self.runtime, on_show=self.show_requested.emit)
+        ).result(10)
+        if self.profile_lock is not None:
+            self.profile_lock.describe(port=local.port if local is not None else None)
+        return local
+
+    def come_forward(self) -> None:
+        """Another start of ORA on this profile: show this one instead of running twice."""
+        self.open_chat()
+        self.chat.activateWindow()
+        self.tray.showMessage(
+            "ORA",
+            self.tr("ORA is already running; here it is."),
+            QSystemTrayIcon.MessageIcon.Information,
+            5_000,
+        )
+
     def _start_link(self) -> None:
-        self.link = RelayLink(runtime=self.runtime, relay_urls=[self.settings.relay_url])
+        try:
+            check_relay_url(self.settings.relay_url, home_network=self.settings.home_network)
+        except PlainRelayRefused as err:
+            # ORA runs on this PC; it only stays off a Relay it must not speak plain http to.
+            self._tell(QMessageBox.Icon.Critical, self._plain_refusal(err))
+            self.link = None
+            return
+        self.link = RelayLink(
+            runtime=self.runtime,
+            relay_urls=[self.settings.relay_url],
+            web_url=pairing_web_url(
+                self.settings.relay_url,
+                self.settings.web_url,
+                home_network=self.settings.home_network,
+            ),
+        )
         self.link.on_status(self.bridge.link_status.emit)
         self.link.confirm_pairing = self._confirm_pairing
         self.bridge.loop.call_soon_threadsafe(self.link.start)
+
+    def _plain_refusal(self, err: PlainRelayRefused) -> str:
+        if err.reason == "public":
+            text = self.tr(
+                "ORA will not connect to the Relay at %1 over plain http: the connection would "
+                "not be encrypted beyond your PC. Set an https:// relay_url."
+            )
+        else:
+            text = self.tr(
+                "The Relay at %1 is on a home-network address, but home-network mode was not "
+                "chosen, so ORA will not use plain http to it. Set home_network = true in "
+                "config.toml (or use https)."
+            )
+        return text.replace("%1", err.url)
+
+    def network_note(self) -> str:
+        """Which network the tray offers pairing on, said plainly (pairing dialog, tooltip)."""
+        if not self.settings.home_network or self.link is None:
+            return ""
+        host = urlsplit(self.settings.relay_url).hostname or ""
+        return self.tr(
+            "Home network: phones on this network pair through %1. The connection is not "
+            "encrypted (plain http); your messages are end-to-end encrypted."
+        ).replace("%1", host)
 
     # -- pairing --------------------------------------------------------------------------------
 
@@ -247,6 +321,8 @@ class TrayApp(QObject):
                 self.pairing_dialog = None
             if self.pairing_dialog is None:
                 self.pairing_dialog = PairingDialog(url, expires, role)
+                if note := self.network_note():
+                    self.pairing_dialog.show_network(note)
                 self.pairing_dialog.new_code_requested.connect(lambda: self._new_code(role))
                 self.pairing_dialog.typed_code_requested.connect(lambda: self._typed_code(role))
             else:
@@ -358,8 +434,14 @@ class TrayApp(QObject):
             for s in self.runtime.providers.statuses
         ]
 
+    def provider_usage(self) -> list[str]:
+        """Tokens and cost per provider over the last 30 days, from this PC's record."""
+        ledger = self.runtime.providers.usage
+        return format_totals(ledger.totals(time.time() - 30 * 86400)) if ledger else []
+
     def open_providers(self) -> ProvidersDialog:
         dialog = ProvidersDialog(self.provider_rows(), self.runtime.secrets.backend_description)
+        dialog.show_usage(self.provider_usage())
         dialog.key_entered.connect(lambda name, key: self.save_key(name, key, dialog))
         dialog.test_requested.connect(lambda name: self.test_provider(name, dialog))
         self.providers_dialog = dialog
@@ -380,28 +462,7 @@ class TrayApp(QObject):
             dialog.message.setText(self.tr("Key saved."))
 
     def test_provider(self, name: str, dialog: ProvidersDialog | None = None) -> None:
-        status = next((s for s in self.runtime.providers.statuses if s.config.name == name), None)
-        if status is None:
-            return
-        pool = ProviderPool(
-            statuses=[
-                ProviderStatus(
-                    config=dataclasses.replace(status.config, roles=("chat",)),
-                    enabled=True,
-                    reason="",
-                )
-            ],
-            secrets=self.runtime.secrets,
-            timeout_s=15,
-        )
-
-        async def probe() -> str:
-            result = StreamResult()
-            async for _ in pool.stream(
-                "chat", [{"role": "user", "content": "Reply with the word OK."}], None, result
-            ):
-                pass
-            return result.text
+        probe = self.runtime.providers.probe(name)
 
         def done(result: object) -> None:
             if dialog is None:
@@ -415,7 +476,7 @@ class TrayApp(QObject):
                     self.tr("%1 answered: %2").replace("%1", name).replace("%2", str(result)[:80])
                 )
 
-        self.bridge.call(probe(), done)
+        self.bridge.call(probe, done)
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -436,6 +497,7 @@ class TrayApp(QObject):
         old_chat, was_open = self.chat, self.chat.isVisible()
         self.chat = ChatWindow()
         self.chat.send.connect(self.send_chat)
+        self.chat.cancel.connect(self.cancel_chat)
         self.chat.log.setHtml(old_chat.log.toHtml())
         old_chat.close()
         old_chat.deleteLater()
@@ -463,12 +525,24 @@ class TrayApp(QObject):
         return QDesktopServices.openUrl(QUrl(self.local.owner_url()))
 
     def send_chat(self, text: str) -> None:
+        turn_id = f"tray-{time.monotonic_ns()}"
+        self._chat_turn = turn_id
+
         async def turn() -> None:
-            req = TurnRequest(text=text, user_id="owner", role=Role.OWNER, channel="tray")
+            req = TurnRequest(
+                text=text, user_id="owner", role=Role.OWNER, channel="tray", turn_id=turn_id
+            )
             async for event in self.runtime.assistant.turn(req):
                 self.chat_event.emit(event)
 
         self.bridge.call(turn(), lambda _r: None)
+
+    def cancel_chat(self) -> None:
+        """The chat window's Stop: cancel the turn it is showing, on the core's loop."""
+        turn_id, assistant = getattr(self, "_chat_turn", ""), self.runtime.assistant
+        self.bridge.loop.call_soon_threadsafe(
+            lambda: assistant.cancel(turn_id, user_id="owner", role=Role.OWNER)
+        )
 
     def _on_chat_event(self, event: object) -> None:
         if isinstance(event, TextDelta):
@@ -479,6 +553,11 @@ class TrayApp(QObject):
             self.chat.show_tool(event.tool, event.outcome)
         elif isinstance(event, TurnDone):
             self.chat.show_done(event.text)
+        elif isinstance(event, PlanUpdate):
+            steps = [(st.description, st.tool, str(st.status)) for st in event.steps]
+            self.chat.show_plan(steps, event.current, event.revision)
+        elif isinstance(event, TurnCancelled):
+            self.chat.show_cancelled()
 
     # -- profile, updates, quit -------------------------------------------------------------------
 
@@ -486,10 +565,33 @@ class TrayApp(QObject):
         """Close this profile's core and link and open the other's (nothing is shared)."""
         if profile is self.settings.profile:
             return
+        settings = load_settings(profile.value)
+        try:
+            make_private(settings.state_dir)
+        except ProfileNotPrivate as err:
+            self._tell(QMessageBox.Icon.Critical, str(err))
+            self.actions[f"profile:{self.settings.profile.value}"].setChecked(True)
+            return
+        new_lock = None
+        if self.profile_lock is not None:
+            try:
+                new_lock = ProfileLock.acquire(settings.state_dir, profile.value)
+            except AlreadyRunning:
+                self._tell(
+                    QMessageBox.Icon.Warning,
+                    self.tr("ORA is already running for the %1 profile in another window.").replace(
+                        "%1", self._words()[profile.value]
+                    ),
+                )
+                self.actions[f"profile:{self.settings.profile.value}"].setChecked(True)
+                return
         self._close_core()
-        self.settings = load_settings(profile.value)
+        if self.profile_lock is not None:
+            self.profile_lock.release()
+        self.profile_lock = new_lock
+        self.settings = settings
         self.runtime = self.bridge.submit(Runtime.open(self.settings)).result(30)
-        self.local = self.bridge.submit(local_server.start(self.runtime)).result(10)
+        self.local = self._start_local()
         self.bridge.watch_approvals(self.runtime.broker)
         if self.link is not None:
             self._start_link()

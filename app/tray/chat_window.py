@@ -8,6 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QTextCharFormat
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QTextBrowser,
@@ -17,9 +18,10 @@ from PySide6.QtWidgets import (
 
 
 class ChatWindow(QWidget):
-    """Emits `send(text)`; the tray feeds events back with `show_*`."""
+    """Emits `send(text)` and `cancel()`; the tray feeds events back with `show_*`."""
 
     send = Signal(str)
+    cancel = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,12 +31,20 @@ class ChatWindow(QWidget):
         self.input = QLineEdit()
         self.input.setPlaceholderText(self.tr("Message ORA…"))
         self.button = QPushButton(self.tr("Send"))
+        self.stop = QPushButton(self.tr("Stop"))
+        self.stop.setEnabled(False)
+        self.plan_view = QLabel()
+        self.plan_view.setWordWrap(True)
+        self.plan_view.hide()
         row = QHBoxLayout()
         row.addWidget(self.input)
         row.addWidget(self.button)
+        row.addWidget(self.stop)
         layout = QVBoxLayout(self)
         layout.addWidget(self.log)
+        layout.addWidget(self.plan_view)
         layout.addLayout(row)
+        self.stop.clicked.connect(self._stop)
         self.button.clicked.connect(self._submit)
         self.input.returnPressed.connect(self._submit)
         self._reply = ""
@@ -49,6 +59,8 @@ class ChatWindow(QWidget):
         self.log.append(f"<p><b>{html.escape(you)}:</b> {html.escape(text)}</p>")
         self._reply = ""
         self._reply_open = False
+        self.plan_view.hide()
+        self.stop.setEnabled(True)
         self.send.emit(text)
 
     def show_delta(self, text: str) -> None:
@@ -71,6 +83,41 @@ class ChatWindow(QWidget):
     def show_done(self, text: str) -> None:
         if not self._reply and text:
             self.show_delta(text)
+        self.stop.setEnabled(False)
+
+    def _stop(self) -> None:
+        self.stop.setEnabled(False)
+        self.cancel.emit()
+
+    def show_plan(self, steps: list[tuple[str, str, str]], current: int, revision: int) -> None:
+        """The plan as it runs: "Step n of m", then each step (text, tool, status) marked."""
+        marks = {
+            "pending": self.tr("to do"),
+            "running": self.tr("running"),
+            "done": self.tr("done"),
+            "failed": self.tr("failed"),
+            "skipped": self.tr("skipped"),
+            "cancelled": self.tr("cancelled"),
+        }
+        head = (
+            self.tr("Step %1 of %2")
+            .replace("%1", str(max(current, 1)))
+            .replace("%2", str(len(steps)))
+        )
+        if revision:
+            head += " · " + self.tr("plan revised")
+        lines = [f"<b>{html.escape(head)}</b>"]
+        for i, (text, tool, status) in enumerate(steps, 1):
+            label = html.escape(f"{i}. {text}" + (f" ({tool})" if tool else ""))
+            lines.append(f"{label} — <i>{html.escape(marks.get(status, status))}</i>")
+        self.plan_view.setText("<br>".join(lines))
+        self.plan_view.show()
+
+    def show_cancelled(self) -> None:
+        """The turn was stopped at the user's request."""
+        self.log.append(f"<p style='color:#666'><i>{html.escape(self.tr('Stopped.'))}</i></p>")
+        self._reply_open = False
+        self.stop.setEnabled(False)
 
     @property
     def transcript(self) -> str:

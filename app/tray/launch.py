@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
 import threading
 from typing import Any
@@ -17,6 +18,7 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from app.errors import OraError
+from app.profile_lock import ProfileLock
 from app.settings import Settings
 from app.tray import i18n
 from app.tray.icons import state_icon
@@ -24,8 +26,8 @@ from app.tray.icons import state_icon
 _LOGGER = logging.getLogger(__name__)
 
 
-def main(settings: Settings) -> int:
-    """Run the tray app until Quit."""
+def main(settings: Settings, lock: ProfileLock | None = None) -> int:
+    """Run the tray app until Quit; `lock` is the profile's (one Node per profile, cli.py)."""
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)
@@ -53,7 +55,7 @@ def main(settings: Settings) -> int:
         from app.tray.app import TrayApp
 
         try:
-            tray = TrayApp(settings, tray_icon=icon)
+            tray = TrayApp(settings, tray_icon=icon, profile_lock=lock)
         except OraError as err:
             QMessageBox.critical(None, "ORA", str(err))
             app.exit(2)
@@ -65,9 +67,28 @@ def main(settings: Settings) -> int:
             tray.open_chat()
 
     QTimer.singleShot(0, build)
+    _quit_on_signals(app)
     try:
         return app.exec()
     finally:
         tray = held.get("tray")
         if tray is not None and tray.bridge.loop.is_running():
             tray.shutdown()
+
+
+def _quit_on_signals(app: QApplication) -> None:
+    """Ctrl+C in the terminal (or a TERM from `make run`) quits cleanly, exit code 0.
+
+    Python runs signal handlers only between its own bytecodes, and Qt's loop is C++: a
+    timer hands control to Python a few times a second so the handler runs promptly.
+    """
+
+    def stop(_sig: int, _frame: object) -> None:
+        _LOGGER.info("stopping on a signal")
+        app.quit()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)

@@ -48,6 +48,8 @@ class ProvidersDialog(QDialog):
         self.test = QPushButton(self.tr("Test connection"))
         self.message = QLabel()
         self.message.setWordWrap(True)
+        self.usage = QLabel()
+        self.usage.setWordWrap(True)
         form = QFormLayout()
         form.addRow(self.tr("Key name"), self.key_ref)
         form.addRow(self.tr("API key"), self.key)
@@ -58,6 +60,7 @@ class ProvidersDialog(QDialog):
         layout.addWidget(self.test)
         layout.addWidget(QLabel(self.tr("Keys are stored in: %1").replace("%1", secrets_backend)))
         layout.addWidget(self.message)
+        layout.addWidget(self.usage)
         self.save.clicked.connect(self._save)
         self.test.clicked.connect(self._test)
         self.list.currentRowChanged.connect(self._selected)
@@ -73,6 +76,12 @@ class ProvidersDialog(QDialog):
             self.list.addItem(f"{p.name} ({p.model}) — {state}: {p.reason}")
         if 0 <= selected < len(providers):
             self.list.setCurrentRow(selected)  # a refresh must not lose what the owner picked
+
+    def show_usage(self, lines: list[str]) -> None:
+        """Tokens and cost per provider (plain lines from the core's usage record)."""
+        title = self.tr("Use in the last 30 days (recorded on this PC):")
+        body = "\n".join(lines) if lines else self.tr("no calls yet")
+        self.usage.setText(f"{title}\n{body}")
 
     def _selected(self, row: int) -> None:
         if 0 <= row < len(self.providers):

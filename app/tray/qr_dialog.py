@@ -56,10 +56,14 @@ class PairingDialog(QDialog):
         self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.code.hide()
+        self.network = QLabel()  # which network the code is offered on (home-network mode)
+        self.network.setWordWrap(True)
+        self.network.hide()
         for widget in (
             self.heading,
             self.qr,
             self.countdown,
+            self.network,
             self.new_code,
             self.type_code,
             self.code,
@@ -69,6 +73,11 @@ class PairingDialog(QDialog):
         self._timer.timeout.connect(self.tick)
         self._timer.start(1000)
         self.tick()
+
+    def show_network(self, note: str) -> None:
+        """Say which network the phone must be on, and that the connection is plain http."""
+        self.network.setText(note)
+        self.network.show()
 
     def show_invitation(self, url: str, expires_at: float) -> None:
         """Replace the code (after "New code")."""

@@ -46,6 +46,10 @@ class EndlessData(UpdateRefused):
     """The server sent more bytes than the signed metadata allows."""
 
 
+class UnsafeArchive(UpdateRefused):
+    """A signed release archive has members that would be written outside its folder."""
+
+
 class NotInstalled(UpdateError):
     """This copy of ORA runs from source, not from an installed app, so it cannot be replaced."""
 

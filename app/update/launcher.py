@@ -7,7 +7,9 @@ set. That program calls `launch_or_continue` first thing:
     a trial version is pending:
         snapshot the profile data (once) ─► start the trial version as a child
             child writes the health file ──► trial becomes stable; wait for the child
-            child exits 0 first ───────────► a short command (e.g. --version); trial stays
+            child exits first, inconclusive: --version/--help, Ctrl+C, or "already running"
+                                             (another ORA holds the profile) ─► trial stays
+            child exits otherwise (0 too) ─┐
             child fails / deadline passes ─► stop it, restore the data snapshot, make the
                                              previous version stable again, write a report,
                                              continue in this (stable) process
@@ -28,6 +30,7 @@ from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from app.profile_lock import ALREADY_RUNNING
 from app.settings import state_root
 from app.update import snapshot
 from app.update.layout import InstallRoot, InstallState, Trial
@@ -37,6 +40,10 @@ _LOGGER = logging.getLogger(__name__)
 HEALTH_DEADLINE_S = 90.0
 _POLL_S = 0.05
 _INTERRUPTED = (130, -2, 0xC000013A)  # Ctrl+C: the user stopped it, not a failed start
+# Commands that end before any start-up work; exiting 0 for them says nothing about health.
+# Every other start must report healthy (app/update/health.py) or it counts as failed: a
+# version that quits at once with 0 would otherwise stay on trial, and run, forever.
+_SHORT_ARGS = frozenset({"--version", "--help", "-h"})
 
 
 def launch_or_continue(
@@ -132,7 +139,7 @@ def _supervise(
                 return child.wait()
             code = child.poll()
             if code is not None:
-                if code == 0 or code in _INTERRUPTED:
+                if _inconclusive(code, argv):
                     return code
                 _roll_back(
                     root,
@@ -156,6 +163,13 @@ def _supervise(
     except KeyboardInterrupt:
         _stop(child)
         return 130
+
+
+def _inconclusive(code: int, argv: Sequence[str]) -> bool:
+    """An exit that neither proves nor disproves the new version: the trial stays pending."""
+    if code in _INTERRUPTED or code == ALREADY_RUNNING:
+        return True
+    return code == 0 and any(arg in _SHORT_ARGS for arg in argv)
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:

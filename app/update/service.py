@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -82,7 +83,7 @@ class UpdateService:
         if not self.enabled:
             return None
         root = self._root()
-        from tufup.client import Client
+        from app.update.tuf_client import SafeUnpackClient as Client
 
         base = self._settings.url.rstrip("/")
         root.targets_dir.mkdir(parents=True, exist_ok=True)
@@ -141,10 +142,15 @@ class UpdateService:
             if progress is not None:
                 progress(bytes_downloaded, bytes_expected)
 
-        with _refusals():
-            self._client.download_and_apply_update(
-                skip_confirmation=True, install=stage, progress_hook=hook
-            )
+        try:
+            with _refusals():
+                self._client.download_and_apply_update(
+                    skip_confirmation=True, install=stage, progress_hook=hook
+                )
+        except UpdateError:
+            # Nothing half-done stays behind; the next try starts clean.
+            shutil.rmtree(extract, ignore_errors=True)
+            raise
         if not installed:
             # tufup logs and swallows a failed patch, marking it so the next try downloads
             # the full archive instead.
@@ -168,8 +174,12 @@ class UpdateService:
     def restart(self) -> None:
         """Start ORA again through the install root's launcher; the caller then quits."""
         root = self._root()
+        # This process still holds the profile's lock for a moment (one Node per profile):
+        # the new one waits for it instead of saying "already running".
+        env = {**os.environ, "ORA_LOCK_WAIT_S": "30"}
         subprocess.Popen(
             [str(root.stub)],
+            env=env,
             start_new_session=sys.platform != "win32",
             stdin=subprocess.DEVNULL,
             close_fds=True,
@@ -185,6 +195,7 @@ class UpdateService:
 @contextlib.contextmanager
 def _refusals() -> Iterator[None]:
     """Turn python-tuf's verdicts into the updater's own, user-facing errors."""
+    import requests
     from tuf.api import exceptions as tuf_errors
 
     try:
@@ -222,4 +233,15 @@ def _refusals() -> Iterator[None]:
     except tuf_errors.RepositoryError as err:
         raise UpdateRefused(
             f"the update server's metadata was refused ({err}). {UNTOUCHED}"
+        ) from None
+    except requests.RequestException as err:
+        # A connection cut or stalled mid-download (requests' errors are OSErrors: first).
+        raise UpdateServerUnreachable(
+            f"the connection to the update server was lost ({type(err).__name__}); ORA will "
+            f"try again later. {UNTOUCHED}"
+        ) from None
+    except OSError as err:
+        raise InstallFailed(
+            f"could not write the update to disk ({err.strerror or err}); is the disk full? "
+            f"Free some space and try again. {UNTOUCHED}"
         ) from None

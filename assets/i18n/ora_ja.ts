@@ -65,6 +65,56 @@
         <source>You</source>
         <translation>あなた</translation>
     </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>to do</source>
+        <translation>未着手</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>running</source>
+        <translation>実行中</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>done</source>
+        <translation>完了</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>failed</source>
+        <translation>失敗</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>skipped</source>
+        <translation>スキップ</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>cancelled</source>
+        <translation>取り消し</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>Step %1 of %2</source>
+        <translation>ステップ %1 / %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>plan revised</source>
+        <translation>計画を修正しました</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/chat_window.py" line="1" />
+        <source>Stopped.</source>
+        <translation>停止しました。</translation>
+    </message>
 </context>
 <context>
     <name>DevicesDialog</name>
@@ -193,6 +243,16 @@
         <location filename="../../app/tray/providers_dialog.py" line="85" />
         <source>Enter the key name (key_ref in config.toml) and the key.</source>
         <translation>キーの名前（config.toml の key_ref）とキーを入力してください。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="1" />
+        <source>Use in the last 30 days (recorded on this PC):</source>
+        <translation>過去 30 日間の利用状況（この PC に記録）：</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/providers_dialog.py" line="1" />
+        <source>no calls yet</source>
+        <translation>まだ呼び出しはありません</translation>
     </message>
 </context>
 <context>
@@ -394,6 +454,26 @@ Does its screen show this code?
         <location filename="../../app/tray/app.py" line="589" />
         <source>Could not download the update: %1</source>
         <translation>アップデートをダウンロードできませんでした: %1</translation>
+    </message>
+    <message>
+        <source>ORA is already running; here it is.</source>
+        <translation>ORA はすでに起動しています。こちらです。</translation>
+    </message>
+    <message>
+        <source>ORA is already running for the %1 profile in another window.</source>
+        <translation>%1 プロファイルの ORA は別のウィンドウですでに起動しています。</translation>
+    </message>
+    <message>
+        <source>ORA will not connect to the Relay at %1 over plain http: the connection would not be encrypted beyond your PC. Set an https:// relay_url.</source>
+        <translation>Relay %1 には暗号化されていない http で接続することになるため、ORA は接続しません。https:// の relay_url を設定してください。</translation>
+    </message>
+    <message>
+        <source>The Relay at %1 is on a home-network address, but home-network mode was not chosen, so ORA will not use plain http to it. Set home_network = true in config.toml (or use https).</source>
+        <translation>Relay %1 はホームネットワーク上のアドレスですが、ホームネットワーク・モードが選ばれていないため、ORA は暗号化されていない http では接続しません。config.toml に home_network = true を設定するか、https を使ってください。</translation>
+    </message>
+    <message>
+        <source>Home network: phones on this network pair through %1. The connection is not encrypted (plain http); your messages are end-to-end encrypted.</source>
+        <translation>ホームネットワーク: このネットワーク上のスマートフォンは %1 を通してペアリングします。接続そのものは暗号化されていません（http）が、メッセージはエンドツーエンドで暗号化されています。</translation>
     </message>
 </context>
 <context>

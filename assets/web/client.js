@@ -1,7 +1,7 @@
 /*
  * The ORA web client: pair from the QR link, then chat with your own PC end to end encrypted.
  *
- * Rules it keeps (see DESIGN.md):
+ * Rules it keeps:
  * - tokens and keys only ever go to the Relay that served this page (its own origin); a link
  *   naming another Relay is refused before anything is sent;
  * - the pairing link's fragment is read once and removed from the address bar;
@@ -74,9 +74,25 @@
     $("node-name").textContent = state ? `${state.nodeName || "ORA"} · ${online ? t("online") : t("offline")}` : t("notPaired");
   }
 
-  // -- HTTP to our own Relay --------------------------------------------------------------------
+  // -- which Relay ------------------------------------------------------------------------------
+  // Served by the Relay itself (/app/), the Relay is this page's own origin. Served from an
+  // origin of its own (`ora-web`), the page's server names its Relays in config.json (and the
+  // CSP lets the page reach only those). Once paired, only the paired Relay is ever used.
+  let relays = [location.origin];
+  let relayOrigin = location.origin;
+
+  async function loadRelays() {
+    try {
+      const resp = await fetch("config.json", { credentials: "omit", cache: "no-store" });
+      const config = resp.ok ? await resp.json() : {};
+      if (Array.isArray(config.relays) && config.relays.length) relays = config.relays.map((r) => new URL(r).origin);
+    } catch (err) { /* no config: the Relay is this page's origin */ }
+    relayOrigin = relays[0];
+  }
+
+  // -- HTTP to the Relay -------------------------------------------------------------------------
   async function post(path, body) {
-    const resp = await fetch(path, {
+    const resp = await fetch(relayOrigin + path, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
     });
@@ -91,7 +107,9 @@
     history.replaceState(null, "", location.pathname); // the secret leaves the address bar now
     let invite;
     try { invite = C.parseInvite(url); } catch (err) { status(t("pairFailed") + err.message, true); return false; }
-    if (new URL(invite.relayUrl).origin !== location.origin) { status(t("otherRelay"), true); return false; }
+    if (!relays.includes(new URL(invite.relayUrl).origin)) { status(t("otherRelay"), true); return false; }
+    relayOrigin = new URL(invite.relayUrl).origin;
+    if (!plainRelayAllowed(relayOrigin, HOME_CHOSEN)) return false;
     status(t("pairing"));
     return completePairing(invite, C.generateKeyPair());
   }
@@ -100,6 +118,7 @@
   // protocol/code_pairing.py); only the code's first characters reach the Relay.
   async function pairWithCode(typed) {
     let code, pairingId;
+    if (!plainRelayAllowed(relayOrigin, HOME_CHOSEN)) return false;
     try { code = C.normalizeCode(typed); pairingId = C.codePairingId(code); } catch (err) { status(t("codeInvalid"), true); return false; }
     status(t("pairing"));
     let found;
@@ -119,7 +138,7 @@
     sas.appendChild(strong);
     sas.classList.remove("hidden");
     status("");
-    const invite = { relayUrl: location.origin, nodeId: found.nodeId, pairingId, secret: found.secret, nodePublicKey: found.nodePublicKey };
+    const invite = { relayUrl: relayOrigin, nodeId: found.nodeId, pairingId, secret: found.secret, nodePublicKey: found.nodePublicKey };
     const ok = await completePairing(invite, keys);
     sas.classList.add("hidden");
     return ok;
@@ -145,10 +164,10 @@
       });
       if (answer.device_id !== body.device_id) throw new Error("the Relay and your PC disagree about this device");
       state = {
-        relayOrigin: location.origin, deviceSecretKey: keys.secretKey, deviceId: body.device_id, nodeId: body.node_id,
+        relayOrigin, deviceSecretKey: keys.secretKey, deviceId: body.device_id, nodeId: body.node_id,
         nodePublicKey: invite.nodePublicKey, accessToken: body.access_token, refreshToken: body.refresh_token,
         expiresAt: Date.now() + body.expires_in * 1000, ttl: body.expires_in * 1000,
-        nodeName: answer.node_name || "ORA", role: answer.role,
+        nodeName: answer.node_name || "ORA", role: answer.role, homeNetwork: HOME_CHOSEN,
       };
       await save(state);
       status(t("paired"));
@@ -215,9 +234,10 @@
       refreshTokens().then((ok) => { if (ok) connect(); else scheduleReconnect(); });
       return;
     }
+    if (!plainRelayAllowed(relayOrigin, state.homeNetwork || HOME_CHOSEN)) return;
     status(t("connecting"));
     session = null;
-    ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/v1/ws");
+    ws = new WebSocket(relayOrigin.replace(/^http/, "ws") + "/v1/ws");
     ws.binaryType = "arraybuffer";
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, role: "device", token: state.accessToken, app_version: "" }));
     ws.onmessage = (ev) => (typeof ev.data === "string" ? onControl(JSON.parse(ev.data)) : onFrame(new Uint8Array(ev.data)));
@@ -297,6 +317,11 @@
       const bubble = replyBubble(msg.id);
       if (!bubble.textContent) bubble.textContent = msg.text;
       pendingReplies.delete(msg.id);
+      removeStop(msg.id);
+    } else if (msg.type === "plan") {
+      renderPlan(msg);
+    } else if (msg.type === "cancelled") {
+      markStopped(msg.id);
     } else if (msg.type === "tool_activity") {
       const line = document.createElement("div");
       line.className = "tool";
@@ -324,7 +349,7 @@
   // one in this bundle (release-key.json, kept by the service worker), never the Relay's word.
   async function cloudKey() {
     const [resp, keyResp] = await Promise.all([
-      fetch("/v1/cloud/key", { credentials: "omit", cache: "no-store" }),
+      fetch(relayOrigin + "/v1/cloud/key", { credentials: "omit", cache: "no-store" }),
       fetch("release-key.json", { credentials: "omit" }),
     ]);
     const body = await resp.json().catch(() => ({}));
@@ -420,7 +445,54 @@
     const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
     bubble("me", text);
     const msg = { type: "chat", id, text };
-    if (target === "cloud") sendCloud(msg); else send(msg);
+    if (target === "cloud") sendCloud(msg); else { send(msg); addStop(id, () => send({ type: "cancel", id })); }
+  }
+
+  // -- plan progress and Stop (one box and one button per chat message id) ---------------------
+  const planBoxes = new Map(), stopButtons = new Map();
+
+  function renderPlan(msg) {
+    let box = planBoxes.get(msg.id);
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "tool plan";
+      $("chat").insertBefore(box, replyBubble(msg.id));
+      planBoxes.set(msg.id, box);
+    }
+    box.textContent = "";
+    const head = document.createElement("b");
+    const n = String(Math.max(msg.current, 1)), m = String(msg.steps.length);
+    head.textContent = t("stepOf").replace("{n}", n).replace("{m}", m) + (msg.revision ? " · " + t("planRevised") : "");
+    box.appendChild(head);
+    msg.steps.forEach((step, i) => {
+      const line = document.createElement("div");
+      line.className = "step " + step.status;
+      line.textContent = `${i + 1}. ${step.text}${step.tool ? ` (${step.tool})` : ""} — ${t("step_" + step.status)}`;
+      box.appendChild(line);
+    });
+  }
+
+  function addStop(id, onStop) {
+    const button = document.createElement("button");
+    button.className = "stop";
+    button.textContent = t("stop");
+    button.addEventListener("click", () => { button.disabled = true; onStop(); });
+    $("chat").appendChild(button);
+    stopButtons.set(id, button);
+  }
+
+  function removeStop(id) {
+    const button = stopButtons.get(id);
+    if (button) button.remove();
+    stopButtons.delete(id);
+  }
+
+  function markStopped(id) {
+    removeStop(id);
+    const line = document.createElement("div");
+    line.className = "tool stopped";
+    line.textContent = t("stopped");
+    replyBubble(id).after(line);
   }
 
   function bubble(kind, text) {
@@ -437,6 +509,10 @@
     if (!el) { el = bubble("ora", ""); pendingReplies.set(id, el); }
     return el;
   }
+
+  // A tapped notification opens the app as ?approval=<id>: that card is shown first, ready.
+  const focusApproval = new URLSearchParams(location.search).get("approval");
+  if (focusApproval) history.replaceState(null, "", location.pathname);
 
   function renderApprovals() {
     const box = $("approvals");
@@ -461,7 +537,8 @@
         row.appendChild(b);
       }
       card.append(h, meta, args, row);
-      box.appendChild(card);
+      if (a.approval_id === focusApproval) { card.classList.add("focus"); box.prepend(card); card.scrollIntoView({ block: "start" }); }
+      else box.appendChild(card);
     }
   }
 
@@ -519,13 +596,18 @@
   async function localChat(text) {
     const id = "local-" + Date.now();
     let resp;
+    const headers = { "Content-Type": "application/json", "Authorization": "Bearer " + localToken };
+    addStop(id, () => fetch("/api/chat/cancel", {
+      method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+      headers, body: JSON.stringify({ id }),
+    }).catch(() => {}));
     try {
       resp = await fetch("/api/chat", {
         method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
-        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + localToken },
-        body: JSON.stringify({ text }),
+        headers, body: JSON.stringify({ text, id }),
       });
-    } catch (err) { setLocalOnline(false); status(t("localDown"), true); return; }
+    } catch (err) { removeStop(id); setLocalOnline(false); status(t("localDown"), true); return; }
+    if (!resp.ok) removeStop(id);
     if (resp.status === 401) {
       sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
       status(t("localToken"), true); return;
@@ -546,6 +628,8 @@
         if (ev.type === "delta") onApp({ type: "delta", id, text: ev.text });
         else if (ev.type === "tool") onApp({ type: "tool_activity", id, tool: ev.tool, status: ev.status });
         else if (ev.type === "done") onApp({ type: "done", id, text: ev.text });
+        else if (ev.type === "plan") onApp({ ...ev, id });
+        else if (ev.type === "cancelled") onApp({ type: "cancelled", id });
       }
     }
   }
@@ -576,6 +660,41 @@
       localChat(text);
     };
   }
+
+  // -- plain http only on this PC or a chosen home network (app/home_network.py, same rule) ------
+  // The Node marks its pairing links `?home=1` in home-network mode (`make run`); any other
+  // plain-http Relay beyond this PC is refused before a token or a frame is sent.
+  const HOME_CHOSEN = new URLSearchParams(location.search).get("home") === "1";
+  function isLoopbackHost(h) { return h === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "[::1]"; }
+  function isPrivateHost(h) {
+    const m = h.match(/^(\d+)\.(\d+)\.\d+\.\d+$/);
+    if (m) {
+      const a = +m[1], b = +m[2];
+      return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
+    }
+    return /^\[f[cd][0-9a-f]{0,2}:/i.test(h) || /^\[fe[89ab][0-9a-f]?:/i.test(h);
+  }
+  function plainRelayRule(origin, homeChosen) {
+    const u = new URL(origin);
+    if (u.protocol === "https:" || isLoopbackHost(u.hostname)) return "ok";
+    if (!isPrivateHost(u.hostname)) return "public";
+    return homeChosen ? "home" : "notChosen";
+  }
+  function plainRelayAllowed(origin, homeChosen) {
+    const rule = plainRelayRule(origin, homeChosen);
+    if (rule === "public" || rule === "notChosen") {
+      status(t(rule === "public" ? "plainPublic" : "plainNotChosen"), true);
+      return false;
+    }
+    let note = $("plain-note");
+    if (rule === "home" && !note) {
+      note = document.createElement("p");
+      note.id = "plain-note"; note.className = "plain-note"; note.textContent = t("plainHome");
+      $("status").before(note);
+    }
+    return true;
+  }
+  self.OraPlainRelay = { rule: plainRelayRule, allowed: plainRelayAllowed }; // for the tests
 
   // -- start -------------------------------------------------------------------------------------
   async function start() {
@@ -611,8 +730,10 @@
     }
     localToken = taken;
     if (localToken) { await startLocal(); return; }
+    await loadRelays();
     state = (await load()) || null;
-    if (state && state.relayOrigin !== location.origin) state = null; // never send tokens elsewhere
+    if (state && !relays.includes(state.relayOrigin)) state = null; // never send tokens elsewhere
+    if (state) relayOrigin = state.relayOrigin;
     if (location.hash.length > 1) {
       const paired = await pairFromFragment();
       if (!paired && !state) { show("welcome"); return; }

@@ -19,6 +19,9 @@
       thisPc: "ORA on this PC", localDown: "ORA is not running on this PC",
       localToken: "This page was not opened by ORA on this PC. Use the tray menu → Open in browser.",
       localCodeUsed: "This sign-in link was already used or has expired. Use the tray menu → Open in browser again.",
+      plainHome: "Home network: this connection is not encrypted (plain http), but your messages are end-to-end encrypted. Away from home, use an https Relay.",
+      plainPublic: "This Relay is reached over plain http on an address beyond this PC and your home network. ORA refuses it: nothing was sent. Use an https Relay.",
+      plainNotChosen: "This Relay is on your home network over plain http, but your PC did not offer home-network mode. Nothing was sent. Scan the QR code from ORA on your PC again.",
       targetPc: "PC", targetCloud: "Cloud ($)", cloudTitle: "Send to the paid Cloud?",
       cloudOffer: "Your PC is offline. You can send this message to ORA's paid Cloud instead.",
       cloudNotice: "The Cloud runs your request on ORA's servers, not on your PC, and can read what it runs: your message and its reply. The Relay still cannot. Each request is billed to your account. The Cloud has no access to your PC or its files.",
@@ -35,6 +38,17 @@
       relNotKept: "This copy of ORA is not signed by ORA's release key, so it is not kept on this device: each visit runs what the server sends.",
       relNotKeptBad: "This copy of ORA carries a signature that is not ORA's release key's. Do not pair or sign in here.",
       relNoWorker: "This address cannot keep ORA on this device (it needs https), so each visit runs what the server sends.",
+      pushApproval: "Approval needed", pushApprovalBody: "ORA on your PC is waiting for your answer.",
+      pushApprovalTool: "{tool} — asked from {device}. Tap to answer.",
+      pushNodeOffline: "Your PC is offline", pushNodeOfflineBody: "ORA on your PC has not been reachable for a while.",
+      pushNodeOnline: "Your PC is back online", pushNodeOnlineBody: "ORA on your PC is reachable again.",
+      pushBudget: "Cloud budget nearly spent", pushBudgetBody: "Most of this month's Cloud budget is used.",
+      pushPaired: "A device was paired", pushPairedBody: "A new device can now use your ORA.",
+      pushRevoked: "A device was revoked", pushRevokedBody: "A device can no longer use your ORA.",
+      stop: "Stop", stopped: "Stopped.", stepOf: "Step {n} of {m}", planRevised: "plan revised",
+      step_pending: "to do", step_running: "running", step_done: "done", step_failed: "failed",
+      step_skipped: "skipped", step_cancelled: "cancelled",
+      err_nothing_to_cancel: "There is nothing to stop: that answer has already finished.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -53,6 +67,9 @@
       thisPc: "この PC の ORA", localDown: "この PC で ORA が起動していません",
       localToken: "このページは この PC の ORA から開かれていません。トレイメニュー →「ブラウザで開く」を使ってください。",
       localCodeUsed: "このサインイン用リンクは使用済みか期限切れです。トレイメニュー →「ブラウザで開く」からもう一度開いてください。",
+      plainHome: "ホームネットワーク: この接続そのものは暗号化されていません（http）が、メッセージはエンドツーエンドで暗号化されています。外出先では https の Relay を使ってください。",
+      plainPublic: "この Relay には、この PC とホームネットワークの外のアドレスへ暗号化されていない http で接続することになります。ORA は接続しません。何も送信していません。https の Relay を使ってください。",
+      plainNotChosen: "この Relay はホームネットワーク上にありますが http で、PC がホームネットワーク・モードを提供していません。何も送信していません。PC の ORA の QR コードをもう一度読み取ってください。",
       targetPc: "PC", targetCloud: "クラウド（有料）", cloudTitle: "有料のクラウドに送信しますか？",
       cloudOffer: "PC がオフラインです。代わりにこのメッセージを ORA の有料クラウドに送ることができます。",
       cloudNotice: "クラウドはあなたの PC ではなく ORA のサーバーでリクエストを実行するため、実行する内容（メッセージとその返答）をクラウドは読むことができます。Relay からは引き続き読めません。リクエストごとにアカウントに課金されます。クラウドからあなたの PC やファイルにはアクセスできません。",
@@ -69,6 +86,17 @@
       relNotKept: "この ORA は ORA のリリース鍵で署名されていないため、この端末には保存されません。開くたびにサーバーが送るものが実行されます。",
       relNotKeptBad: "この ORA には ORA のリリース鍵ではない署名が付いています。ここでペアリングやサインインをしないでください。",
       relNoWorker: "このアドレスでは ORA をこの端末に保存できません（https が必要です）。開くたびにサーバーが送るものが実行されます。",
+      pushApproval: "承認が必要です", pushApprovalBody: "PC の ORA があなたの回答を待っています。",
+      pushApprovalTool: "{tool}（依頼元: {device}）。タップして回答してください。",
+      pushNodeOffline: "PC がオフラインです", pushNodeOfflineBody: "PC の ORA にしばらく接続できていません。",
+      pushNodeOnline: "PC がオンラインに戻りました", pushNodeOnlineBody: "PC の ORA に再び接続できます。",
+      pushBudget: "クラウドの予算が残りわずかです", pushBudgetBody: "今月のクラウド予算の大部分を使いました。",
+      pushPaired: "デバイスがペアリングされました", pushPairedBody: "新しいデバイスがあなたの ORA を使えるようになりました。",
+      pushRevoked: "デバイスが取り消されました", pushRevokedBody: "デバイスがあなたの ORA を使えなくなりました。",
+      stop: "停止", stopped: "停止しました。", stepOf: "ステップ {n} / {m}", planRevised: "計画を修正しました",
+      step_pending: "未着手", step_running: "実行中", step_done: "完了", step_failed: "失敗",
+      step_skipped: "スキップ", step_cancelled: "取り消し",
+      err_nothing_to_cancel: "停止するものはありません。その回答はすでに終わっています。",
     },
   };
   // Typed-code pairing (SPAKE2) and the Cloud's release-signed key.
@@ -86,7 +114,9 @@
     codeUnknown: "このコードのペアリングは見つかりません。コードを確認するか、PC で新しいコードを作ってください。",
     cloudKeyRefused: "クラウドの鍵が ORA の署名付きではなかったため、クラウドには何も送信していません。Relay がクラウドへのリクエストを読もうとしている可能性があります。",
   });
-  let lang = (localStorage.getItem("ora.lang") || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
+  // Also loaded by the service worker (sw.js), which has no localStorage.
+  const stored = typeof localStorage !== "undefined" ? localStorage.getItem("ora.lang") : null;
+  let lang = (stored || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
   function t(key) { return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.en[key] || key; }
   function apply() {
     document.documentElement.lang = lang;
@@ -96,5 +126,6 @@
     if (button) button.textContent = lang === "ja" ? "English" : "日本語";
   }
   function toggle() { lang = lang === "ja" ? "en" : "ja"; localStorage.setItem("ora.lang", lang); apply(); }
-  root.OraI18n = { t, apply, toggle, get lang() { return lang; } };
+  function tr(language, key) { return (STRINGS[language] && STRINGS[language][key]) || STRINGS.en[key] || key; }
+  root.OraI18n = { t, tr, apply, toggle, get lang() { return lang; } };
 })(self);

@@ -50,11 +50,17 @@
     const reload = $("release-reload");
     if (reload) reload.onclick = () => location.reload();
     // The PC's own page (opened by the tray with a local token) is served by the Node itself.
-    if (/^#local=/.test(location.hash) || sessionStorage.getItem("ora-local-token")) return;
+    if (/^#(local|login)=/.test(location.hash) || sessionStorage.getItem("ora-local-token")) return;
     if (!("serviceWorker" in navigator)) { say("relNoWorker", "note"); return; }
     const sw = navigator.serviceWorker;
     sw.addEventListener("message", (ev) => { if (ev.data && ev.data.type === "ora-release") onRelease(ev.data); });
-    const ask = () => sw.controller && sw.controller.postMessage({ type: "ora-check" });
+    const ask = () => {
+      if (!sw.controller) return;
+      sw.controller.postMessage({ type: "ora-check" });
+      sw.controller.postMessage({ type: "ora-lang", lang: I.lang }); // notifications speak it too
+    };
+    const lang = $("lang");
+    if (lang) lang.addEventListener("click", () => setTimeout(() => sw.controller && sw.controller.postMessage({ type: "ora-lang", lang: I.lang })));
     sw.addEventListener("controllerchange", ask);
     sw.startMessages();
     sw.register("sw.js", { scope: "./" }).then(ask, () => say("relNotKept", "note"));

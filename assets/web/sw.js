@@ -12,11 +12,14 @@
  *   higher version, whose files all match, is fetched, kept and offered ("reload"); an
  *   unsigned, wrongly signed or older bundle, or served files that differ from the signed
  *   list, are refused and reported to the page, which keeps running the kept version.
- * - What this cannot do: the browser itself re-fetches this file (sw.js) and installs a changed
- *   one; a server that changes it can replace the pin. README's safety model says so.
+ * - What this cannot do: the browser itself re-fetches this file (sw.js) and the scripts it
+ *   imports, and installs changed ones; a server that changes them can replace the pin.
+ *   README's safety model says so.
+ * - Push (relay_server/push.py): a push carries a kind and ids; text to show, if any, is sealed
+ *   by the Node for this device (protocol/notify.py) and opened here with the device's key.
  */
 "use strict";
-importScripts("vendor/nacl-fast.min.js");
+importScripts("vendor/nacl-fast.min.js", "ora-crypto.js", "i18n.js");
 
 const CONTEXT = "ora-web-bundle/1";
 const PIN_CACHE = "ora-pin";
@@ -198,7 +201,7 @@ self.addEventListener("message", (event) => {
 // -- serving the kept copy -------------------------------------------------------------------
 const DB_NAME = "ora", STORE = "state", KEY = "device"; // client.js's IndexedDB
 
-function pairedRelay() {
+function deviceState() {
   return new Promise((resolve) => {
     const open = indexedDB.open(DB_NAME, 1);
     open.onupgradeneeded = () => open.result.createObjectStore(STORE);
@@ -206,7 +209,7 @@ function pairedRelay() {
     open.onsuccess = () => {
       try {
         const req = open.result.transaction(STORE, "readonly").objectStore(STORE).get(KEY);
-        req.onsuccess = () => { open.result.close(); resolve(req.result ? req.result.relayOrigin : null); };
+        req.onsuccess = () => { open.result.close(); resolve(req.result || null); };
         req.onerror = () => { open.result.close(); resolve(null); };
       } catch (err) { open.result.close(); resolve(null); }
     };
@@ -216,8 +219,8 @@ function pairedRelay() {
 // Relays this page may talk to: the paired one; before pairing, those the page's own server
 // names in config.json (its last copy); never any other.
 async function relayOrigins() {
-  const paired = await pairedRelay();
-  if (paired) return [paired];
+  const state = await deviceState();
+  if (state && state.relayOrigin) return [state.relayOrigin];
   try {
     const resp = await caches.match(url("config.json"), { cacheName: PIN_CACHE });
     const config = resp ? await resp.json() : {};
@@ -279,4 +282,78 @@ self.addEventListener("fetch", (event) => {
     }
     return (await (await caches.open(pin.cache)).match(url(name))) || new Response("", { status: 404 });
   })());
+});
+
+// -- notifications ------------------------------------------------------------------------------
+const LANG_KEY = new URL("__ora_lang__", SCOPE).href;
+const KIND_TEXT = {
+  approval_waiting: ["pushApproval", "pushApprovalBody"],
+  node_offline: ["pushNodeOffline", "pushNodeOfflineBody"],
+  node_online: ["pushNodeOnline", "pushNodeOnlineBody"],
+  budget_low: ["pushBudget", "pushBudgetBody"],
+  device_paired: ["pushPaired", "pushPairedBody"],
+  device_revoked: ["pushRevoked", "pushRevokedBody"],
+};
+
+async function language() {
+  const kept = await (await caches.open(PIN_CACHE)).match(LANG_KEY);
+  const lang = kept ? await kept.text() : (navigator.language || "en");
+  return lang.toLowerCase().startsWith("ja") ? "ja" : "en";
+}
+
+function sameIds(a, b) {
+  const ka = Object.keys(a || {}), kb = Object.keys(b || {});
+  return ka.length === kb.length && ka.every((k) => typeof b[k] === "string" && a[k] === b[k]);
+}
+
+// The Node's sealed text for this device, only if it belongs to exactly this push.
+async function openSealed(push) {
+  const state = await deviceState();
+  if (!state || !state.deviceSecretKey || !state.nodePublicKey || typeof push.sealed !== "string") return null;
+  const raw = OraCrypto.b64uDecode(push.sealed);
+  if (raw.length < 24 + nacl.box.overheadLength) return null;
+  const opened = nacl.box.open(raw.subarray(24), raw.subarray(0, 24), state.nodePublicKey, state.deviceSecretKey);
+  if (!opened) return null;
+  const text = JSON.parse(new TextDecoder().decode(opened));
+  if (text.kind !== push.kind || text.event !== push.event || !sameIds(text.ids, push.ids)) return null;
+  return text;
+}
+
+async function showPush(data) {
+  let push = {};
+  try { push = data ? data.json() : {}; } catch (err) { push = {}; }
+  const lang = await language();
+  const tr = (key) => OraI18n.tr(lang, key);
+  const [titleKey, bodyKey] = KIND_TEXT[push.kind] || ["pushApproval", "pushApprovalBody"];
+  let body = tr(bodyKey);
+  let text = null;
+  try { text = await openSealed(push); } catch (err) { text = null; } // unreadable: the plain body
+  if (text && push.kind === "approval_waiting" && typeof text.tool === "string") {
+    body = tr("pushApprovalTool").replace("{tool}", text.tool).replace("{device}", String(text.device || "?"));
+  }
+  const ids = push.ids && typeof push.ids === "object" ? push.ids : {};
+  const target = push.kind === "approval_waiting" && typeof ids.approval_id === "string"
+    ? `./?approval=${encodeURIComponent(ids.approval_id)}` : "./";
+  await self.registration.showNotification(tr(titleKey), {
+    body, lang, tag: typeof push.event === "string" ? push.event : undefined, icon: "icons/ora-192.png",
+    data: { url: new URL(target, SCOPE).href, kind: push.kind || "" },
+  });
+}
+
+self.addEventListener("push", (event) => { event.waitUntil(showPush(event.data)); });
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = (event.notification.data && event.notification.data.url) || SCOPE.href;
+  event.waitUntil((async () => {
+    for (const c of await self.clients.matchAll({ type: "window", includeUncontrolled: true })) {
+      if (new URL(c.url).origin === SCOPE.origin && "navigate" in c) { await c.focus(); return c.navigate(target); }
+    }
+    return self.clients.openWindow(target);
+  })());
+});
+
+self.addEventListener("message", (event) => {
+  if (!event.data || event.data.type !== "ora-lang" || !/^(en|ja)$/.test(event.data.lang)) return;
+  event.waitUntil(caches.open(PIN_CACHE).then((c) => c.put(LANG_KEY, new Response(event.data.lang))));
 });

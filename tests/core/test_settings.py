@@ -1,5 +1,6 @@
 """Bad configuration gets a message naming the file, the key and the line; nothing is overwritten."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,31 @@ def test_good_config_and_environment(tmp_path: Path) -> None:
 def test_unknown_profile_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="private"):
         load_settings("work", env={"ORA_HOME": str(tmp_path)})
+
+
+def test_provider_kinds_time_limits_and_prices(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        '[[providers]]\nname = "o"\nbase_url = "https://api.example/v1"\nmodel = "vendor/m"\n'
+        "timeout_s = 5\nprice_in_per_mtok = 0.5\nprice_out_per_mtok = 1.5\n"
+        '[[providers]]\nname = "c"\nkind = "litellm"\nmodel = "anthropic/claude-x"\nkey_ref = "a"\n',
+    )
+    first, second = load_settings(env={"ORA_HOME": str(tmp_path)}).providers
+    assert (first.kind, first.model, first.timeout_s) == ("openai", "vendor/m", 5.0)
+    assert (first.price_in_per_mtok, first.price_out_per_mtok) == (0.5, 1.5)
+    assert (second.kind, second.base_url, second.model) == ("litellm", "", "anthropic/claude-x")
+
+
+@pytest.mark.parametrize(
+    ("entry", "key"),
+    [
+        ('kind = "grpc"\nbase_url = "http://x"\n', "providers[0].kind"),
+        ('base_url = "http://x"\ntimeout_s = 0\n', "providers[0].timeout_s"),
+        ('base_url = "http://x"\nprice_in_per_mtok = -1\n', "providers[0].price_in_per_mtok"),
+        ('kind = "litellm"\nbase_url = "ftp://x"\n', "providers[0].base_url"),
+    ],
+)
+def test_bad_provider_settings_are_named(tmp_path: Path, entry: str, key: str) -> None:
+    _write(tmp_path, f'[[providers]]\nname = "x"\nmodel = "m"\n{entry}')
+    with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
+        load_settings(env={"ORA_HOME": str(tmp_path)})

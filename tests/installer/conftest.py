@@ -26,7 +26,9 @@ from installer.release import ReleaseRepo
 REPO = Path(__file__).resolve().parents[2]
 
 # What a fake app does after the launcher step: "good" opens (and migrates) the data and
-# reports healthy; "crash" dies at start; "migrate-then-fail" migrates the data, then dies.
+# reports healthy; "crash" dies at start; "migrate-then-fail" migrates the data, then dies;
+# "quit-quietly" exits 0 without the health signal; "already-running" exits as a second start
+# of ORA on a profile another process holds.
 FAKE_APP = r"""#!{python}
 import json, os, sqlite3, sys
 sys.path.insert(0, {repo!r})
@@ -46,12 +48,20 @@ args = sys.argv[1:]
 settings = load_settings(env=os.environ)
 if args[:1] == ["update"]:
     from app.update.cli import update_command
-    sys.exit(update_command(settings, args[1], VERSION, "--restart" in args))
+    code = update_command(settings, args[1], VERSION, "--restart" in args)
+    if code == 0:  # as app/cli.py does: a command that ran to its end is a healthy start
+        mark_healthy(settings.updates.health_file, VERSION)
+    sys.exit(code)
 if args == ["--version"]:
     print(f"ora {{VERSION}}")
     sys.exit(0)
 if BEHAVIOUR == "crash":
     raise SystemExit("fake ORA " + VERSION + ": crashed at start")
+if BEHAVIOUR == "quit-quietly":
+    sys.exit(0)  # ends "successfully" without ever reporting a healthy start
+if BEHAVIOUR == "already-running":
+    from app.profile_lock import ALREADY_RUNNING
+    sys.exit(ALREADY_RUNNING)
 notice = InstallRoot(settings.updates.install_root).take_notice() if settings.updates.install_root else None
 settings.db_path.parent.mkdir(parents=True, exist_ok=True)
 db = sqlite3.connect(settings.db_path)

@@ -70,7 +70,7 @@ def test_built_app_runs_version_and_self_test_from_a_clean_directory(
 
 
 async def test_built_app_chats_through_a_provider(app_copy: Path, tmp_path: Path) -> None:
-    # litellm, its data files and the streaming path all made it into the bundle.
+    # The light OpenAI-compatible client and the streaming path made it into the bundle.
     fake = await FakeOpenAI().start()
     try:
         config = tmp_path / "ora-home" / "profiles" / "private" / "config.toml"
@@ -96,6 +96,38 @@ async def test_built_app_chats_through_a_provider(app_copy: Path, tmp_path: Path
     assert proc.returncode == 0, err.decode()
     assert "hello from the bundle" in out.decode()
     assert fake.requests, "the model was asked"
+
+
+async def test_built_app_reaches_a_litellm_provider(app_copy: Path, tmp_path: Path) -> None:
+    # litellm, its data files and the Anthropic streaming path made it into the bundle, for
+    # `kind = "litellm"` providers (OpenAI-compatible ones no longer go through it).
+    from tests.support.fake_anthropic import FakeAnthropic
+
+    fake = await FakeAnthropic().start()
+    try:
+        config = tmp_path / "ora-home" / "profiles" / "private" / "config.toml"
+        config.parent.mkdir(parents=True)
+        config.write_text(
+            f'[[providers]]\nname = "claude"\nkind = "litellm"\nbase_url = "{fake.base_url}"\n'
+            'model = "anthropic/claude-test"\nlocal = true\n'
+        )
+        proc = await asyncio.create_subprocess_exec(
+            str(app_copy / "ora"),
+            "chat",
+            env=_clean_env(tmp_path),
+            cwd=tmp_path,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(
+            proc.communicate(b"hello through litellm\n/quit\n"), timeout=300
+        )
+    finally:
+        await fake.stop()
+    assert proc.returncode == 0, err.decode()
+    assert "echo: hello through litellm" in out.decode()
+    assert fake.requests[0]["model"] == "claude-test"
 
 
 def test_built_app_installs_itself_then_starts_through_the_launcher_and_checks_for_updates(

@@ -83,3 +83,24 @@ def test_a_short_command_on_trial_does_not_decide(setup: Setup) -> None:
     assert setup.state()["trial"] is not None, "--version says nothing about a healthy start"
     assert json.loads(setup.ora().stdout)["version"] == "0.2.0"
     assert setup.state()["stable"] == "0.2.0"
+
+
+def test_a_version_that_exits_0_without_the_health_signal_is_rolled_back(setup: Setup) -> None:
+    """Before: it stayed on trial, and every later start (updates included) ran it."""
+    _update_to(setup, "quit-quietly")
+    run = setup.ora()
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["version"] == "0.1.0"
+    assert "ORA 0.2.0 exited with code 0 before it reported a healthy start" in out["notice"]
+    state = setup.state()
+    assert state["stable"] == "0.1.0" and state["trial"] is None and state["failed"] == ["0.2.0"]
+
+
+@pytest.mark.parametrize("args", [("--help",), ("audit", "verify", "--help"), ()])
+def test_inconclusive_exits_leave_the_trial_pending(setup: Setup, args: tuple[str, ...]) -> None:
+    """--help says nothing; neither does a start that found ORA already running."""
+    _update_to(setup, "already-running" if not args else "quit-quietly")
+    run = setup.ora(*args)
+    assert setup.state()["trial"] is not None, run.stderr
+    assert setup.state()["stable"] == "0.1.0"

@@ -23,6 +23,8 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fail_status: int = 0
     chunk_delay_s: float = 0.0
+    hang_s: float = 0.0  # wait this long before the first byte of the answer (a hung provider)
+    break_after_words: int = 0  # drop the connection after this many words (a crash mid-answer)
 
 
 @dataclass
@@ -71,6 +73,8 @@ class FakeOpenAI:
         self.requests.append(body)
         self.auth_headers.append(request.headers.get("Authorization", ""))
         reply = self._next(body)
+        if reply.hang_s:
+            await asyncio.sleep(reply.hang_s)
         if reply.fail_status:
             return web.json_response(
                 {"error": {"message": "scripted failure"}}, status=reply.fail_status
@@ -119,6 +123,10 @@ class FakeOpenAI:
         await send({"role": "assistant", "content": ""})
         words = reply.text.split(" ") if reply.text else []
         for i, word in enumerate(words):
+            if reply.break_after_words and i == reply.break_after_words:
+                assert request.transport is not None
+                request.transport.close()  # the connection drops mid-answer
+                return resp
             await send({"content": word if i == 0 else " " + word})
         for i, (name, args) in enumerate(reply.tool_calls):
             await send(
@@ -134,6 +142,14 @@ class FakeOpenAI:
                 }
             )
         await send({}, finish="tool_calls" if reply.tool_calls else "stop")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            # As OpenAI documents it: one more chunk, no choices, the whole call's usage.
+            usage = {
+                "prompt_tokens": len(json.dumps(body["messages"])) // 4,
+                "completion_tokens": max(1, len(words)),
+            }
+            chunk = {**base, "choices": [], "usage": usage}
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp

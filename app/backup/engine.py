@@ -1,0 +1,241 @@
+"""Back a profile up into a vault and restore it, incrementally and all-or-nothing.
+
+A snapshot is the profile folder captured consistently (SQLite through its backup API, as the
+updater's data snapshot does), split into content-defined chunks (FastCDC, `fastcdc`), each
+sealed on its own (app.backup.sealing). A chunk the vault already holds is not sent again, so
+a second backup of an unchanged profile uploads only its manifest. The manifest lists every
+file with its chunk ids, the secrets the profile needs to stay whole (the audit chain's key and
+head; the owner's API keys only when they chose so) and the previous manifest's hash.
+
+Restore fetches and opens everything into a staging folder first; the profile is replaced only
+when every chunk opened and every file matched its recorded hash, so a tampered, truncated or
+reordered backup restores nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastcdc import fastcdc
+
+from app.backup.keys import BackupKeys
+from app.backup.sealing import BackupTampered, open_chunk, open_manifest, seal_chunk, seal_manifest
+from app.update import snapshot
+
+FORMAT = "ora-backup/1"
+# Not backed up: the browser profile (its logged-in sessions stay on this PC), the local
+# server's token, the running instance's lock, and files the secret store keeps apart.
+EXCLUDED = ("browser", "local-token", "node.lock", "secrets.json", "backup.json")
+# Secrets a restored profile needs to be whole; the Node's identity and Relay credential are
+# deliberately not among them (a new PC pairs its devices again).
+PROFILE_SECRETS = ("ora.audit-key", "ora.audit-head")
+AVG_CHUNK = 16 * 1024  # SQLite changes pages here and there: small chunks keep increments small
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class Vault(Protocol):
+    """Where sealed chunks and manifests are kept (the service, or a folder in tests)."""
+
+    async def missing(self, ids: list[str]) -> set[str]: ...
+    async def put_chunk(self, cid: str, blob: bytes) -> None: ...
+    async def get_chunk(self, cid: str) -> bytes: ...
+    async def put_manifest(self, seq: int, blob: bytes) -> None: ...
+    async def get_manifest(self, seq: int) -> bytes: ...
+    async def manifests(self) -> list[int]: ...
+    async def delete_chunk(self, cid: str) -> None: ...
+    async def delete_manifest(self, seq: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    seq: int
+    files: int
+    chunks: int
+    new_chunks: int
+    uploaded_bytes: int
+    manifest_hash: str
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in EXCLUDED
+    )
+
+
+def _nothing(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def _capture(
+    profile_dir: Path, keys: BackupKeys, progress: Progress
+) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """The profile as files (with their chunk ids) and the sealed chunks, read consistently."""
+    with tempfile.TemporaryDirectory(prefix="ora-backup-") as tmp:
+        staging = Path(tmp) / "snap"
+        snapshot.take(profile_dir, staging)
+        root = staging / "data"
+        files: list[dict[str, Any]] = []
+        sealed: dict[str, bytes] = {}
+        paths = _files(root) if root.is_dir() else []
+        for n, path in enumerate(paths):
+            data = path.read_bytes()
+            ids = []
+            for chunk in fastcdc(data, avg_size=AVG_CHUNK) if data else []:
+                piece = data[chunk.offset : chunk.offset + chunk.length]
+                cid, blob = seal_chunk(keys, piece)
+                sealed.setdefault(cid, blob)
+                ids.append(cid)
+            files.append(
+                {
+                    "path": path.relative_to(root).as_posix(),
+                    "mode": path.stat().st_mode & 0o777,
+                    "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "chunks": ids,
+                }
+            )
+            progress("reading", n + 1, len(paths))
+    return files, sealed
+
+
+def _write(target: Path, data: bytes, mode: int) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target.write_bytes(data)
+    target.chmod(mode & 0o700 or 0o600)
+
+
+def _swap(staging: Path, profile_dir: Path) -> None:
+    """Put the restored profile in place; what no backup holds stays as this PC has it."""
+    if profile_dir.exists():
+        for name in EXCLUDED:
+            if (profile_dir / name).exists() and not (staging / name).exists():
+                (profile_dir / name).rename(staging / name)
+        shutil.rmtree(profile_dir)
+    staging.rename(profile_dir)
+
+
+async def backup(
+    profile_dir: Path,
+    keys: BackupKeys,
+    vault: Vault,
+    *,
+    seq: int,
+    prev_hash: str,
+    secrets: dict[str, str],
+    progress: Progress = _nothing,
+) -> BackupResult:
+    """Snapshot `profile_dir` as snapshot number `seq` (one more than the last)."""
+    files, sealed = await asyncio.to_thread(_capture, profile_dir, keys, progress)
+    missing = await vault.missing(sorted(sealed))
+    uploaded = 0
+    for n, cid in enumerate(sorted(missing)):
+        await vault.put_chunk(cid, sealed[cid])
+        uploaded += len(sealed[cid])
+        progress("uploading", n + 1, len(missing))
+    manifest = {
+        "format": FORMAT,
+        "seq": seq,
+        "created": time.time(),
+        "prev": prev_hash,
+        "files": files,
+        "secrets": secrets,
+    }
+    blob = seal_manifest(keys, manifest)
+    await vault.put_manifest(seq, blob)
+    return BackupResult(
+        seq=seq,
+        files=len(files),
+        chunks=len(sealed),
+        new_chunks=len(missing),
+        uploaded_bytes=uploaded + len(blob),
+        manifest_hash=hashlib.sha256(blob).hexdigest(),
+    )
+
+
+async def latest(keys: BackupKeys, vault: Vault, *, at_least: int = 0) -> dict[str, Any]:
+    """The newest snapshot this phrase opens; refuses one older than `at_least` (rollback)."""
+    numbers = sorted(await vault.manifests(), reverse=True)
+    if not numbers:
+        raise BackupTampered("this backup holds no snapshot yet")
+    newest = numbers[0]
+    if newest < at_least:
+        raise BackupTampered(
+            f"the service offers snapshot {newest}, older than snapshot {at_least} this PC "
+            "made: it is not the latest backup"
+        )
+    return open_manifest(keys, newest, await vault.get_manifest(newest))
+
+
+async def restore(
+    manifest: dict[str, Any],
+    keys: BackupKeys,
+    vault: Vault,
+    profile_dir: Path,
+    *,
+    progress: Progress = _nothing,
+) -> None:
+    """Rebuild the profile from `manifest`; nothing is written to it unless all of it checks."""
+    if manifest.get("format") != FORMAT:
+        raise BackupTampered("not an ORA backup snapshot")
+    staging = profile_dir.with_name(profile_dir.name + ".restoring")
+    await asyncio.to_thread(shutil.rmtree, staging, True)
+    await asyncio.to_thread(staging.mkdir, 0o700, True)
+    try:
+        files = manifest["files"]
+        for n, entry in enumerate(files):
+            target = (staging / entry["path"]).resolve()
+            if not target.is_relative_to(staging.resolve()):
+                raise BackupTampered(f"{entry['path']!r} points outside the profile")
+            data = b"".join(
+                [open_chunk(keys, c, await vault.get_chunk(c)) for c in entry["chunks"]]
+            )
+            if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise BackupTampered(f"{entry['path']} does not match the snapshot")
+            await asyncio.to_thread(_write, target, data, int(entry["mode"]))
+            progress("restoring", n + 1, len(files))
+    except BaseException:
+        await asyncio.to_thread(shutil.rmtree, staging, True)
+        raise
+    await asyncio.to_thread(_swap, staging, profile_dir)
+
+
+def retained(created: dict[int, float]) -> set[int]:
+    """Snapshots kept: the newest, 7 daily, 4 weekly and 12 monthly (the newest of each)."""
+    keep: set[int] = set()
+    if created:
+        keep.add(max(created))
+    for bucket, count in (("%Y-%m-%d", 7), ("%G-%V", 4), ("%Y-%m", 12)):
+        seen: list[str] = []
+        for seq in sorted(created, key=lambda s: created[s], reverse=True):
+            label = time.strftime(bucket, time.gmtime(created[seq]))
+            if label not in seen:
+                seen.append(label)
+                if len(seen) > count:
+                    break
+                keep.add(seq)
+    return keep
+
+
+async def prune(keys: BackupKeys, vault: Vault) -> tuple[int, int]:
+    """Forget snapshots past retention and the chunks no kept snapshot uses: (snapshots, chunks)."""
+    manifests = {
+        seq: open_manifest(keys, seq, await vault.get_manifest(seq))
+        for seq in await vault.manifests()
+    }
+    keep = retained({s: float(m["created"]) for s, m in manifests.items()})
+    used = {c for s in keep for f in manifests[s]["files"] for c in f["chunks"]}
+    dropped = {c for s in set(manifests) - keep for f in manifests[s]["files"] for c in f["chunks"]}
+    for seq in set(manifests) - keep:
+        await vault.delete_manifest(seq)
+    for cid in dropped - used:
+        await vault.delete_chunk(cid)
+    return len(set(manifests) - keep), len(dropped - used)

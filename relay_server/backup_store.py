@@ -1,0 +1,262 @@
+"""Owners' encrypted backups: an object store of opaque blobs behind the API (`api.<domain>`).
+
+The service holds, per vault, sealed chunks named by keyed hashes and sealed snapshot
+manifests numbered 1, 2, 3... It can read none of them (app/backup seals them with keys from
+the owner's recovery phrase) and learns nothing but the blobs' sizes and when they came.
+
+    POST   /v1/backup/vaults                    Node credential: open a vault for its account
+                                                {"vault_id", "token_sha256"}
+    POST   /v1/backup/{vault}/missing           which of {"ids": [...]} the vault lacks
+    PUT    /v1/backup/{vault}/chunks/{id}       store a chunk (ids are 64 hex digits)
+    GET    /v1/backup/{vault}/chunks/{id}
+    DELETE /v1/backup/{vault}/chunks/{id}
+    GET    /v1/backup/{vault}/manifests         {"manifests": [seq, ...]}
+    PUT    /v1/backup/{vault}/manifests/{seq}   once per number: a snapshot is never replaced
+    GET    /v1/backup/{vault}/manifests/{seq}
+    DELETE /v1/backup/{vault}/manifests/{seq}
+
+Every call but the first carries the vault's own credential (derived from the phrase, so a
+new PC reaches its backup with the phrase alone); the service keeps only its SHA-256. A vault
+is bounded by the account's quota (`ORA_RELAY_BACKUP_QUOTA_BYTES`): past it, a write is refused
+with `backup_quota_exceeded` and nothing already stored is touched.
+
+Blobs are files under one folder (`ORA_RELAY_BACKUP_DIR`; several Relay instances share it as
+they share PostgreSQL, e.g. a mounted volume or an object-store mount).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+_ID = re.compile(r"^[0-9a-f]{64}$")
+MAX_CHUNK = 4 * 1024 * 1024
+MAX_MANIFEST = 32 * 1024 * 1024
+MAX_SEQ = 10**9
+
+# (Node credential) -> the account it belongs to, or None.
+NodeAccount = Callable[[str], Awaitable[str | None]]
+
+
+def _error(status: int, code: str, message: str) -> web.HTTPException:
+    """A refusal in the Relay's JSON error shape."""
+    body = json.dumps({"error": {"code": code, "message": message}})
+    exc = web.HTTPException(text=body, content_type="application/json")
+    exc.set_status(status)
+    return exc
+
+
+@dataclass
+class BackupStore:
+    """The vaults under `root`, each bounded by `quota_bytes`."""
+
+    root: Path
+    quota_bytes: int
+    _usage: dict[str, tuple[float, int]] = field(default_factory=dict)  # vault -> (when, bytes)
+
+    def _vault(self, vault: str) -> Path:
+        if not _ID.match(vault):
+            raise _error(404, "not_found", "no vault")
+        return self.root / vault
+
+    def _meta(self, vault: str) -> dict[str, str] | None:
+        try:
+            meta: dict[str, str] = json.loads((self._vault(vault) / "vault.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return meta
+
+    def create(self, vault: str, token_sha256: str, account: str) -> bool:
+        """Open a vault; True if new or already this account's with this credential."""
+        meta = self._meta(vault)
+        if meta is not None:
+            return meta["account"] == account and hmac.compare_digest(
+                meta["token_sha256"], token_sha256
+            )
+        path = self._vault(vault)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "chunks").mkdir(exist_ok=True)
+        (path / "manifests").mkdir(exist_ok=True)
+        tmp = path / "vault.json.tmp"
+        tmp.write_text(
+            json.dumps({"account": account, "token_sha256": token_sha256, "created": time.time()})
+        )
+        tmp.rename(path / "vault.json")
+        return True
+
+    def authorise(self, vault: str, token: str) -> Path:
+        meta = self._meta(vault)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        if meta is None or not hmac.compare_digest(meta["token_sha256"], digest):
+            raise _error(401, "unauthorized", "not this backup's credential")
+        return self._vault(vault)
+
+    def used(self, vault: str) -> int:
+        """Bytes the vault holds (recounted at most every 30 s; writes here add to it)."""
+        when, size = self._usage.get(vault, (0.0, 0))
+        if time.monotonic() - when > 30:
+            base = self._vault(vault)
+            size = sum(p.stat().st_size for p in base.rglob("*") if p.is_file())
+            self._usage[vault] = (time.monotonic(), size)
+        return size
+
+    def _add(self, vault: str, delta: int) -> None:
+        when, size = self._usage.get(vault, (0.0, 0))
+        self._usage[vault] = (when, size + delta)
+
+    def write(self, vault: str, path: Path, data: bytes, *, replace: bool) -> bool:
+        """Store a blob (atomically); False if it exists and may not be replaced."""
+        if path.exists() and not replace:
+            return False
+        if self.used(vault) + len(data) > self.quota_bytes:
+            raise _error(
+                413,
+                "backup_quota_exceeded",
+                f"the backup is over its quota of "
+                f"{self.quota_bytes // (1024 * 1024)} MB; nothing more was stored",
+            )
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.rename(path)
+        self._add(vault, len(data))
+        return True
+
+    def delete(self, vault: str, path: Path) -> None:
+        try:
+            size = path.stat().st_size
+            path.unlink()
+            self._add(vault, -size)
+        except FileNotFoundError:
+            pass
+
+
+BACKUP = web.AppKey("backup_store", BackupStore)
+
+
+@dataclass(frozen=True)
+class NodeAuth:
+    """How the API tells a Node's credential to the account it belongs to."""
+
+    account_of: NodeAccount
+
+
+NODE_AUTH = web.AppKey("backup_node_auth", NodeAuth)
+
+
+def _token(request: web.Request) -> str:
+    return request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+
+
+async def _body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise _error(413, "too_large", "too large")
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise _error(413, "too_large", "too large")
+    return data
+
+
+def _chunk_path(base: Path, cid: str) -> Path:
+    if not _ID.match(cid):
+        raise _error(400, "bad_request", "bad chunk id")
+    return base / "chunks" / cid
+
+
+def _manifest_path(base: Path, seq: str) -> Path:
+    if not seq.isdigit() or not 0 < int(seq) <= MAX_SEQ:
+        raise _error(400, "bad_request", "bad number")
+    return base / "manifests" / str(int(seq))
+
+
+async def open_vault(request: web.Request) -> web.Response:
+    store = request.app[BACKUP]
+    account = await request.app[NODE_AUTH].account_of(_token(request))
+    if account is None:
+        raise _error(401, "unauthorized", "not a Node")
+    try:
+        body = json.loads(await _body(request, 4096))
+        vault, digest = str(body["vault_id"]), str(body["token_sha256"])
+    except (ValueError, KeyError, TypeError):
+        raise _error(400, "bad_request", "bad body") from None
+    if not _ID.match(vault) or not _ID.match(digest):
+        raise _error(400, "bad_request", "bad ids")
+    ok = await asyncio.to_thread(store.create, vault, digest, account)
+    if not ok:
+        raise _error(409, "conflict", "vault taken")
+    return web.json_response({"vault_id": vault, "quota_bytes": store.quota_bytes})
+
+
+async def missing(request: web.Request) -> web.Response:
+    store = request.app[BACKUP]
+    base = store.authorise(request.match_info["vault"], _token(request))
+    try:
+        ids = [str(i) for i in json.loads(await _body(request, 8 * 1024 * 1024))["ids"]]
+    except (ValueError, KeyError, TypeError):
+        raise _error(400, "bad_request", "bad body") from None
+    absent = [i for i in ids if not _chunk_path(base, i).exists()]
+    return web.json_response({"missing": absent})
+
+
+async def chunk(request: web.Request) -> web.StreamResponse:
+    store = request.app[BACKUP]
+    vault = request.match_info["vault"]
+    base = store.authorise(vault, _token(request))
+    path = _chunk_path(base, request.match_info["cid"])
+    if request.method == "PUT":
+        data = await _body(request, MAX_CHUNK)
+        await asyncio.to_thread(store.write, vault, path, data, replace=True)
+        return web.json_response({"stored": len(data)}, status=201)
+    if request.method == "DELETE":
+        await asyncio.to_thread(store.delete, vault, path)
+        return web.json_response({"deleted": True})
+    if not path.is_file():
+        raise _error(404, "not_found", "no such chunk")
+    return web.Response(body=await asyncio.to_thread(path.read_bytes))
+
+
+async def manifests(request: web.Request) -> web.Response:
+    store = request.app[BACKUP]
+    base = store.authorise(request.match_info["vault"], _token(request))
+    numbers = sorted(int(p.name) for p in (base / "manifests").iterdir() if p.name.isdigit())
+    return web.json_response({"manifests": numbers})
+
+
+async def manifest(request: web.Request) -> web.StreamResponse:
+    store = request.app[BACKUP]
+    vault = request.match_info["vault"]
+    base = store.authorise(vault, _token(request))
+    path = _manifest_path(base, request.match_info["seq"])
+    if request.method == "PUT":
+        data = await _body(request, MAX_MANIFEST)
+        if not await asyncio.to_thread(store.write, vault, path, data, replace=False):
+            raise _error(409, "conflict", "snapshot exists")
+        return web.json_response({"stored": len(data)}, status=201)
+    if request.method == "DELETE":
+        await asyncio.to_thread(store.delete, vault, path)
+        return web.json_response({"deleted": True})
+    if not path.is_file():
+        raise _error(404, "not_found", "no snapshot")
+    return web.Response(body=await asyncio.to_thread(path.read_bytes))
+
+
+def setup(app: web.Application, store: BackupStore, node_account: NodeAccount) -> None:
+    """Mount the backup API on the Relay's application."""
+    store.root.mkdir(parents=True, exist_ok=True)
+    app[BACKUP] = store
+    app[NODE_AUTH] = NodeAuth(node_account)
+    app.router.add_post("/v1/backup/vaults", open_vault)
+    app.router.add_post("/v1/backup/{vault}/missing", missing)
+    for method in ("PUT", "GET", "DELETE"):
+        app.router.add_route(method, "/v1/backup/{vault}/chunks/{cid}", chunk)
+        app.router.add_route(method, "/v1/backup/{vault}/manifests/{seq}", manifest)
+    app.router.add_get("/v1/backup/{vault}/manifests", manifests)

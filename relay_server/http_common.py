@@ -1,0 +1,76 @@
+"""What the Relay's HTTP handlers share: the refusal and header middlewares, JSON bodies,
+the caller's address and the browser-origin rule.
+
+A handler refuses by raising a `RelayError`; `refusals` turns it into the counted and audited
+refusal (metadata only) and the JSON body `{"error": code, "message": text}` with its status.
+A handler that knows which Node a refusal concerns says so with `request[REFUSAL_NODE]`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from relay_server.errors import BadRequest, RelayError
+from relay_server.relay import RELAY
+
+REFUSAL_NODE = web.RequestKey("refusal_node", str)
+MAX_JSON_BODY = 16 * 1024
+
+
+def source(request: web.Request) -> str:
+    return request.remote or "?"
+
+
+def error_response(err: RelayError) -> web.Response:
+    return web.json_response({"error": err.code, "message": err.message}, status=err.status)
+
+
+@web.middleware
+async def refusals(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except RelayError as err:
+        await request.app[RELAY].refuse(
+            err, source=source(request), node_id=request.get(REFUSAL_NODE, "")
+        )
+        return error_response(err)
+    return response
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    resp: web.StreamResponse = await handler(request)
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith("/app"):
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+            "style-src 'self'; frame-ancestors 'none'",
+        )
+    return resp
+
+
+async def json_body(request: web.Request, *fields: str) -> dict[str, Any]:
+    """The request's JSON object, with these string fields (BadRequest otherwise)."""
+    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
+        raise BadRequest("request body too large")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(body, dict) or not all(isinstance(body.get(f), str) for f in fields):
+        raise BadRequest(f"body must be an object with string fields {list(fields)}")
+    return body
+
+
+def allowed_origin(request: web.Request) -> bool:
+    """Browsers send Origin; it must be the Relay itself or a configured origin."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser (the Node, a native client): nothing to hijack
+    own = f"{request.scheme}://{request.host}"
+    return origin == own or origin in request.app[RELAY].settings.public_origins

@@ -1,0 +1,53 @@
+"""The Relay's Prometheus metrics (metadata only: counts, never content) and /metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import prometheus_client as prom
+from aiohttp import web
+
+
+@dataclass
+class Metrics:
+    """Prometheus metrics of one Relay app (own registry, so tests can run several)."""
+
+    registry: prom.CollectorRegistry = field(default_factory=prom.CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.connections = prom.Gauge(
+            "ora_relay_connections", "Live WebSockets", ["role"], registry=r
+        )
+        self.frames = prom.Counter(
+            "ora_relay_frames_total", "Routed frames", ["direction"], registry=r
+        )
+        self.frame_bytes = prom.Counter("ora_relay_frame_bytes_total", "Routed bytes", registry=r)
+        self.refusals = prom.Counter(
+            "ora_relay_refusals_total", "Refused requests", ["code"], registry=r
+        )
+        self.pairings = prom.Counter(
+            "ora_relay_pairings_total", "Pairing outcomes", ["outcome"], registry=r
+        )
+        # Bound once: looking a label up on every frame costs more than the routing itself.
+        self.frames_to_node = self.frames.labels("to_node")
+        self.frames_to_device = self.frames.labels("to_device")
+        self.frames_to_cloud = self.frames.labels("to_cloud")
+        self.frames_from_cloud = self.frames.labels("from_cloud")
+        self.cloud_claims = prom.Counter(
+            "ora_relay_cloud_claims_total", "Cloud claims", ["outcome"], registry=r
+        )
+        self.cloud_charged = prom.Counter(
+            "ora_relay_cloud_charged_usd_total", "Cloud usage charged (USD)", registry=r
+        )
+        self.webhooks = prom.Counter(
+            "ora_relay_webhooks_total", "Payment webhooks", ["outcome"], registry=r
+        )
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+async def serve_metrics(request: web.Request) -> web.Response:
+    data = prom.generate_latest(request.app[METRICS].registry)
+    return web.Response(body=data, headers={"Content-Type": prom.CONTENT_TYPE_LATEST})

@@ -1,0 +1,283 @@
+"""The WebSocket: a peer's hello, then routing of its opaque frames and its control messages.
+
+Binary frames are routed by their header alone (protocol.messages.unpack_frame); the payload is
+end-to-end encrypted between a device and its Node and is never parsed, stored or logged here.
+Cloud workers say hello here too and are then served by `relay_server.cloud_peers`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+import uuid
+from functools import partial
+
+from aiohttp import WSMsgType, web
+
+from protocol import cloud
+from protocol import messages as m
+from protocol.errors import DecodeError, FrameError, IncompatibleVersion
+from protocol.tokens import token_hash
+from protocol.version import PROTOCOL_VERSION, check_peer_version
+from relay_server import cluster as bus
+from relay_server import code_pairing
+from relay_server.cloud_peers import serve_worker, to_cloud
+from relay_server.errors import BadRequest, NotPaired, RelayError, Unauthorized, UpdateRequired
+from relay_server.http_common import allowed_origin, source
+from relay_server.hub import Connection, pump
+from relay_server.relay import RELAY, Relay
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """One peer: Hello first, then control messages (text) and routed frames (binary)."""
+    relay = request.app[RELAY]
+    src = source(request)
+    ws = web.WebSocketResponse(
+        heartbeat=relay.settings.heartbeat_s, max_msg_size=relay.settings.max_frame_bytes
+    )
+    if not allowed_origin(request):
+        # Cross-site WebSocket hijacking: a page elsewhere must not ride a browser's session.
+        origin = request.headers.get("Origin", "")[:100]
+        await relay.refuse(Unauthorized(f"foreign origin {origin}"), source=src)
+        return web.Response(status=403, text="origin not allowed")
+    await ws.prepare(request)
+    conn = await _hello(ws, relay, src)
+    if conn is None:
+        return ws
+    relay.metrics.connections.labels(conn.role).inc()
+    if conn.role == "cloud":
+        await serve_worker(relay, conn, ws, src)
+        return ws
+    device_id = conn.peer_id if conn.role == "device" else ""
+    await relay.store.audit(
+        "connected", node_id=conn.node_id, device_id=device_id, source=src, detail=conn.role
+    )
+    await relay.hub.attach(conn)
+    await relay.joined(conn)
+    started = time.monotonic()
+    try:
+        await _arrived(relay, conn)
+        await pump(ws, partial(_route, relay, conn), partial(_control, relay, conn))
+    finally:
+        if conn.role == "device":
+            await relay.end_cloud_session(conn.peer_id)
+        current = relay.hub.detach(conn)
+        if current:
+            await relay.left(conn)
+        relay.metrics.connections.labels(conn.role).dec()
+        traffic = {
+            "in": conn.bytes_in,
+            "out": conn.bytes_out,
+            "s": round(time.monotonic() - started, 3),
+            "close": ws.close_code,
+        }
+        await relay.store.audit(
+            "disconnected",
+            node_id=conn.node_id,
+            device_id=device_id,
+            source=src,
+            detail=json.dumps(traffic),
+        )
+        if current and conn.role == "node":
+            await relay.announce_node(conn.node_id, False)
+        elif current:
+            await relay.to_peer(conn.node_id, m.Presence(peer_id=conn.peer_id, online=False))
+    return ws
+
+
+async def _arrived(relay: Relay, conn: Connection) -> None:
+    """Presence: a Node learns its devices online and they learn of it; a device, the reverse."""
+    if conn.role == "node":
+        for device in relay.hub.devices_of(conn.node_id):
+            conn.send_message(m.Presence(peer_id=device.peer_id, online=True))
+        await relay.announce_node(conn.node_id, True)
+    else:
+        online = await relay.node_is_online(conn.node_id)
+        conn.send_message(m.Presence(peer_id=conn.node_id, online=online))
+        await relay.to_peer(conn.node_id, m.Presence(peer_id=conn.peer_id, online=True))
+
+
+async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connection | None:
+    """Authenticate the first message; on any failure say why and close."""
+    try:
+        first = await ws.receive(timeout=relay.settings.hello_timeout_s)
+    except TimeoutError:
+        await ws.close(code=4000, message=b"no hello")
+        return None
+    if first.type != WSMsgType.TEXT:
+        await ws.close(code=4000, message=b"hello expected")
+        return None
+    try:
+        hello = m.decode_as(first.data, m.Hello)
+        try:
+            check_peer_version(hello.version)
+        except IncompatibleVersion as err:
+            raise UpdateRequired(str(err)) from None
+        role, peer_id, node_id = await _authenticate(relay, hello)
+    except (DecodeError, RelayError) as err:
+        rel = err if isinstance(err, RelayError) else BadRequest(f"bad hello: {err}")
+        await relay.refuse(rel, source=source)
+        await ws.send_str(m.encode(m.Error(code=rel.code, message=rel.message)))
+        await ws.close(code=4001, message=rel.code.encode())
+        return None
+    conn = Connection(
+        ws=ws,
+        role=role,
+        peer_id=peer_id,
+        node_id=node_id,
+        queue_frames=relay.settings.send_queue_frames,
+    )
+    await ws.send_str(
+        m.encode(m.Welcome(version=PROTOCOL_VERSION, peer_id=conn.peer_id, server_time=time.time()))
+    )
+    return conn
+
+
+async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str]:
+    """(role, peer id, node id) of a hello's credential; a Cloud worker gets a fresh id."""
+    if hello.role == "node":
+        if hello.app_version in relay.settings.insecure_node_versions:
+            raise UpdateRequired(
+                f"ORA {hello.app_version} has a security problem: update ORA on your PC now"
+            )
+        found = await relay.store.node_by_credential(token_hash(hello.token))
+        if found is None:
+            raise Unauthorized("unknown Node credential")
+        return "node", found[0], found[0]
+    if hello.role == "device":
+        device_id = await relay.tokens.authenticate(hello.token)
+        device = await relay.store.device(device_id)
+        assert device is not None  # authenticate checked it exists and is not revoked
+        # Remote access is what the monthly plan pays for: refuse it, saying why.
+        await relay.billing.require_active(device[0])
+        return "device", device_id, device[0]
+    expected = relay.settings.cloud_token_hash
+    if not expected or not hmac.compare_digest(token_hash(hello.token).encode(), expected.encode()):
+        raise Unauthorized("unknown Cloud worker credential")
+    worker_id = str(uuid.uuid4())
+    return "cloud", worker_id, worker_id
+
+
+async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
+    """Pass an opaque frame to its peer: a device only to its own Node, a Node only to its devices.
+
+    The hot path works on the header's raw 16-byte ids; no parsing beyond them.
+    """
+    conn.bytes_in += len(frame)
+    if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
+        err = FrameError("malformed frame header")
+        await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
+        conn.send_message(m.Error(code="bad_frame", message=str(err), fatal=False))
+        return
+    peer = frame[1 : m.FRAME_HEADER_SIZE]
+    if conn.role == "device":
+        if peer == cloud.CLOUD_PEER_RAW:
+            await to_cloud(relay, conn, frame)
+            return
+        if peer != conn.node_raw:
+            refusal = NotPaired("this device is not paired with that Node")
+            await relay.refuse(refusal, node_id=str(uuid.UUID(bytes=peer)), device_id=conn.peer_id)
+            conn.send_message(m.Error(code=refusal.code, message=refusal.message, fatal=False))
+            return
+        target = relay.hub.nodes_raw.get(peer)
+        counter = relay.metrics.frames_to_node
+    else:
+        target = relay.hub.devices_raw.get(peer)
+        if target is None and relay.cluster is not None:
+            # Only to this Node's own devices, even when they are on another instance.
+            owner = await relay.store.device(str(uuid.UUID(bytes=peer)))
+            if owner is None or owner[0] != conn.node_id:
+                await relay.refuse(
+                    NotPaired("that device belongs to another Node"), node_id=conn.node_id
+                )
+                return
+        if target is not None and target.node_raw != conn.node_raw:
+            await relay.refuse(
+                NotPaired("that device belongs to another Node"),
+                node_id=conn.node_id,
+                device_id=target.peer_id,
+            )
+            return
+        counter = relay.metrics.frames_to_device
+    out = frame[:1] + conn.peer_raw + frame[m.FRAME_HEADER_SIZE :]
+    if target is None:
+        peer_id = str(uuid.UUID(bytes=peer))
+        # Another instance may hold the peer; nobody listening means it is offline.
+        if (
+            relay.cluster is None
+            or await relay.cluster.publish(
+                bus.peer_channel(peer_id), bus.encode_peer(bus.PeerTag.FRAME, out)
+            )
+            == 0
+        ):
+            conn.send_message(m.Presence(peer_id=peer_id, online=False))
+            return
+        counter.inc()
+        relay.metrics.frame_bytes.inc(len(frame) - m.FRAME_HEADER_SIZE)
+        return
+    # Same layout, with the sender's id in place of the destination's.
+    if target.send(out):
+        counter.inc()
+        relay.metrics.frame_bytes.inc(len(frame) - m.FRAME_HEADER_SIZE)
+
+
+async def _control(relay: Relay, conn: Connection, text: str) -> None:
+    try:
+        msg = m.decode(text)
+    except DecodeError as err:
+        await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
+        conn.send_message(m.Error(code="bad_message", message=str(err), fatal=False))
+        return
+    if conn.role != "node":
+        conn.send_message(
+            m.Error(code="bad_message", message=f"devices may not send {msg.TYPE}", fatal=False)
+        )
+        return
+    if isinstance(msg, m.PairOpen):
+        try:
+            await relay.pairings.open(
+                node_id=conn.node_id,
+                pairing_id=msg.pairing_id,
+                verifier=msg.verifier,
+                ttl_s=msg.ttl_s,
+                role=msg.role,
+            )
+            await relay.store.audit("pairing_opened", node_id=conn.node_id, detail=msg.role)
+        except RelayError as err:
+            conn.send_message(m.Error(code=err.code, message=err.message, fatal=False))
+    elif isinstance(msg, m.PairDecision):
+        future = relay.decisions.get(msg.request_id)
+        if future is not None and not future.done():
+            future.set_result(msg)
+        elif future is None and relay.cluster is not None:
+            # The device's HTTP request is held by another instance.
+            channel = bus.decision_channel(msg.request_id)
+            await relay.cluster.publish(channel, m.encode(msg).encode())
+    elif isinstance(msg, m.PairPakeReply):
+        await code_pairing.deliver(relay, msg)
+    elif isinstance(msg, m.RevokeDevice):
+        await revoke_device(relay, conn.node_id, msg.device_id)
+    else:
+        conn.send_message(
+            m.Error(code="bad_message", message=f"unexpected {msg.TYPE}", fatal=False)
+        )
+
+
+async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
+    """Revoke a device's tokens and close its live socket now."""
+    device = await relay.store.device(device_id)
+    if device is None or device[0] != node_id:
+        await relay.refuse(
+            NotPaired("revoke of a device of another Node"), node_id=node_id, device_id=device_id
+        )
+        return
+    await relay.store.revoke_device(device_id)
+    await relay.store.audit("device_revoked", node_id=node_id, device_id=device_id)
+    reason = "your access was revoked by the owner of this ORA"
+    live = relay.hub.devices.get(device_id)
+    if live is not None:
+        await live.close(m.Revoked(reason=reason))
+    elif relay.cluster is not None:
+        revoke = bus.encode_peer(bus.PeerTag.REVOKE, reason.encode())
+        await relay.cluster.publish(bus.peer_channel(device_id), revoke)
