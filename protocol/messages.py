@@ -176,6 +176,16 @@ class Hello(Message):
 
 @message
 @dataclass(frozen=True, kw_only=True)
+class Renew(Message):
+    """Device -> Relay: the access token that replaces the one this socket opened with (after
+    a refresh), so the socket outlives the old token; an open socket whose token expires ends."""
+
+    TYPE: ClassVar[str] = "renew"
+    token: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
 class Welcome(Message):
     """The Relay accepted the Hello."""
 
@@ -289,3 +299,22 @@ class Revoked(Message):
 
     TYPE: ClassVar[str] = "revoked"
     reason: str
+
+
+# -- notifications ----------------------------------------------------------------------------
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Notify(Message):
+    """Node -> Relay: push an event to the owner's devices that opted in (Web Push).
+
+    A kind and ids only; `sealed` maps a device id to the text the Node sealed for that device
+    (protocol.notify), which the Relay passes on unread.
+    """
+
+    TYPE: ClassVar[str] = "notify"
+    kind: str
+    event_id: str
+    ids: dict[str, str] = dataclasses.field(default_factory=dict)
+    sealed: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -33,15 +33,15 @@ async def billing_webhook(request: web.Request) -> web.Response:
     relay.metrics.webhooks.labels("applied").inc()
     await relay.store.audit("subscription", node_id=account_id, detail=status)
     if status != "active":
-        # Remote access stops now, not at the devices' next reconnect.
-        for device in relay.hub.devices_of(account_id):
-            await device.close(
-                m.Error(
-                    code=codes.SUBSCRIPTION_INACTIVE,
-                    message=f"your ORA subscription is {status.replace('_', ' ')}: "
-                    "renew it to use ORA remotely",
-                )
-            )
+        # Remote access stops now, on every instance, not at the devices' next reconnect.
+        await relay.revocations.account(
+            account_id,
+            m.Error(
+                code=codes.SUBSCRIPTION_INACTIVE,
+                message=f"your ORA subscription is {status.replace('_', ' ')}: "
+                "renew it to use ORA remotely",
+            ),
+        )
     return web.json_response({"received": True, "account_id": account_id, "status": status})
 
 

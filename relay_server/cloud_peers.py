@@ -44,7 +44,7 @@ async def serve_worker(
             fatal=False,
         )
         for device_id in relay.cloud.remove(conn):
-            await relay.to_peer(device_id, gone)  # the device may be on another instance
+            await relay.to_device(device_id, gone)  # the device may be on another instance
         await relay.offer_workers()
         await relay.store.audit("disconnected", source=source, detail="cloud")
 
@@ -124,7 +124,7 @@ def cloud_from_elsewhere(relay: Relay) -> Callable[[bytes], Awaitable[None]]:
         if worker is None:
             # The last worker here left meanwhile; the device's next handshake picks again.
             refusal = CloudUnavailable(_UNAVAILABLE)
-            await relay.to_peer(
+            await relay.to_device(
                 device_id, m.Error(code=refusal.code, message=refusal.message, fatal=False)
             )
         elif worker.send(body):
@@ -148,7 +148,7 @@ async def _from_cloud(relay: Relay, worker: Connection, frame: bytes) -> None:
     elif relay.cluster is not None:
         # Bound from another instance: the device's own channel reaches it wherever it is.
         body = bus.encode_peer(bus.PeerTag.FRAME, out)
-        delivered = await relay.cluster.publish(bus.peer_channel(device_id), body) > 0
+        delivered = await relay.cluster.publish(bus.peer_channel("device", device_id), body) > 0
         if not delivered:
             # Nobody holds the device (its instance went down without saying): free the slot.
             relay.cloud.unbind(device_id)
@@ -191,6 +191,8 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
         )
         if charged:
             relay.metrics.cloud_charged.inc(max(0.0, msg.cost_usd))
+            if relay.notifier is not None:
+                relay.notifier.budget_checked(msg.device_id, left)
         worker.send_message(
             cloud.CloudRecorded(
                 request_id=msg.request_id,

@@ -55,7 +55,7 @@ async def exchange(relay: Relay, *, pairing_id: str, pake: str, source: str) -> 
         await relay.cluster.subscribe(bus.decision_channel(request_id), _reply_receiver(future))
     try:
         ask = m.PairPake(pairing_id=pairing_id, request_id=request_id, pake=pake)
-        if not await relay.to_peer(node_id, ask):
+        if not await relay.to_node(node_id, ask):
             raise NodeOffline("your PC is offline: start ORA on it and try again")
         reply = await asyncio.wait_for(future, relay.settings.pair_decision_timeout_s)
     except TimeoutError:

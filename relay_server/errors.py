@@ -118,3 +118,10 @@ class WebhookRefused(RelayError):
 
     code = "webhook_refused"
     status = 400
+
+
+class PushRefused(RelayError):
+    """This device may not receive notifications, or its subscription is not acceptable."""
+
+    code = "push_refused"
+    status = 403

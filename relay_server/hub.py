@@ -34,7 +34,7 @@ from protocol.messages import Error, Message, encode
 _LOGGER = logging.getLogger(__name__)
 # A last message and a close frame get this long before the socket is cut.
 CLOSE_GRACE_S = 1.0
-DEFAULT_QUEUE_BYTES = 2 * 1024 * 1024 + 4096
+DEFAULT_QUEUE_BYTES = 1024 * 1024 + 64 * 1024  # one largest frame, and some small ones
 DEFAULT_WRITE_TIMEOUT_S = 10.0
 SLOW = Error(code="slow_consumer", message="you were too slow to receive; reconnect")
 EXPIRED = Error(
@@ -94,6 +94,7 @@ class Connection:
     node_raw: bytes = field(init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _expiry: asyncio.TimerHandle | None = None
+    _drained: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.queue_frames)
@@ -130,6 +131,7 @@ class Connection:
             finally:
                 self._release(size)
                 self._count_transport()
+                self._drained.set()
 
     def _count_transport(self) -> None:
         """Hold what the transport buffers for the peer against the budget too."""
@@ -164,6 +166,22 @@ class Connection:
         self.queued_bytes += size
         self.queue.put_nowait(item)
         return True
+
+    def has_room(self, size: int) -> bool:
+        """Would a frame of this size be queued now? (A closing peer takes, and drops, all.)"""
+        return self.closing or self.waiting + size <= self.queue_bytes
+
+    async def wait_room(self, size: int) -> None:
+        """Back-pressure for a sender: wait until this peer has room for `size` bytes, or until
+        the write timeout has closed it. Meanwhile the sender's socket is not read, so a flood
+        at a stalled reader stops in the sender's kernel buffers, not in the Relay."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.write_timeout_s + CLOSE_GRACE_S
+        while not self.has_room(size) and loop.time() < deadline:
+            self._drained.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    await self._drained.wait()
 
     def evict(self, reason: Message) -> None:
         """Stop writing to this peer and free what it holds now; close it in the background."""
@@ -207,6 +225,7 @@ class Connection:
 
     def _stop(self) -> None:
         self.closing = True
+        self._drained.set()  # senders waiting for room: it will take (and drop) everything now
         self.budget.members.discard(self)
         if self._expiry is not None:
             self._expiry.cancel()
@@ -257,17 +276,15 @@ class Hub:
         self.write_timeout_s = write_timeout_s
 
     def connection(
-        self, ws: web.WebSocketResponse, request: web.BaseRequest, **fields: object
+        self, ws: web.WebSocketResponse, request: web.BaseRequest, **fields: Any
     ) -> Connection:
         """A connection under this hub's limits (queue bytes, total, write timeout)."""
-        return Connection(
-            ws=ws,
-            transport=request.transport,
-            queue_bytes=self.queue_bytes,
-            write_timeout_s=self.write_timeout_s,
-            budget=self.budget,
-            **fields,  # type: ignore[arg-type]
-        )
+        limits: dict[str, Any] = {
+            "queue_bytes": self.queue_bytes,
+            "write_timeout_s": self.write_timeout_s,
+            "budget": self.budget,
+        }
+        return Connection(ws=ws, transport=request.transport, **{**limits, **fields})
 
     def node_online(self, node_id: str) -> bool:
         return node_id in self.nodes

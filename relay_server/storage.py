@@ -72,6 +72,9 @@ CREATE TABLE IF NOT EXISTS usage_events (
     reserved_nusd INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (account_id, request_id));
 CREATE INDEX IF NOT EXISTS usage_month ON usage_events(account_id, month);
 CREATE TABLE IF NOT EXISTS webhook_events (event_id TEXT PRIMARY KEY, received_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS push_subscriptions (
+    device_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, endpoint TEXT NOT NULL, p256dh TEXT NOT NULL,
+    auth TEXT NOT NULL, created_at REAL NOT NULL);
 """
 
 
@@ -139,6 +142,9 @@ class RelayStore(Protocol):
     async def month_held(self, account_id: str, month: str, stale_before: float) -> int: ...
     async def usage_rows(self, account_id: str, month: str) -> list[dict[str, Any]]: ...
     async def remember_webhook_event(self, event_id: str) -> bool: ...
+    async def set_push(self, device_id: str, node_id: str, sub: tuple[str, str, str]) -> None: ...
+    async def pushes(self, node_id: str) -> list[tuple[str, str, str, str]]: ...
+    async def remove_push(self, device_id: str, endpoint: str = "") -> None: ...
 
 
 # What an account's month holds of its budget: what was billed, plus what in-flight requests
@@ -164,6 +170,10 @@ USAGE_COLUMNS = (
     "cost_nusd",
     "outcome",
 )
+
+
+PUSHES_SQL = """SELECT p.device_id, p.endpoint, p.p256dh, p.auth FROM push_subscriptions p
+JOIN devices d ON d.device_id=p.device_id WHERE p.node_id=$1 AND d.revoked_at IS NULL"""
 
 
 class SqliteStore:
@@ -228,6 +238,7 @@ class SqliteStore:
             (time.time(), device_id),
         )
         self._exec("UPDATE tokens SET revoked=1 WHERE device_id=?", (device_id,))
+        self._exec("DELETE FROM push_subscriptions WHERE device_id=?", (device_id,))
 
     # tokens
     async def add_token(
@@ -464,3 +475,22 @@ class SqliteStore:
                 (event_id, time.time()),
             )
             return cur.rowcount == 1
+
+    # push subscriptions: (endpoint, p256dh, auth) of a device's browser, one per device
+    async def set_push(self, device_id: str, node_id: str, sub: tuple[str, str, str]) -> None:
+        self._exec(
+            "INSERT OR REPLACE INTO push_subscriptions VALUES (?,?,?,?,?,?)",
+            (device_id, node_id, *sub, time.time()),
+        )
+
+    async def pushes(self, node_id: str) -> list[tuple[str, str, str, str]]:
+        """(device id, endpoint, p256dh, auth) of the Node's devices not revoked."""
+        rows = self._exec(PUSHES_SQL.replace("$1", "?"), (node_id,))
+        return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]
+
+    async def remove_push(self, device_id: str, endpoint: str = "") -> None:
+        """Forget a device's subscription (only if still `endpoint`, when given)."""
+        self._exec(
+            "DELETE FROM push_subscriptions WHERE device_id=? AND (?='' OR endpoint=?)",
+            (device_id, endpoint, endpoint),
+        )

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from relay_server.storage import HELD_SQL, USAGE_COLUMNS, AccountRow, TokenRow
+from relay_server.storage import HELD_SQL, PUSHES_SQL, USAGE_COLUMNS, AccountRow, TokenRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS usage_events (
 CREATE INDEX IF NOT EXISTS usage_month ON usage_events(account_id, month);
 CREATE TABLE IF NOT EXISTS webhook_events (
     event_id TEXT PRIMARY KEY, received_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS push_subscriptions (
+    device_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, endpoint TEXT NOT NULL, p256dh TEXT NOT NULL,
+    auth TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL);
 """
 _SCHEMA_LOCK = 0x0A5E1A7  # advisory lock: two instances starting together create tables once
 
@@ -112,6 +115,7 @@ class PostgresStore:
                 device_id,
             )
             await conn.execute("UPDATE tokens SET revoked=TRUE WHERE device_id=$1", device_id)
+            await conn.execute("DELETE FROM push_subscriptions WHERE device_id=$1", device_id)
 
     async def add_token(
         self, token_hash: str, kind: str, device_id: str, family_id: str, expires_at: float
@@ -358,3 +362,24 @@ class PostgresStore:
             time.time(),
         )
         return status == "INSERT 0 1"
+
+    async def set_push(self, device_id: str, node_id: str, sub: tuple[str, str, str]) -> None:
+        await self._pool.execute(
+            "INSERT INTO push_subscriptions VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (device_id) DO "
+            "UPDATE SET node_id=$2, endpoint=$3, p256dh=$4, auth=$5, created_at=$6",
+            device_id,
+            node_id,
+            *sub,
+            time.time(),
+        )
+
+    async def pushes(self, node_id: str) -> list[tuple[str, str, str, str]]:
+        rows = await self._pool.fetch(PUSHES_SQL, node_id)
+        return [(r["device_id"], r["endpoint"], r["p256dh"], r["auth"]) for r in rows]
+
+    async def remove_push(self, device_id: str, endpoint: str = "") -> None:
+        await self._pool.execute(
+            "DELETE FROM push_subscriptions WHERE device_id=$1 AND ($2='' OR endpoint=$2)",
+            device_id,
+            endpoint,
+        )

@@ -54,6 +54,8 @@ class PairingDesk:
     identity: NodeIdentity
     registry: DeviceRegistry
     node_name: str
+    # Why this profile would refuse a role today (a guest on the private profile), or None.
+    refuse_role: Callable[[str], str | None] = lambda role: None
     pairings: dict[str, OpenPairing] = field(default_factory=dict)
 
     def open_qr(
@@ -150,6 +152,8 @@ class PairingDesk:
         if not pairing.secret_matches(request, open_pairing.secret):
             return refuse("wrong pairing secret")
         del self.pairings[msg.pairing_id]  # single use: a second request cannot wait here too
+        if why := self.refuse_role(open_pairing.role):
+            return refuse(why)
         if open_pairing.code and not await self._confirmed(request, open_pairing, confirm):
             return refuse("the owner did not confirm the verification code on the PC")
         device_id = str(uuid.uuid4())

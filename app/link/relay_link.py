@@ -30,11 +30,13 @@ from app.core.events import (
     TurnDone,
 )
 from app.core.runtime import Runtime
+from app.errors import PairingRefused
 from app.link.devices import DeviceRegistry, PairedDevice
 from app.link.identity import NodeIdentity
 from app.link.pairing_desk import PAIRING_TTL_S, ConfirmPairing, PairingDesk
+from app.link.push_notice import approval_notice
 from app.policy.approvals import ApprovalError, ApprovalRequest, Resolution
-from app.policy.gate import Role
+from app.policy.gate import PRIVATE_IS_OWNER_ONLY, Role, pairing_refusal
 from app.version import __version__
 from protocol import app_messages as am
 from protocol import e2ee, pairing
@@ -111,6 +113,7 @@ class RelayLink:
         self, role: str = "owner", ttl_s: int = PAIRING_TTL_S
     ) -> tuple[pairing.PairingInvite, str]:
         """A one-time pairing: the invite, and the URL for the QR code."""
+        self._check_role(role)
         if self._ws is None or self.status != CONNECTED:
             raise ConnectionError("not connected to the Relay; pairing needs it")
         opened, invite = self.pairing_desk.open_qr(role, ttl_s, self.relay_url)
@@ -119,11 +122,18 @@ class RelayLink:
 
     async def open_code_pairing(self, role: str = "owner", ttl_s: int = PAIRING_TTL_S) -> str:
         """A pairing for a device without a camera: the code the owner types on it."""
+        self._check_role(role)
         if self._ws is None or self.status != CONNECTED:
             raise ConnectionError("not connected to the Relay; pairing needs it")
         opened, code = self.pairing_desk.open_code(role, ttl_s)
         await self._ws.send_str(m.encode(opened))
         return code
+
+    def _check_role(self, role: str) -> None:
+        """Refuse to open a pairing this profile would refuse anyway (a guest on private)."""
+        why = _role_refusal(self.runtime.settings.profile, role)
+        if why is not None:
+            raise PairingRefused(why)
 
     def devices(self) -> list[PairedDevice]:
         """Paired devices, revoked ones included (shown as such)."""
@@ -175,6 +185,10 @@ class RelayLink:
             f"{self.relay_url}/v1/nodes", json={"public_key": b64u_encode(self.identity.public_key)}
         ) as resp:
             if resp.status != 200:
+                # The Relay says why (e.g. too many registrations from this address): show it.
+                with contextlib.suppress(aiohttp.ContentTypeError, ValueError):
+                    refusal = await resp.json()
+                    raise _Refused(str(refusal.get("message") or f"refused ({resp.status})"))
                 raise ConnectionError(f"registration refused ({resp.status})")
             body = await resp.json()
         self.identity.save_credential(self.runtime.secrets, body["node_id"], body["node_token"])
@@ -301,6 +315,12 @@ class RelayLink:
     async def _handle(self, device: PairedDevice, msg: m.Message) -> None:
         did = device.device_id
         role = Role(device.role)
+        if pairing_refusal(self.runtime.settings.profile, role) is not None:
+            # A guest paired before private meant owner-only: it gets the message, not the model.
+            await self._send(
+                did, am.AppError(code="private_profile", message=PRIVATE_IS_OWNER_ONLY)
+            )
+            return
         if isinstance(msg, am.Chat):
             user = "owner" if role is Role.OWNER else did
             # Scoped to the device: a device can only name (and cancel) its own turns.
@@ -379,6 +399,9 @@ class RelayLink:
     def _on_approval_event(self, event: ApprovalRequest | Resolution) -> None:
         if isinstance(event, ApprovalRequest):
             out: m.Message = _approval_message(event)
+            if self._ws is not None and not self._ws.closed:  # the owner's phones, by Web Push
+                notice = approval_notice(self.identity, self.registry.all(), event)
+                self._spawn(self._ws.send_str(m.encode(notice)))
         else:
             out = am.ApprovalResolved(approval_id=event.approval_id, outcome=event.outcome.value)
         for device_id in list(self._sessions):
@@ -414,3 +437,10 @@ def _device_item(d: PairedDevice) -> dict[str, Any]:
         "last_seen": d.last_seen,
         "revoked": d.revoked,
     }
+
+
+def _role_refusal(profile: Any, role: str) -> str | None:
+    try:
+        return pairing_refusal(profile, Role(role))
+    except ValueError:
+        return f"unknown role {role[:20]!r}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.policy.gate import Risk
+from app.policy.taint import ToolFlow
 from app.store.memory import MemoryStore, Partition
 from app.tools.spec import ToolContext, ToolFailure, ToolSpec
 
@@ -59,5 +60,6 @@ def tools() -> list[ToolSpec]:
             },
             risk=Risk.LOW,
             handler=_recall,
+            flow=ToolFlow(private=True),
         ),
     ]

@@ -197,11 +197,18 @@
       state.ttl = body.expires_in * 1000;
       await save(state);
       scheduleRefresh();
+      renewInBand();
       return true;
     } catch (err) {
       if (["revoked", "refresh_reused", "unauthorized"].includes(err.code)) { await revokedHere(); }
       return false;
     }
+  }
+
+  // The open socket is ended by the Relay when the token it opened with expires: hand it the
+  // new one, so a refresh does not cost a reconnect and a new handshake.
+  function renewInBand() {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "renew", token: state.accessToken }));
   }
 
   // How long before expiry a token is renewed: a minute, or a third of a short lifetime.
@@ -536,7 +543,16 @@
         b.onclick = () => send({ type: "approval_answer", approval_id: a.approval_id, approve, digest: a.digest });
         row.appendChild(b);
       }
-      card.append(h, meta, args, row);
+      card.append(h, meta, args);
+      // The taint rule's disclosure (where data would go, what, and the private reads of the
+      // turn) is in the reason on lines after the first: show it whole, never hidden.
+      if ((a.reason || "").includes("\n")) {
+        const leaves = document.createElement("pre");
+        leaves.className = "disclosure";
+        leaves.textContent = a.reason;
+        card.append(leaves);
+      }
+      card.append(row);
       if (a.approval_id === focusApproval) { card.classList.add("focus"); box.prepend(card); card.scrollIntoView({ block: "start" }); }
       else box.appendChild(card);
     }

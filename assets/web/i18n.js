@@ -49,6 +49,7 @@
       step_pending: "to do", step_running: "running", step_done: "done", step_failed: "failed",
       step_skipped: "skipped", step_cancelled: "cancelled",
       err_nothing_to_cancel: "There is nothing to stop: that answer has already finished.",
+      err_private_profile: "This ORA is its owner's private profile: only the owner's own devices can use it. Ask the owner to share ORA from its shared profile.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -97,6 +98,7 @@
       step_pending: "未着手", step_running: "実行中", step_done: "完了", step_failed: "失敗",
       step_skipped: "スキップ", step_cancelled: "取り消し",
       err_nothing_to_cancel: "停止するものはありません。その回答はすでに終わっています。",
+      err_private_profile: "この ORA は所有者のプライベートプロファイルです。所有者本人のデバイスだけが使えます。共有プロファイルから共有してもらってください。",
     },
   };
   // Typed-code pairing (SPAKE2) and the Cloud's release-signed key.

@@ -171,8 +171,10 @@ async def owner_factory(
 ) -> AsyncIterator[Callable[..., Any]]:
     opened: list[tuple[RelayLink, Any]] = []
 
-    async def make(relay: RelayProcess, name: str = "node", subscribe: bool = True) -> Owner:
-        rt = await open_runtime(tmp_path / name, fake_openai)
+    async def make(
+        relay: RelayProcess, name: str = "node", subscribe: bool = True, profile: str = "private"
+    ) -> Owner:
+        rt = await open_runtime(tmp_path / name, fake_openai, profile=profile)
         link = RelayLink(runtime=rt, relay_urls=[relay.url])
         link.start()
         async with asyncio.timeout(10):

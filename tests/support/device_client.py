@@ -126,6 +126,12 @@ class Device:
         body = await self.post("/v1/token/refresh", {"refresh_token": self.refresh_token})
         self.access_token, self.refresh_token = body["access_token"], body["refresh_token"]
 
+    async def renew(self) -> None:
+        """What the web client does before its token expires: refresh, then renew in band."""
+        await self.refresh()
+        assert self.ws is not None
+        await self.ws.send_str(m.encode(m.Renew(token=self.access_token)))
+
     async def connect(self, *, handshake: bool = True, expect_welcome: bool = True) -> m.Message:
         """Open the WebSocket; returns the Relay's answer to Hello (Welcome or Error)."""
         http = await self._http()
@@ -184,6 +190,13 @@ class Device:
                     await self.inbox.put(m.decode(self.session.open(payload)))
             elif msg.type == aiohttp.WSMsgType.TEXT:
                 await self.control.put(m.decode(msg.data))
+
+    async def wait_closed(self, timeout: float = 10) -> float:
+        """Wait until the Relay ends this socket; returns how long that took (seconds)."""
+        assert self._reader is not None
+        started = time.perf_counter()
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return time.perf_counter() - started
 
     async def next_app(self, timeout: float = 10) -> m.Message:
         return await asyncio.wait_for(self.inbox.get(), timeout)
