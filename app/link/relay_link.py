@@ -75,7 +75,10 @@ class RelayLink:
         self.identity = NodeIdentity.load(self.runtime.secrets)
         self.registry = DeviceRegistry(self.runtime.db)
         self.pairing_desk = PairingDesk(
-            self.identity, self.registry, self.runtime.settings.node_name
+            self.identity,
+            self.registry,
+            self.runtime.settings.node_name,
+            refuse_role=lambda role: _role_refusal(self.runtime.settings.profile, role),
         )
         self.runtime.broker.subscribe(self._on_approval_event)
 
