@@ -35,8 +35,7 @@ from bench.cloud_overhead import PROVIDER, wait_worker
 from bench.relay import REPO, free_port, wait_ready
 from cloud_worker.__main__ import keygen
 from protocol.tokens import new_token, token_hash
-from relay_server.storage import NANO
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import NANO, PostgresStore
 from relay_server.token_service import TokenService
 from tests.support.device_client import Device
 from tests.support.release import cloud_key_statement

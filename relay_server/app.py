@@ -36,8 +36,7 @@ from relay_server.rate_limit import RateLimiter
 from relay_server.relay import RELAY, Relay
 from relay_server.revocation import Revocations
 from relay_server.settings import RelaySettings
-from relay_server.storage import RelayStore, SqliteStore
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import PostgresStore, RelayStore, SqliteStore
 from relay_server.token_service import TokenService
 from relay_server.web_client import add_routes, cors
 
@@ -81,7 +80,7 @@ def create_app(settings: RelaySettings) -> web.Application:
 async def _node_account(app: web.Application, token: str) -> str | None:
     """The account a Node credential belongs to (a Node's account id is its node id)."""
     found = await app[RELAY].store.node_by_credential(token_hash(token))
-    return None if found is None else found[0]
+    return None if found is None else found.node_id
 
 
 async def open_store(settings: RelaySettings) -> RelayStore:
@@ -104,6 +103,8 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
             queue_bytes=max(settings.send_queue_bytes, settings.max_frame_bytes),
             total_bytes=settings.send_total_bytes,
             write_timeout_s=settings.write_timeout_s,
+            in_rate=settings.peer_bytes_per_s,
+            in_burst=settings.peer_burst_bytes,
         )
         revocations = Revocations(hub, cluster)
         await revocations.start()

@@ -64,7 +64,7 @@ async def to_cloud(relay: Relay, conn: Connection, frame: bytes) -> None:
     if payload[:1] == bytes([e2ee.HS1]):
         # Checked here as well as at the claim, so a guest cannot even open a Cloud session.
         device = await relay.store.device(conn.peer_id)
-        if device is None or device[1] != "owner":
+        if device is None or device.role != "owner":
             only_owner = "only the owner's devices may send requests to the paid Cloud"
             await _refuse_device(relay, conn, CloudNotAllowed(only_owner))
             return

@@ -7,6 +7,7 @@ Cloud workers say hello here too and are then served by `relay_server.cloud_peer
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -141,6 +142,7 @@ async def _hello(
         queue_frames=relay.settings.send_queue_frames,
         # A worker carries every session of its devices: room for a burst of each of them.
         queue_bytes=relay.hub.queue_bytes * (8 if role == "cloud" else 1),
+        in_rate=0.0 if role == "cloud" else relay.hub.in_rate,
     )
     if grant is not None:
         conn.family_id = grant.family_id
@@ -162,14 +164,14 @@ async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str, Ac
         found = await relay.store.node_by_credential(token_hash(hello.token))
         if found is None:
             raise Unauthorized("unknown Node credential")
-        return "node", found[0], found[0], None
+        return "node", found.node_id, found.node_id, None
     if hello.role == "device":
         grant = await relay.tokens.grant(hello.token)
         device = await relay.store.device(grant.device_id)
         assert device is not None  # the grant checked it exists and is not revoked
         # Remote access is what the monthly plan pays for: refuse it, saying why.
-        await relay.billing.require_active(device[0])
-        return "device", grant.device_id, device[0], grant
+        await relay.billing.require_active(device.node_id)
+        return "device", grant.device_id, device.node_id, grant
     expected = relay.settings.cloud_token_hash
     if not expected or not hmac.compare_digest(token_hash(hello.token).encode(), expected.encode()):
         raise Unauthorized("unknown Cloud worker credential")
@@ -183,6 +185,9 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
     The hot path works on the header's raw 16-byte ids; no parsing beyond them.
     """
     conn.bytes_in += len(frame)
+    pause = conn.throttle(len(frame))
+    if pause > 0:
+        await asyncio.sleep(pause)  # meanwhile this socket is not read: its sender waits
     if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
         err = FrameError("malformed frame header")
         await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
@@ -209,7 +214,7 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         if target is None and relay.cluster is not None:
             # Only to this Node's own devices, even when they are on another instance.
             owner = await relay.store.device(str(uuid.UUID(bytes=peer)))
-            if owner is None or owner[0] != conn.node_id:
+            if owner is None or owner.node_id != conn.node_id:
                 await relay.refuse(
                     NotPaired("that device belongs to another Node"), node_id=conn.node_id
                 )
@@ -297,7 +302,7 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
 async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
     """Revoke a device's tokens and close its live socket now."""
     device = await relay.store.device(device_id)
-    if device is None or device[0] != node_id:
+    if device is None or device.node_id != node_id:
         await relay.refuse(
             NotPaired("revoke of a device of another Node"), node_id=node_id, device_id=device_id
         )

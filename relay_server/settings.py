@@ -37,9 +37,13 @@ class RelaySettings:
     send_queue_bytes: int = 1024 * 1024 + 64 * 1024
     # What all connections together may have waiting; a frame that would pass it closes the
     # connection furthest behind (the most bytes waiting), so stalled readers cannot add up.
-    send_total_bytes: int = 48 * 1024 * 1024
+    send_total_bytes: int = 16 * 1024 * 1024
     # A single write that does not finish in this time means the reader stopped reading.
     write_timeout_s: float = 10.0
+    # What one peer may send through the Relay, sustained and at once: a flood from a few
+    # peers must not take the CPU every other pair's latency depends on (0: unlimited).
+    peer_bytes_per_s: float = 2 * 1024 * 1024
+    peer_burst_bytes: int = 2 * 1024 * 1024
     # Rate limits key on the real client address: X-Forwarded-For is believed only from these
     # proxies (CIDRs). Entries expire; the table holds at most rate_limit_max_keys clients.
     trusted_proxies: tuple[str, ...] = ()
@@ -201,6 +205,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_SEND_QUEUE_BYTES", "send_queue_bytes", _int),
     ("ORA_RELAY_SEND_TOTAL_BYTES", "send_total_bytes", _int),
     ("ORA_RELAY_WRITE_TIMEOUT_S", "write_timeout_s", _float),
+    ("ORA_RELAY_PEER_BYTES_PER_S", "peer_bytes_per_s", _float),
+    ("ORA_RELAY_PEER_BURST_BYTES", "peer_burst_bytes", _int),
     ("ORA_RELAY_TRUSTED_PROXIES", "trusted_proxies", _list),
     ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", _int),
     ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", _int),

@@ -148,6 +148,21 @@
         <source>Revoke</source>
         <translation>取り消す</translation>
     </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="42" />
+        <source>Notifications</source>
+        <translation>通知</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="80" />
+        <source>on</source>
+        <translation>オン</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="80" />
+        <source>off</source>
+        <translation>オフ</translation>
+    </message>
 </context>
 <context>
     <name>PairingDialog</name>

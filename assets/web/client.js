@@ -580,6 +580,73 @@
       }
       box.appendChild(row);
     }
+    box.appendChild(pushRow());
+  }
+
+  // -- notifications (Web Push; relay_server/push_events.py) ------------------------------------
+  // Per device on/off, owners only: on subscribes this browser with the Relay's VAPID key and
+  // has the Relay keep the subscription; off forgets it on the Relay and in the browser.
+  let pushEnabled = false;
+
+  function pushRow() {
+    const row = document.createElement("div");
+    row.className = "device push-setting";
+    const name = document.createElement("div");
+    name.className = "name";
+    name.textContent = t("pushSetting");
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    meta.id = "push-state";
+    meta.textContent = pushEnabled ? t("pushIsOn") : t("pushIsOff");
+    name.appendChild(meta);
+    const b = document.createElement("button");
+    b.type = "button"; b.id = "push-toggle";
+    b.textContent = pushEnabled ? t("pushTurnOff") : t("pushTurnOn");
+    b.onclick = () => setPush(!pushEnabled);
+    row.append(name, b);
+    return row;
+  }
+
+  function pushError(key) { const err = new Error(t(key)); err.key = key; return err; }
+
+  async function pushRegistration() {
+    const sw = navigator.serviceWorker;
+    const reg = sw && typeof PushManager !== "undefined" ? await sw.getRegistration() : null;
+    if (!reg || !reg.pushManager) throw pushError("pushUnsupported");
+    return reg;
+  }
+
+  async function setPush(on) {
+    try {
+      if (on) {
+        const reg = await pushRegistration();
+        if ((await Notification.requestPermission()) !== "granted") throw pushError("pushDenied");
+        const resp = await fetch(relayOrigin + "/v1/push/key", { credentials: "omit", cache: "no-store" });
+        const key = (await resp.json()).application_server_key;
+        const sub = (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: C.b64uDecode(key) })).toJSON();
+        pushEnabled = (await post("/v1/push/subscribe", { token: state.accessToken, endpoint: sub.endpoint, keys: sub.keys })).enabled;
+      } else {
+        pushEnabled = (await post("/v1/push/unsubscribe", { token: state.accessToken })).enabled;
+        const reg = navigator.serviceWorker && await navigator.serviceWorker.getRegistration();
+        const sub = reg && reg.pushManager && await reg.pushManager.getSubscription();
+        if (sub) await sub.unsubscribe();
+      }
+      status("");
+    } catch (err) {
+      status(err.key ? err.message : t("pushFailed") + codeText(err.code, err.message), true);
+    }
+    refreshPushRow();
+  }
+
+  function refreshPushRow() {
+    const old = document.querySelector("#devices .push-setting");
+    if (old) old.replaceWith(pushRow());
+  }
+
+  async function loadPushState() {
+    if (!state || state.role !== "owner") return;
+    try { pushEnabled = (await post("/v1/push/status", { token: state.accessToken })).enabled; } catch (err) { /* shown as off */ }
+    refreshPushRow();
   }
 
   // -- on the PC itself: the local server, no Relay, no pairing ----------------------------------
@@ -715,13 +782,13 @@
   // -- start -------------------------------------------------------------------------------------
   async function start() {
     I.apply();
-    $("lang").onclick = () => { I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); };
+    $("lang").onclick = () => { I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); refreshPushRow(); };
     $("code-form").onsubmit = async (ev) => {
       ev.preventDefault();
       if (await pairWithCode($("code").value)) { show("chat"); setOnline(false); connect(); }
     };
     $("tab-chat").onclick = () => show("chat");
-    $("tab-devices").onclick = () => { show("devices"); send({ type: "list_devices" }); };
+    $("tab-devices").onclick = () => { show("devices"); send({ type: "list_devices" }); loadPushState(); };
     $("target").onclick = () => (target === "cloud" ? setTarget("pc") : askCloud(null));
     $("cloud-yes").onclick = () => answerCloud(true);
     $("cloud-no").onclick = () => answerCloud(false);

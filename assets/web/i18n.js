@@ -50,6 +50,12 @@
       step_skipped: "skipped", step_cancelled: "cancelled",
       err_nothing_to_cancel: "There is nothing to stop: that answer has already finished.",
       err_private_profile: "This ORA is its owner's private profile: only the owner's own devices can use it. Ask the owner to share ORA from its shared profile.",
+      pushSetting: "Notifications on this device", pushIsOn: "On: approvals and alerts reach this device even when ORA is closed.",
+      pushIsOff: "Off", pushTurnOn: "Turn on", pushTurnOff: "Turn off",
+      pushUnsupported: "This browser cannot receive notifications for ORA here (install ORA on this device, over https).",
+      pushDenied: "Notifications are blocked for ORA in this browser's settings. Allow them there, then try again.",
+      pushFailed: "Could not change notifications: ",
+      err_push_refused: "Only the owner's devices receive notifications, through the browsers' own push services.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -99,6 +105,12 @@
       step_skipped: "スキップ", step_cancelled: "取り消し",
       err_nothing_to_cancel: "停止するものはありません。その回答はすでに終わっています。",
       err_private_profile: "この ORA は所有者のプライベートプロファイルです。所有者本人のデバイスだけが使えます。共有プロファイルから共有してもらってください。",
+      pushSetting: "このデバイスへの通知", pushIsOn: "オン: ORA を閉じていても、承認の依頼やお知らせがこのデバイスに届きます。",
+      pushIsOff: "オフ", pushTurnOn: "オンにする", pushTurnOff: "オフにする",
+      pushUnsupported: "このブラウザーでは ORA の通知を受け取れません（https で、このデバイスに ORA をインストールしてください）。",
+      pushDenied: "このブラウザーの設定で ORA の通知がブロックされています。設定で許可してから、もう一度お試しください。",
+      pushFailed: "通知を変更できませんでした: ",
+      err_push_refused: "通知を受け取れるのは所有者のデバイスだけで、ブラウザー自身のプッシュサービスを通じてのみです。",
     },
   };
   // Typed-code pairing (SPAKE2) and the Cloud's release-signed key.

@@ -19,8 +19,7 @@ from protocol import cloud, pairing
 from protocol import messages as m
 from protocol.encoding import b64u_encode
 from protocol.version import PROTOCOL_VERSION
-from relay_server.storage import SqliteStore
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import PostgresStore, SqliteStore
 from relay_server.token_service import TokenService
 from tests.relay.conftest import RelayProcess
 from tests.support.device_client import Device, RelayRefused
