@@ -228,6 +228,7 @@
     clearTimeout(reconnectTimer);
     state = null;
     await forget();
+    await dropOutbox();
     if (ws) { ws.onclose = null; ws.close(); }
     setOnline(false);
     show("welcome");
@@ -303,6 +304,7 @@
       initiator = null;
       status("");
       setOnline(true);
+      flushOutbox();
       return;
     }
     if (!session) return;
@@ -313,6 +315,7 @@
 
   // -- application messages --------------------------------------------------------------------
   function onApp(msg) {
+    if (["delta", "done", "cancelled"].includes(msg.type)) endThinking(msg.id);
     if (msg.type === "node_info") {
       state.nodeName = msg.node_name; state.role = msg.role; save(state); setOnline(true);
       show($("devices").classList.contains("hidden") ? "chat" : "devices");
@@ -341,6 +344,7 @@
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
+      endAllThinking();
       status(codeText(msg.code, msg.message), true);
     }
   }
@@ -402,18 +406,14 @@
       reply.after(line);
       pendingReplies.delete(msg.id);
     } else if (msg.type === "delta" || msg.type === "done") {
+      endThinking(msg.id);
       replyBubble(msg.id).classList.add("cloud");
       if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
+      endAllThinking();
       status(codeText(msg.code, msg.message), true);
     }
-  }
-
-  // A refusal in the user's language when the client knows its code, else the sender's words.
-  function codeText(code, fallback) {
-    const key = "err_" + code;
-    return code && t(key) !== key ? t(key) : fallback;
   }
 
   function sendCloud(obj) {
@@ -431,10 +431,11 @@
     if (next === "cloud") { status(t("cloudOn")); openCloud(); } else status("");
   }
 
-  // Ask before anything goes to the Cloud; `text` is a message waiting for the answer (PC offline).
-  function askCloud(text) {
-    pendingAsk = { text };
-    $("cloud-offer").classList.toggle("hidden", text === null);
+  // Ask before anything goes to the Cloud; `item` is a kept message waiting for the answer
+  // (PC offline): declined, it stays kept for the PC.
+  function askCloud(item) {
+    pendingAsk = { item };
+    $("cloud-offer").classList.toggle("hidden", item === null);
     $("cloud-ask").classList.remove("hidden");
   }
 
@@ -442,17 +443,104 @@
     const ask = pendingAsk;
     pendingAsk = null;
     $("cloud-ask").classList.add("hidden");
-    if (!ask) return;
-    if (!yes) { if (ask.text) $("input").value = ask.text; return; } // nothing sent; text kept
+    if (!ask || !yes) return; // nothing sent; a kept message stays kept
     setTarget("cloud");
-    if (ask.text) sendText(ask.text);
+    if (ask.item) { takeFromOutbox(ask.item.id); dispatch(ask.item.id, ask.item.text); }
+  }
+
+  function newId() {
+    return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
   }
 
   function sendText(text) {
-    const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    const id = newId();
     bubble("me", text);
+    dispatch(id, text);
+  }
+
+  // Send a message whose bubble is already shown; "thinking…" until the first word.
+  function dispatch(id, text) {
     const msg = { type: "chat", id, text };
+    startThinking(id);
     if (target === "cloud") sendCloud(msg); else { send(msg); addStop(id, () => send({ type: "cancel", id })); }
+  }
+
+  // -- "thinking…" until the first word; messages kept while the PC is offline ----------------------
+  // A reply bubble starts as a "thinking…" label the moment a message is sent; the first delta
+  // (or the end of the turn) replaces it. Tool lines and plans go above it, so it stays last.
+  const thinking = new Set();
+
+  function startThinking(id) {
+    const el = replyBubble(id);
+    el.classList.add("thinking");
+    const label = document.createElement("span");
+    label.className = "thinking-label";
+    label.dataset.i18n = "thinking"; // retranslated by the language switch
+    label.textContent = t("thinking");
+    el.replaceChildren(label);
+    thinking.add(id);
+  }
+
+  function endThinking(id) {
+    if (!thinking.delete(id)) return;
+    const el = pendingReplies.get(id);
+    if (el) { el.classList.remove("thinking"); el.replaceChildren(); }
+  }
+
+  function endAllThinking() {
+    for (const id of [...thinking]) { endThinking(id); const el = pendingReplies.get(id); if (el && !el.textContent) el.remove(); }
+  }
+
+  // The outbox lives in IndexedDB next to the device's state, so a reload keeps it.
+  const OUTBOX = "outbox";
+  let outbox = []; // [{id, text, at}]
+  const unsentBubbles = new Map();
+  const saveOutbox = () => idb("readwrite", (s) => s.put(outbox, OUTBOX)).catch(() => {});
+  const dropOutbox = () => { outbox = []; unsentBubbles.clear(); return idb("readwrite", (s) => s.delete(OUTBOX)).catch(() => {}); };
+
+  function showUnsent(item) {
+    const el = bubble("me unsent", item.text);
+    const note = document.createElement("span");
+    note.className = "unsent-note";
+    note.dataset.i18n = "notSent";
+    note.textContent = t("notSent");
+    el.appendChild(note);
+    unsentBubbles.set(item.id, el);
+  }
+
+  function keepUnsent(text) {
+    const item = { id: newId(), text, at: Date.now() };
+    outbox.push(item);
+    saveOutbox();
+    showUnsent(item);
+    return item;
+  }
+
+  function takeFromOutbox(id) {
+    outbox = outbox.filter((m) => m.id !== id);
+    saveOutbox();
+    const el = unsentBubbles.get(id);
+    if (el) { el.classList.remove("unsent"); el.querySelector(".unsent-note")?.remove(); }
+    unsentBubbles.delete(id);
+  }
+
+  async function restoreOutbox() {
+    const kept = await idb("readonly", (s) => s.get(OUTBOX)).catch(() => null);
+    outbox = Array.isArray(kept) ? kept : [];
+    outbox.forEach(showUnsent);
+  }
+
+  // The PC is back (its handshake just finished): send what was kept, oldest first, to the PC.
+  function flushOutbox() {
+    if (!session || !outbox.length) return;
+    for (const item of [...outbox]) {
+      takeFromOutbox(item.id);
+      const msg = { type: "chat", id: item.id, text: item.text };
+      startThinking(item.id);
+      send(msg);
+      addStop(item.id, () => send({ type: "cancel", id: item.id }));
+    }
+    status(t("sentNow"));
   }
 
   // -- plan progress and Stop (one box and one button per chat message id) ---------------------
@@ -684,13 +772,18 @@
       method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
       headers, body: JSON.stringify({ id }),
     }).catch(() => {}));
+    startThinking(id);
     try {
       resp = await fetch("/api/chat", {
         method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
         headers, body: JSON.stringify({ text, id }),
       });
-    } catch (err) { removeStop(id); setLocalOnline(false); status(t("localDown"), true); return; }
-    if (!resp.ok) removeStop(id);
+    } catch (err) {
+      removeStop(id); endThinking(id); setLocalOnline(false); status(t("localDown"), true);
+      $("input").value = $("input").value || text; // not sent: the words are not lost
+      return;
+    }
+    if (!resp.ok) { removeStop(id); endThinking(id); }
     if (resp.status === 401) {
       sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
       status(t("localToken"), true); return;
@@ -797,10 +890,12 @@
       const text = $("input").value.trim();
       if (!text) return;
       if (target === "pc" && !session) {
-        // The PC is offline: offer the Cloud (owners only), never switch silently.
-        if (state && state.role === "owner" && ws && ws.readyState === WebSocket.OPEN) askCloud(text);
-        else status(t("pcOffline"), true);
+        // The PC is offline: the message is kept (shown as not sent, sent when the PC is back);
+        // owners are also offered the Cloud, never switched silently.
+        const item = keepUnsent(text);
         $("input").value = "";
+        if (state && state.role === "owner" && ws && ws.readyState === WebSocket.OPEN) askCloud(item);
+        else status(t("keptOffline"), true);
         return;
       }
       sendText(text);
@@ -824,6 +919,7 @@
     if (!state) { show("welcome"); setOnline(false); return; }
     show("chat");
     setOnline(false);
+    await restoreOutbox();
     connect();
   }
 
