@@ -15,3 +15,7 @@ class SecretStoreError(OraError):
 
 class ProviderError(OraError):
     """No model provider could answer."""
+
+
+class PairingRefused(OraError):
+    """This profile does not pair devices of that role (a guest on the private profile)."""

@@ -16,6 +16,7 @@ import sys
 import qrcode
 
 from app.core.runtime import Runtime
+from app.errors import PairingRefused
 from app.home_network import (
     PlainRelayRefused,
     check_relay_url,
@@ -51,7 +52,11 @@ async def show_pairing(link: RelayLink, role: str = "owner") -> bool:
             f"Cannot pair now: the Relay at {link.relay_url} is not reachable ({link.last_error or 'connecting'})."
         )
         return False
-    _invite, url = await link.open_pairing(role=role)
+    try:
+        _invite, url = await link.open_pairing(role=role)
+    except PairingRefused as err:
+        print(f"Cannot pair: {err}.")
+        return False
     print(f"\nScan this with your phone's camera to pair it as {role} (valid 5 minutes, once):\n")
     print(qr_text(url))
     print(f"or open: {url}\n", flush=True)
@@ -206,7 +211,7 @@ async def _terminal(runtime: Runtime, link: RelayLink) -> int:
             role = words[1] if len(words) > 1 and words[1] in ("owner", "guest") else "owner"
             try:
                 code = await link.open_code_pairing(role=role)
-            except ConnectionError as err:
+            except (ConnectionError, PairingRefused) as err:
                 print(f"  {err}")
                 continue
             print(

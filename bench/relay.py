@@ -12,11 +12,24 @@ one returns, so with N pairs in flight the round trip is N / throughput (Little'
 mostly measures the single client process; the pass-through's own p99 is ~5 ms at 100 pairs
 here. Paced: every pair sends PACED_RATE messages a second (people chatting, a Node streaming
 a reply), which measures what a message costs in the Relay rather than the queue in front of it.
+
+Stalled readers: 20 Nodes stop reading while their devices push 1 MiB frames, beside 5 pairs
+that keep chatting; `stalled_rss_growth_mb` is the Relay's peak RSS over its idle figure
+(target: under 64), with the chatting pairs' latency before and during.
+
+    BENCH_ONLY=stalled python bench/relay.py     # just that part
+
+Web Push: paced routing latency while the Relay sends pushes, beside the same without
+(bench/relay_push.py; `push_p50_change_pct`, `push_p99_change_pct`, target 5 %, and the
+machine's own A/A noise beside them).
+
+    BENCH_ONLY=push python bench/relay.py        # just that part
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -79,7 +92,7 @@ def free_port() -> int:
 def wait_ready(url: str) -> None:
     import urllib.request
 
-    for _ in range(200):
+    for _ in range(1200):  # a loaded machine takes its time to start a Python process
         try:
             urllib.request.urlopen(url, timeout=0.5)
             return
@@ -319,24 +332,203 @@ async def run_idle(results: dict[str, float]) -> None:
     )
 
 
+STALLED_PAIRS = 20
+STALL_FRAME = 1024 * 1024  # the largest frame a peer may send
+STALL_MAX_FRAMES = 24  # per stalled pair: far more than any queue may hold
+
+
+async def _stalled_device(
+    device_ws: aiohttp.ClientWebSocketResponse, node_id: str, gone: asyncio.Event
+) -> int:
+    """Push 1 MiB frames at a Node that never reads, until the Relay says it is gone."""
+
+    async def listen() -> None:
+        async for msg in device_ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                said = m.decode(msg.data)
+                if isinstance(said, m.Presence) and not said.online:
+                    gone.set()
+
+    listener = asyncio.create_task(listen())
+    frame = m.pack_frame(node_id, os.urandom(STALL_FRAME - 64))
+    sent = 0
+    while sent < STALL_MAX_FRAMES and not gone.is_set():
+        await device_ws.send_bytes(frame)
+        sent += 1
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(gone.wait(), 10)
+    listener.cancel()
+    return sent
+
+
+async def _closed(node_ws: aiohttp.ClientWebSocketResponse) -> bool:
+    """Read what the stalled Node was sent: does the Relay end the socket?"""
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                msg = await node_ws.receive()
+                if msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.ERROR,
+                ):
+                    return True
+    except TimeoutError:
+        return False
+
+
+async def stall_attack(port: int, pairs: list[tuple[str, str, str, str]]) -> dict[str, int]:
+    """The attacker's side (its own process): Nodes that never read, devices pushing at them.
+    Waits for a line on stdin to start pushing; prints what it saw as JSON."""
+    relay = Relay.__new__(Relay)
+    relay.port = port
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        stalled = []
+        for node_id, credential, _device_id, access in pairs:
+            node = await relay.connect(http, "node", credential)  # and never read from it
+            device = await relay.connect(http, "device", access)
+            stalled.append((device, node, node_id))
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+        gone = [asyncio.Event() for _ in stalled]
+        pushed = await asyncio.gather(
+            *(
+                _stalled_device(device, node_id, flag)
+                for (device, _node, node_id), flag in zip(stalled, gone, strict=True)
+            )
+        )
+        closed = await asyncio.gather(*(_closed(node) for _dev, node, _id in stalled))
+        for device, node, _id in stalled:
+            await device.close()
+            await node.close()
+    return {"pushed": sum(pushed), "closed": sum(closed)}
+
+
+async def stalled_scenario(relay: Relay, active_pairs: int = 5) -> dict[str, float]:
+    """Pairs whose Node stops reading while its device pushes 1 MiB frames (an attacker, in a
+    process of its own), beside pairs that keep chatting: the Relay's RSS over its idle
+    figure, the stalled Nodes closed, and the other pairs' latency before and during the
+    flood. `relay` holds >= 20 + active_pairs pairs."""
+    assert len(relay.pairs) >= STALLED_PAIRS + active_pairs
+    results: dict[str, float] = {}
+    attacker = subprocess.Popen(
+        [sys.executable, __file__, "--stall-attack", str(relay.port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert attacker.stdin is not None and attacker.stdout is not None
+    attacker.stdin.write(json.dumps(relay.pairs[active_pairs : active_pairs + STALLED_PAIRS]))
+    attacker.stdin.write("\n")
+    attacker.stdin.flush()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        chatting = []
+        for node_id, credential, _device_id, access in relay.pairs[:active_pairs]:
+            node = await relay.connect(http, "node", credential)
+            device = await relay.connect(http, "device", access)
+            chatting.append((device, node, node_id))
+        await measure(chatting, 256, 5, PACED_RATE)  # warm up
+        before = await measure(chatting, 256, 40, PACED_RATE)
+        assert (await asyncio.to_thread(attacker.stdout.readline)).strip() == "ready"
+        await asyncio.sleep(1.0)
+        idle = rss_kb(relay.proc.pid)
+        peak = idle
+        sampling = True
+
+        async def sample() -> None:
+            nonlocal peak
+            while sampling:
+                peak = max(peak, rss_kb(relay.proc.pid))
+                await asyncio.sleep(0.02)
+
+        sampler = asyncio.create_task(sample())
+        attacker.stdin.write("go\n")
+        attacker.stdin.flush()
+        during = await measure(chatting, 256, 40, PACED_RATE)
+        seen = json.loads(await asyncio.to_thread(attacker.stdout.readline))
+        await asyncio.sleep(1.0)
+        sampling = False
+        await sampler
+        after = rss_kb(relay.proc.pid)
+        for device, node, _id in chatting:
+            await device.close()
+            await node.close()
+    attacker.wait(30)
+    results["stalled_pairs"] = STALLED_PAIRS
+    results["stalled_frames_pushed"] = seen["pushed"]
+    results["stalled_closed"] = seen["closed"]
+    results["stalled_rss_idle_mb"] = round(idle / 1024, 1)
+    results["stalled_rss_growth_mb"] = round((peak - idle) / 1024, 1)
+    results["stalled_rss_after_mb"] = round((after - idle) / 1024, 1)
+    results["stalled_other_p50_ms_before"] = round(before["p50_ms"], 3)
+    results["stalled_other_p50_ms_during"] = round(during["p50_ms"], 3)
+    results["stalled_other_p99_ms_before"] = round(before["p99_ms"], 3)
+    results["stalled_other_p99_ms_during"] = round(during["p99_ms"], 3)
+    return results
+
+
+async def run_stalled(results: dict[str, float]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        relay = await Relay(Path(tmp), STALLED_PAIRS + 5).start()
+        try:
+            found = await stalled_scenario(relay)
+        finally:
+            relay.stop()
+    results.update(found)
+    print(
+        f"stalled: {STALLED_PAIRS} pairs pushed {found['stalled_frames_pushed']:.0f} MiB, "
+        f"{found['stalled_closed']:.0f} closed, RSS +{found['stalled_rss_growth_mb']} MB at peak, "
+        f"others p50 {found['stalled_other_p50_ms_before']} -> "
+        f"{found['stalled_other_p50_ms_during']} ms",
+        flush=True,
+    )
+
+
 async def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     results: dict[str, float] = {}
+    from bench.relay_push import run_push  # routing latency with Web Push sending under load
+
+    if os.environ.get("BENCH_ONLY") == "stalled":
+        await run_stalled(results)
+        print(json.dumps(results))
+        return
+    if os.environ.get("BENCH_ONLY") == "push":
+        await run_push(results)
+        print(json.dumps(results))
+        return
     await run_throughput(results)
     await run_idle(results)
+    await run_stalled(results)
+    await run_push(results)
     summary = {
         "msgs_ratio_256b_100": results["msgs_ratio_256b_100"],
         "p99_ms_256b_100": results["p99_ms_256b_100"],
         "p99_ms_256b_100_paced": results["p99_ms_256b_100_paced"],
         "kb_per_idle_conn": results["kb_per_idle_conn"],
+        "stalled_rss_growth_mb": results["stalled_rss_growth_mb"],
+        "push_p50_change_pct": results["push_p50_change_pct"],
+        "push_p99_change_pct": results["push_p99_change_pct"],
         **results,
         "target_msgs_ratio": 0.7,
         "target_p99_ms_256b_100": 5.0,
         "target_kb_per_idle_conn": 32.0,
+        "target_stalled_rss_growth_mb": 64.0,
     }
     print(json.dumps(summary))
 
 
+async def _attacker_main(port: int) -> None:
+    pairs = [tuple(p) for p in json.loads(sys.stdin.readline())]
+    print(json.dumps(await stall_attack(port, pairs)), flush=True)
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--stall-attack"]:
+        asyncio.run(_attacker_main(int(sys.argv[2])))
+    else:
+        asyncio.run(main())

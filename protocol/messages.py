@@ -190,6 +190,16 @@ class Hello(Message):
 
 @message
 @dataclass(frozen=True, kw_only=True)
+class Renew(Message):
+    """Device -> Relay: the access token that replaces the one this socket opened with (after
+    a refresh), so the socket outlives the old token; an open socket whose token expires ends."""
+
+    TYPE: ClassVar[str] = "renew"
+    token: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
 class Welcome(Message):
     """The Relay accepted the Hello."""
 
@@ -263,6 +273,32 @@ class PairDecision(Message):
 
 @message
 @dataclass(frozen=True, kw_only=True)
+class PairPake(Message):
+    """Relay -> Node: a device's SPAKE2 message for a typed-code pairing (protocol.code_pairing)."""
+
+    TYPE: ClassVar[str] = "pair_pake"
+    pairing_id: str
+    request_id: str
+    pake: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class PairPakeReply(Message):
+    """Node -> Relay: the Node's reply for the device (opaque), or why there is none.
+
+    `locked` tells the Relay the Node has closed the pairing after too many attempts."""
+
+    TYPE: ClassVar[str] = "pair_pake_reply"
+    pairing_id: str
+    request_id: str
+    reply: str = ""
+    locked: bool = False
+    reason: str = ""
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
 class RevokeDevice(Message):
     """Node -> Relay: revoke a device's tokens and close its connection."""
 
@@ -277,3 +313,22 @@ class Revoked(Message):
 
     TYPE: ClassVar[str] = "revoked"
     reason: str
+
+
+# -- notifications ----------------------------------------------------------------------------
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Notify(Message):
+    """Node -> Relay: push an event to the owner's devices that opted in (Web Push).
+
+    A kind and ids only; `sealed` maps a device id to the text the Node sealed for that device
+    (protocol.notify), which the Relay passes on unread.
+    """
+
+    TYPE: ClassVar[str] = "notify"
+    kind: str
+    event_id: str
+    ids: dict[str, str] = dataclasses.field(default_factory=dict)
+    sealed: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -22,22 +22,33 @@ from relay_server.billing import Billing
 from relay_server.billing_api import billing_webhook, statement
 from relay_server.cloud_peers import cloud_from_elsewhere, cloud_key
 from relay_server.cluster import RedisCluster
-from relay_server.http_api import healthz, pair, pairing_node, readyz, refresh, register_node
+from relay_server.code_pairing import pair_code
+from relay_server.http_api import healthz, pair, readyz, refresh, register_node
 from relay_server.http_common import refusals, security_headers
+from relay_server.hub import Hub
 from relay_server.metrics import METRICS, Metrics, serve_metrics
 from relay_server.pairing_service import PairingService
 from relay_server.peers import websocket
+from relay_server.push import LocalClaims, PushSender, RedisClaims, Subscription, VapidKey
+from relay_server.push_events import NOTIFIER, Notifier
+from relay_server.push_events import add_routes as add_push_routes
+from relay_server.rate_limit import RateLimiter
 from relay_server.relay import RELAY, Relay
+from relay_server.revocation import Revocations
 from relay_server.settings import RelaySettings
-from relay_server.storage import RelayStore, SqliteStore
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import PostgresStore, RelayStore, SqliteStore
 from relay_server.token_service import TokenService
+from relay_server.web_client import add_routes, cors
 
 
 def create_app(settings: RelaySettings) -> web.Application:
     """The Relay application."""
-    # security_headers is outermost, so refusals' answers carry the headers too.
-    app = web.Application(middlewares=[security_headers, refusals], client_max_size=64 * 1024)
+    # security_headers is outermost, so refusals' answers carry the headers too; so does CORS
+    # (the web client on its own origin reads a refusal's message).
+    app = web.Application(
+        middlewares=[security_headers, cors(settings.public_origins), refusals],
+        client_max_size=64 * 1024,
+    )
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_services(settings))
     app.on_shutdown.append(_close_sockets)
@@ -47,32 +58,29 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.router.add_get("/metrics", serve_metrics)
     app.router.add_post("/v1/nodes", register_node)
     app.router.add_post("/v1/pair", pair)
-    app.router.add_get("/v1/pair/{pairing_id}/node", pairing_node)
+    app.router.add_post("/v1/pair/code", pair_code)
     app.router.add_post("/v1/token/refresh", refresh)
     app.router.add_get("/v1/ws", websocket)
     app.router.add_get("/v1/cloud/key", cloud_key)
     app.router.add_post("/v1/billing/webhook", billing_webhook)
+    add_push_routes(app)
     app.router.add_get("/v1/accounts/{account_id}/statement", statement)
     backup_store.setup(
         app,
         backup_store.BackupStore(settings.backup_root, settings.backup_quota_bytes),
         functools.partial(_node_account, app),
     )
-    if settings.web_dir.is_dir():
-        index = settings.web_dir / "index.html"
-
-        async def web_client(request: web.Request) -> web.FileResponse:
-            return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
-
-        app.router.add_get("/app/", web_client)
-        app.router.add_static("/app/", settings.web_dir, show_index=False)
+    if settings.serve_client and settings.web_dir.is_dir():
+        # make run's embedded Relay serves the web client; in production it has an origin of
+        # its own (`ora-web`, relay_server/web_client.py) and this is off.
+        add_routes(app, settings.web_dir, "/app/", ())
     return app
 
 
 async def _node_account(app: web.Application, token: str) -> str | None:
     """The account a Node credential belongs to (a Node's account id is its node id)."""
     found = await app[RELAY].store.node_by_credential(token_hash(token))
-    return None if found is None else found[0]
+    return None if found is None else found.node_id
 
 
 async def open_store(settings: RelaySettings) -> RelayStore:
@@ -91,30 +99,76 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
         )
         if cluster is not None:
             await cluster.start()
+        hub = Hub(
+            queue_bytes=max(settings.send_queue_bytes, settings.max_frame_bytes),
+            total_bytes=settings.send_total_bytes,
+            write_timeout_s=settings.write_timeout_s,
+            in_rate=settings.peer_bytes_per_s,
+            in_burst=settings.peer_burst_bytes,
+        )
+        revocations = Revocations(hub, cluster)
+        await revocations.start()
+
+        async def family_revoked(family_id: str) -> None:
+            reason = "this device's tokens were used elsewhere and are revoked: pair it again"
+            await revocations.family(family_id, m.Revoked(reason=reason))
+
         app[RELAY] = relay = Relay(
             settings=settings,
             store=store,
-            tokens=TokenService(store, settings.access_ttl_s, settings.refresh_ttl_s),
+            tokens=TokenService(
+                store, settings.access_ttl_s, settings.refresh_ttl_s, family_revoked
+            ),
             billing=Billing(store, settings),
             pairings=PairingService(
                 store,
                 max_ttl_s=settings.pairing_max_ttl_s,
                 max_attempts=settings.pairing_max_attempts,
                 ip_per_minute=settings.ip_attempts_per_minute,
+                max_keys=settings.rate_limit_max_keys,
             ),
+            revocations=revocations,
+            registrations=RateLimiter(
+                settings.node_registrations_per_hour,
+                3600.0,
+                max_keys=settings.rate_limit_max_keys,
+            ),
+            hub=hub,
             metrics=app[METRICS],
             cluster=cluster,
         )
+        app[METRICS].send_queue_bytes.set_function(lambda: relay.hub.budget.used)
+        app[NOTIFIER] = relay.notifier = _notifier(relay)
         if cluster is not None:
             await cluster.subscribe(
                 bus.cloud_channel(cluster.instance), cloud_from_elsewhere(relay)
             )
         yield
+        await relay.notifier.close()
         if cluster is not None:
             await cluster.close()
         await store.close()
 
     return services
+
+
+def _notifier(relay: Relay) -> Notifier:
+    """Web Push: the VAPID key kept like the Relay's other secrets, claims shared in a cluster."""
+    settings = relay.settings
+    key = VapidKey.load_or_create(settings.vapid_path, settings.vapid_private_key)
+    claims = (
+        RedisClaims(settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else LocalClaims()
+    )
+
+    async def prune(sub: Subscription) -> None:
+        await relay.store.remove_push(sub.device_id, sub.endpoint)
+        await relay.store.audit("push_expired", device_id=sub.device_id)
+
+    sender = PushSender(key, claims, prune, subject=settings.vapid_subject)
+    sender.start()
+    return Notifier(relay, sender)
 
 
 async def _close_sockets(app: web.Application) -> None:

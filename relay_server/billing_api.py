@@ -33,15 +33,15 @@ async def billing_webhook(request: web.Request) -> web.Response:
     relay.metrics.webhooks.labels("applied").inc()
     await relay.store.audit("subscription", node_id=account_id, detail=status)
     if status != "active":
-        # Remote access stops now, not at the devices' next reconnect.
-        for device in relay.hub.devices_of(account_id):
-            await device.close(
-                m.Error(
-                    code=codes.SUBSCRIPTION_INACTIVE,
-                    message=f"your ORA subscription is {status.replace('_', ' ')}: "
-                    "renew it to use ORA remotely",
-                )
-            )
+        # Remote access stops now, on every instance, not at the devices' next reconnect.
+        await relay.revocations.account(
+            account_id,
+            m.Error(
+                code=codes.SUBSCRIPTION_INACTIVE,
+                message=f"your ORA subscription is {status.replace('_', ' ')}: "
+                "renew it to use ORA remotely",
+            ),
+        )
     return web.json_response({"received": True, "account_id": account_id, "status": status})
 
 
@@ -63,7 +63,7 @@ async def _is_owner(relay: Relay, account_id: str, token: str) -> bool:
     """The Node's credential, or the access token of one of the account's owner devices."""
     if token.startswith("ora_nd_"):
         found = await relay.store.node_by_credential(token_hash(token))
-        return found is not None and found[0] == account_id
+        return found is not None and found.node_id == account_id
     device_id = await relay.tokens.authenticate(token)
     device = await relay.store.device(device_id)
-    return device is not None and device[0] == account_id and device[1] == "owner"
+    return device is not None and device.node_id == account_id and device.role == "owner"

@@ -7,6 +7,7 @@ module moves frames by that table and never reads their payload beyond the hands
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -43,7 +44,7 @@ async def serve_worker(
             fatal=False,
         )
         for device_id in relay.cloud.remove(conn):
-            await relay.to_peer(device_id, gone)  # the device may be on another instance
+            await relay.to_device(device_id, gone)  # the device may be on another instance
         await relay.offer_workers()
         await relay.store.audit("disconnected", source=source, detail="cloud")
 
@@ -63,7 +64,7 @@ async def to_cloud(relay: Relay, conn: Connection, frame: bytes) -> None:
     if payload[:1] == bytes([e2ee.HS1]):
         # Checked here as well as at the claim, so a guest cannot even open a Cloud session.
         device = await relay.store.device(conn.peer_id)
-        if device is None or device[1] != "owner":
+        if device is None or device.role != "owner":
             only_owner = "only the owner's devices may send requests to the paid Cloud"
             await _refuse_device(relay, conn, CloudNotAllowed(only_owner))
             return
@@ -123,7 +124,7 @@ def cloud_from_elsewhere(relay: Relay) -> Callable[[bytes], Awaitable[None]]:
         if worker is None:
             # The last worker here left meanwhile; the device's next handshake picks again.
             refusal = CloudUnavailable(_UNAVAILABLE)
-            await relay.to_peer(
+            await relay.to_device(
                 device_id, m.Error(code=refusal.code, message=refusal.message, fatal=False)
             )
         elif worker.send(body):
@@ -147,7 +148,7 @@ async def _from_cloud(relay: Relay, worker: Connection, frame: bytes) -> None:
     elif relay.cluster is not None:
         # Bound from another instance: the device's own channel reaches it wherever it is.
         body = bus.encode_peer(bus.PeerTag.FRAME, out)
-        delivered = await relay.cluster.publish(bus.peer_channel(device_id), body) > 0
+        delivered = await relay.cluster.publish(bus.peer_channel("device", device_id), body) > 0
         if not delivered:
             # Nobody holds the device (its instance went down without saying): free the slot.
             relay.cloud.unbind(device_id)
@@ -190,6 +191,8 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
         )
         if charged:
             relay.metrics.cloud_charged.inc(max(0.0, msg.cost_usd))
+            if relay.notifier is not None:
+                relay.notifier.budget_checked(msg.device_id, left)
         worker.send_message(
             cloud.CloudRecorded(
                 request_id=msg.request_id,
@@ -205,16 +208,19 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
 
 
 async def cloud_key(request: web.Request) -> web.Response:
-    """The Cloud's public key, which clients pin, and whether a worker is reachable from here."""
+    """The Cloud's public key with the release key's statement for it (devices believe only the
+    statement, protocol.cloud_key), and whether a worker is reachable from here."""
     relay = request.app[RELAY]
     if not relay.settings.cloud_public_key:
         raise CloudUnavailable("this Relay offers no Cloud execution")
+    statement = relay.settings.cloud_key_statement
     available = bool(relay.cloud.workers) or (
         relay.cluster is not None and await relay.cluster.workers_elsewhere() is not None
     )
     return web.json_response(
         {
             "public_key": relay.settings.cloud_public_key,
+            "statement": statement and json.loads(statement),
             "peer_id": cloud.CLOUD_PEER_ID,
             "available": available,
         }

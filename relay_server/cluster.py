@@ -2,14 +2,17 @@
 
 Channels (all under a configurable prefix):
 
-    p:<peer id hex>     deliver to a peer connected to whichever instance holds it
+    pn:<node id>        deliver to a Node connected to whichever instance holds it
+    pd:<device id>      deliver to a device, likewise (Nodes and devices never share a
+                        channel: a device named after a Node's id hears nothing of it)
+    revoke              revocations, for every instance (relay_server.revocation)
     n:<node id hex>     a Node's presence changes, for the instances holding its devices
     d:<request id>      a Node's pairing decision, for the instance holding the HTTP request
     c:<instance>        a device's Cloud frames (F) or session end (U), for that instance's workers
     online:<node id>    key (with TTL) saying a Node is connected somewhere
     workers:<instance>  key (with TTL) "<workers> <sessions>": Cloud workers connected there
 
-A delivery on p: is one tag byte then the body:  F frame | T control JSON | R revoke-and-close.
+A delivery on pn: or pd: is one tag byte then the body:  F frame | T control JSON | R revoke-and-close.
 One on c: is a tag byte, the sending instance's id (32 hex), then  F frame | U device id.
 `publish` returns how many instances listened, so "nobody" means the peer is offline.
 The helpers below this docstring are the only places that build or read these names and bytes.
@@ -33,8 +36,9 @@ REFRESH_S = 20.0
 INSTANCE_LEN = 32  # an instance id: uuid4().hex
 
 
-def peer_channel(peer_id: str) -> str:
-    return f"p:{peer_id}"
+def peer_channel(role: str, peer_id: str) -> str:
+    """Where a peer of this role ("node" or "device") hears deliveries from other instances."""
+    return f"pn:{peer_id}" if role == "node" else f"pd:{peer_id}"
 
 
 def node_channel(node_id: str) -> str:

@@ -44,6 +44,12 @@ class PairingRefused(RelayError):
     status = 403
 
 
+class PairingLocked(PairingRefused):
+    """Too many wrong codes: the pairing is closed for good."""
+
+    code = "pairing_locked"
+
+
 class RateLimited(RelayError):
     """Too many attempts."""
 
@@ -112,3 +118,10 @@ class WebhookRefused(RelayError):
 
     code = "webhook_refused"
     status = 400
+
+
+class PushRefused(RelayError):
+    """This device may not receive notifications, or its subscription is not acceptable."""
+
+    code = "push_refused"
+    status = 403

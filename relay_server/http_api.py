@@ -12,13 +12,22 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from protocol import cloud
 from protocol import messages as m
 from protocol.encoding import b64u_decode
 from protocol.errors import DecodeError
+from protocol.pairing_states import PairingEvent
 from protocol.tokens import new_token, token_hash
 from protocol.version import PROTOCOL_VERSION
 from relay_server import cluster as bus
-from relay_server.errors import BadRequest, NodeOffline, RelayError, Unauthorized
+from relay_server.errors import (
+    BadRequest,
+    NodeOffline,
+    PairingRefused,
+    RateLimited,
+    RelayError,
+    Unauthorized,
+)
 from relay_server.http_common import REFUSAL_NODE, allowed_origin, json_body, source
 from relay_server.relay import RELAY, Relay
 
@@ -36,12 +45,20 @@ async def readyz(request: web.Request) -> web.Response:
 async def register_node(request: web.Request) -> web.Response:
     """A Node's first start: it gets an id and a credential (stored here only as a hash)."""
     relay = request.app[RELAY]
+    # Free to call, so limited per client address: a loop of registrations gets nothing.
+    if not relay.registrations.allow(source(request)):
+        wait = max(1, round(relay.registrations.retry_after(source(request)) / 60))
+        raise RateLimited(
+            f"too many PCs registered from this address: try again in {wait} minute(s)"
+        )
     body = await json_body(request, "public_key")
     try:
         b64u_decode(body["public_key"], length=32)
     except DecodeError:
         raise BadRequest("public_key must be 32 bytes") from None
     node_id = str(uuid.uuid4())
+    while await relay.store.device(node_id) is not None:  # never a device's id (see pairing)
+        node_id = str(uuid.uuid4())
     credential = new_token("nd")
     await relay.store.add_node(node_id, token_hash(credential), body["public_key"])
     await relay.billing.account(node_id)  # the owner's account, with the configured plan
@@ -77,11 +94,11 @@ async def _pair(request: web.Request, relay: Relay) -> web.Response:
     try:
         await relay.billing.require_active(node_id)  # pairing is part of the Relay plan
     except RelayError:
-        await relay.store.set_pairing_state(pairing_id, "open")  # usable once paid
+        await relay.pairings.apply(pairing_id, PairingEvent.RELEASE)  # usable once paid
         raise
     decision = await _ask_node(relay, node_id, pairing_id, body["sealed"])
     if not decision.accepted:
-        await relay.store.set_pairing_state(pairing_id, "refused")
+        await relay.pairings.apply(pairing_id, PairingEvent.REFUSE)
         relay.metrics.pairings.labels("refused").inc()
         await relay.store.audit(
             "pairing_refused",
@@ -100,13 +117,25 @@ async def _pair(request: web.Request, relay: Relay) -> web.Response:
         device_id = str(uuid.UUID(decision.device_id))
     except ValueError:
         raise BadRequest("the Node answered with an invalid device id") from None
-    await relay.store.add_device(device_id, node_id, role)
+    if not await _device_id_free(relay, device_id):
+        # A Node naming a device after another Node (or another's device, or the Cloud) would
+        # be handed that peer's traffic: refused, and the pairing is spent.
+        await relay.pairings.apply(pairing_id, PairingEvent.REFUSE)
+        raise PairingRefused("your PC chose a device id that is taken: pair again")
+    try:
+        await relay.store.add_device(device_id, node_id, role)
+    except Exception:  # the unique key: another pairing took the id meanwhile
+        await relay.pairings.apply(pairing_id, PairingEvent.REFUSE)
+        raise PairingRefused("your PC chose a device id that is taken: pair again") from None
     issued = await relay.tokens.issue(device_id)
-    await relay.store.set_pairing_state(pairing_id, "used")
+    await relay.pairings.apply(pairing_id, PairingEvent.ACCEPT)
     relay.metrics.pairings.labels("paired").inc()
     audit = {"node_id": node_id, "device_id": device_id, "source": source(request)}
     await relay.store.audit("pairing_succeeded", **audit, detail=role)
     await relay.store.audit("token_issued", **audit)
+    if relay.notifier is not None:  # the owner's other devices hear of the new one
+        ids = {"device_id": device_id, "role": role}
+        relay.notifier.soon(node_id, "device_paired", f"device_paired:{device_id}", ids)
     return web.json_response(
         {
             "device_id": device_id,
@@ -120,6 +149,15 @@ async def _pair(request: web.Request, relay: Relay) -> web.Response:
     )
 
 
+async def _device_id_free(relay: Relay, device_id: str) -> bool:
+    """Not a Node's id, not another device's, not reserved (the Cloud's, the nil id)."""
+    if device_id in (cloud.CLOUD_PEER_ID, str(uuid.UUID(int=0))):
+        return False
+    if await relay.store.node_public_key(device_id) is not None:
+        return False
+    return await relay.store.device(device_id) is None
+
+
 async def _ask_node(relay: Relay, node_id: str, pairing_id: str, sealed: str) -> m.PairDecision:
     """Pass the sealed request to the Node (wherever it is connected) and wait for its answer."""
     request_id = secrets.token_urlsafe(12)
@@ -129,12 +167,12 @@ async def _ask_node(relay: Relay, node_id: str, pairing_id: str, sealed: str) ->
         await relay.cluster.subscribe(bus.decision_channel(request_id), _decision_receiver(future))
     try:
         request_msg = m.PairRequest(pairing_id=pairing_id, request_id=request_id, sealed=sealed)
-        if not await relay.to_peer(node_id, request_msg):
-            await relay.store.set_pairing_state(pairing_id, "open")  # owner may retry
+        if not await relay.to_node(node_id, request_msg):
+            await relay.pairings.apply(pairing_id, PairingEvent.RELEASE)  # owner may retry
             raise NodeOffline("your PC is offline: start ORA on it and try again")
         return await asyncio.wait_for(future, relay.settings.pair_decision_timeout_s)
     except TimeoutError:
-        await relay.store.set_pairing_state(pairing_id, "expired")
+        await relay.pairings.apply(pairing_id, PairingEvent.TIME_OUT)
         raise NodeOffline("your PC did not answer the pairing in time") from None
     finally:
         relay.decisions.pop(request_id, None)
@@ -151,19 +189,6 @@ def _decision_receiver(
             future.set_result(decision)
 
     return receive
-
-
-async def pairing_node(request: web.Request) -> web.Response:
-    """Typed-code pairing: the Node's public key, which the device trusts only after the owner
-    has compared the verification code shown on both screens."""
-    relay = request.app[RELAY]
-    node_id = await relay.pairings.lookup(
-        pairing_id=request.match_info["pairing_id"], source=source(request)
-    )
-    public_key = await relay.store.node_public_key(node_id)
-    if public_key is None:
-        raise NodeOffline("this PC is not registered any more")
-    return web.json_response({"node_id": node_id, "node_public_key": public_key})
 
 
 async def refresh(request: web.Request) -> web.Response:

@@ -8,12 +8,14 @@ A handler that knows which Node a refusal concerns says so with `request[REFUSAL
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from aiohttp import web
 
 from relay_server.errors import BadRequest, RelayError
+from relay_server.rate_limit import Network, client_address, parse_networks
 from relay_server.relay import RELAY
 
 REFUSAL_NODE = web.RequestKey("refusal_node", str)
@@ -21,7 +23,13 @@ MAX_JSON_BODY = 16 * 1024
 
 
 def source(request: web.Request) -> str:
-    return request.remote or "?"
+    """The client's real address (X-Forwarded-For only from configured trusted proxies)."""
+    return client_address(request, _proxies(request.app[RELAY].settings.trusted_proxies))
+
+
+@functools.cache
+def _proxies(specs: tuple[str, ...]) -> tuple[Network, ...]:
+    return parse_networks(specs)
 
 
 def error_response(err: RelayError) -> web.Response:

@@ -34,7 +34,7 @@ from protocol.messages import Error, Message, encode
 _LOGGER = logging.getLogger(__name__)
 # A last message and a close frame get this long before the socket is cut.
 CLOSE_GRACE_S = 1.0
-DEFAULT_QUEUE_BYTES = 2 * 1024 * 1024 + 4096
+DEFAULT_QUEUE_BYTES = 1024 * 1024 + 64 * 1024  # one largest frame, and some small ones
 DEFAULT_WRITE_TIMEOUT_S = 10.0
 SLOW = Error(code="slow_consumer", message="you were too slow to receive; reconnect")
 EXPIRED = Error(
@@ -86,6 +86,12 @@ class Connection:
     queue: asyncio.Queue[str | bytes | None] = field(init=False)
     queued_bytes: int = 0
     in_transport: int = 0  # what the transport held after the last write
+    held_by_senders: int = 0  # frames senders hold while they wait for room here
+    # What this peer may send, in bytes a second (0: unlimited) and at once (the burst).
+    in_rate: float = 0.0
+    in_burst: float = 0.0
+    _in_allowance: float = 0.0
+    _in_at: float = 0.0
     closing: bool = False
     writer: asyncio.Task[None] | None = None
     bytes_in: int = 0
@@ -94,6 +100,7 @@ class Connection:
     node_raw: bytes = field(init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _expiry: asyncio.TimerHandle | None = None
+    _drained: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.queue_frames)
@@ -108,8 +115,8 @@ class Connection:
 
     @property
     def waiting(self) -> int:
-        """Bytes queued here plus what the transport still holds for the peer."""
-        return self.queued_bytes + self.in_transport
+        """Bytes held for this peer: queued, in the transport, and in senders waiting for it."""
+        return self.queued_bytes + self.in_transport + self.held_by_senders
 
     async def _drain(self) -> None:
         while (item := await self.queue.get()) is not None:
@@ -130,6 +137,7 @@ class Connection:
             finally:
                 self._release(size)
                 self._count_transport()
+                self._drained.set()
 
     def _count_transport(self) -> None:
         """Hold what the transport buffers for the peer against the budget too."""
@@ -164,6 +172,48 @@ class Connection:
         self.queued_bytes += size
         self.queue.put_nowait(item)
         return True
+
+    def throttle(self, size: int) -> float:
+        """Count `size` bytes received; how long to stop reading so the peer keeps to its
+        rate (a token bucket). Not reading is what slows a flooding sender: its kernel
+        buffers fill and TCP holds it back, and the Relay's CPU is left to everyone else."""
+        if self.in_rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        if not self._in_at:
+            self._in_allowance, self._in_at = self.in_burst, now
+        self._in_allowance = min(
+            self.in_burst, self._in_allowance + (now - self._in_at) * self.in_rate
+        )
+        self._in_at = now
+        self._in_allowance -= size
+        return 0.0 if self._in_allowance >= 0 else -self._in_allowance / self.in_rate
+
+    def has_room(self, size: int) -> bool:
+        """Would a frame of this size be queued now? (A closing peer takes, and drops, all.)"""
+        return self.closing or self.queued_bytes + self.in_transport + size <= self.queue_bytes
+
+    async def wait_room(self, size: int) -> None:
+        """Back-pressure for a sender: wait until this peer has room for `size` bytes, or until
+        the write timeout has closed it. Meanwhile the sender's socket is not read, so a flood
+        at a stalled reader stops in the sender's kernel buffers, not in the Relay."""
+        # The frame the sender holds meanwhile counts against the total like a queued one:
+        # when the total is spent, the peer furthest behind is closed instead of waited for.
+        if not self.budget.take(size, self):
+            self.evict(SLOW)
+            return
+        self.held_by_senders += size
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.write_timeout_s + CLOSE_GRACE_S
+        try:
+            while not self.has_room(size) and loop.time() < deadline:
+                self._drained.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(deadline):
+                        await self._drained.wait()
+        finally:
+            self.held_by_senders -= size
+            self.budget.give(size)
 
     def evict(self, reason: Message) -> None:
         """Stop writing to this peer and free what it holds now; close it in the background."""
@@ -207,6 +257,7 @@ class Connection:
 
     def _stop(self) -> None:
         self.closing = True
+        self._drained.set()  # senders waiting for room: it will take (and drop) everything now
         self.budget.members.discard(self)
         if self._expiry is not None:
             self._expiry.cancel()
@@ -244,9 +295,13 @@ class Hub:
         self,
         *,
         queue_bytes: int = DEFAULT_QUEUE_BYTES,
-        total_bytes: int = 48 * 1024 * 1024,
+        total_bytes: int = 16 * 1024 * 1024,
         write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S,
+        in_rate: float = 0.0,
+        in_burst: float = 0.0,
     ) -> None:
+        self.in_rate = in_rate
+        self.in_burst = max(in_burst, queue_bytes)
         self.nodes: dict[str, Connection] = {}
         self.devices: dict[str, Connection] = {}
         # The same connections keyed by raw 16-byte id, for routing without string conversions.
@@ -257,17 +312,17 @@ class Hub:
         self.write_timeout_s = write_timeout_s
 
     def connection(
-        self, ws: web.WebSocketResponse, request: web.BaseRequest, **fields: object
+        self, ws: web.WebSocketResponse, request: web.BaseRequest, **fields: Any
     ) -> Connection:
         """A connection under this hub's limits (queue bytes, total, write timeout)."""
-        return Connection(
-            ws=ws,
-            transport=request.transport,
-            queue_bytes=self.queue_bytes,
-            write_timeout_s=self.write_timeout_s,
-            budget=self.budget,
-            **fields,  # type: ignore[arg-type]
-        )
+        limits: dict[str, Any] = {
+            "in_rate": self.in_rate,
+            "in_burst": self.in_burst,
+            "queue_bytes": self.queue_bytes,
+            "write_timeout_s": self.write_timeout_s,
+            "budget": self.budget,
+        }
+        return Connection(ws=ws, transport=request.transport, **{**limits, **fields})
 
     def node_online(self, node_id: str) -> bool:
         return node_id in self.nodes

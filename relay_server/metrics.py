@@ -43,6 +43,10 @@ class Metrics:
         self.webhooks = prom.Counter(
             "ora_relay_webhooks_total", "Payment webhooks", ["outcome"], registry=r
         )
+        # Read at scrape time from the hub's send budget (app.py binds it once the hub exists).
+        self.send_queue_bytes = prom.Gauge(
+            "ora_relay_send_queue_bytes", "Bytes waiting in send queues", registry=r
+        )
 
 
 METRICS = web.AppKey("metrics", Metrics)

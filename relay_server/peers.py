@@ -7,6 +7,7 @@ Cloud workers say hello here too and are then served by `relay_server.cloud_peer
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -21,11 +22,13 @@ from protocol.errors import DecodeError, FrameError, IncompatibleVersion
 from protocol.tokens import token_hash
 from protocol.version import PROTOCOL_VERSION, check_peer_version
 from relay_server import cluster as bus
+from relay_server import code_pairing
 from relay_server.cloud_peers import serve_worker, to_cloud
 from relay_server.errors import BadRequest, NotPaired, RelayError, Unauthorized, UpdateRequired
 from relay_server.http_common import allowed_origin, source
 from relay_server.hub import Connection, pump
 from relay_server.relay import RELAY, Relay
+from relay_server.token_service import AccessGrant
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -41,9 +44,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await relay.refuse(Unauthorized(f"foreign origin {origin}"), source=src)
         return web.Response(status=403, text="origin not allowed")
     await ws.prepare(request)
-    conn = await _hello(ws, relay, src)
-    if conn is None:
+    hello = await _hello(request, ws, relay, src)
+    if hello is None:
         return ws
+    conn, token = hello
     relay.metrics.connections.labels(conn.role).inc()
     if conn.role == "cloud":
         await serve_worker(relay, conn, ws, src)
@@ -56,6 +60,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await relay.joined(conn)
     started = time.monotonic()
     try:
+        if conn.role == "device" and not await _still_valid(relay, conn, token):
+            return ws  # revoked between its hello and now: the revocation swept before it
         await _arrived(relay, conn)
         await pump(ws, partial(_route, relay, conn), partial(_control, relay, conn))
     finally:
@@ -80,8 +86,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         )
         if current and conn.role == "node":
             await relay.announce_node(conn.node_id, False)
+            if relay.notifier is not None:
+                relay.notifier.node_left(conn.node_id)
         elif current:
-            await relay.to_peer(conn.node_id, m.Presence(peer_id=conn.peer_id, online=False))
+            await relay.to_node(conn.node_id, m.Presence(peer_id=conn.peer_id, online=False))
     return ws
 
 
@@ -91,14 +99,19 @@ async def _arrived(relay: Relay, conn: Connection) -> None:
         for device in relay.hub.devices_of(conn.node_id):
             conn.send_message(m.Presence(peer_id=device.peer_id, online=True))
         await relay.announce_node(conn.node_id, True)
+        if relay.notifier is not None:
+            relay.notifier.node_back(conn.node_id)
     else:
         online = await relay.node_is_online(conn.node_id)
         conn.send_message(m.Presence(peer_id=conn.node_id, online=online))
-        await relay.to_peer(conn.node_id, m.Presence(peer_id=conn.peer_id, online=True))
+        await relay.to_node(conn.node_id, m.Presence(peer_id=conn.peer_id, online=True))
 
 
-async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connection | None:
-    """Authenticate the first message; on any failure say why and close."""
+async def _hello(
+    request: web.Request, ws: web.WebSocketResponse, relay: Relay, source: str
+) -> tuple[Connection, str] | None:
+    """Authenticate the first message (the connection and its credential); on any failure
+    say why and close."""
     try:
         first = await ws.receive(timeout=relay.settings.hello_timeout_s)
     except TimeoutError:
@@ -113,28 +126,36 @@ async def _hello(ws: web.WebSocketResponse, relay: Relay, source: str) -> Connec
             check_peer_version(hello.version)
         except IncompatibleVersion as err:
             raise UpdateRequired(str(err)) from None
-        role, peer_id, node_id = await _authenticate(relay, hello)
+        role, peer_id, node_id, grant = await _authenticate(relay, hello)
     except (DecodeError, RelayError) as err:
         rel = err if isinstance(err, RelayError) else BadRequest(f"bad hello: {err}")
         await relay.refuse(rel, source=source)
         await ws.send_str(m.encode(m.Error(code=rel.code, message=rel.message)))
         await ws.close(code=4001, message=rel.code.encode())
         return None
-    conn = Connection(
-        ws=ws,
+    conn = relay.hub.connection(
+        ws,
+        request,
         role=role,
         peer_id=peer_id,
         node_id=node_id,
         queue_frames=relay.settings.send_queue_frames,
+        # A worker carries every session of its devices: room for a burst of each of them.
+        queue_bytes=relay.hub.queue_bytes * (8 if role == "cloud" else 1),
+        in_rate=0.0 if role == "cloud" else relay.hub.in_rate,
     )
+    if grant is not None:
+        conn.family_id = grant.family_id
+        conn.expires_at = grant.expires_at  # the socket ends then, unless renewed in band
     await ws.send_str(
         m.encode(m.Welcome(version=PROTOCOL_VERSION, peer_id=conn.peer_id, server_time=time.time()))
     )
-    return conn
+    return conn, hello.token
 
 
-async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str]:
-    """(role, peer id, node id) of a hello's credential; a Cloud worker gets a fresh id."""
+async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str, AccessGrant | None]:
+    """(role, peer id, node id, a device's grant) of a hello's credential; a Cloud worker gets
+    a fresh id."""
     if hello.role == "node":
         if hello.app_version in relay.settings.insecure_node_versions:
             raise UpdateRequired(
@@ -143,19 +164,19 @@ async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str]:
         found = await relay.store.node_by_credential(token_hash(hello.token))
         if found is None:
             raise Unauthorized("unknown Node credential")
-        return "node", found[0], found[0]
+        return "node", found.node_id, found.node_id, None
     if hello.role == "device":
-        device_id = await relay.tokens.authenticate(hello.token)
-        device = await relay.store.device(device_id)
-        assert device is not None  # authenticate checked it exists and is not revoked
+        grant = await relay.tokens.grant(hello.token)
+        device = await relay.store.device(grant.device_id)
+        assert device is not None  # the grant checked it exists and is not revoked
         # Remote access is what the monthly plan pays for: refuse it, saying why.
-        await relay.billing.require_active(device[0])
-        return "device", device_id, device[0]
+        await relay.billing.require_active(device.node_id)
+        return "device", grant.device_id, device.node_id, grant
     expected = relay.settings.cloud_token_hash
     if not expected or not hmac.compare_digest(token_hash(hello.token).encode(), expected.encode()):
         raise Unauthorized("unknown Cloud worker credential")
     worker_id = str(uuid.uuid4())
-    return "cloud", worker_id, worker_id
+    return "cloud", worker_id, worker_id, None
 
 
 async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
@@ -164,6 +185,9 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
     The hot path works on the header's raw 16-byte ids; no parsing beyond them.
     """
     conn.bytes_in += len(frame)
+    pause = conn.throttle(len(frame))
+    if pause > 0:
+        await asyncio.sleep(pause)  # meanwhile this socket is not read: its sender waits
     if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
         err = FrameError("malformed frame header")
         await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
@@ -181,12 +205,16 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
             return
         target = relay.hub.nodes_raw.get(peer)
         counter = relay.metrics.frames_to_node
+        if target is not None and not target.has_room(len(frame)):
+            # A device waits for its own Node (nobody else's traffic waits behind it); a Node
+            # that stays behind is closed by its write timeout, and the wait ends with it.
+            await target.wait_room(len(frame))
     else:
         target = relay.hub.devices_raw.get(peer)
         if target is None and relay.cluster is not None:
             # Only to this Node's own devices, even when they are on another instance.
             owner = await relay.store.device(str(uuid.UUID(bytes=peer)))
-            if owner is None or owner[0] != conn.node_id:
+            if owner is None or owner.node_id != conn.node_id:
                 await relay.refuse(
                     NotPaired("that device belongs to another Node"), node_id=conn.node_id
                 )
@@ -206,7 +234,8 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         if (
             relay.cluster is None
             or await relay.cluster.publish(
-                bus.peer_channel(peer_id), bus.encode_peer(bus.PeerTag.FRAME, out)
+                bus.peer_channel("node" if conn.role == "device" else "device", peer_id),
+                bus.encode_peer(bus.PeerTag.FRAME, out),
             )
             == 0
         ):
@@ -227,6 +256,9 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
     except DecodeError as err:
         await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
         conn.send_message(m.Error(code="bad_message", message=str(err), fatal=False))
+        return
+    if conn.role == "device" and isinstance(msg, m.Renew):
+        await _renew(relay, conn, msg.token)
         return
     if conn.role != "node":
         conn.send_message(
@@ -253,8 +285,14 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
             # The device's HTTP request is held by another instance.
             channel = bus.decision_channel(msg.request_id)
             await relay.cluster.publish(channel, m.encode(msg).encode())
+    elif isinstance(msg, m.PairPakeReply):
+        await code_pairing.deliver(relay, msg)
     elif isinstance(msg, m.RevokeDevice):
         await revoke_device(relay, conn.node_id, msg.device_id)
+    elif isinstance(msg, m.Notify):
+        refusal = await relay.notifier.from_node(conn.node_id, msg) if relay.notifier else ""
+        if refusal:
+            conn.send_message(m.Error(code="bad_message", message=refusal, fatal=False))
     else:
         conn.send_message(
             m.Error(code="bad_message", message=f"unexpected {msg.TYPE}", fatal=False)
@@ -264,7 +302,7 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
 async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
     """Revoke a device's tokens and close its live socket now."""
     device = await relay.store.device(device_id)
-    if device is None or device[0] != node_id:
+    if device is None or device.node_id != node_id:
         await relay.refuse(
             NotPaired("revoke of a device of another Node"), node_id=node_id, device_id=device_id
         )
@@ -272,9 +310,34 @@ async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
     await relay.store.revoke_device(device_id)
     await relay.store.audit("device_revoked", node_id=node_id, device_id=device_id)
     reason = "your access was revoked by the owner of this ORA"
-    live = relay.hub.devices.get(device_id)
-    if live is not None:
-        await live.close(m.Revoked(reason=reason))
-    elif relay.cluster is not None:
-        revoke = bus.encode_peer(bus.PeerTag.REVOKE, reason.encode())
-        await relay.cluster.publish(bus.peer_channel(device_id), revoke)
+    await relay.revocations.device(device_id, m.Revoked(reason=reason))
+    if relay.notifier is not None:
+        relay.notifier.soon(
+            node_id, "device_revoked", f"device_revoked:{device_id}", {"device_id": device_id}
+        )
+
+
+async def _still_valid(relay: Relay, conn: Connection, token: str) -> bool:
+    """Is the socket's token still good now that it can be found by a revocation sweep?"""
+    try:
+        await relay.tokens.grant(token)
+    except RelayError as err:
+        await relay.refuse(err, node_id=conn.node_id, device_id=conn.peer_id)
+        await conn.close(m.Error(code=err.code, message=err.message))
+        return False
+    return True
+
+
+async def _renew(relay: Relay, conn: Connection, token: str) -> None:
+    """A device hands its socket the access token that replaces the one it opened with."""
+    try:
+        grant = await relay.tokens.grant(token)
+        if grant.device_id != conn.peer_id:
+            raise Unauthorized("that access token belongs to another device")
+    except RelayError as err:
+        await relay.refuse(err, node_id=conn.node_id, device_id=conn.peer_id)
+        await conn.close(m.Error(code=err.code, message=err.message))
+        return
+    conn.family_id = grant.family_id
+    conn.set_expiry(grant.expires_at)
+    await relay.store.audit("token_renewed", node_id=conn.node_id, device_id=conn.peer_id)

@@ -126,6 +126,7 @@ class LocalClaims:
 
     def __init__(self, size: int = 100_000) -> None:
         self._seen: OrderedDict[str, float] = OrderedDict()
+        self._marks: dict[str, str] = {}
         self._size = size
 
     async def claim(self, event_id: str, device_id: str) -> bool:
@@ -136,6 +137,14 @@ class LocalClaims:
         while len(self._seen) > self._size:
             self._seen.popitem(last=False)
         return True
+
+    async def mark(self, key: str, value: str) -> None:
+        """Remember value under key (a Node told offline: the event its return answers)."""
+        self._marks[key] = value
+
+    async def take(self, key: str) -> str | None:
+        """The value marked under key, forgotten as it is read (once, across instances)."""
+        return self._marks.pop(key, None)
 
     async def close(self) -> None:
         pass
@@ -153,6 +162,13 @@ class RedisClaims:
     async def claim(self, event_id: str, device_id: str) -> bool:
         key = f"{self._prefix}:push:{event_id}:{device_id}"
         return bool(await self._redis.set(key, b"1", nx=True, ex=CLAIM_TTL_S))
+
+    async def mark(self, key: str, value: str) -> None:
+        await self._redis.set(f"{self._prefix}:pushmark:{key}", value.encode(), ex=30 * 24 * 3600)
+
+    async def take(self, key: str) -> str | None:
+        value = await self._redis.getdel(f"{self._prefix}:pushmark:{key}")
+        return None if value is None else value.decode() if isinstance(value, bytes) else str(value)
 
     async def close(self) -> None:
         await self._redis.aclose()

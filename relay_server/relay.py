@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -22,9 +23,14 @@ from relay_server.errors import RelayError
 from relay_server.hub import Connection, Hub
 from relay_server.metrics import Metrics
 from relay_server.pairing_service import PairingService
+from relay_server.rate_limit import RateLimiter
+from relay_server.revocation import Revocations
 from relay_server.settings import RelaySettings
 from relay_server.storage import RelayStore
 from relay_server.token_service import TokenService
+
+if TYPE_CHECKING:
+    from relay_server.push_events import Notifier
 
 
 @dataclass
@@ -36,11 +42,15 @@ class Relay:
     tokens: TokenService
     pairings: PairingService
     billing: Billing
+    revocations: Revocations
+    registrations: RateLimiter  # Node registrations per client address
     hub: Hub = field(default_factory=Hub)
     cloud: CloudRouter = field(default_factory=CloudRouter)
     metrics: Metrics = field(default_factory=Metrics)
     decisions: dict[str, asyncio.Future[m.PairDecision]] = field(default_factory=dict)
+    pake_replies: dict[str, asyncio.Future[m.PairPakeReply]] = field(default_factory=dict)
     cluster: RedisCluster | None = None
+    notifier: Notifier | None = None  # Web Push (relay_server.push_events)
     _node_watch: dict[str, int] = field(default_factory=dict)  # node -> local devices watching
 
     async def node_is_online(self, node_id: str) -> bool:
@@ -49,15 +59,23 @@ class Relay:
             return True
         return self.cluster is not None and await self.cluster.is_online(node_id)
 
-    async def to_peer(self, peer_id: str, message: m.Message) -> bool:
-        """Deliver a control message to a peer wherever it is connected."""
-        local = self.hub.nodes.get(peer_id) or self.hub.devices.get(peer_id)
+    async def to_node(self, node_id: str, message: m.Message) -> bool:
+        """Deliver a control message to a Node wherever it is connected."""
+        return await self._deliver("node", node_id, message)
+
+    async def to_device(self, device_id: str, message: m.Message) -> bool:
+        """Deliver a control message to a device wherever it is connected."""
+        return await self._deliver("device", device_id, message)
+
+    async def _deliver(self, role: str, peer_id: str, message: m.Message) -> bool:
+        # Looked up only among peers of the expected kind: ids of Nodes and devices may clash.
+        local = (self.hub.nodes if role == "node" else self.hub.devices).get(peer_id)
         if local is not None:
             return local.send_message(message)
         if self.cluster is None:
             return False
         body = bus.encode_peer(bus.PeerTag.CONTROL, m.encode(message).encode())
-        return await self.cluster.publish(bus.peer_channel(peer_id), body) > 0
+        return await self.cluster.publish(bus.peer_channel(role, peer_id), body) > 0
 
     async def announce_node(self, node_id: str, online: bool) -> None:
         """Tell the Node's devices, here and on other instances, that it came or went."""
@@ -94,7 +112,7 @@ class Relay:
         """Listen for deliveries to a newly attached peer from other instances."""
         if self.cluster is None:
             return
-        await self.cluster.subscribe(bus.peer_channel(conn.peer_id), _deliverer(conn))
+        await self.cluster.subscribe(bus.peer_channel(conn.role, conn.peer_id), _deliverer(conn))
         if conn.role == "device":
             watchers = self._node_watch.get(conn.node_id, 0)
             self._node_watch[conn.node_id] = watchers + 1
@@ -106,7 +124,7 @@ class Relay:
     async def left(self, conn: Connection) -> None:
         if self.cluster is None:
             return
-        await self.cluster.unsubscribe(bus.peer_channel(conn.peer_id))
+        await self.cluster.unsubscribe(bus.peer_channel(conn.role, conn.peer_id))
         if conn.role == "device":
             watchers = self._node_watch.get(conn.node_id, 1) - 1
             if watchers <= 0:

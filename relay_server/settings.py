@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,12 +34,16 @@ class RelaySettings:
     max_frame_bytes: int = 1024 * 1024 + 1024
     send_queue_frames: int = 256
     # What one connection may have waiting to be written; more and it is too slow: closed.
-    send_queue_bytes: int = 2 * 1024 * 1024 + 4096
+    send_queue_bytes: int = 1024 * 1024 + 64 * 1024
     # What all connections together may have waiting; a frame that would pass it closes the
-    # connection it was for (the one that is behind), so stalled readers cannot add up.
-    send_total_bytes: int = 48 * 1024 * 1024
+    # connection furthest behind (the most bytes waiting), so stalled readers cannot add up.
+    send_total_bytes: int = 16 * 1024 * 1024
     # A single write that does not finish in this time means the reader stopped reading.
     write_timeout_s: float = 10.0
+    # What one peer may send through the Relay, sustained and at once: a flood from a few
+    # peers must not take the CPU every other pair's latency depends on (0: unlimited).
+    peer_bytes_per_s: float = 2 * 1024 * 1024
+    peer_burst_bytes: int = 2 * 1024 * 1024
     # Rate limits key on the real client address: X-Forwarded-For is believed only from these
     # proxies (CIDRs). Entries expire; the table holds at most rate_limit_max_keys clients.
     trusted_proxies: tuple[str, ...] = ()
@@ -46,12 +51,16 @@ class RelaySettings:
     node_registrations_per_hour: int = 10
     insecure_node_versions: frozenset[str] = field(default_factory=frozenset)
     web_dir: Path = _REPO_WEB
+    serve_client: bool = True  # the web client under /app/; off when it has its own origin
     database_url: str = ""  # PostgreSQL for several instances; empty = embedded SQLite
     redis_url: str = ""  # Redis for presence and routing across instances
     redis_prefix: str = "ora"
     # Cloud workers authenticate with one credential; only its SHA-256 is configured here.
     cloud_token_hash: str = ""
     cloud_public_key: str = ""  # the Cloud's X25519 key (base64url), published to clients
+    # ORA's release key's statement vouching for that key (protocol.cloud_key), JSON text:
+    # devices believe the Cloud's key only from it, never from this Relay's word.
+    cloud_key_statement: str = ""
     # Billing: a Stripe-style webhook secret, the monthly plan, defaults for new accounts.
     webhook_secret: str = ""
     webhook_tolerance_s: int = 300
@@ -67,6 +76,22 @@ class RelaySettings:
     # released and its request id may run again. Longer than any request may take.
     cloud_claim_lease_s: float = 900.0
 
+    # Web Push (relay_server/push.py): the VAPID key's PEM (every instance of a cluster shares
+    # one; empty = <data_dir>/vapid.pem, made on first start), the contact the push services
+    # see, and the push services a subscription may point at (anything else is refused: the
+    # Relay must not be made to POST to arbitrary addresses). "*." matches subdomains.
+    vapid_private_key: str = field(default="", repr=False)
+    vapid_subject: str = "mailto:relay@ora.invalid"
+    push_services: tuple[str, ...] = (
+        "https://fcm.googleapis.com",
+        "https://updates.push.services.mozilla.com",
+        "https://*.push.services.mozilla.com",
+        "https://*.push.apple.com",
+        "https://*.notify.windows.com",
+    )
+    node_offline_push_s: float = 600.0  # a Node away this long: its devices are told, and back
+    budget_low_fraction: float = 0.9  # the month's Cloud budget this much spent: told once
+
     backup_dir: Path | None = None  # owners' encrypted backups; None = <data_dir>/backup
     backup_quota_bytes: int = 1024 * 1024 * 1024
 
@@ -74,6 +99,11 @@ class RelaySettings:
     def backup_root(self) -> Path:
         """Where the blobs of owners' backups live (shared by instances in a cluster)."""
         return self.backup_dir or self.data_dir / "backup"
+
+    @property
+    def vapid_path(self) -> Path:
+        """The Relay's VAPID key when not configured (0600, never logged)."""
+        return self.data_dir / "vapid.pem"
 
     @property
     def db_path(self) -> Path:
@@ -122,6 +152,15 @@ def _stripped(raw: str) -> str:
     return raw.strip()
 
 
+def _json_object(raw: str) -> str:
+    try:
+        if not isinstance(json.loads(raw), dict):
+            raise ValueError
+    except ValueError:
+        raise ValueError("must be a JSON object (installer.release cloud-key prints it)") from None
+    return raw.strip()
+
+
 def _sha256(raw: str) -> str:
     value = raw.strip().lower()
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
@@ -131,6 +170,13 @@ def _sha256(raw: str) -> str:
 
 def _list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"{raw!r} is not 1/0, true/false, yes/no or on/off")
+    return value in ("1", "true", "yes", "on")
 
 
 def _set(raw: str) -> frozenset[str]:
@@ -149,6 +195,7 @@ ACCOUNT_STATUSES = ("active", "past_due", "cancelled")
 ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_DATA_DIR", "data_dir", Path),
     ("ORA_RELAY_ORIGINS", "public_origins", _list),
+    ("ORA_RELAY_SERVE_CLIENT", "serve_client", _bool),
     ("ORA_RELAY_INSECURE_NODE_VERSIONS", "insecure_node_versions", _set),
     ("DATABASE_URL", "database_url", _text),
     ("REDIS_URL", "redis_url", _text),
@@ -158,6 +205,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_SEND_QUEUE_BYTES", "send_queue_bytes", _int),
     ("ORA_RELAY_SEND_TOTAL_BYTES", "send_total_bytes", _int),
     ("ORA_RELAY_WRITE_TIMEOUT_S", "write_timeout_s", _float),
+    ("ORA_RELAY_PEER_BYTES_PER_S", "peer_bytes_per_s", _float),
+    ("ORA_RELAY_PEER_BURST_BYTES", "peer_burst_bytes", _int),
     ("ORA_RELAY_TRUSTED_PROXIES", "trusted_proxies", _list),
     ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", _int),
     ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", _int),
@@ -166,10 +215,17 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_BACKUP_QUOTA_BYTES", "backup_quota_bytes", _int),
     ("ORA_RELAY_CLOUD_TOKEN_SHA256", "cloud_token_hash", _sha256),
     ("ORA_RELAY_CLOUD_PUBLIC_KEY", "cloud_public_key", _stripped),
+    ("ORA_RELAY_CLOUD_KEY_STATEMENT", "cloud_key_statement", _json_object),
+    ("ORA_RELAY_WEB_DIR", "web_dir", Path),
     ("ORA_RELAY_WEBHOOK_SECRET", "webhook_secret", _text),
     ("ORA_RELAY_PLAN_PRICE_USD", "plan_price_usd", _float),
     ("ORA_RELAY_NEW_ACCOUNT_STATUS", "new_account_status", _account_status),
     ("ORA_RELAY_CLOUD_BUDGET_USD", "cloud_budget_usd", _float),
     ("ORA_RELAY_CLOUD_RESERVATION_USD", "cloud_reservation_usd", _float),
     ("ORA_RELAY_CLOUD_CLAIM_LEASE_S", "cloud_claim_lease_s", _float),
+    ("ORA_RELAY_VAPID_PRIVATE_KEY", "vapid_private_key", _text),
+    ("ORA_RELAY_VAPID_SUBJECT", "vapid_subject", _stripped),
+    ("ORA_RELAY_PUSH_SERVICES", "push_services", _list),
+    ("ORA_RELAY_NODE_OFFLINE_PUSH_S", "node_offline_push_s", _float),
+    ("ORA_RELAY_BUDGET_LOW_FRACTION", "budget_low_fraction", _float),
 )

@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from protocol.errors import DecodeError
 from protocol.tokens import new_token, token_hash, token_kind
 from relay_server.errors import RefreshReused, TokenExpired, TokenRevoked, Unauthorized
 from relay_server.storage import RelayStore
+
+FamilyRevoked = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessGrant:
+    """What a valid access token opens: whose it is, its family, until when."""
+
+    device_id: str
+    family_id: str
+    expires_at: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,10 +41,23 @@ class IssuedTokens:
 class TokenService:
     """Issue, check, rotate and revoke device tokens."""
 
-    def __init__(self, store: RelayStore, access_ttl_s: int, refresh_ttl_s: int) -> None:
+    def __init__(
+        self,
+        store: RelayStore,
+        access_ttl_s: int,
+        refresh_ttl_s: int,
+        on_family_revoked: FamilyRevoked | None = None,
+    ) -> None:
         self._store = store
         self._access_ttl = access_ttl_s
         self._refresh_ttl = refresh_ttl_s
+        # Told of every family this service revokes, so that the family's open sockets end too.
+        self.on_family_revoked = on_family_revoked
+
+    async def _revoke_family(self, family_id: str) -> None:
+        await self._store.revoke_family(family_id)
+        if self.on_family_revoked is not None:
+            await self.on_family_revoked(family_id)
 
     async def issue(self, device_id: str, family_id: str | None = None) -> IssuedTokens:
         """A fresh access + refresh pair in a (new) family."""
@@ -47,7 +72,7 @@ class TokenService:
         )
         return IssuedTokens(access_token=access, refresh_token=refresh, expires_in=self._access_ttl)
 
-    async def _lookup(self, token: str, kind: str) -> tuple[str, str]:
+    async def _lookup(self, token: str, kind: str) -> tuple[str, str, float]:
         try:
             if token_kind(token) != kind:
                 raise Unauthorized("wrong kind of token")
@@ -59,10 +84,10 @@ class TokenService:
         if row.revoked:
             raise TokenRevoked("this device's access was revoked: pair it again")
         device = await self._store.device(row.device_id)
-        if device is None or device[2]:
+        if device is None or device.revoked:
             raise TokenRevoked("this device's access was revoked: pair it again")
         if kind == "rt" and row.replaced:
-            await self._store.revoke_family(row.family_id)
+            await self._revoke_family(row.family_id)
             raise RefreshReused(
                 "this refresh token was already used; every token of this device is revoked: pair it again"
             )
@@ -70,19 +95,22 @@ class TokenService:
             raise TokenExpired("this access token was replaced: use the new one")
         if row.expires_at <= time.time():
             raise TokenExpired("token expired: refresh it")
-        return row.device_id, row.family_id
+        return row.device_id, row.family_id, row.expires_at
 
     async def authenticate(self, access_token: str) -> str:
         """The device id an access token belongs to, or an Unauthorized error saying why."""
         return (await self._lookup(access_token, "at"))[0]
 
+    async def grant(self, access_token: str) -> AccessGrant:
+        """What an access token opens (for a socket: its family and expiry), or Unauthorized."""
+        device_id, family_id, expires_at = await self._lookup(access_token, "at")
+        return AccessGrant(device_id=device_id, family_id=family_id, expires_at=expires_at)
+
     async def rotate(self, refresh_token: str) -> tuple[str, IssuedTokens]:
         """Exchange a refresh token for a new pair; a reused one revokes the family."""
-        device_id, family = await self._lookup(refresh_token, "rt")
+        device_id, family, _expires = await self._lookup(refresh_token, "rt")
         if not await self._store.mark_replaced(token_hash(refresh_token)):
-            await self._store.revoke_family(
-                family
-            )  # lost a race with another use of the same token
+            await self._revoke_family(family)  # lost a race with another use of the same token
             raise RefreshReused(
                 "this refresh token was already used; every token of this device is revoked"
             )

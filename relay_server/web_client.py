@@ -69,7 +69,8 @@ def add_routes(app: web.Application, web_dir: Path, prefix: str, relays: tuple[s
                 body=config, content_type="application/json", headers=_headers(policy)
             )
         path = (root / name).resolve()
-        if not path.is_relative_to(root) or not path.is_file() or path.name.startswith("."):
+        hidden = any(part.startswith(".") for part in name.split("/"))
+        if hidden or not path.is_relative_to(root) or not path.is_file():
             raise web.HTTPNotFound()
         resp = web.FileResponse(path, headers=_headers(policy))
         if path.suffix == ".json" and path.name == "manifest.json":

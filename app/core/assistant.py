@@ -40,8 +40,9 @@ from app.core.plan_run import (
 )
 from app.core.providers import ProviderPool, StreamResult
 from app.errors import ProviderError
-from app.policy.approvals import ApprovalBroker, Outcome, args_digest
+from app.policy.approvals import ApprovalBroker, ApprovalError, Outcome, args_digest
 from app.policy.gate import Profile, Role, Verdict, decide
+from app.policy.taint import TaintState
 from app.store.audit import AuditLog
 from app.store.memory import MemoryStore, Partition
 from app.tools.registry import InvalidArguments, ToolRegistry
@@ -89,6 +90,8 @@ class _Running:
     in_flight: dict[str, Any] = field(default_factory=dict)  # the current call's outcome
     reply: str = ""  # streamed so far
     plan: Plan | None = None
+    # What the turn let in and read (app/policy/taint.py); a plan's steps share it.
+    taint: TaintState = field(default_factory=TaintState)
 
 
 _DONE = object()
@@ -204,9 +207,14 @@ class Assistant:
             emit(Notice(text=reply))
             emit(TurnDone(text=reply))
             return
-        messages = self._prompt(part, text)
+        # What this turn lets in and reads; the core carries it, the model cannot change it.
+        taint = TaintState(user_text=text)
+        if req.role is Role.GUEST:
+            taint.enter_untrusted("message", f"from guest {req.user_id}")
+        messages = self._prompt(part, text, taint)
         self.memory.append(part, "user", text)
         running = self._running[turn_id]
+        running.taint = taint
         reply = ""
         try:
             tools = self.registry.schemas()
@@ -236,7 +244,7 @@ class Assistant:
                 for call in result.tool_calls:
                     outcome = self.track(turn_id, call.call_id, call.name)
                     async for event in self.call_tool(
-                        req, call.name, call.arguments, call.call_id, outcome
+                        req, call.name, call.arguments, call.call_id, outcome, taint
                     ):
                         emit(event)
                     messages.append(await self.tool_message(call.call_id, outcome))
@@ -246,9 +254,13 @@ class Assistant:
             emit(Notice(text=str(err)))
             reply = reply or str(err)
         except asyncio.CancelledError:
-            self.memory.append(part, "assistant", (reply + " [cancelled]").strip())
+            said = self.memory.append(part, "assistant", (reply + " [cancelled]").strip())
+            if taint.tainted:
+                self.memory.mark_untrusted("message", said)
             raise
-        self.memory.append(part, "assistant", reply)
+        said = self.memory.append(part, "assistant", reply)
+        if taint.tainted:  # an answer built on untrusted content stays untrusted in history
+            self.memory.mark_untrusted("message", said)
         if self.housekeeping is not None:
             self.housekeeping.after_turn(part)
         timings.total_s = time.perf_counter() - started
@@ -279,19 +291,28 @@ class Assistant:
             raise ToolFailure(str(err)) from None
         return result.text
 
-    def _prompt(self, part: Partition, text: str) -> list[dict[str, Any]]:
+    def _prompt(self, part: Partition, text: str, taint: TaintState) -> list[dict[str, Any]]:
         system = SYSTEM_PROMPT
         notes = self.memory.recall(part, text, limit=3)
+        if self.memory.untrusted("note", [n.id for n in notes]):
+            taint.enter_untrusted("memory", "a note kept while reading untrusted content")
         if notes:
+            taint.read_private("memory", "notes in the prompt", [n.text for n in notes])
             system += "\nNotes the user asked you to remember:\n" + "\n".join(
                 f"- {n.text}" for n in notes
             )
-        _older, recent = window(whole_turns(self.memory.history_rows(part, FETCH)))
+        turns = whole_turns(self.memory.history_rows(part, FETCH))
+        _older, recent = window(turns)
+        if self.memory.untrusted("message", [t.last_id for t in turns]):
+            taint.enter_untrusted("history", "an earlier answer built on untrusted content")
         if self.housekeeping is not None:
             summary = self.housekeeping.summary(part)
             if summary:
                 system += "\nSummary of the earlier conversation:\n" + summary
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+        if recent:
+            last = recent[-1].messages[-1][1] if recent[-1].messages else ""
+            taint.read_private("history", f"{len(recent)} earlier turns", last)
         for turn in recent:
             for speaker, content in turn.messages:
                 messages.append({"role": speaker, "content": content})
@@ -324,8 +345,14 @@ class Assistant:
         raw_arguments: str | dict[str, Any],
         call_id: str | None = None,
         outcome: dict[str, Any] | None = None,
+        taint: TaintState | None = None,
     ) -> AsyncIterator[Event]:
-        """Validate, gate, approve, run and audit one call; `outcome` gets the model's text."""
+        """Validate, gate, approve, run and audit one call; `outcome` gets the model's text.
+
+        `taint` is the turn's (or plan's) record of untrusted content and private reads; the
+        call is judged by it and adds to it. Without one the call stands alone (a command).
+        """
+        taint = taint if taint is not None else TaintState(user_text=req.text)
         call_id = call_id or f"cmd_{secrets.token_hex(4)}"
         out = outcome if outcome is not None else {}
         spec = self.registry.get(name)
@@ -346,6 +373,8 @@ class Assistant:
             return
         digest = args_digest(name, args)
         yield ToolStarted(call_id=call_id, tool=name, arguments=args, risk=spec.risk.name)
+        ctx = self.context_for(req, name)
+        ctx.extras["taint"] = taint
         decision = decide(
             profile=self.profile,
             role=req.role,
@@ -353,6 +382,13 @@ class Assistant:
             tool=name,
             overrides=self.policy_overrides,
         )
+        outbound = (
+            await spec.describe_outbound(ctx, args)
+            if taint.tainted and spec.flow.sends_out
+            else None
+        )
+        judgement = taint.judge(decision, tool=name, flow=spec.flow, outbound=outbound)
+        decision = judgement.decision
         approver = ""
         if decision.verdict is Verdict.DENY:
             out["for_model"] = out["summary"] = f"DENIED: {decision.reason}"
@@ -361,17 +397,34 @@ class Assistant:
                 call_id=call_id, tool=name, outcome="denied", summary=decision.reason
             )
             return
+        if spec.precheck is not None:
+            # A call that could never succeed is refused before anyone is asked (and after the
+            # table's deny, so a caller denied anyway learns nothing about paths).
+            try:
+                await spec.precheck(ctx, args)
+            except ToolFailure as err:
+                out["for_model"] = out["summary"] = f"ERROR: {err}. Nothing was run."
+                audit(digest=digest, risk=spec.risk.name, decision="invalid", outcome="refused")
+                yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=str(err))
+                return
         if decision.verdict is Verdict.ASK:
-            pending = self.broker.request(
-                tool=name,
-                arguments=args,
-                risk=spec.risk,
-                requester=req.user_id,
-                requester_role=req.role,
-                channel=req.channel,
-                reason=decision.reason,
-                timeout_s=self.approval_timeout_s,
-            )
+            try:
+                pending = self.broker.request(
+                    tool=name,
+                    arguments=args,
+                    risk=spec.risk,
+                    requester=req.user_id,
+                    requester_role=req.role,
+                    channel=req.channel,
+                    reason=decision.reason,
+                    timeout_s=self.approval_timeout_s,
+                    details=judgement.details,
+                )
+            except ApprovalError as err:  # too many approvals already waiting from there
+                out["for_model"] = out["summary"] = f"DENIED: {err}"
+                audit(digest=digest, risk=spec.risk.name, decision="ask", outcome="refused")
+                yield ToolFinished(call_id=call_id, tool=name, outcome="denied", summary=str(err))
+                return
             yield ApprovalPending(request=pending)
             try:
                 resolution = await self.broker.wait(pending.approval_id)
@@ -401,7 +454,6 @@ class Assistant:
                     call_id=call_id, tool=name, outcome="denied", summary=out["summary"]
                 )
                 return
-        ctx = self.context_for(req, name)
         failure = ""  # the audit outcome when the tool did not complete
         try:
             result = await asyncio.wait_for(spec.handler(ctx, args), timeout=TOOL_TIMEOUT_S)
@@ -438,6 +490,14 @@ class Assistant:
             )
             yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=summary)
             return
+        taint.after_call(
+            tool=name,
+            flow=spec.flow,
+            args=args,
+            result=result,
+            untrusted=spec.result_is_untrusted(ctx, args, result),
+        )
+        out["tainted"] = taint.tainted
         text = json.dumps(result, ensure_ascii=False, default=str)
         out["result"] = result
         out["for_model"] = text[:MAX_RESULT_CHARS]

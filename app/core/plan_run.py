@@ -160,7 +160,7 @@ class PlanRunner:
         for call in result.tool_calls:
             outcome = self.a.track(self.turn_id, call.call_id, call.name)
             async for event in self.a.call_tool(
-                self.req, call.name, call.arguments, call.call_id, outcome
+                self.req, call.name, call.arguments, call.call_id, outcome, self.running.taint
             ):
                 self.emit(event)
                 if getattr(event, "outcome", "ok") == "denied":

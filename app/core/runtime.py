@@ -63,6 +63,7 @@ class Runtime:
             settings.browser_profile_dir,
             str(browser_cfg.get("executable", DEFAULT_EXECUTABLE)),
             local_only=bool(browser_cfg.get("local_only", False)),
+            allow_private=bool(browser_cfg.get("allow_private", False)),
         )
         assistant = Assistant(
             profile=settings.profile,

@@ -13,10 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,37 +29,26 @@ from app.core.events import (
     TurnDone,
 )
 from app.core.runtime import Runtime
+from app.errors import PairingRefused
 from app.link.devices import DeviceRegistry, PairedDevice
 from app.link.identity import NodeIdentity
+from app.link.pairing_desk import PAIRING_TTL_S, ConfirmPairing, PairingDesk
+from app.link.push_notice import approval_notice
 from app.policy.approvals import ApprovalError, ApprovalRequest, Resolution
-from app.policy.gate import Role
+from app.policy.gate import PRIVATE_IS_OWNER_ONLY, Role, pairing_refusal
 from app.version import __version__
 from protocol import app_messages as am
 from protocol import e2ee, pairing
 from protocol import messages as m
-from protocol.encoding import b64u_decode, b64u_encode
-from protocol.errors import DecodeError, ErrorCode, PairingError
+from protocol.encoding import b64u_encode
+from protocol.errors import ErrorCode
 from protocol.peer_link import Backoff, LinkStatus, PeerRefused, ResponderLink
 from protocol.version import PROTOCOL_VERSION
 
 _LOGGER = logging.getLogger(__name__)
 OFFLINE, CONNECTING, CONNECTED = LinkStatus.OFFLINE, LinkStatus.CONNECTING, LinkStatus.CONNECTED
-PAIRING_TTL_S = 300
 MAX_BACKOFF_S = 30.0
 REVOKE_NOTICE_S = 0.3  # within the second DESIGN.md allows for closing a revoked device
-
-
-@dataclass
-class _OpenPairing:
-    secret: bytes
-    role: str
-    expires_at: float
-    typed: bool = False  # a typed code: the device learnt our key from the Relay, so confirm
-
-
-# Asked with (verification code, device name, role); True when the owner saw the same code.
-ConfirmPairing = Callable[[str, str, str], Awaitable[bool]]
-CONFIRM_TIMEOUT_S = 50.0  # inside the Relay's 60 s wait for our decision
 
 
 @dataclass
@@ -76,7 +62,7 @@ class RelayLink:
     registry: DeviceRegistry = field(init=False)
     last_error: str = ""
     _peer: ResponderLink = field(init=False)
-    _pairings: dict[str, _OpenPairing] = field(default_factory=dict)
+    pairing_desk: PairingDesk = field(init=False)
     _listeners: list[Callable[[str], None]] = field(default_factory=list)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _runner: asyncio.Task[None] | None = None
@@ -88,6 +74,12 @@ class RelayLink:
         self.registry = DeviceRegistry(self.runtime.db)
         self._peer = ResponderLink(
             self, backoff=Backoff(first=0.5, cap=MAX_BACKOFF_S), on_status=self._status_changed
+        )
+        self.pairing_desk = PairingDesk(
+            self.identity,
+            self.registry,
+            self.runtime.settings.node_name,
+            refuse_role=lambda role: _role_refusal(self.runtime.settings.profile, role),
         )
         self.runtime.broker.subscribe(self._on_approval_event)
 
@@ -125,44 +117,31 @@ class RelayLink:
         """Wait until the Relay has welcomed us (callers bound it with asyncio.timeout)."""
         await self._peer.connected.wait()
 
-    def _open(self, secret: bytes, role: str, ttl_s: int, pairing_id: str, typed: bool) -> None:
-        """Remember a pairing and have the Relay open it (it keeps only the verifier)."""
-        if not self._peer.is_connected:
-            raise ConnectionError("not connected to the Relay; pairing needs it")
-        self._pairings[pairing_id] = _OpenPairing(
-            secret=secret, role=role, expires_at=time.time() + ttl_s, typed=typed
-        )
-        self._peer.send_control(
-            m.PairOpen(
-                pairing_id=pairing_id,
-                verifier=pairing.relay_verifier(secret),
-                ttl_s=ttl_s,
-                role=role,
-            )
-        )
-
     async def open_pairing(
         self, role: str = "owner", ttl_s: int = PAIRING_TTL_S
     ) -> tuple[pairing.PairingInvite, str]:
         """A one-time pairing: the invite, and the URL for the QR code."""
-        secret = pairing.new_secret()
-        pairing_id = secrets.token_urlsafe(12)
-        self._open(secret, role, ttl_s, pairing_id, typed=False)
-        invite = pairing.PairingInvite(
-            relay_url=self.relay_url,
-            node_id=self.identity.node_id,
-            pairing_id=pairing_id,
-            secret=secret,
-            node_public_key=self.identity.public_key,
-        )
+        self._check_role(role)
+        if not self._peer.is_connected:
+            raise ConnectionError("not connected to the Relay; pairing needs it")
+        opened, invite = self.pairing_desk.open_qr(role, ttl_s, self.relay_url)
+        self._peer.send_control(opened)
         return invite, invite.to_url(self.web_url or f"{self.relay_url}/app/")
 
     async def open_code_pairing(self, role: str = "owner", ttl_s: int = PAIRING_TTL_S) -> str:
         """A pairing for a device without a camera: the code the owner types on it."""
-        code = pairing.new_code()
-        pairing_id, secret = pairing.code_pairing_id(code), pairing.code_secret(code)
-        self._open(secret, role, ttl_s, pairing_id, typed=True)
+        self._check_role(role)
+        if not self._peer.is_connected:
+            raise ConnectionError("not connected to the Relay; pairing needs it")
+        opened, code = self.pairing_desk.open_code(role, ttl_s)
+        self._peer.send_control(opened)
         return code
+
+    def _check_role(self, role: str) -> None:
+        """Refuse to open a pairing this profile would refuse anyway (a guest on private)."""
+        why = _role_refusal(self.runtime.settings.profile, role)
+        if why is not None:
+            raise PairingRefused(why)
 
     def devices(self) -> list[PairedDevice]:
         """Paired devices, revoked ones included (shown as such)."""
@@ -229,6 +208,11 @@ class RelayLink:
             f"{self.relay_url}/v1/nodes", json={"public_key": b64u_encode(self.identity.public_key)}
         ) as resp:
             if resp.status != 200:
+                # The Relay says why (e.g. too many registrations from this address): show it.
+                with contextlib.suppress(aiohttp.ContentTypeError, ValueError):
+                    refusal = await resp.json()
+                    why = str(refusal.get("message") or f"refused ({resp.status})")
+                    raise PeerRefused(m.Error(code=ErrorCode.ERROR, message=why))
                 raise ConnectionError(f"registration refused ({resp.status})")
             body = await resp.json()
         self.identity.save_credential(self.runtime.secrets, body["node_id"], body["node_token"])
@@ -238,78 +222,15 @@ class RelayLink:
         if isinstance(msg, m.PairRequest):
             # A typed-code pairing waits for the owner; the link keeps reading meanwhile.
             self._spawn(self._decide_pairing(msg))
+        elif isinstance(msg, m.PairPake):
+            self._peer.send_control(self.pairing_desk.answer_pake(msg))
         elif isinstance(msg, m.Error):
             _LOGGER.warning("the Relay says: %s (%s)", msg.message, msg.code)
 
     # -- pairing ----------------------------------------------------------------------------
 
     async def _decide_pairing(self, msg: m.PairRequest) -> None:
-        def refuse(reason: str) -> m.PairDecision:
-            _LOGGER.warning("pairing refused: %s", reason)
-            return m.PairDecision(
-                pairing_id=msg.pairing_id, request_id=msg.request_id, accepted=False, reason=reason
-            )
-
-        decision: m.PairDecision
-        open_pairing = self._pairings.get(msg.pairing_id)
-        try:
-            request = pairing.open_request(
-                node_private_key=self.identity.private_key, sealed=b64u_decode(msg.sealed)
-            )
-        except (PairingError, DecodeError):
-            decision = refuse("the request was not sealed to this PC's key")
-        else:
-            if open_pairing is None or request.pairing_id != msg.pairing_id:
-                decision = refuse("this PC has no such pairing open")
-            elif open_pairing.expires_at <= time.time():
-                decision = refuse("this pairing code has expired")
-            elif not pairing.secret_matches(request, open_pairing.secret):
-                decision = refuse("wrong pairing secret")
-            elif open_pairing.typed and not await self._confirmed(request, open_pairing):
-                self._pairings.pop(msg.pairing_id, None)
-                decision = refuse("the owner did not confirm the verification code on the PC")
-            else:
-                self._pairings.pop(msg.pairing_id, None)  # single use, whatever happens next
-                device_id = str(uuid.uuid4())
-                self.registry.add(
-                    device_id=device_id,
-                    name=request.device_name or "device",
-                    role=open_pairing.role,
-                    public_key=request.device_public_key,
-                )
-                answer = pairing.seal_answer(
-                    node_private_key=self.identity.private_key,
-                    device_public_key=request.device_public_key,
-                    answer={
-                        "pairing_id": msg.pairing_id,
-                        "device_id": device_id,
-                        "node_id": self.identity.node_id,
-                        "node_name": self.runtime.settings.node_name,
-                        "role": open_pairing.role,
-                    },
-                )
-                decision = m.PairDecision(
-                    pairing_id=msg.pairing_id,
-                    request_id=msg.request_id,
-                    accepted=True,
-                    device_id=device_id,
-                    role=open_pairing.role,
-                    answer=b64u_encode(answer),
-                )
-                _LOGGER.info("paired device %s (%s)", device_id, open_pairing.role)
-        self._peer.send_control(decision)
-
-    async def _confirmed(self, request: pairing.PairingRequest, open_pairing: _OpenPairing) -> bool:
-        """Show the verification code on the PC and wait for the owner to compare it."""
-        del self._pairings[request.pairing_id]  # single use: a second request cannot wait here too
-        if self.confirm_pairing is None:
-            return False
-        code = pairing.verification_code(self.identity.public_key, request.device_public_key)
-        try:
-            async with asyncio.timeout(CONFIRM_TIMEOUT_S):
-                return await self.confirm_pairing(code, request.device_name, open_pairing.role)
-        except TimeoutError:
-            return False
+        self._peer.send_control(await self.pairing_desk.decide(msg, self.confirm_pairing))
 
     # -- device sessions --------------------------------------------------------------------
 
@@ -353,6 +274,10 @@ class RelayLink:
     async def _handle(self, device: PairedDevice, msg: m.Message) -> None:
         did = device.device_id
         role = Role(device.role)
+        if pairing_refusal(self.runtime.settings.profile, role) is not None:
+            # A guest paired before private meant owner-only: it gets the message, not the model.
+            self._send(did, am.AppError(code="private_profile", message=PRIVATE_IS_OWNER_ONLY))
+            return
         if isinstance(msg, am.Chat):
             user = "owner" if role is Role.OWNER else did
             # Scoped to the device: a device can only name (and cancel) its own turns.
@@ -401,6 +326,8 @@ class RelayLink:
     def _on_approval_event(self, event: ApprovalRequest | Resolution) -> None:
         if isinstance(event, ApprovalRequest):
             out: m.Message = _approval_message(event)
+            if self._peer.is_connected:  # the owner's phones, by Web Push
+                self._peer.send_control(approval_notice(self.identity, self.registry.all(), event))
         else:
             out = am.ApprovalResolved(approval_id=event.approval_id, outcome=event.outcome.value)
         for device_id in self._peer.peers():
@@ -456,3 +383,10 @@ def _device_item(d: PairedDevice) -> dict[str, Any]:
         "last_seen": d.last_seen,
         "revoked": d.revoked,
     }
+
+
+def _role_refusal(profile: Any, role: str) -> str | None:
+    try:
+        return pairing_refusal(profile, Role(role))
+    except ValueError:
+        return f"unknown role {role[:20]!r}"

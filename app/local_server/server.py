@@ -185,8 +185,16 @@ def create_app(
     app.router.add_post("/api/chat/cancel", cancel_chat)
     if WEB_DIR.is_dir():
         app.router.add_get("/app/", web_client)
+        app.router.add_get("/favicon.ico", favicon)  # browsers ask at the root, page or not
         app.router.add_static("/app/", WEB_DIR, show_index=False)
     return app
+
+
+async def favicon(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(
+        WEB_DIR / "icons" / "ora-192.png",
+        headers={"Cache-Control": "max-age=86400", "Content-Type": "image/png"},
+    )
 
 
 async def web_client(_request: web.Request) -> web.FileResponse:

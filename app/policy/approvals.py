@@ -27,6 +27,9 @@ LOCAL_CHANNELS = frozenset({"tray", "terminal"})
 
 
 _MAX_UNCLAIMED = 1000
+# How many approvals one device (requester + channel) may have waiting at once: a guest must
+# not be able to bury the owner in popups.
+MAX_WAITING_PER_DEVICE = 3
 
 
 class ApprovalError(Exception):
@@ -66,6 +69,9 @@ class ApprovalRequest:
     channel: str
     reason: str
     expires_at: float  # wall-clock seconds, for display
+    # What the taint rule shows beside the arguments: where data would go, the body, and the
+    # private reads of the turn (empty when the rule did not apply).
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +101,7 @@ class ApprovalBroker:
 
     default_timeout_s: float = 120.0
     clock: Callable[[], float] = time.monotonic
+    max_waiting_per_device: int = MAX_WAITING_PER_DEVICE
     _pending: dict[str, _Pending] = field(default_factory=dict)
     # Resolutions not yet collected by `wait`: an answer may arrive before the waiter does.
     _unclaimed: dict[str, Resolution] = field(default_factory=dict)
@@ -121,8 +128,22 @@ class ApprovalBroker:
         channel: str,
         reason: str,
         timeout_s: float | None = None,
+        details: dict[str, Any] | None = None,
     ) -> ApprovalRequest:
-        """Open an approval for one exact action; await it with `wait`."""
+        """Open an approval for one exact action; await it with `wait`.
+
+        Refused (ApprovalError) when that device already has the most approvals waiting.
+        """
+        waiting = [
+            p
+            for p in self.pending()
+            if p.requester == requester and p.channel == channel and channel not in LOCAL_CHANNELS
+        ]
+        if len(waiting) >= self.max_waiting_per_device:
+            raise ApprovalError(
+                f"{len(waiting)} approvals from this device are already waiting for the owner; "
+                "wait for their answers before asking for more"
+            )
         loop = asyncio.get_running_loop()
         timeout = self.default_timeout_s if timeout_s is None else timeout_s
         req = ApprovalRequest(
@@ -136,6 +157,7 @@ class ApprovalBroker:
             channel=channel,
             reason=reason,
             expires_at=time.time() + timeout,
+            details=json.loads(json.dumps(details or {}, default=str)),
         )
         pending = _Pending(
             request=req, deadline=self.clock() + timeout, future=loop.create_future()

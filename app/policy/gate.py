@@ -113,3 +113,20 @@ def decide(
             reason=f"'{tool}' is {risk.name} risk: the owner must approve it for {who}",
         )
     return Decision(verdict=verdict, reason=f"'{tool}' is allowed for {who}")
+
+
+PRIVATE_IS_OWNER_ONLY = (
+    "the private profile is for the owner's own devices only; "
+    "share ORA with friends from the shared profile"
+)
+
+
+def pairing_refusal(profile: Profile, role: Role) -> str | None:
+    """Why a device of this role may not pair with (or talk to) this profile; None: it may.
+
+    Private means the owner's devices only: a guest there would chat on the owner's provider
+    key and see the owner's profile even with every tool denied.
+    """
+    if profile is Profile.PRIVATE and role is not Role.OWNER:
+        return PRIVATE_IS_OWNER_ONLY
+    return None

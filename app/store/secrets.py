@@ -132,7 +132,9 @@ class SecretStore:
         path = state_dir / "secrets.json"
         if not use_keyring:  # the caller chose the file (tests, the self-test's scratch profile)
             return cls(_FileBackend(path), f"file readable only by you: {path}")
-        _LOGGER.warning(
+        # Said where it matters (the Providers dialog, `ora providers`, the headless summary),
+        # not on every command: so only the log file gets it here.
+        _LOGGER.info(
             "no OS keyring found: secrets are kept in %s, readable only by you (mode 0600)", path
         )
         return cls(_FileBackend(path), f"file readable only by you (no OS keyring found): {path}")

@@ -4,19 +4,33 @@ Reading (open, read, screenshot) is MEDIUM; acting in a page (click, type, submi
 because the page may be a logged-in session. Each ORA profile keeps its own persistent browser
 profile, and inside it each user has their own: a guest never sees the owner's cookies.
 Chromium starts on first use and stops with the Node.
+
+The browser obeys the same address rules as web fetch (netguard): every request the pages make
+(navigations, subresources, form posts, WebSockets) is intercepted, its host resolved through
+the guarded resolver, and refused when any address is not public, unless
+`[tools.browser] allow_private = true`. Every browser tool's result is untrusted content, and
+navigating, clicking, typing and submitting can send data out (taint rule, app/policy/taint.py):
+in a turn that read a page, the owner sees the exact URL, form target and fields first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import socket
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from app.policy.gate import Risk, Role
+from app.policy.taint import Outbound, ToolFlow
 from app.tools.files import roots
 from app.tools.spec import ToolContext, ToolFailure, ToolSpec
+from netguard import AddressPolicy, FetchRefused, GuardedResolver
+from netguard.addresses import parse_address
+from netguard.fetcher import check_url
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_EXECUTABLE = "/usr/lib/chromium/chromium"
@@ -33,17 +47,27 @@ CHROMIUM_ARGS = [
 NAV_TIMEOUT_MS = 15_000
 ACTION_TIMEOUT_MS = 5_000
 MAX_TEXT_CHARS = 30_000
+MAX_REDIRECTS = 5
 
 
 class BrowserPool:
     """One persistent browser context per (role, user) of a profile, started lazily."""
 
     def __init__(
-        self, profile_dir: Path, executable: str = DEFAULT_EXECUTABLE, *, local_only: bool = False
+        self,
+        profile_dir: Path,
+        executable: str = DEFAULT_EXECUTABLE,
+        *,
+        local_only: bool = False,
+        allow_private: bool = False,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self.profile_dir = profile_dir
         self.executable = executable
         self.local_only = local_only
+        self.policy = policy or AddressPolicy(allow_private=allow_private)
+        self._resolver = GuardedResolver(self.policy)
+        self.refused: list[tuple[str, str]] = []  # (url, why) of requests the guard stopped
         self._playwright: Any = None
         self._contexts: dict[str, Any] = {}
         self._lock = asyncio.Lock()
@@ -78,9 +102,81 @@ class BrowserPool:
                         f"the browser could not start ({type(err).__name__}); is Chromium installed?"
                     ) from None
                 context.set_default_timeout(ACTION_TIMEOUT_MS)
+                await context.route("**/*", self._guard_request)
+                await context.route_web_socket("**/*", self._guard_socket)
                 self._contexts[key] = context
             pages = context.pages
             return pages[0] if pages else await context.new_page()
+
+    async def refusal(self, url: str) -> str | None:
+        """Why the guard refuses `url` (None: allowed). Resolves names through netguard."""
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "about"):
+            return None  # never leaves the browser
+        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+            return f"{parts.scheme}: addresses cannot be opened"
+        host = parts.hostname
+        address = parse_address(host)
+        if address is not None:
+            return None if self.policy.permits(address) else self.policy.refusal(host)
+        try:
+            await self._resolver.resolve(host, parts.port or 0, socket.AF_UNSPEC)
+        except FetchRefused as err:
+            return str(err)
+        return None
+
+    async def _guard_request(self, route: Any, request: Any) -> None:
+        why = await self.refusal(request.url)
+        if why is None and urlsplit(request.url).scheme not in ("http", "https"):
+            await route.fallback()
+            return
+        if why is None:
+            why = await self._fetch_guarded(route, request)
+        if why is not None:
+            self.refused.append((request.url, why))
+            _LOGGER.info("browser request refused by the address guard")
+            await route.abort("blockedbyclient")
+
+    async def _fetch_guarded(self, route: Any, request: Any) -> str | None:
+        """Make the request with redirects checked hop by hop; a refusal's reason, or None.
+
+        Chromium follows a redirect without asking the route again, so redirects never reach
+        Chromium: a page's redirect becomes a fresh navigation to the checked target (which
+        comes through this guard itself), a subresource's is followed here, each hop checked.
+        """
+        url = request.url
+        try:
+            response = await route.fetch(max_redirects=0)
+            for _hop in range(MAX_REDIRECTS + 1):
+                location = response.headers.get("location")
+                if not (300 <= response.status < 400 and location):
+                    await route.fulfill(response=response)
+                    return None
+                url = urljoin(url, location)
+                why = await self.refusal(url)
+                if why is not None:
+                    return why
+                if request.is_navigation_request():
+                    target = html.escape(url, quote=True)
+                    await route.fulfill(
+                        status=200,
+                        content_type="text/html",
+                        body=f'<meta http-equiv="refresh" content="0;url={target}">',
+                    )
+                    return None
+                response = await route.fetch(url=url, method="GET", max_redirects=0)
+        except Exception:
+            await route.abort("failed")
+            return None
+        return "too many redirects"
+
+    async def _guard_socket(self, ws: Any) -> None:
+        why = await self.refusal(ws.url)
+        if why is None:
+            ws.connect_to_server()
+            return
+        self.refused.append((ws.url, why))
+        await ws.close(code=1008, reason="refused")
 
     async def close(self) -> None:
         """Close every context and Playwright."""
@@ -107,14 +203,30 @@ async def _snapshot(page: Any) -> dict[str, Any]:
     return {"url": page.url, "title": await page.title(), "text": text[:MAX_TEXT_CHARS]}
 
 
-async def _open(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+async def _precheck_open(ctx: ToolContext, args: dict[str, Any]) -> None:
+    """Scheme and address are checked before anyone is asked to approve the visit."""
     url = args["url"]
     if not url.startswith(("http://", "https://")):
         raise ToolFailure("only http:// and https:// pages can be opened")
-    page = await _pool(ctx).page(ctx)
+    pool = ctx.extras.get("browser")
+    try:
+        check_url(url, pool.policy if isinstance(pool, BrowserPool) else AddressPolicy())
+    except FetchRefused as err:
+        raise ToolFailure(str(err)) from None
+
+
+async def _open(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    url = args["url"]
+    await _precheck_open(ctx, args)
+    pool = _pool(ctx)
+    page = await pool.page(ctx)
+    before = len(pool.refused)
     try:
         await page.goto(url, timeout=NAV_TIMEOUT_MS, wait_until="domcontentloaded")
     except Exception as err:
+        stopped = [why for u, why in pool.refused[before:] if u.rstrip("/") == url.rstrip("/")]
+        if stopped:
+            raise ToolFailure(stopped[0]) from None
         raise ToolFailure(f"could not open {url}: {type(err).__name__}") from None
     return await _snapshot(page)
 
@@ -160,6 +272,46 @@ async def _submit(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     return await _act(ctx, args["selector"], "submit")
 
 
+async def _outbound_open(ctx: ToolContext, args: dict[str, Any]) -> Outbound:
+    return Outbound(destination=args["url"])
+
+
+# What a click, a typing or an Enter in the open page would send, and where: the form's target
+# and every field in it (a link's address for a click on a link).
+_DESCRIBE_JS = """(el) => {
+  const link = el.closest('a[href]');
+  const form = el.form || el.closest('form');
+  if (!form) return {to: link ? link.href : document.location.href, fields: ''};
+  const data = new FormData(form);
+  const fields = [];
+  for (const [k, v] of data.entries()) fields.push(k + '=' + String(v));
+  return {to: (form.method || 'get').toUpperCase() + ' ' + form.action, fields: fields.join('&')};
+}"""
+
+
+async def _describe(ctx: ToolContext, args: dict[str, Any], typed: str = "") -> Outbound:
+    page = await _pool(ctx).page(ctx)
+    try:
+        element = await page.query_selector(args["selector"])
+        found = await element.evaluate(_DESCRIBE_JS) if element is not None else None
+    except Exception:
+        found = None
+    if not found:
+        return Outbound(destination=f"the page {page.url}", body=typed)
+    body = str(found.get("fields", ""))
+    if typed:
+        body = f"typed: {typed}" + (f"; the form already holds: {body}" if body else "")
+    return Outbound(destination=str(found.get("to", page.url)), body=body)
+
+
+async def _outbound_click(ctx: ToolContext, args: dict[str, Any]) -> Outbound:
+    return await _describe(ctx, args)
+
+
+async def _outbound_type(ctx: ToolContext, args: dict[str, Any]) -> Outbound:
+    return await _describe(ctx, args, typed=args["text"])
+
+
 def tools() -> list[ToolSpec]:
     """browser_open, browser_read, browser_screenshot (MEDIUM); browser_click, _type, _submit (HIGH)."""
     selector = {"type": "string", "minLength": 1, "maxLength": 500}
@@ -171,6 +323,7 @@ def tools() -> list[ToolSpec]:
         required: list[str],
         risk: Risk,
         handler: Any,
+        **flow: Any,
     ) -> ToolSpec:
         return ToolSpec(
             name=name,
@@ -184,6 +337,7 @@ def tools() -> list[ToolSpec]:
             risk=risk,
             handler=handler,
             group="browser",
+            **{"flow": ToolFlow(untrusted=True), **flow},
         )
 
     return [
@@ -194,6 +348,9 @@ def tools() -> list[ToolSpec]:
             ["url"],
             Risk.MEDIUM,
             _open,
+            flow=ToolFlow(untrusted=True, sends_out=True),
+            precheck=_precheck_open,
+            outbound=_outbound_open,
         ),
         spec("browser_read", "Read the page open in ORA's browser", {}, [], Risk.MEDIUM, _read),
         spec(
@@ -211,6 +368,8 @@ def tools() -> list[ToolSpec]:
             ["selector"],
             Risk.HIGH,
             _click,
+            flow=ToolFlow(untrusted=True, sends_out=True),
+            outbound=_outbound_click,
         ),
         spec(
             "browser_type",
@@ -219,6 +378,8 @@ def tools() -> list[ToolSpec]:
             ["selector", "text"],
             Risk.HIGH,
             _type,
+            flow=ToolFlow(untrusted=True, sends_out=True),
+            outbound=_outbound_type,
         ),
         spec(
             "browser_submit",
@@ -227,5 +388,7 @@ def tools() -> list[ToolSpec]:
             ["selector"],
             Risk.HIGH,
             _submit,
+            flow=ToolFlow(untrusted=True, sends_out=True),
+            outbound=_outbound_click,
         ),
     ]

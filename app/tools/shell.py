@@ -13,6 +13,7 @@ import signal
 from typing import Any
 
 from app.policy.gate import Risk
+from app.policy.taint import Outbound, ToolFlow
 from app.tools.files import roots
 from app.tools.spec import ToolContext, ToolFailure, ToolSpec
 
@@ -62,6 +63,10 @@ async def _run(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _outbound(ctx: ToolContext, args: dict[str, Any]) -> Outbound:
+    return Outbound(destination="a shell command (it can reach any address)", body=args["command"])
+
+
 def tools() -> list[ToolSpec]:
     """shell."""
     return [
@@ -78,6 +83,9 @@ def tools() -> list[ToolSpec]:
                 "additionalProperties": False,
             },
             risk=Risk.CRITICAL,
+            # A command can read anything and send it anywhere, and its output is not ours.
+            flow=ToolFlow(untrusted=True, sends_out=True, private=True),
+            outbound=_outbound,
             handler=_run,
         )
     ]

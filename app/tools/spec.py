@@ -1,13 +1,16 @@
-"""What a tool is: a name, a JSON schema for its arguments, a description, a risk, a handler."""
+"""What a tool is: a name, a JSON schema for its arguments, a description, a risk, a handler,
+and its data flow (untrusted results, sending out, private reads) for the taint rule."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.policy.gate import Profile, Risk, Role
+from app.policy.taint import Outbound, ToolFlow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +32,12 @@ class ToolFailure(Exception):
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[Any]]
+# Checks a call could never succeed before anyone is asked to approve it (raises ToolFailure).
+Precheck = Callable[[ToolContext, dict[str, Any]], Awaitable[None]]
+# Exactly what a call would send out, and where, for the owner's approval.
+Describe = Callable[[ToolContext, dict[str, Any]], Awaitable[Outbound]]
+# Whether one result is untrusted when the tool's results are not always (a guest's file).
+ResultCheck = Callable[[ToolContext, dict[str, Any], Any], bool]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +50,25 @@ class ToolSpec:
     risk: Risk
     handler: Handler
     group: str = ""  # the [tools.<group>] config table this tool reads; defaults to its name
+    flow: ToolFlow = field(default_factory=ToolFlow)
+    precheck: Precheck | None = None
+    outbound: Describe | None = None
+    untrusted_result: ResultCheck | None = None
+
+    def result_is_untrusted(self, ctx: ToolContext, args: dict[str, Any], result: Any) -> bool:
+        """Does this result bring untrusted content into the turn?"""
+        if self.flow.untrusted:
+            return True
+        return self.untrusted_result is not None and self.untrusted_result(ctx, args, result)
+
+    async def describe_outbound(self, ctx: ToolContext, args: dict[str, Any]) -> Outbound:
+        """What this call would send, and where (its arguments when the tool cannot say)."""
+        if self.outbound is not None:
+            try:
+                return await self.outbound(ctx, args)
+            except ToolFailure:
+                pass  # it could not look (no page open...): show the arguments instead
+        return Outbound(destination=self.name, body=json.dumps(args, ensure_ascii=False))
 
     @property
     def config_group(self) -> str:

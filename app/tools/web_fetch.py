@@ -12,8 +12,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 from app.policy.gate import Risk
+from app.policy.taint import Outbound, ToolFlow
 from app.tools.spec import ToolContext, ToolFailure, ToolSpec
 from netguard import AddressPolicy, FetchRefused, GuardedFetcher
+from netguard.fetcher import check_url
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 15.0
@@ -80,6 +82,19 @@ async def _fetch(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+async def _precheck(ctx: ToolContext, args: dict[str, Any]) -> None:
+    """The scheme and an IP-literal address are refused before anyone is asked."""
+    try:
+        check_url(args["url"], fetcher_for(ctx).policy)
+    except FetchRefused as err:
+        raise ToolFailure(str(err)) from None
+
+
+async def outbound(ctx: ToolContext, args: dict[str, Any]) -> Outbound:
+    """A fetch sends its whole URL (host, path and query can all carry data)."""
+    return Outbound(destination=args["url"])
+
+
 def tools() -> list[ToolSpec]:
     """web_fetch."""
     return [
@@ -94,5 +109,8 @@ def tools() -> list[ToolSpec]:
             },
             risk=Risk.MEDIUM,
             handler=_fetch,
+            flow=ToolFlow(untrusted=True, sends_out=True),
+            precheck=_precheck,
+            outbound=outbound,
         )
     ]

@@ -7,19 +7,17 @@ network or model never freezes a menu.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
     QMenu,
     QMessageBox,
-    QProgressDialog,
     QSystemTrayIcon,
 )
 
@@ -32,13 +30,11 @@ from app.core.events import (
     TurnCancelled,
     TurnDone,
 )
-from app.core.providers import ProviderPool
 from app.core.runtime import Runtime
-from app.core.usage import format_totals
 from app.home_network import PlainRelayRefused, check_relay_url, pairing_web_url
+from app.link.push_notice import devices_notified
 from app.link.relay_link import RelayLink
 from app.local_server import server as local_server
-from app.policy.approvals import ApprovalRequest
 from app.policy.gate import Profile, Role
 from app.private_profile import ProfileNotPrivate, make_private
 from app.profile_lock import AlreadyRunning, ProfileLock
@@ -46,29 +42,25 @@ from app.settings import Settings, load_settings
 from app.store.secrets import SecretStore
 from app.tray import i18n
 from app.tray.approval_dialog import ApprovalDialog
+from app.tray.approvals_controller import ApprovalsController
 from app.tray.bridge import CoreBridge
 from app.tray.chat_window import ChatWindow
 from app.tray.devices_dialog import DeviceRow, DevicesDialog
 from app.tray.icons import state_icon
-from app.tray.providers_dialog import ProviderRow, ProvidersDialog
+from app.tray.pairing_controller import PairingController
+from app.tray.providers_controller import ProvidersController
+from app.tray.providers_dialog import ProvidersDialog
 from app.tray.qr_dialog import PairingDialog
-from app.update.errors import UpdateError, UpdateRefused
+from app.tray.update_controller import UpdateController
 from app.update.health import take_notice
-from app.update.schedule import check_periodically
-from app.update.service import Available, UpdateService
-from app.version import __version__
 
 _LOGGER = logging.getLogger(__name__)
-PAIRING_TTL_S = 300
 
 
 class TrayApp(QObject):
     """Everything the owner sees on the PC."""
 
     chat_event = Signal(object)  # core events for the chat window, from the loop thread
-    update_found = Signal(object)  # Available, from the periodic check
-    update_progress = Signal(int, int)  # bytes done, bytes expected (download thread)
-    confirm_requested = Signal(str, str, str, object)  # code, device name, role, answer(bool)
     show_requested = Signal()  # a second start of ORA on this profile (loop thread)
 
     def __init__(
@@ -89,24 +81,23 @@ class TrayApp(QObject):
         )
         self.local: local_server.LocalServer | None = self._start_local()
         self.show_requested.connect(self.come_forward)
-        self.updates = UpdateService(settings.updates, __version__)
-        self.available: Available | None = None
-        self.update_found.connect(self.on_update_found)
+        self._closed = False
+        # One controller per concern; each owns its windows and talks to the core through
+        # the bridge (success and error callbacks, on the UI thread).
+        self.updates_ui = UpdateController(self)
+        self.pairing = PairingController(self)
+        self.providers_ui = ProvidersController(self)
+        self.approvals = ApprovalsController(self)
         self.link: RelayLink | None = None
-        self.confirm_requested.connect(self._ask_confirmation)
         if start_link:
             self._start_link()
         self.status = "offline"
-        self._closed = False
-        self.popups: dict[str, ApprovalDialog] = {}
-        self._retired: list[ApprovalDialog] = []
-        self.pairing_dialog: PairingDialog | None = None
         self.chat = ChatWindow()
         self.chat.send.connect(self.send_chat)
         self.chat.cancel.connect(self.cancel_chat)
         self.chat_event.connect(self._on_chat_event)
-        self.bridge.approval_requested.connect(self.on_approval_requested)
-        self.bridge.approval_resolved.connect(self.on_approval_resolved)
+        self.bridge.approval_requested.connect(self.approvals.on_requested)
+        self.bridge.approval_resolved.connect(self.approvals.on_resolved)
         self.bridge.link_status.connect(self.on_link_status)
         self.bridge.watch_approvals(self.runtime.broker)
         self.tray = tray_icon or QSystemTrayIcon(state_icon("offline"))
@@ -116,7 +107,7 @@ class TrayApp(QObject):
         notice = take_notice(settings.updates)
         if notice:
             self.tray.showMessage("ORA", notice, QSystemTrayIcon.MessageIcon.Warning, 30_000)
-        self._start_update_checks()
+        self.updates_ui.start_checks()
 
     # -- menu ---------------------------------------------------------------------------------
 
@@ -135,7 +126,7 @@ class TrayApp(QObject):
         add("pair", self.tr("Pair a device"), lambda: self.open_pairing("owner"))
         add("share", self.tr("Share with a friend"), lambda: self.open_pairing("guest"))
         add("devices", self.tr("Devices"), self.open_devices)
-        add("approvals", self.tr("Approvals"), self.show_pending_approvals)
+        add("approvals", self.tr("Approvals"), self.approvals.show_pending)
         add("providers", self.tr("Providers"), self.open_providers)
         profiles = menu.addMenu(self.tr("Profile"))
         group = QActionGroup(profiles)
@@ -198,17 +189,6 @@ class TrayApp(QObject):
             "shared": self.tr("shared"),
         }
 
-    def _start_update_checks(self) -> None:
-        # A no-op coroutine when updates are off: then there is no update traffic at all.
-        self._update_checks = self.bridge.submit(
-            check_periodically(
-                self.updates,
-                self.update_found.emit,
-                interval_s=self.settings.updates.check_interval_h * 3600,
-                first_delay_s=10,
-            )
-        )
-
     def _start_local(self) -> local_server.LocalServer | None:
         local = self.bridge.submit(
             local_server.start(self.runtime, on_show=self.show_requested.emit)
@@ -233,7 +213,7 @@ class TrayApp(QObject):
             check_relay_url(self.settings.relay_url, home_network=self.settings.home_network)
         except PlainRelayRefused as err:
             # ORA runs on this PC; it only stays off a Relay it must not speak plain http to.
-            self._tell(QMessageBox.Icon.Critical, self._plain_refusal(err))
+            self.tell(QMessageBox.Icon.Critical, self._plain_refusal(err))
             self.link = None
             return
         self.link = RelayLink(
@@ -246,7 +226,7 @@ class TrayApp(QObject):
             ),
         )
         self.link.on_status(self.bridge.link_status.emit)
-        self.link.confirm_pairing = self._confirm_pairing
+        self.link.confirm_pairing = self.pairing.confirm
         self.bridge.loop.call_soon_threadsafe(self.link.start)
 
     def _plain_refusal(self, err: PlainRelayRefused) -> str:
@@ -275,132 +255,6 @@ class TrayApp(QObject):
 
     # -- pairing --------------------------------------------------------------------------------
 
-    async def _confirm_pairing(self, code: str, name: str, role: str) -> bool:
-        """Typed-code pairing: the owner compares the code on both screens (core loop side)."""
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[bool] = loop.create_future()
-
-        def reply(ok: bool) -> None:
-            loop.call_soon_threadsafe(_settle, answer, ok)
-
-        self.confirm_requested.emit(code, name, role, reply)
-        return await answer
-
-    def _ask_confirmation(self, code: str, name: str, role: str, reply: Any) -> None:
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            self.tr("Pair a device"),
-            self.tr("'%1' wants to pair as %2.\nDoes its screen show this code?\n\n%3")
-            .replace("%1", name)
-            .replace("%2", role)
-            .replace("%3", code),
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        )
-        # Refusing is the safe answer, so it is what Enter does.
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint)
-        box.finished.connect(lambda result: reply(result == QMessageBox.StandardButton.Yes.value))
-        self.confirm_box = box
-        box.open()
-
-    def open_pairing(self, role: str) -> None:
-        if self.link is None:
-            return
-
-        def shown(result: object) -> None:
-            if isinstance(result, BaseException):
-                QMessageBox.warning(
-                    None, "ORA", self.tr("Cannot pair now: the Relay is not reachable.")
-                )
-                return
-            assert isinstance(result, tuple)
-            url = str(result[1])
-            expires = time.time() + PAIRING_TTL_S
-            if self.pairing_dialog is not None and self.pairing_dialog.role != role:
-                self.pairing_dialog.close()
-                self.pairing_dialog = None
-            if self.pairing_dialog is None:
-                self.pairing_dialog = PairingDialog(url, expires, role)
-                if note := self.network_note():
-                    self.pairing_dialog.show_network(note)
-                self.pairing_dialog.new_code_requested.connect(lambda: self._new_code(role))
-                self.pairing_dialog.typed_code_requested.connect(lambda: self._typed_code(role))
-            else:
-                self.pairing_dialog.show_invitation(url, expires)
-            self.pairing_dialog.show()
-            self.pairing_dialog.raise_()
-
-        self.bridge.call(self.link.open_pairing(role=role, ttl_s=PAIRING_TTL_S), shown)
-
-    def _new_code(self, role: str) -> None:
-        self.open_pairing(role)
-
-    def _typed_code(self, role: str) -> None:
-        if self.link is None:
-            return
-
-        def shown(result: object) -> None:
-            if self.pairing_dialog is None:
-                return
-            if isinstance(result, BaseException):
-                QMessageBox.warning(
-                    None, "ORA", self.tr("Cannot pair now: the Relay is not reachable.")
-                )
-                return
-            self.pairing_dialog.show_typed_code(str(result))
-
-        self.bridge.call(self.link.open_code_pairing(role=role, ttl_s=PAIRING_TTL_S), shown)
-
-    # -- approvals ------------------------------------------------------------------------------
-
-    def on_approval_requested(self, request: ApprovalRequest) -> None:
-        if self._closed:
-            return
-        name = ""
-        if self.link is not None:
-            device = self.link.registry.get(request.channel)
-            name = device.name if device is not None else ""
-        popup = ApprovalDialog(request, device_name=name)
-        popup.decided.connect(
-            lambda approve, r=request: self.bridge.answer(self.runtime.broker, r, approve)
-        )
-        popup.finished.connect(lambda _=0, a=request.approval_id: self._popup_closed(a))
-        self.popups[request.approval_id] = popup
-        popup.show()
-        popup.raise_()
-        popup.activateWindow()
-        self.tray.showMessage(
-            self.tr("ORA needs your approval"),
-            f"{request.tool} ({request.risk.name})",
-            QSystemTrayIcon.MessageIcon.Warning,
-            10_000,
-        )
-        self._refresh_icon()
-
-    def on_approval_resolved(self, approval_id: str, outcome: str) -> None:
-        popup = self.popups.get(approval_id)
-        if popup is not None:
-            popup.resolved_elsewhere(outcome)
-
-    def _popup_closed(self, approval_id: str) -> None:
-        # Dropped on the next turn of the event loop: deleting a dialog inside its own
-        # `finished` signal crashes Qt.
-        popup = self.popups.pop(approval_id, None)
-        if popup is not None:
-            popup.deleteLater()
-            self._retired.append(popup)
-            QTimer.singleShot(0, lambda: self._retired.remove(popup))
-        self._refresh_icon()
-
-    def show_pending_approvals(self) -> None:
-        if not self.popups:
-            self.tray.showMessage(
-                "ORA", self.tr("Nothing is waiting for your approval."), state_icon(self.status)
-            )
-        for popup in self.popups.values():
-            popup.show()
-            popup.raise_()
-
     # -- devices and providers -----------------------------------------------------------------
 
     def device_rows(self) -> list[DeviceRow]:
@@ -416,7 +270,14 @@ class TrayApp(QObject):
         dialog.revoke.connect(lambda device_id: self.revoke(device_id, dialog))
         self.devices_dialog = dialog  # a window without a parent lives as long as its reference
         dialog.show()
+        self._ask_notified(dialog)
         return dialog
+
+    def _ask_notified(self, dialog: DevicesDialog) -> None:
+        """Which devices get notifications: the Relay keeps the subscriptions (not known: blank)."""
+        if self.link is not None:
+            asked = devices_notified(self.link.relay_url, self.link.identity.node_token)
+            self.bridge.call(asked, dialog.show_notified, lambda _err: None)
 
     def revoke(self, device_id: str, dialog: DevicesDialog | None = None) -> None:
         if self.link is None:
@@ -425,58 +286,9 @@ class TrayApp(QObject):
         def done(_result: object) -> None:
             if dialog is not None:
                 dialog.show_devices(self.device_rows())
+                self._ask_notified(dialog)
 
         self.bridge.call(self.link.revoke(device_id), done)
-
-    def provider_rows(self) -> list[ProviderRow]:
-        return [
-            ProviderRow(s.config.name, s.config.model, s.enabled, s.reason, s.config.key_ref)
-            for s in self.runtime.providers.statuses
-        ]
-
-    def provider_usage(self) -> list[str]:
-        """Tokens and cost per provider over the last 30 days, from this PC's record."""
-        ledger = self.runtime.providers.usage
-        return format_totals(ledger.totals(time.time() - 30 * 86400)) if ledger else []
-
-    def open_providers(self) -> ProvidersDialog:
-        dialog = ProvidersDialog(self.provider_rows(), self.runtime.secrets.backend_description)
-        dialog.show_usage(self.provider_usage())
-        dialog.key_entered.connect(lambda name, key: self.save_key(name, key, dialog))
-        dialog.test_requested.connect(lambda name: self.test_provider(name, dialog))
-        self.providers_dialog = dialog
-        dialog.show()
-        return dialog
-
-    def save_key(self, name: str, key: str, dialog: ProvidersDialog | None = None) -> None:
-        """Store an API key in the secret store and re-check which providers are enabled."""
-        self.runtime.secrets.set(name, key)
-        # Providers found on this PC stay; configured ones are re-checked for their keys.
-        detected = [
-            s for s in self.runtime.providers.statuses if s.config not in self.settings.providers
-        ]
-        fresh = ProviderPool.from_config(self.settings.providers, self.runtime.secrets)
-        self.runtime.providers.statuses[:] = fresh.statuses + detected
-        if dialog is not None:
-            dialog.show_providers(self.provider_rows())
-            dialog.message.setText(self.tr("Key saved."))
-
-    def test_provider(self, name: str, dialog: ProvidersDialog | None = None) -> None:
-        probe = self.runtime.providers.probe(name)
-
-        def done(result: object) -> None:
-            if dialog is None:
-                return
-            if isinstance(result, BaseException):
-                dialog.message.setText(
-                    self.tr("%1 did not answer: %2").replace("%1", name).replace("%2", str(result))
-                )
-            else:
-                dialog.message.setText(
-                    self.tr("%1 answered: %2").replace("%1", name).replace("%2", str(result)[:80])
-                )
-
-        self.bridge.call(probe, done)
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -503,14 +315,15 @@ class TrayApp(QObject):
         old_chat.deleteLater()
         if was_open:
             self.open_chat()
-        for name in ("pairing_dialog", "devices_dialog", "providers_dialog"):
-            window = getattr(self, name, None)
-            if window is not None:
-                window.close()
-                window.deleteLater()
-                setattr(self, name, None)
-        if self.available is not None:
-            self.on_update_found(self.available)
+        self.pairing.close()
+        self.providers_ui.close()
+        devices: DevicesDialog | None = getattr(self, "devices_dialog", None)
+        if devices is not None:
+            devices.close()
+            devices.deleteLater()
+            del self.devices_dialog
+        if self.updates_ui.available is not None:
+            self.updates_ui.on_update_found(self.updates_ui.available)
         self._refresh_icon()
 
     def open_in_browser(self) -> bool:
@@ -545,6 +358,8 @@ class TrayApp(QObject):
         )
 
     def _on_chat_event(self, event: object) -> None:
+        if self._closed:
+            return  # a late event from the core after Quit: its window is gone
         if isinstance(event, TextDelta):
             self.chat.show_delta(event.text)
         elif isinstance(event, ToolStarted):
@@ -569,7 +384,7 @@ class TrayApp(QObject):
         try:
             make_private(settings.state_dir)
         except ProfileNotPrivate as err:
-            self._tell(QMessageBox.Icon.Critical, str(err))
+            self.tell(QMessageBox.Icon.Critical, str(err))
             self.actions[f"profile:{self.settings.profile.value}"].setChecked(True)
             return
         new_lock = None
@@ -577,7 +392,7 @@ class TrayApp(QObject):
             try:
                 new_lock = ProfileLock.acquire(settings.state_dir, profile.value)
             except AlreadyRunning:
-                self._tell(
+                self.tell(
                     QMessageBox.Icon.Warning,
                     self.tr("ORA is already running for the %1 profile in another window.").replace(
                         "%1", self._words()[profile.value]
@@ -595,127 +410,61 @@ class TrayApp(QObject):
         self.bridge.watch_approvals(self.runtime.broker)
         if self.link is not None:
             self._start_link()
-        self._start_update_checks()
+        self.updates_ui.start_checks()
         self._refresh_icon()
 
+    # -- what the menu and the tests reach: the controllers' entry points and windows ----------
+
+    @property
+    def closed(self) -> bool:
+        """True after Quit: late results from the core are then dropped."""
+        return self._closed
+
+    def open_pairing(self, role: str) -> None:
+        self.pairing.open(role)
+
+    def open_providers(self) -> ProvidersDialog:
+        return self.providers_ui.open()
+
     def check_updates(self) -> None:
-        """The menu's "Check for updates": ask now, then offer what was found."""
-        if not self.updates.enabled:
-            self._tell(
-                QMessageBox.Icon.Information,
-                self.tr(
-                    "Updates are turned off. Set [updates] url in config.toml to turn them on."
-                ),
-            )
-            return
+        self.updates_ui.check_now()
 
-        def checked(result: object) -> None:
-            if isinstance(result, UpdateRefused):
-                self._tell(
-                    QMessageBox.Icon.Critical,
-                    self.tr("The update was refused: %1").replace("%1", str(result)),
-                )
-            elif isinstance(result, BaseException):
-                self._tell(
-                    QMessageBox.Icon.Warning,
-                    self.tr("Could not check for updates: %1").replace("%1", str(result)),
-                )
-            elif result is None:
-                self._tell(
-                    QMessageBox.Icon.Information,
-                    self.tr("ORA is up to date (%1).").replace("%1", __version__),
-                )
-            else:
-                assert isinstance(result, Available)
-                self.on_update_found(result)
-                self.offer_update()
+    @property
+    def popups(self) -> dict[str, ApprovalDialog]:
+        return self.approvals.popups
 
-        self.bridge.call(asyncio.to_thread(self.updates.check), checked)
+    def refresh_icon(self) -> None:
+        self._refresh_icon()
 
-    def on_update_found(self, available: Available) -> None:
-        if self._closed:
-            return
-        first = self.available is None
-        self.available = available
-        self.actions["updates"].setText(
-            self.tr("Update available: ORA %1").replace("%1", available.version)
-        )
-        if first:
-            self.tray.showMessage(
-                "ORA", self.tr("Update available: ORA %1").replace("%1", available.version)
-            )
-        self.actions["updates"].triggered.disconnect()
-        self.actions["updates"].triggered.connect(self.offer_update)
+    @property
+    def pairing_dialog(self) -> PairingDialog | None:
+        return self.pairing.dialog
 
-    def offer_update(self) -> None:
-        """Ask, then download with visible progress, verify, install beside this version, restart."""
-        available = self.available
-        if available is None:
-            return
-        box = QMessageBox(
-            QMessageBox.Icon.Information,
-            "ORA",
-            self.tr("Update available: ORA %1").replace("%1", available.version),
-        )
-        install = box.addButton(self.tr("Install and restart"), QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(self.tr("Later"), QMessageBox.ButtonRole.RejectRole)
-        box.buttonClicked.connect(
-            lambda button: self._install_update(available) if button is install else None
-        )
-        self.update_box = box
-        box.open()
+    @property
+    def confirm_box(self) -> QMessageBox | None:
+        return self.pairing.confirm_box
 
-    def _install_update(self, available: Available) -> None:
-        progress = QProgressDialog(
-            self.tr("Downloading ORA %1…").replace("%1", available.version), "", 0, 100
-        )
-        progress.setCancelButton(None)  # tufup cannot stop a download half-way
-        progress.setMinimumDuration(0)
-        progress.setValue(0)
-        self.update_dialog = progress
-        self.update_percent = 0
+    @property
+    def providers_dialog(self) -> ProvidersDialog | None:
+        return self.providers_ui.dialog
 
-        def show(done: int, total: int) -> None:
-            self.update_percent = max(self.update_percent, int(100 * done / total) if total else 0)
-            progress.setValue(self.update_percent)
+    @property
+    def update_box(self) -> QMessageBox | None:
+        return self.updates_ui.box
 
-        self.update_progress.connect(show)
+    @property
+    def update_percent(self) -> int:
+        return self.updates_ui.percent
 
-        def downloaded(result: object) -> None:
-            progress.close()
-            self.update_progress.disconnect(show)
-            if isinstance(result, BaseException):
-                text = (
-                    self.tr("The update was refused: %1")
-                    if isinstance(result, UpdateRefused)
-                    else self.tr("Could not download the update: %1")
-                )
-                self._tell(QMessageBox.Icon.Critical, text.replace("%1", str(result)))
-                return
-            try:
-                self.updates.apply_and_restart()
-            except UpdateError as err:
-                self._tell(
-                    QMessageBox.Icon.Critical,
-                    self.tr("The update was refused: %1").replace("%1", str(err)),
-                )
-                return
-            self.quit()
-
-        self.bridge.call(
-            asyncio.to_thread(self.updates.download, self.update_progress.emit), downloaded
-        )
-
-    def _tell(self, icon: QMessageBox.Icon, text: str) -> None:
+    def tell(self, icon: QMessageBox.Icon, text: str) -> None:
         # Not modal: a message must not stop the core's results reaching the UI meanwhile.
         box = QMessageBox(icon, "ORA", text)
         self.message_box = box
         box.open()
 
     def _close_core(self) -> None:
-        self._update_checks.cancel()
-        for popup in list(self.popups.values()):
-            popup.resolved_elsewhere("denied")
+        self.updates_ui.stop_checks()
+        self.approvals.deny_all()
         if self.link is not None:
             self.bridge.submit(self.link.stop()).result(10)
         if self.local is not None:
@@ -738,21 +487,11 @@ class TrayApp(QObject):
         # Windows without a parent must go while the QApplication still exists; left to
         # Python's exit-time collection they are deleted after it, and Qt crashes.
         windows = [self.chat, self.menu, self.tray, *self.popups.values()]
-        for name in (
-            "pairing_dialog",
-            "devices_dialog",
-            "providers_dialog",
-            "confirm_box",
-            "update_box",
-            "update_dialog",
-            "message_box",
-        ):
+        windows += self.pairing.windows() + self.updates_ui.windows()
+        if self.providers_ui.dialog is not None:
+            windows.append(self.providers_ui.dialog)
+        for name in ("devices_dialog", "message_box"):
             if (window := getattr(self, name, None)) is not None:
                 windows.append(window)
         for window in windows:
             window.deleteLater()
-
-
-def _settle(future: asyncio.Future[bool], value: bool) -> None:
-    if not future.done():
-        future.set_result(value)

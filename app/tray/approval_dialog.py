@@ -47,7 +47,11 @@ class ApprovalDialog(QDialog):
             self.tr("this PC") if request.channel in ("tray", "terminal") else request.channel[:8]
         )
         self.origin = QLabel(self.tr("Asked from: %1").replace("%1", origin))
-        self.arguments = QPlainTextEdit(json.dumps(request.arguments, indent=2, ensure_ascii=False))
+        shown = json.dumps(request.arguments, indent=2, ensure_ascii=False)
+        if request.details:
+            # The taint rule's disclosure: where data would go, what, and the turn's private reads.
+            shown += "\n\n" + request.reason
+        self.arguments = QPlainTextEdit(shown)
         self.arguments.setReadOnly(True)
         # The gate's own wording (English, for logs and the model) stays in the tooltip.
         self.reason = QLabel(

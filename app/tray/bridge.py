@@ -11,6 +11,7 @@ the UI never blocks on the network, and the same core runs headless with no brid
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
@@ -22,6 +23,7 @@ from app.policy.approvals import ApprovalBroker, ApprovalError, ApprovalRequest,
 from app.policy.gate import Role
 
 T = TypeVar("T")
+_LOGGER = logging.getLogger(__name__)
 
 
 class CoreBridge(QObject):
@@ -40,13 +42,24 @@ class CoreBridge(QObject):
         self._finished.connect(self._deliver)
 
     def call(
-        self, coro: Coroutine[Any, Any, T], on_done: Callable[[T | BaseException], None]
+        self,
+        coro: Coroutine[Any, Any, T],
+        on_ok: Callable[[T], None],
+        on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Run a coroutine on the core's loop and hand its result (or error) to the UI thread."""
+        """Run a coroutine on the core's loop; its result goes to `on_ok`, its error to
+        `on_error` (logged when there is none), both on the UI thread."""
 
         def finished(future: Future[T]) -> None:
+            if future.cancelled():
+                return
             error = future.exception()
-            self._finished.emit(on_done, error if error is not None else future.result())
+            if error is None:
+                self._finished.emit(on_ok, future.result())
+            elif on_error is not None:
+                self._finished.emit(on_error, error)
+            else:
+                _LOGGER.warning("a core call failed: %s", error, exc_info=error)
 
         self.submit(coro).add_done_callback(finished)
 

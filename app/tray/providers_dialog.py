@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
@@ -41,6 +41,19 @@ class ProvidersDialog(QDialog):
         self.setWindowTitle(self.tr("AI providers"))
         self.resize(520, 360)
         self.list = QListWidget()
+        # Long reasons ("disabled: no key 'openai' in the keyring; add it below") wrap; a
+        # cut sentence would hide what to do.
+        self.list.setWordWrap(True)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.empty = QLabel(
+            self.tr(
+                "No AI provider yet. Add one to config.toml ([[providers]] with base_url, model "
+                "and key_ref), or start a local model server (Ollama, LM Studio), then open this "
+                "window again. ORA still answers explicit commands such as /help meanwhile."
+            )
+        )
+        self.empty.setWordWrap(True)
+        self.empty.hide()
         self.key_ref = QLineEdit()
         self.key = QLineEdit()
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
@@ -54,11 +67,14 @@ class ProvidersDialog(QDialog):
         form.addRow(self.tr("Key name"), self.key_ref)
         form.addRow(self.tr("API key"), self.key)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.empty)
         layout.addWidget(self.list)
         layout.addLayout(form)
         layout.addWidget(self.save)
         layout.addWidget(self.test)
-        layout.addWidget(QLabel(self.tr("Keys are stored in: %1").replace("%1", secrets_backend)))
+        self.backend = QLabel(self.tr("Keys are stored in: %1").replace("%1", secrets_backend))
+        self.backend.setWordWrap(True)
+        layout.addWidget(self.backend)
         layout.addWidget(self.message)
         layout.addWidget(self.usage)
         self.save.clicked.connect(self._save)
@@ -70,6 +86,8 @@ class ProvidersDialog(QDialog):
     def show_providers(self, providers: list[ProviderRow]) -> None:
         selected = self.list.currentRow()
         self.providers = providers
+        self.empty.setVisible(not providers)
+        self.list.setVisible(bool(providers))
         self.list.clear()
         for p in providers:
             state = self.tr("enabled") if p.enabled else self.tr("disabled")

@@ -46,6 +46,11 @@
 <context>
     <name>ChatWindow</name>
     <message>
+        <location filename="../../app/tray/chat_window.py" line="40"/>
+        <source>Thinking…</source>
+        <translation>考えています…</translation>
+    </message>
+    <message>
         <location filename="../../app/tray/chat_window.py" line="26" />
         <source>ORA chat</source>
         <translation>ORA チャット</translation>
@@ -147,6 +152,21 @@
         <location filename="../../app/tray/devices_dialog.py" line="56" />
         <source>Revoke</source>
         <translation>取り消す</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="42" />
+        <source>Notifications</source>
+        <translation>通知</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="80" />
+        <source>on</source>
+        <translation>オン</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="80" />
+        <source>off</source>
+        <translation>オフ</translation>
     </message>
 </context>
 <context>
@@ -253,6 +273,10 @@
         <location filename="../../app/tray/providers_dialog.py" line="1" />
         <source>no calls yet</source>
         <translation>まだ呼び出しはありません</translation>
+    </message>
+    <message>
+        <source>No AI provider yet. Add one to config.toml ([[providers]] with base_url, model and key_ref), or start a local model server (Ollama, LM Studio), then open this window again. ORA still answers explicit commands such as /help meanwhile.</source>
+        <translation>AI プロバイダーはまだありません。config.toml に追加するか（base_url、model、key_ref を持つ [[providers]]）、ローカルのモデルサーバー（Ollama、LM Studio）を起動してから、このウィンドウを開き直してください。それまでも ORA は /help などの明示的なコマンドに答えます。</translation>
     </message>
 </context>
 <context>
@@ -482,6 +506,101 @@ Does its screen show this code?
         <location filename="../../app/tray/launch.py" line="34" />
         <source>ORA — starting…</source>
         <translation>ORA — 起動しています…</translation>
+    </message>
+</context>
+<context>
+    <name>ApprovalsController</name>
+    <message>
+        <source>ORA needs your approval</source>
+        <translation>ORA があなたの承認を求めています</translation>
+    </message>
+    <message>
+        <source>Nothing is waiting for your approval.</source>
+        <translation>承認待ちのものはありません。</translation>
+    </message>
+</context>
+<context>
+    <name>PairingController</name>
+    <message>
+        <location filename="../../app/tray/pairing_controller.py" line="68" />
+        <source>This is your private profile: only your own devices can pair with it. Share ORA with friends from the shared profile.</source>
+        <translation>これはプライベートプロファイルです。ペアリングできるのはあなた自身のデバイスだけです。友だちとは共有プロファイルから共有してください。</translation>
+    </message>
+    <message>
+        <source>Pair a device</source>
+        <translation>デバイスをペアリング</translation>
+    </message>
+    <message>
+        <source>'%1' wants to pair as %2.
+Does its screen show this code?
+
+%3</source>
+        <translation>「%1」が %2 としてペアリングを求めています。
+その画面に次のコードが表示されていますか?
+
+%3</translation>
+    </message>
+    <message>
+        <source>Cannot pair now: the Relay is not reachable.</source>
+        <translation>今はペアリングできません: Relay に接続できません。</translation>
+    </message>
+</context>
+<context>
+    <name>ProvidersController</name>
+    <message>
+        <source>Key saved.</source>
+        <translation>キーを保存しました。</translation>
+    </message>
+    <message>
+        <source>The key was not saved: %1</source>
+        <translation>キーを保存できませんでした: %1</translation>
+    </message>
+    <message>
+        <source>%1 answered: %2</source>
+        <translation>%1 の応答: %2</translation>
+    </message>
+    <message>
+        <source>%1 did not answer: %2</source>
+        <translation>%1 から応答がありません: %2</translation>
+    </message>
+</context>
+<context>
+    <name>UpdateController</name>
+    <message>
+        <source>Updates are turned off. Set [updates] url in config.toml to turn them on.</source>
+        <translation>アップデートは無効です。有効にするには config.toml の [updates] url を設定してください。</translation>
+    </message>
+    <message>
+        <source>ORA is up to date (%1).</source>
+        <translation>ORA は最新です（%1）。</translation>
+    </message>
+    <message>
+        <source>The update was refused: %1</source>
+        <translation>アップデートを拒否しました: %1</translation>
+    </message>
+    <message>
+        <source>Could not check for updates: %1</source>
+        <translation>アップデートを確認できませんでした: %1</translation>
+    </message>
+    <message>
+        <source>Update available: ORA %1</source>
+        <translation>アップデートがあります: ORA %1</translation>
+    </message>
+    <message>
+        <source>Install and restart</source>
+        <translation>インストールして再起動</translation>
+    </message>
+    <message>
+        <source>Later</source>
+        <translation>あとで</translation>
+    </message>
+    <message>
+        <source>Downloading ORA %1…</source>
+        <translation>ORA %1 をダウンロードしています…</translation>
+    </message>
+    <message>
+        <source>Could not download the update: %1</source>
+        <translation>アップデートをダウンロードできませんでした: %1</translation>
     </message>
 </context>
 </TS>

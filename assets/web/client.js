@@ -115,31 +115,41 @@
     return completePairing(invite, C.generateKeyPair());
   }
 
-  // No camera: the code is typed; the Node's key comes from the Relay, so the person compares
-  // the verification code on both screens before the PC accepts.
+  // No camera: the typed code authenticates the PC's key through SPAKE2 (assets/web/ora-pake.js,
+  // protocol/code_pairing.py); only the code's first characters reach the Relay.
   async function pairWithCode(typed) {
-    let pairingId, secret;
+    let code, pairingId;
     if (!plainRelayAllowed(relayOrigin, HOME_CHOSEN)) return false;
-    try { pairingId = C.codePairingId(typed); secret = C.codeSecret(typed); } catch (err) { status(err.message, true); return false; }
-    let info;
+    try { code = C.normalizeCode(typed); pairingId = C.codePairingId(code); } catch (err) { status(t("codeInvalid"), true); return false; }
+    status(t("pairing"));
+    let found;
     try {
-      const resp = await fetch(`${relayOrigin}/v1/pair/${encodeURIComponent(pairingId)}/node`, { credentials: "omit", cache: "no-store" });
-      info = await resp.json();
-      if (!resp.ok) throw new Error(info.message || resp.statusText);
-    } catch (err) { status(t("pairFailed") + err.message, true); return false; }
+      const exchange = new OraPake.CodeExchange(code);
+      const body = await post("/v1/pair/code", { pairing_id: pairingId, pake: C.b64uEncode(exchange.message) });
+      found = exchange.openReply(C.b64uDecode(body.reply), pairingId);
+    } catch (err) {
+      status(codeRefusal(err), true);
+      return false;
+    }
     const keys = C.generateKeyPair();
-    const nodePublicKey = C.b64uDecode(info.node_public_key, 32);
     const sas = $("sas");
     sas.replaceChildren(document.createTextNode(t("compareCode")));
     const strong = document.createElement("strong");
-    strong.textContent = C.verificationCode(nodePublicKey, keys.publicKey);
+    strong.textContent = OraPake.verificationCode(found.sasKey, found.nodePublicKey, keys.publicKey);
     sas.appendChild(strong);
     sas.classList.remove("hidden");
     status("");
-    const invite = { relayUrl: relayOrigin, nodeId: info.node_id, pairingId, secret, nodePublicKey };
+    const invite = { relayUrl: relayOrigin, nodeId: found.nodeId, pairingId, secret: found.secret, nodePublicKey: found.nodePublicKey };
     const ok = await completePairing(invite, keys);
     sas.classList.add("hidden");
     return ok;
+  }
+
+  function codeRefusal(err) {
+    if (err instanceof OraPake.WrongCode) return t("codeWrong");
+    if (err.code === "pairing_locked") return t("codeLocked");
+    if (err.code === "pairing_refused" || err.code === "not_found") return t("codeUnknown");
+    return t("pairFailed") + err.message;
   }
 
   async function completePairing(invite, keys) {
@@ -188,11 +198,18 @@
       state.ttl = body.expires_in * 1000;
       await save(state);
       scheduleRefresh();
+      renewInBand();
       return true;
     } catch (err) {
       if ([E.REVOKED, E.REFRESH_REUSED, E.UNAUTHORIZED].includes(err.code)) relaySaysRevoked(err.message);
       return false;
     }
+  }
+
+  // The open socket is ended by the Relay when the token it opened with expires: hand it the
+  // new one, so a refresh does not cost a reconnect and a new handshake.
+  function renewInBand() {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "renew", token: state.accessToken }));
   }
 
   // How long before expiry a token is renewed: a minute, or a third of a short lifetime.
@@ -212,6 +229,7 @@
     clearTimeout(reconnectTimer);
     state = null;
     await forget();
+    await dropOutbox();
     if (ws) { ws.onclose = null; ws.close(); }
     setOnline(false);
     show("welcome");
@@ -290,6 +308,7 @@
       initiator = null;
       status("");
       setOnline(true);
+      flushOutbox();
       return;
     }
     if (payload[0] === C.RESYNC) { rehandshake(); return; } // the PC holds no session for us
@@ -299,6 +318,7 @@
 
   // -- application messages --------------------------------------------------------------------
   function onApp(msg) {
+    if (["delta", "done", "cancelled"].includes(msg.type)) endThinking(msg.id);
     if (msg.type === "node_info") {
       state.nodeName = msg.node_name; state.role = msg.role; save(state); setOnline(true);
       show($("devices").classList.contains("hidden") ? "chat" : "devices");
@@ -327,6 +347,7 @@
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
+      endAllThinking();
       status(codeText(msg.code, msg.message), true);
     } else if (msg.type === "pairing_changed" && msg.state === "revoked") {
       revokedHere(); // the PC itself said so, inside the end-to-end session
@@ -476,20 +497,27 @@
   }
 
   // -- the Cloud ---------------------------------------------------------------------------------
+  // The Cloud's key is believed only when ORA's release key signed it; the release key is the
+  // one in this bundle (release-key.json, kept by the service worker), never the Relay's word.
   async function cloudKey() {
-    if (state.cloudPublicKey) return state.cloudPublicKey; // pinned on first use
-    const resp = await fetch(relayOrigin + "/v1/cloud/key", { credentials: "omit", cache: "no-store" });
+    const [resp, keyResp] = await Promise.all([
+      fetch(relayOrigin + "/v1/cloud/key", { credentials: "omit", cache: "no-store" }),
+      fetch("release-key.json", { credentials: "omit" }),
+    ]);
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) throw new Error(body.message || resp.statusText);
-    state.cloudPublicKey = C.b64uDecode(body.public_key, 32);
-    await save(state);
-    return state.cloudPublicKey;
+    if (!keyResp.ok) throw new C.CloudKeyError("this page has no release key");
+    return C.verifyCloudKey(body.statement, C.releaseKeyFrom(await keyResp.text()), Date.now() / 1000);
   }
 
   async function openCloud() {
     if (cloudSession || cloudInitiator || !ws || ws.readyState !== WebSocket.OPEN) return;
     let key;
-    try { key = await cloudKey(); } catch (err) { status(err.message, true); return; }
+    try { key = await cloudKey(); } catch (err) {
+      cloudQueue.length = 0; // nothing waits to be sent under a key we refused
+      status(err instanceof C.CloudKeyError ? t("cloudKeyRefused") : err.message, true);
+      return;
+    }
     cloudInitiator = new C.Initiator(state.deviceSecretKey, key);
     // The Cloud never paired with this device, so HS1 carries the device's static key.
     ws.send(C.packFrame(CLOUD_PEER_ID, concatBytes(cloudInitiator.start(), C.publicKeyOf(state.deviceSecretKey))));
@@ -520,18 +548,14 @@
       reply.after(line);
       pendingReplies.delete(msg.id);
     } else if (msg.type === "delta" || msg.type === "done") {
+      endThinking(msg.id);
       replyBubble(msg.id).classList.add("cloud");
       if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
+      endAllThinking();
       status(codeText(msg.code, msg.message), true);
     }
-  }
-
-  // A refusal in the user's language when the client knows its code, else the sender's words.
-  function codeText(code, fallback) {
-    const key = "err_" + code;
-    return code && t(key) !== key ? t(key) : fallback;
   }
 
   function sendCloud(obj) {
@@ -550,10 +574,11 @@
     if (next === "cloud") { status(t("cloudOn")); openCloud(); } else status("");
   }
 
-  // Ask before anything goes to the Cloud; `text` is a message waiting for the answer (PC offline).
-  function askCloud(text) {
-    pendingAsk = { text };
-    $("cloud-offer").classList.toggle("hidden", text === null);
+  // Ask before anything goes to the Cloud; `item` is a kept message waiting for the answer
+  // (PC offline): declined, it stays kept for the PC.
+  function askCloud(item) {
+    pendingAsk = { item };
+    $("cloud-offer").classList.toggle("hidden", item === null);
     $("cloud-ask").classList.remove("hidden");
   }
 
@@ -561,21 +586,111 @@
     const ask = pendingAsk;
     pendingAsk = null;
     $("cloud-ask").classList.add("hidden");
-    if (!ask) return;
-    if (!yes) { if (ask.text) $("input").value = ask.text; return; } // nothing sent; text kept
+    if (!ask || !yes) return; // nothing sent; a kept message stays kept
     setTarget("cloud");
-    if (ask.text) sendText(ask.text);
+    if (ask.item) { takeFromOutbox(ask.item.id); dispatch(ask.item.id, ask.item.text); }
+  }
+
+  function newId() {
+    return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
   }
 
   function sendText(text) {
-    const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    const id = newId();
     const el = bubble("me", text);
+    dispatch(id, text, el);
+  }
+
+  // Send a message whose bubble is already shown; "thinking…" until the first word. With its
+  // bubble (`el`), the bubble shows "sending" until acknowledged, else "not delivered".
+  function dispatch(id, text, el) {
     const msg = { type: "chat", id, text };
-    if (target === "cloud") { trackDelivery(id, el, "cloud", cloudSession ? cloudSession.sendCounter : null); sendCloud(msg); }
-    else {
-      trackDelivery(id, el, "pc", session ? session.sendCounter : null);
+    startThinking(id);
+    if (target === "cloud") {
+      if (el) trackDelivery(id, el, "cloud", cloudSession ? cloudSession.sendCounter : null);
+      sendCloud(msg);
+    } else {
+      if (el) trackDelivery(id, el, "pc", session ? session.sendCounter : null);
       if (send(msg)) addStop(id, () => send({ type: "cancel", id })); else markUndelivered(id);
     }
+  }
+
+  // -- "thinking…" until the first word; messages kept while the PC is offline ----------------------
+  // A reply bubble starts as a "thinking…" label the moment a message is sent; the first delta
+  // (or the end of the turn) replaces it. Tool lines and plans go above it, so it stays last.
+  const thinking = new Set();
+
+  function startThinking(id) {
+    const el = replyBubble(id);
+    el.classList.add("thinking");
+    const label = document.createElement("span");
+    label.className = "thinking-label";
+    label.dataset.i18n = "thinking"; // retranslated by the language switch
+    label.textContent = t("thinking");
+    el.replaceChildren(label);
+    thinking.add(id);
+  }
+
+  function endThinking(id) {
+    if (!thinking.delete(id)) return;
+    const el = pendingReplies.get(id);
+    if (el) { el.classList.remove("thinking"); el.replaceChildren(); }
+  }
+
+  function endAllThinking() {
+    for (const id of [...thinking]) { endThinking(id); const el = pendingReplies.get(id); if (el && !el.textContent) el.remove(); }
+  }
+
+  // The outbox lives in IndexedDB next to the device's state, so a reload keeps it.
+  const OUTBOX = "outbox";
+  let outbox = []; // [{id, text, at}]
+  const unsentBubbles = new Map();
+  const saveOutbox = () => idb("readwrite", (s) => s.put(outbox, OUTBOX)).catch(() => {});
+  const dropOutbox = () => { outbox = []; unsentBubbles.clear(); return idb("readwrite", (s) => s.delete(OUTBOX)).catch(() => {}); };
+
+  function showUnsent(item) {
+    const el = bubble("me unsent", item.text);
+    const note = document.createElement("span");
+    note.className = "unsent-note";
+    note.dataset.i18n = "notSent";
+    note.textContent = t("notSent");
+    el.appendChild(note);
+    unsentBubbles.set(item.id, el);
+  }
+
+  function keepUnsent(text) {
+    const item = { id: newId(), text, at: Date.now() };
+    outbox.push(item);
+    saveOutbox();
+    showUnsent(item);
+    return item;
+  }
+
+  function takeFromOutbox(id) {
+    outbox = outbox.filter((m) => m.id !== id);
+    saveOutbox();
+    const el = unsentBubbles.get(id);
+    if (el) { el.classList.remove("unsent"); el.querySelector(".unsent-note")?.remove(); }
+    unsentBubbles.delete(id);
+  }
+
+  async function restoreOutbox() {
+    const kept = await idb("readonly", (s) => s.get(OUTBOX)).catch(() => null);
+    outbox = Array.isArray(kept) ? kept : [];
+    outbox.forEach(showUnsent);
+  }
+
+  // The PC is back (its handshake just finished): send what was kept, oldest first, to the PC.
+  function flushOutbox() {
+    if (!session || !outbox.length) return;
+    for (const item of [...outbox]) {
+      takeFromOutbox(item.id);
+      const msg = { type: "chat", id: item.id, text: item.text };
+      startThinking(item.id);
+      send(msg);
+      addStop(item.id, () => send({ type: "cancel", id: item.id }));
+    }
+    status(t("sentNow"));
   }
 
   // -- plan progress and Stop (one box and one button per chat message id) ---------------------
@@ -666,7 +781,16 @@
         b.onclick = () => send({ type: "approval_answer", approval_id: a.approval_id, approve, digest: a.digest });
         row.appendChild(b);
       }
-      card.append(h, meta, args, row);
+      card.append(h, meta, args);
+      // The taint rule's disclosure (where data would go, what, and the private reads of the
+      // turn) is in the reason on lines after the first: show it whole, never hidden.
+      if ((a.reason || "").includes("\n")) {
+        const leaves = document.createElement("pre");
+        leaves.className = "disclosure";
+        leaves.textContent = a.reason;
+        card.append(leaves);
+      }
+      card.append(row);
       if (a.approval_id === focusApproval) { card.classList.add("focus"); box.prepend(card); card.scrollIntoView({ block: "start" }); }
       else box.appendChild(card);
     }
@@ -694,6 +818,73 @@
       }
       box.appendChild(row);
     }
+    box.appendChild(pushRow());
+  }
+
+  // -- notifications (Web Push; relay_server/push_events.py) ------------------------------------
+  // Per device on/off, owners only: on subscribes this browser with the Relay's VAPID key and
+  // has the Relay keep the subscription; off forgets it on the Relay and in the browser.
+  let pushEnabled = false;
+
+  function pushRow() {
+    const row = document.createElement("div");
+    row.className = "device push-setting";
+    const name = document.createElement("div");
+    name.className = "name";
+    name.textContent = t("pushSetting");
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    meta.id = "push-state";
+    meta.textContent = pushEnabled ? t("pushIsOn") : t("pushIsOff");
+    name.appendChild(meta);
+    const b = document.createElement("button");
+    b.type = "button"; b.id = "push-toggle";
+    b.textContent = pushEnabled ? t("pushTurnOff") : t("pushTurnOn");
+    b.onclick = () => setPush(!pushEnabled);
+    row.append(name, b);
+    return row;
+  }
+
+  function pushError(key) { const err = new Error(t(key)); err.key = key; return err; }
+
+  async function pushRegistration() {
+    const sw = navigator.serviceWorker;
+    const reg = sw && typeof PushManager !== "undefined" ? await sw.getRegistration() : null;
+    if (!reg || !reg.pushManager) throw pushError("pushUnsupported");
+    return reg;
+  }
+
+  async function setPush(on) {
+    try {
+      if (on) {
+        const reg = await pushRegistration();
+        if ((await Notification.requestPermission()) !== "granted") throw pushError("pushDenied");
+        const resp = await fetch(relayOrigin + "/v1/push/key", { credentials: "omit", cache: "no-store" });
+        const key = (await resp.json()).application_server_key;
+        const sub = (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: C.b64uDecode(key) })).toJSON();
+        pushEnabled = (await post("/v1/push/subscribe", { token: state.accessToken, endpoint: sub.endpoint, keys: sub.keys })).enabled;
+      } else {
+        pushEnabled = (await post("/v1/push/unsubscribe", { token: state.accessToken })).enabled;
+        const reg = navigator.serviceWorker && await navigator.serviceWorker.getRegistration();
+        const sub = reg && reg.pushManager && await reg.pushManager.getSubscription();
+        if (sub) await sub.unsubscribe();
+      }
+      status("");
+    } catch (err) {
+      status(err.key ? err.message : t("pushFailed") + codeText(err.code, err.message), true);
+    }
+    refreshPushRow();
+  }
+
+  function refreshPushRow() {
+    const old = document.querySelector("#devices .push-setting");
+    if (old) old.replaceWith(pushRow());
+  }
+
+  async function loadPushState() {
+    if (!state || state.role !== "owner") return;
+    try { pushEnabled = (await post("/v1/push/status", { token: state.accessToken })).enabled; } catch (err) { /* shown as off */ }
+    refreshPushRow();
   }
 
   // -- on the PC itself: the local server, no Relay, no pairing ----------------------------------
@@ -731,13 +922,18 @@
       method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
       headers, body: JSON.stringify({ id }),
     }).catch(() => {}));
+    startThinking(id);
     try {
       resp = await fetch("/api/chat", {
         method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
         headers, body: JSON.stringify({ text, id }),
       });
-    } catch (err) { removeStop(id); setLocalOnline(false); status(t("localDown"), true); return; }
-    if (!resp.ok) removeStop(id);
+    } catch (err) {
+      removeStop(id); endThinking(id); setLocalOnline(false); status(t("localDown"), true);
+      $("input").value = $("input").value || text; // not sent: the words are not lost
+      return;
+    }
+    if (!resp.ok) { removeStop(id); endThinking(id); }
     if (resp.status === 401) {
       sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
       status(t("localToken"), true); return;
@@ -829,13 +1025,13 @@
   // -- start -------------------------------------------------------------------------------------
   async function start() {
     I.apply();
-    $("lang").onclick = () => { I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); };
+    $("lang").onclick = () => { I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); refreshPushRow(); };
     $("code-form").onsubmit = async (ev) => {
       ev.preventDefault();
       if (await pairWithCode($("code").value)) { show("chat"); setOnline(false); connect(); }
     };
     $("tab-chat").onclick = () => show("chat");
-    $("tab-devices").onclick = () => { show("devices"); send({ type: "list_devices" }); };
+    $("tab-devices").onclick = () => { show("devices"); send({ type: "list_devices" }); loadPushState(); };
     $("target").onclick = () => (target === "cloud" ? setTarget("pc") : askCloud(null));
     $("cloud-yes").onclick = () => answerCloud(true);
     $("cloud-no").onclick = () => answerCloud(false);
@@ -844,10 +1040,12 @@
       const text = $("input").value.trim();
       if (!text) return;
       if (target === "pc" && !session) {
-        // The PC is offline: offer the Cloud (owners only), never switch silently.
-        if (state && state.role === "owner" && ws && ws.readyState === WebSocket.OPEN) askCloud(text);
-        else status(t("pcOffline"), true);
+        // The PC is offline: the message is kept (shown as not sent, sent when the PC is back);
+        // owners are also offered the Cloud, never switched silently.
+        const item = keepUnsent(text);
         $("input").value = "";
+        if (state && state.role === "owner" && ws && ws.readyState === WebSocket.OPEN) askCloud(item);
+        else status(t("keptOffline"), true);
         return;
       }
       sendText(text);
@@ -871,6 +1069,7 @@
     if (!state) { show("welcome"); setOnline(false); return; }
     show("chat");
     setOnline(false);
+    await restoreOutbox();
     connect();
   }
 

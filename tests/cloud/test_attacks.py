@@ -116,7 +116,7 @@ async def test_a_guest_device_cannot_spend_the_owners_money(
 ) -> None:
     relay = relay_factory(**cloud_relay_env)
     worker = worker_factory(relay)
-    owner = await owner_factory(relay)
+    owner = await owner_factory(relay, profile="shared")  # guests pair only with shared
     guest = await owner.device(role="guest", name="friend")
     with pytest.raises(TimeoutError):
         await guest.cloud_handshake(timeout=2)

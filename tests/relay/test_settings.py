@@ -25,8 +25,12 @@ def test_every_variable_sets_its_field() -> None:
             "ORA_RELAY_CLOUD_BUDGET_USD": "2.5",
             "ORA_RELAY_NEW_ACCOUNT_STATUS": "past_due",
             "ORA_RELAY_REDIS_PREFIX": "",  # empty: unset, the default stays
+            "ORA_RELAY_PUSH_SERVICES": "https://push.example, https://*.push.example",
+            "ORA_RELAY_VAPID_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----",
         }
     )
+    assert settings.push_services == ("https://push.example", "https://*.push.example")
+    assert "PRIVATE KEY" not in repr(settings), "a secret would reach a log with the settings"
     assert settings.public_origins == ("https://a.example", "https://b.example")
     assert settings.access_ttl_s == 60 and settings.cloud_budget_usd == 2.5
     assert settings.cloud_token_hash == "ab" * 32

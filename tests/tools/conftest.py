@@ -84,12 +84,13 @@ async def pages() -> AsyncIterator[str]:
 
 
 def tool_settings(root: Path, **extra: Any) -> dict[str, Any]:
-    """Tool config for a test: files in `root`, loopback fetches allowed, browser kept local."""
+    """Tool config for a test: files in `root`, loopback fetches and pages allowed (the test
+    servers are on loopback), browser kept local."""
     return {
         "tools": {
             "files": {"roots": [str(root)]},
             "web_fetch": {"allow_private": True},
-            "browser": {"local_only": True},
+            "browser": {"local_only": True, "allow_private": True},
             **extra,
         }
     }

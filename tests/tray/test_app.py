@@ -71,6 +71,8 @@ def test_adding_a_provider_key_enables_it(
     dialog.list.setCurrentRow(0)
     qtbot.keyClicks(dialog.key, "sk-test-123")
     qtbot.mouseClick(dialog.save, Qt.MouseButton.LeftButton)
+    # Saved off the UI thread (the keyring can be slow); the dialog says so when done.
+    qtbot.waitUntil(lambda: dialog.message.text() == "Key saved.", timeout=10000)
     assert tray.runtime.secrets.get("cloudy") == "sk-test-123" and dialog.key.text() == ""
     assert "enabled" in dialog.list.item(0).text()
     qtbot.mouseClick(dialog.test, Qt.MouseButton.LeftButton)
@@ -160,11 +162,14 @@ def _paired_roles(tray: TrayApp) -> dict[str, str]:
     return {row.name: row.role for row in tray.device_rows()}
 
 
-@pytest.mark.parametrize(("action", "role"), [("pair", "owner"), ("share", "guest")])
+@pytest.mark.parametrize(
+    ("action", "role", "profile"),
+    [("pair", "owner", "private"), ("pair", "owner", "shared"), ("share", "guest", "shared")],
+)
 def test_pairing_from_the_menu(
-    qtbot: Any, tray_factory: Any, relay: RelayProcess, action: str, role: str
+    qtbot: Any, tray_factory: Any, relay: RelayProcess, action: str, role: str, profile: str
 ) -> None:
-    tray = tray_factory(relay_url=relay.url, start_link=True)
+    tray = tray_factory(relay_url=relay.url, start_link=True, profile=profile)
     qtbot.waitUntil(lambda: tray.status == "connected", timeout=10000)
     tray.actions[action].trigger()
     qtbot.waitUntil(
@@ -174,6 +179,18 @@ def test_pairing_from_the_menu(
     tray.bridge.submit(phone.pair(tray.pairing_dialog.url)).result(10)
     qtbot.waitUntil(lambda: _paired_roles(tray).get("Mei's phone") == role, timeout=5000)
     tray.bridge.submit(phone.close()).result(5)
+
+
+def test_sharing_the_private_profile_is_refused_with_a_message(
+    qtbot: Any, tray_factory: Any, relay: RelayProcess
+) -> None:
+    tray = tray_factory(relay_url=relay.url, start_link=True)
+    qtbot.waitUntil(lambda: tray.status == "connected", timeout=10000)
+    tray.actions["share"].trigger()
+    qtbot.waitUntil(lambda: getattr(tray, "message_box", None) is not None, timeout=5000)
+    assert "private profile" in tray.message_box.text() and tray.message_box.isVisible()
+    assert tray.pairing_dialog is None
+    tray.message_box.close()
 
 
 @pytest.mark.parametrize("same_code", [True, False])
