@@ -259,6 +259,32 @@ class PairDecision(Message):
 
 @message
 @dataclass(frozen=True, kw_only=True)
+class PairPake(Message):
+    """Relay -> Node: a device's SPAKE2 message for a typed-code pairing (protocol.code_pairing)."""
+
+    TYPE: ClassVar[str] = "pair_pake"
+    pairing_id: str
+    request_id: str
+    pake: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class PairPakeReply(Message):
+    """Node -> Relay: the Node's reply for the device (opaque), or why there is none.
+
+    `locked` tells the Relay the Node has closed the pairing after too many attempts."""
+
+    TYPE: ClassVar[str] = "pair_pake_reply"
+    pairing_id: str
+    request_id: str
+    reply: str = ""
+    locked: bool = False
+    reason: str = ""
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
 class RevokeDevice(Message):
     """Node -> Relay: revoke a device's tokens and close its connection."""
 

@@ -14,10 +14,7 @@ import contextlib
 import json
 import logging
 import random
-import secrets
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +33,7 @@ from app.core.runtime import Runtime
 from app.errors import PairingRefused
 from app.link.devices import DeviceRegistry, PairedDevice
 from app.link.identity import NodeIdentity
+from app.link.pairing_desk import PAIRING_TTL_S, ConfirmPairing, PairingDesk
 from app.link.push_notice import approval_notice
 from app.policy.approvals import ApprovalError, ApprovalRequest, Resolution
 from app.policy.gate import PRIVATE_IS_OWNER_ONLY, Role, pairing_refusal
@@ -43,27 +41,13 @@ from app.version import __version__
 from protocol import app_messages as am
 from protocol import e2ee, pairing
 from protocol import messages as m
-from protocol.encoding import b64u_decode, b64u_encode
-from protocol.errors import CryptoError, DecodeError, PairingError
+from protocol.encoding import b64u_encode
+from protocol.errors import CryptoError, DecodeError
 from protocol.version import PROTOCOL_VERSION
 
 _LOGGER = logging.getLogger(__name__)
 OFFLINE, CONNECTING, CONNECTED = "offline", "connecting", "connected"
-PAIRING_TTL_S = 300
 MAX_BACKOFF_S = 30.0
-
-
-@dataclass
-class _OpenPairing:
-    secret: bytes
-    role: str
-    expires_at: float
-    typed: bool = False  # a typed code: the device learnt our key from the Relay, so confirm
-
-
-# Asked with (verification code, device name, role); True when the owner saw the same code.
-ConfirmPairing = Callable[[str, str, str], Awaitable[bool]]
-CONFIRM_TIMEOUT_S = 50.0  # inside the Relay's 60 s wait for our decision
 
 
 @dataclass
@@ -79,7 +63,7 @@ class RelayLink:
     last_error: str = ""
     _ws: aiohttp.ClientWebSocketResponse | None = None
     _sessions: dict[str, e2ee.Session] = field(default_factory=dict)
-    _pairings: dict[str, _OpenPairing] = field(default_factory=dict)
+    pairing_desk: PairingDesk = field(init=False)
     _listeners: list[Callable[[str], None]] = field(default_factory=list)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _runner: asyncio.Task[None] | None = None
@@ -90,6 +74,12 @@ class RelayLink:
     def __post_init__(self) -> None:
         self.identity = NodeIdentity.load(self.runtime.secrets)
         self.registry = DeviceRegistry(self.runtime.db)
+        self.pairing_desk = PairingDesk(
+            self.identity,
+            self.registry,
+            self.runtime.settings.node_name,
+            refuse_role=lambda role: _role_refusal(self.runtime.settings.profile, role),
+        )
         self.runtime.broker.subscribe(self._on_approval_event)
 
     # -- public API -------------------------------------------------------------------------
@@ -129,28 +119,8 @@ class RelayLink:
         self._check_role(role)
         if self._ws is None or self.status != CONNECTED:
             raise ConnectionError("not connected to the Relay; pairing needs it")
-        secret = pairing.new_secret()
-        pairing_id = secrets.token_urlsafe(12)
-        self._pairings[pairing_id] = _OpenPairing(
-            secret=secret, role=role, expires_at=time.time() + ttl_s
-        )
-        await self._ws.send_str(
-            m.encode(
-                m.PairOpen(
-                    pairing_id=pairing_id,
-                    verifier=pairing.relay_verifier(secret),
-                    ttl_s=ttl_s,
-                    role=role,
-                )
-            )
-        )
-        invite = pairing.PairingInvite(
-            relay_url=self.relay_url,
-            node_id=self.identity.node_id,
-            pairing_id=pairing_id,
-            secret=secret,
-            node_public_key=self.identity.public_key,
-        )
+        opened, invite = self.pairing_desk.open_qr(role, ttl_s, self.relay_url)
+        await self._ws.send_str(m.encode(opened))
         return invite, invite.to_url(self.web_url or f"{self.relay_url}/app/")
 
     async def open_code_pairing(self, role: str = "owner", ttl_s: int = PAIRING_TTL_S) -> str:
@@ -158,21 +128,8 @@ class RelayLink:
         self._check_role(role)
         if self._ws is None or self.status != CONNECTED:
             raise ConnectionError("not connected to the Relay; pairing needs it")
-        code = pairing.new_code()
-        pairing_id, secret = pairing.code_pairing_id(code), pairing.code_secret(code)
-        self._pairings[pairing_id] = _OpenPairing(
-            secret=secret, role=role, expires_at=time.time() + ttl_s, typed=True
-        )
-        await self._ws.send_str(
-            m.encode(
-                m.PairOpen(
-                    pairing_id=pairing_id,
-                    verifier=pairing.relay_verifier(secret),
-                    ttl_s=ttl_s,
-                    role=role,
-                )
-            )
-        )
+        opened, code = self.pairing_desk.open_code(role, ttl_s)
+        await self._ws.send_str(m.encode(opened))
         return code
 
     def _check_role(self, role: str) -> None:
@@ -288,6 +245,8 @@ class RelayLink:
         if isinstance(msg, m.PairRequest):
             # A typed-code pairing waits for the owner; the link keeps reading meanwhile.
             self._spawn(self._decide_pairing(msg))
+        elif isinstance(msg, m.PairPake):
+            await self._send_control(self.pairing_desk.answer_pake(msg))
         elif isinstance(msg, m.Presence):
             if not msg.online:
                 self._sessions.pop(msg.peer_id, None)
@@ -297,76 +256,11 @@ class RelayLink:
     # -- pairing ----------------------------------------------------------------------------
 
     async def _decide_pairing(self, msg: m.PairRequest) -> None:
-        def refuse(reason: str) -> m.PairDecision:
-            _LOGGER.warning("pairing refused: %s", reason)
-            return m.PairDecision(
-                pairing_id=msg.pairing_id, request_id=msg.request_id, accepted=False, reason=reason
-            )
+        await self._send_control(await self.pairing_desk.decide(msg, self.confirm_pairing))
 
-        decision: m.PairDecision
-        open_pairing = self._pairings.get(msg.pairing_id)
-        try:
-            request = pairing.open_request(
-                node_private_key=self.identity.private_key, sealed=b64u_decode(msg.sealed)
-            )
-        except (PairingError, DecodeError):
-            decision = refuse("the request was not sealed to this PC's key")
-        else:
-            if open_pairing is None or request.pairing_id != msg.pairing_id:
-                decision = refuse("this PC has no such pairing open")
-            elif open_pairing.expires_at <= time.time():
-                decision = refuse("this pairing code has expired")
-            elif not pairing.secret_matches(request, open_pairing.secret):
-                decision = refuse("wrong pairing secret")
-            elif why := _role_refusal(self.runtime.settings.profile, open_pairing.role):
-                self._pairings.pop(msg.pairing_id, None)
-                decision = refuse(why)
-            elif open_pairing.typed and not await self._confirmed(request, open_pairing):
-                self._pairings.pop(msg.pairing_id, None)
-                decision = refuse("the owner did not confirm the verification code on the PC")
-            else:
-                self._pairings.pop(msg.pairing_id, None)  # single use, whatever happens next
-                device_id = str(uuid.uuid4())
-                self.registry.add(
-                    device_id=device_id,
-                    name=request.device_name or "device",
-                    role=open_pairing.role,
-                    public_key=request.device_public_key,
-                )
-                answer = pairing.seal_answer(
-                    node_private_key=self.identity.private_key,
-                    device_public_key=request.device_public_key,
-                    answer={
-                        "pairing_id": msg.pairing_id,
-                        "device_id": device_id,
-                        "node_id": self.identity.node_id,
-                        "node_name": self.runtime.settings.node_name,
-                        "role": open_pairing.role,
-                    },
-                )
-                decision = m.PairDecision(
-                    pairing_id=msg.pairing_id,
-                    request_id=msg.request_id,
-                    accepted=True,
-                    device_id=device_id,
-                    role=open_pairing.role,
-                    answer=b64u_encode(answer),
-                )
-                _LOGGER.info("paired device %s (%s)", device_id, open_pairing.role)
-        if self._ws is not None:
-            await self._ws.send_str(m.encode(decision))
-
-    async def _confirmed(self, request: pairing.PairingRequest, open_pairing: _OpenPairing) -> bool:
-        """Show the verification code on the PC and wait for the owner to compare it."""
-        del self._pairings[request.pairing_id]  # single use: a second request cannot wait here too
-        if self.confirm_pairing is None:
-            return False
-        code = pairing.verification_code(self.identity.public_key, request.device_public_key)
-        try:
-            async with asyncio.timeout(CONFIRM_TIMEOUT_S):
-                return await self.confirm_pairing(code, request.device_name, open_pairing.role)
-        except TimeoutError:
-            return False
+    async def _send_control(self, msg: m.Message) -> None:
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_str(m.encode(msg))
 
     # -- device sessions --------------------------------------------------------------------
 

@@ -46,6 +46,11 @@
 <context>
     <name>ChatWindow</name>
     <message>
+        <location filename="../../app/tray/chat_window.py" line="40"/>
+        <source>Thinking…</source>
+        <translation>考えています…</translation>
+    </message>
+    <message>
         <location filename="../../app/tray/chat_window.py" line="26" />
         <source>ORA chat</source>
         <translation>ORA チャット</translation>

@@ -114,31 +114,41 @@
     return completePairing(invite, C.generateKeyPair());
   }
 
-  // No camera: the code is typed; the Node's key comes from the Relay, so the person compares
-  // the verification code on both screens before the PC accepts.
+  // No camera: the typed code authenticates the PC's key through SPAKE2 (assets/web/ora-pake.js,
+  // protocol/code_pairing.py); only the code's first characters reach the Relay.
   async function pairWithCode(typed) {
-    let pairingId, secret;
+    let code, pairingId;
     if (!plainRelayAllowed(relayOrigin, HOME_CHOSEN)) return false;
-    try { pairingId = C.codePairingId(typed); secret = C.codeSecret(typed); } catch (err) { status(err.message, true); return false; }
-    let info;
+    try { code = C.normalizeCode(typed); pairingId = C.codePairingId(code); } catch (err) { status(t("codeInvalid"), true); return false; }
+    status(t("pairing"));
+    let found;
     try {
-      const resp = await fetch(`${relayOrigin}/v1/pair/${encodeURIComponent(pairingId)}/node`, { credentials: "omit", cache: "no-store" });
-      info = await resp.json();
-      if (!resp.ok) throw new Error(info.message || resp.statusText);
-    } catch (err) { status(t("pairFailed") + err.message, true); return false; }
+      const exchange = new OraPake.CodeExchange(code);
+      const body = await post("/v1/pair/code", { pairing_id: pairingId, pake: C.b64uEncode(exchange.message) });
+      found = exchange.openReply(C.b64uDecode(body.reply), pairingId);
+    } catch (err) {
+      status(codeRefusal(err), true);
+      return false;
+    }
     const keys = C.generateKeyPair();
-    const nodePublicKey = C.b64uDecode(info.node_public_key, 32);
     const sas = $("sas");
     sas.replaceChildren(document.createTextNode(t("compareCode")));
     const strong = document.createElement("strong");
-    strong.textContent = C.verificationCode(nodePublicKey, keys.publicKey);
+    strong.textContent = OraPake.verificationCode(found.sasKey, found.nodePublicKey, keys.publicKey);
     sas.appendChild(strong);
     sas.classList.remove("hidden");
     status("");
-    const invite = { relayUrl: relayOrigin, nodeId: info.node_id, pairingId, secret, nodePublicKey };
+    const invite = { relayUrl: relayOrigin, nodeId: found.nodeId, pairingId, secret: found.secret, nodePublicKey: found.nodePublicKey };
     const ok = await completePairing(invite, keys);
     sas.classList.add("hidden");
     return ok;
+  }
+
+  function codeRefusal(err) {
+    if (err instanceof OraPake.WrongCode) return t("codeWrong");
+    if (err.code === "pairing_locked") return t("codeLocked");
+    if (err.code === "pairing_refused" || err.code === "not_found") return t("codeUnknown");
+    return t("pairFailed") + err.message;
   }
 
   async function completePairing(invite, keys) {
@@ -218,6 +228,7 @@
     clearTimeout(reconnectTimer);
     state = null;
     await forget();
+    await dropOutbox();
     if (ws) { ws.onclose = null; ws.close(); }
     setOnline(false);
     show("welcome");
@@ -293,6 +304,7 @@
       initiator = null;
       status("");
       setOnline(true);
+      flushOutbox();
       return;
     }
     if (!session) return;
@@ -303,6 +315,7 @@
 
   // -- application messages --------------------------------------------------------------------
   function onApp(msg) {
+    if (["delta", "done", "cancelled"].includes(msg.type)) endThinking(msg.id);
     if (msg.type === "node_info") {
       state.nodeName = msg.node_name; state.role = msg.role; save(state); setOnline(true);
       show($("devices").classList.contains("hidden") ? "chat" : "devices");
@@ -331,6 +344,7 @@
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
+      endAllThinking();
       status(codeText(msg.code, msg.message), true);
     }
   }
@@ -342,20 +356,27 @@
   }
 
   // -- the Cloud ---------------------------------------------------------------------------------
+  // The Cloud's key is believed only when ORA's release key signed it; the release key is the
+  // one in this bundle (release-key.json, kept by the service worker), never the Relay's word.
   async function cloudKey() {
-    if (state.cloudPublicKey) return state.cloudPublicKey; // pinned on first use
-    const resp = await fetch(relayOrigin + "/v1/cloud/key", { credentials: "omit", cache: "no-store" });
+    const [resp, keyResp] = await Promise.all([
+      fetch(relayOrigin + "/v1/cloud/key", { credentials: "omit", cache: "no-store" }),
+      fetch("release-key.json", { credentials: "omit" }),
+    ]);
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) throw new Error(body.message || resp.statusText);
-    state.cloudPublicKey = C.b64uDecode(body.public_key, 32);
-    await save(state);
-    return state.cloudPublicKey;
+    if (!keyResp.ok) throw new C.CloudKeyError("this page has no release key");
+    return C.verifyCloudKey(body.statement, C.releaseKeyFrom(await keyResp.text()), Date.now() / 1000);
   }
 
   async function openCloud() {
     if (cloudSession || cloudInitiator || !ws || ws.readyState !== WebSocket.OPEN) return;
     let key;
-    try { key = await cloudKey(); } catch (err) { status(err.message, true); return; }
+    try { key = await cloudKey(); } catch (err) {
+      cloudQueue.length = 0; // nothing waits to be sent under a key we refused
+      status(err instanceof C.CloudKeyError ? t("cloudKeyRefused") : err.message, true);
+      return;
+    }
     cloudInitiator = new C.Initiator(state.deviceSecretKey, key);
     // The Cloud never paired with this device, so HS1 carries the device's static key.
     ws.send(C.packFrame(CLOUD_PEER_ID, concatBytes(cloudInitiator.start(), C.publicKeyOf(state.deviceSecretKey))));
@@ -385,18 +406,14 @@
       reply.after(line);
       pendingReplies.delete(msg.id);
     } else if (msg.type === "delta" || msg.type === "done") {
+      endThinking(msg.id);
       replyBubble(msg.id).classList.add("cloud");
       if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
+      endAllThinking();
       status(codeText(msg.code, msg.message), true);
     }
-  }
-
-  // A refusal in the user's language when the client knows its code, else the sender's words.
-  function codeText(code, fallback) {
-    const key = "err_" + code;
-    return code && t(key) !== key ? t(key) : fallback;
   }
 
   function sendCloud(obj) {
@@ -414,10 +431,11 @@
     if (next === "cloud") { status(t("cloudOn")); openCloud(); } else status("");
   }
 
-  // Ask before anything goes to the Cloud; `text` is a message waiting for the answer (PC offline).
-  function askCloud(text) {
-    pendingAsk = { text };
-    $("cloud-offer").classList.toggle("hidden", text === null);
+  // Ask before anything goes to the Cloud; `item` is a kept message waiting for the answer
+  // (PC offline): declined, it stays kept for the PC.
+  function askCloud(item) {
+    pendingAsk = { item };
+    $("cloud-offer").classList.toggle("hidden", item === null);
     $("cloud-ask").classList.remove("hidden");
   }
 
@@ -425,17 +443,104 @@
     const ask = pendingAsk;
     pendingAsk = null;
     $("cloud-ask").classList.add("hidden");
-    if (!ask) return;
-    if (!yes) { if (ask.text) $("input").value = ask.text; return; } // nothing sent; text kept
+    if (!ask || !yes) return; // nothing sent; a kept message stays kept
     setTarget("cloud");
-    if (ask.text) sendText(ask.text);
+    if (ask.item) { takeFromOutbox(ask.item.id); dispatch(ask.item.id, ask.item.text); }
+  }
+
+  function newId() {
+    return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
   }
 
   function sendText(text) {
-    const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    const id = newId();
     bubble("me", text);
+    dispatch(id, text);
+  }
+
+  // Send a message whose bubble is already shown; "thinking…" until the first word.
+  function dispatch(id, text) {
     const msg = { type: "chat", id, text };
+    startThinking(id);
     if (target === "cloud") sendCloud(msg); else { send(msg); addStop(id, () => send({ type: "cancel", id })); }
+  }
+
+  // -- "thinking…" until the first word; messages kept while the PC is offline ----------------------
+  // A reply bubble starts as a "thinking…" label the moment a message is sent; the first delta
+  // (or the end of the turn) replaces it. Tool lines and plans go above it, so it stays last.
+  const thinking = new Set();
+
+  function startThinking(id) {
+    const el = replyBubble(id);
+    el.classList.add("thinking");
+    const label = document.createElement("span");
+    label.className = "thinking-label";
+    label.dataset.i18n = "thinking"; // retranslated by the language switch
+    label.textContent = t("thinking");
+    el.replaceChildren(label);
+    thinking.add(id);
+  }
+
+  function endThinking(id) {
+    if (!thinking.delete(id)) return;
+    const el = pendingReplies.get(id);
+    if (el) { el.classList.remove("thinking"); el.replaceChildren(); }
+  }
+
+  function endAllThinking() {
+    for (const id of [...thinking]) { endThinking(id); const el = pendingReplies.get(id); if (el && !el.textContent) el.remove(); }
+  }
+
+  // The outbox lives in IndexedDB next to the device's state, so a reload keeps it.
+  const OUTBOX = "outbox";
+  let outbox = []; // [{id, text, at}]
+  const unsentBubbles = new Map();
+  const saveOutbox = () => idb("readwrite", (s) => s.put(outbox, OUTBOX)).catch(() => {});
+  const dropOutbox = () => { outbox = []; unsentBubbles.clear(); return idb("readwrite", (s) => s.delete(OUTBOX)).catch(() => {}); };
+
+  function showUnsent(item) {
+    const el = bubble("me unsent", item.text);
+    const note = document.createElement("span");
+    note.className = "unsent-note";
+    note.dataset.i18n = "notSent";
+    note.textContent = t("notSent");
+    el.appendChild(note);
+    unsentBubbles.set(item.id, el);
+  }
+
+  function keepUnsent(text) {
+    const item = { id: newId(), text, at: Date.now() };
+    outbox.push(item);
+    saveOutbox();
+    showUnsent(item);
+    return item;
+  }
+
+  function takeFromOutbox(id) {
+    outbox = outbox.filter((m) => m.id !== id);
+    saveOutbox();
+    const el = unsentBubbles.get(id);
+    if (el) { el.classList.remove("unsent"); el.querySelector(".unsent-note")?.remove(); }
+    unsentBubbles.delete(id);
+  }
+
+  async function restoreOutbox() {
+    const kept = await idb("readonly", (s) => s.get(OUTBOX)).catch(() => null);
+    outbox = Array.isArray(kept) ? kept : [];
+    outbox.forEach(showUnsent);
+  }
+
+  // The PC is back (its handshake just finished): send what was kept, oldest first, to the PC.
+  function flushOutbox() {
+    if (!session || !outbox.length) return;
+    for (const item of [...outbox]) {
+      takeFromOutbox(item.id);
+      const msg = { type: "chat", id: item.id, text: item.text };
+      startThinking(item.id);
+      send(msg);
+      addStop(item.id, () => send({ type: "cancel", id: item.id }));
+    }
+    status(t("sentNow"));
   }
 
   // -- plan progress and Stop (one box and one button per chat message id) ---------------------
@@ -667,13 +772,18 @@
       method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
       headers, body: JSON.stringify({ id }),
     }).catch(() => {}));
+    startThinking(id);
     try {
       resp = await fetch("/api/chat", {
         method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
         headers, body: JSON.stringify({ text, id }),
       });
-    } catch (err) { removeStop(id); setLocalOnline(false); status(t("localDown"), true); return; }
-    if (!resp.ok) removeStop(id);
+    } catch (err) {
+      removeStop(id); endThinking(id); setLocalOnline(false); status(t("localDown"), true);
+      $("input").value = $("input").value || text; // not sent: the words are not lost
+      return;
+    }
+    if (!resp.ok) { removeStop(id); endThinking(id); }
     if (resp.status === 401) {
       sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
       status(t("localToken"), true); return;
@@ -780,10 +890,12 @@
       const text = $("input").value.trim();
       if (!text) return;
       if (target === "pc" && !session) {
-        // The PC is offline: offer the Cloud (owners only), never switch silently.
-        if (state && state.role === "owner" && ws && ws.readyState === WebSocket.OPEN) askCloud(text);
-        else status(t("pcOffline"), true);
+        // The PC is offline: the message is kept (shown as not sent, sent when the PC is back);
+        // owners are also offered the Cloud, never switched silently.
+        const item = keepUnsent(text);
         $("input").value = "";
+        if (state && state.role === "owner" && ws && ws.readyState === WebSocket.OPEN) askCloud(item);
+        else status(t("keptOffline"), true);
         return;
       }
       sendText(text);
@@ -807,6 +919,7 @@
     if (!state) { show("welcome"); setOnline(false); return; }
     show("chat");
     setOnline(false);
+    await restoreOutbox();
     connect();
   }
 

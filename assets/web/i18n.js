@@ -50,6 +50,9 @@
       step_skipped: "skipped", step_cancelled: "cancelled",
       err_nothing_to_cancel: "There is nothing to stop: that answer has already finished.",
       err_private_profile: "This ORA is its owner's private profile: only the owner's own devices can use it. Ask the owner to share ORA from its shared profile.",
+      thinking: "Thinking…", notSent: "Not sent yet — it will be sent when your PC is back.",
+      keptOffline: "Your PC is offline. Your message is kept on this device and will be sent when your PC is back.",
+      sentNow: "Your PC is back: the messages you wrote while it was offline were sent.",
       pushSetting: "Notifications on this device", pushIsOn: "On: approvals and alerts reach this device even when ORA is closed.",
       pushIsOff: "Off", pushTurnOn: "Turn on", pushTurnOff: "Turn off",
       pushUnsupported: "This browser cannot receive notifications for ORA here (install ORA on this device, over https).",
@@ -105,6 +108,9 @@
       step_skipped: "スキップ", step_cancelled: "取り消し",
       err_nothing_to_cancel: "停止するものはありません。その回答はすでに終わっています。",
       err_private_profile: "この ORA は所有者のプライベートプロファイルです。所有者本人のデバイスだけが使えます。共有プロファイルから共有してもらってください。",
+      thinking: "考えています…", notSent: "まだ送信していません — PC が戻ったら送信します。",
+      keptOffline: "PC がオフラインです。メッセージはこの端末に保存し、PC が戻ったら送信します。",
+      sentNow: "PC が戻りました。オフラインの間に書いたメッセージを送信しました。",
       pushSetting: "このデバイスへの通知", pushIsOn: "オン: ORA を閉じていても、承認の依頼やお知らせがこのデバイスに届きます。",
       pushIsOff: "オフ", pushTurnOn: "オンにする", pushTurnOff: "オフにする",
       pushUnsupported: "このブラウザーでは ORA の通知を受け取れません（https で、このデバイスに ORA をインストールしてください）。",
@@ -113,6 +119,21 @@
       err_push_refused: "通知を受け取れるのは所有者のデバイスだけで、ブラウザー自身のプッシュサービスを通じてのみです。",
     },
   };
+  // Typed-code pairing (SPAKE2) and the Cloud's release-signed key.
+  Object.assign(STRINGS.en, {
+    codeInvalid: "A pairing code has 10 letters and digits, like 7KQ2M-XH9PD. Check what you typed.",
+    codeWrong: "That code did not match your PC's, so nothing was paired. Check the code shown on your PC and type it again. (If it keeps failing although the code is right, the Relay may be tampering with the pairing.)",
+    codeLocked: "This code is locked after too many wrong attempts. Make a new code on your PC.",
+    codeUnknown: "No open pairing has this code. Check it, or make a new code on your PC.",
+    cloudKeyRefused: "The Cloud's key was not signed by ORA, so nothing was sent to the Cloud. The Relay may be trying to read your Cloud requests.",
+  });
+  Object.assign(STRINGS.ja, {
+    codeInvalid: "ペアリングコードは 7KQ2M-XH9PD のような英数字 10 文字です。入力内容を確認してください。",
+    codeWrong: "コードが PC のものと一致しなかったため、ペアリングしていません。PC に表示されたコードを確認して、もう一度入力してください。（コードが正しいのに失敗が続く場合は、Relay がペアリングを改ざんしている可能性があります。）",
+    codeLocked: "誤った入力が多すぎたため、このコードはロックされました。PC で新しいコードを作ってください。",
+    codeUnknown: "このコードのペアリングは見つかりません。コードを確認するか、PC で新しいコードを作ってください。",
+    cloudKeyRefused: "クラウドの鍵が ORA の署名付きではなかったため、クラウドには何も送信していません。Relay がクラウドへのリクエストを読もうとしている可能性があります。",
+  });
   // Also loaded by the service worker (sw.js), which has no localStorage.
   const stored = typeof localStorage !== "undefined" ? localStorage.getItem("ora.lang") : null;
   let lang = (stored || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";

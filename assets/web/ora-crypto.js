@@ -24,9 +24,8 @@
   const dec = new TextDecoder();
   const LABEL = enc.encode("ORA-E2EE-KK-v1");
   const PROOF_LABEL = enc.encode("ORA-pair-relay-proof-v1");
-  const SAS_LABEL = enc.encode("ORA-pair-sas-v1");
-  const CODE_ID_LABEL = enc.encode("ORA-pair-code-id-v1");
-  const CODE_SECRET_LABEL = enc.encode("ORA-pair-code-secret-v1");
+  const CODE_ID_LABEL = enc.encode("ORA-pair-code-id-v2");
+  const NAMEPLATE_LENGTH = 4; // protocol/pairing.py: only these reach the Relay (hashed)
   const CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
   const HS1 = 0x01, HS2 = 0x02, DATA = 0x03, KEY = 32, MAC = 16, HEADER = 9;
   const FRAME_ROUTED = 0x01;
@@ -35,6 +34,7 @@
   class ReplayError extends CryptoError {}
   class HandshakeError extends CryptoError {}
   class PairingError extends CryptoError {}
+  class CloudKeyError extends CryptoError {}
 
   function concat(...parts) {
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -184,12 +184,6 @@
     return answer;
   }
 
-  function verificationCode(nodePublicKey, devicePublicKey) {
-    const digest = nacl.hash(concat(SAS_LABEL, nodePublicKey, devicePublicKey));
-    const n = Number(new DataView(digest.buffer).getBigUint64(0, false) % 1000000n);
-    return `${String(Math.floor(n / 1000)).padStart(3, "0")} ${String(n % 1000).padStart(3, "0")}`;
-  }
-
   function normalizeCode(typed) {
     const code = typed.toUpperCase().replace(/[^0-9A-Z]/g, "");
     if (code.length !== 10 || [...code].some((c) => !CODE_ALPHABET.includes(c))) {
@@ -199,11 +193,32 @@
   }
 
   function codePairingId(typed) {
-    return b64uEncode(nacl.hash(concat(CODE_ID_LABEL, enc.encode(normalizeCode(typed)))).subarray(0, 12));
+    const nameplate = enc.encode(normalizeCode(typed).slice(0, NAMEPLATE_LENGTH));
+    return b64uEncode(nacl.hash(concat(CODE_ID_LABEL, nameplate)).subarray(0, 12));
   }
 
-  function codeSecret(typed) {
-    return nacl.hash(concat(CODE_SECRET_LABEL, enc.encode(normalizeCode(typed)))).slice(0, 32);
+  // The Cloud's key counts only when ORA's release key signed it (protocol/cloud_key.py has the
+  // construction); `releaseKey` is the 32-byte Ed25519 key from the bundle's release-key.json.
+  function verifyCloudKey(statement, releaseKey, nowSeconds) {
+    if (!statement || typeof statement.payload !== "string" || typeof statement.signature !== "string") {
+      throw new CloudKeyError("the Relay sent the Cloud's key without ORA's signature");
+    }
+    let signature;
+    try { signature = Uint8Array.from(atob(statement.signature), (c) => c.charCodeAt(0)); } catch (err) { signature = new Uint8Array(0); }
+    const signed = concat(enc.encode("ora-cloud-key/1\n"), enc.encode(statement.payload));
+    if (signature.length !== 64 || releaseKey.length !== 32 || !nacl.sign.detached.verify(signed, signature, releaseKey)) {
+      throw new CloudKeyError("the Cloud's key is not signed by ORA's release key");
+    }
+    const claim = JSON.parse(statement.payload);
+    if (claim.kind !== "ora-cloud-key" || !Number.isInteger(claim.not_after)) throw new CloudKeyError("the signed statement is not about the Cloud's key");
+    if (claim.not_after < nowSeconds) throw new CloudKeyError("the Cloud's signed key has expired: update ORA");
+    return b64uDecode(claim.public_key, 32);
+  }
+
+  function releaseKeyFrom(text) {
+    const raw = Uint8Array.from(atob(JSON.parse(text).ed25519_public), (c) => c.charCodeAt(0));
+    if (raw.length !== 32) throw new CloudKeyError("release-key.json does not hold an Ed25519 key");
+    return raw;
   }
 
   function uuidBytes(id) {
@@ -227,9 +242,9 @@
   }
 
   return {
-    CryptoError, ReplayError, HandshakeError, PairingError,
+    CryptoError, ReplayError, HandshakeError, PairingError, CloudKeyError, verifyCloudKey, releaseKeyFrom,
     Initiator, Session, HS1, HS2, DATA,
-    parseInvite, relayProof, sealRequest, openAnswer, verificationCode, codePairingId, codeSecret,
+    parseInvite, relayProof, sealRequest, openAnswer, normalizeCode, codePairingId,
     packFrame, unpackFrame, b64uEncode, b64uDecode,
     generateKeyPair: () => nacl.box.keyPair(),
     publicKeyOf: (secretKey) => nacl.scalarMult.base(secretKey),
