@@ -7,6 +7,7 @@ module moves frames by that table and never reads their payload beyond the hands
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -207,16 +208,19 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
 
 
 async def cloud_key(request: web.Request) -> web.Response:
-    """The Cloud's public key, which clients pin, and whether a worker is reachable from here."""
+    """The Cloud's public key with the release key's statement for it (devices believe only the
+    statement, protocol.cloud_key), and whether a worker is reachable from here."""
     relay = request.app[RELAY]
     if not relay.settings.cloud_public_key:
         raise CloudUnavailable("this Relay offers no Cloud execution")
+    statement = relay.settings.cloud_key_statement
     available = bool(relay.cloud.workers) or (
         relay.cluster is not None and await relay.cluster.workers_elsewhere() is not None
     )
     return web.json_response(
         {
             "public_key": relay.settings.cloud_public_key,
+            "statement": statement and json.loads(statement),
             "peer_id": cloud.CLOUD_PEER_ID,
             "available": available,
         }

@@ -22,6 +22,7 @@ from protocol.errors import DecodeError, FrameError, IncompatibleVersion
 from protocol.tokens import token_hash
 from protocol.version import PROTOCOL_VERSION, check_peer_version
 from relay_server import cluster as bus
+from relay_server import code_pairing
 from relay_server.cloud_peers import serve_worker, to_cloud
 from relay_server.errors import BadRequest, NotPaired, RelayError, Unauthorized, UpdateRequired
 from relay_server.http_common import allowed_origin, source
@@ -284,6 +285,8 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
             # The device's HTTP request is held by another instance.
             channel = bus.decision_channel(msg.request_id)
             await relay.cluster.publish(channel, m.encode(msg).encode())
+    elif isinstance(msg, m.PairPakeReply):
+        await code_pairing.deliver(relay, msg)
     elif isinstance(msg, m.RevokeDevice):
         await revoke_device(relay, conn.node_id, msg.device_id)
     elif isinstance(msg, m.Notify):

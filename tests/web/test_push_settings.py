@@ -1,7 +1,7 @@
 """The web client's per-device notifications switch, in real Chromium against a real Relay, a
 real Node and a real push service (web-push-testing).
 
-`pushManager.subscribe` cannot reach a vendor push service here (RECIPES.md), so the browser's
+`pushManager.subscribe` cannot reach a vendor push service here (no network in tests), so the browser's
 subscription is made on the server side, at the real push service, and handed to the page in
 place of what `subscribe` would return; everything after it (the page's calls, the Relay
 keeping it, the push when an approval waits, turning it off) is the real thing.
