@@ -19,8 +19,8 @@
   const $ = (id) => document.getElementById(id);
   const enc = new TextEncoder();
   const dec = new TextDecoder();
-  const PROTOCOL_VERSION = "1.0.0";
-  const CLOUD_PEER_ID = "00000000-0000-0000-0000-00000000c10d"; // protocol/cloud.py
+  // Generated from protocol/ (scripts/gen_web_constants.py): never typed twice.
+  const { PROTOCOL_VERSION, CLOUD_PEER_ID, ERROR_CODES: E } = self.OraProtocol;
 
   // -- persistence (IndexedDB) ----------------------------------------------------------------
   const DB_NAME = "ora", STORE = "state", KEY = "device";
@@ -44,6 +44,7 @@
   // -- state ------------------------------------------------------------------------------------
   let state = null; // {relayOrigin, deviceSecretKey, deviceId, nodeId, nodePublicKey, accessToken, refreshToken, expiresAt, nodeName, role}
   let ws = null, session = null, initiator = null, backoff = 500, refreshTimer = null, reconnectTimer = null;
+  let relayRefusedUs = false; // the Relay said "revoked" or "update": no reconnect loop
   const pendingReplies = new Map();
   // The Cloud: chosen explicitly (target "cloud"), with its own session and a send queue that
   // waits for the handshake.
@@ -200,7 +201,7 @@
       renewInBand();
       return true;
     } catch (err) {
-      if (["revoked", "refresh_reused", "unauthorized"].includes(err.code)) { await revokedHere(); }
+      if ([E.REVOKED, E.REFRESH_REUSED, E.UNAUTHORIZED].includes(err.code)) relaySaysRevoked(err.message);
       return false;
     }
   }
@@ -249,12 +250,12 @@
     ws.binaryType = "arraybuffer";
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, role: "device", token: state.accessToken, app_version: "" }));
     ws.onmessage = (ev) => (typeof ev.data === "string" ? onControl(JSON.parse(ev.data)) : onFrame(new Uint8Array(ev.data)));
-    ws.onclose = () => { setOnline(false); session = null; cloudSession = null; cloudInitiator = null; scheduleReconnect(); };
+    ws.onclose = () => { setOnline(false); session = null; cloudSession = null; cloudInitiator = null; connectionLost(); scheduleReconnect(); };
   }
 
   function scheduleReconnect() {
     clearTimeout(reconnectTimer);
-    if (!state) return;
+    if (!state || relayRefusedUs) return;
     status(t("reconnecting"));
     reconnectTimer = setTimeout(connect, backoff * (0.5 + Math.random()));
     backoff = Math.min(backoff * 2, 30000);
@@ -262,6 +263,7 @@
 
   function onControl(msg) {
     if (msg.type === "welcome") {
+      if (!relayVersionOk(msg.version)) return;
       backoff = 500;
       scheduleRefresh();
       initiator = new C.Initiator(state.deviceSecretKey, state.nodePublicKey);
@@ -274,12 +276,13 @@
         sendRaw(initiator.start());
       }
     } else if (msg.type === "revoked") {
-      revokedHere();
+      relaySaysRevoked(msg.reason);
     } else if (msg.type === "error") {
-      if (msg.code === "token_expired") { ws.onclose = null; ws.close(); refreshTokens().then((ok) => ok && connect()); }
-      else if (msg.code === "revoked") revokedHere();
+      if (msg.code === E.TOKEN_EXPIRED) { ws.onclose = null; ws.close(); refreshTokens().then((ok) => ok && connect()); }
+      else if (msg.code === E.REVOKED) relaySaysRevoked(msg.message);
+      else if (msg.code === E.UPDATE_REQUIRED) updateNeeded(msg.message);
       else {
-        if (["cloud_unavailable", "cloud_not_allowed"].includes(msg.code)) { cloudInitiator = null; cloudSession = null; cloudQueue.length = 0; }
+        if ([E.CLOUD_UNAVAILABLE, E.CLOUD_NOT_ALLOWED].includes(msg.code)) { cloudInitiator = null; cloudSession = null; cloudQueue.length = 0; }
         status(msg.message, msg.fatal);
       }
     }
@@ -299,18 +302,18 @@
     let payload, peerId;
     try { ({ payload, peerId } = C.unpackFrame(frame)); } catch (err) { return; }
     if (peerId === CLOUD_PEER_ID) { onCloudFrame(payload); return; }
-    if (payload[0] === C.HS2 && initiator) {
-      try { session = initiator.finish(payload); } catch (err) { status(t("handshakeFailed"), true); ws.close(); return; }
+    if (payload[0] === C.HS2) {
+      if (!initiator) return; // not ours to finish (a replay): nothing to do
+      try { session = finishHandshake(initiator, payload, state.nodeId); } catch (err) { status(t("handshakeFailed"), true); ws.close(); return; }
       initiator = null;
       status("");
       setOnline(true);
       flushOutbox();
       return;
     }
-    if (!session) return;
-    let msg;
-    try { msg = JSON.parse(dec.decode(session.open(payload))); } catch (err) { return; } // replayed or forged: ignored
-    onApp(msg);
+    if (payload[0] === C.RESYNC) { rehandshake(); return; } // the PC holds no session for us
+    const msg = openFromNode(payload);
+    if (msg && !onSessionMessage(msg, "pc")) onApp(msg);
   }
 
   // -- application messages --------------------------------------------------------------------
@@ -346,13 +349,151 @@
     } else if (msg.type === "app_error") {
       endAllThinking();
       status(codeText(msg.code, msg.message), true);
+    } else if (msg.type === "pairing_changed" && msg.state === "revoked") {
+      revokedHere(); // the PC itself said so, inside the end-to-end session
     }
   }
 
-  // A refusal in the user's language when the client knows its code, else the sender's words.
-  function codeText(code, fallback) {
-    const key = "err_" + code;
-    return code && t(key) !== key ? t(key) : fallback;
+  // -- sessions that heal, and messages never shown as sent when they were not -----------------
+  // The PC (or the Cloud) acknowledges every chat it opened ("received"). A chat it refused
+  // (its "resync" names the first frame it did not accept), or one not acknowledged in time,
+  // is shown as not delivered; then a new handshake starts and the user sees "reconnecting".
+  const ACK_TIMEOUT_MS = 15000;
+  const unacked = new Map(); // chat id -> {el, peer: "pc" | "cloud", counter, timer, note}
+  const lateAcks = new Map(); // chats shown as not delivered that an ack may still correct
+  let prevSession = null, handshakeAt = 0;
+
+  function trackDelivery(id, el, peer, counter) {
+    el.classList.add("sending");
+    el.dataset.delivery = "sending";
+    const timer = setTimeout(() => markUndelivered(id), ACK_TIMEOUT_MS);
+    unacked.set(id, { el, peer, counter, timer });
+  }
+
+  function markDelivered(id) {
+    const d = unacked.get(id) || lateAcks.get(id);
+    lateAcks.delete(id);
+    if (!d) return;
+    clearTimeout(d.timer);
+    unacked.delete(id);
+    d.el.classList.remove("sending", "undelivered");
+    d.el.dataset.delivery = "delivered";
+    if (d.note) d.note.remove();
+  }
+
+  function markUndelivered(id) {
+    const d = unacked.get(id);
+    if (!d) return;
+    clearTimeout(d.timer);
+    unacked.delete(id);
+    lateAcks.set(id, d); // a reordered frame may still be acknowledged: then it was delivered
+    d.el.classList.remove("sending");
+    d.el.classList.add("undelivered");
+    d.el.dataset.delivery = "undelivered";
+    const note = document.createElement("div");
+    note.className = "undelivered-note";
+    note.dataset.i18n = "notDelivered";
+    note.textContent = t("notDelivered");
+    d.el.after(note);
+    d.note = note;
+  }
+
+  // Every chat to `peer` still waiting is not delivered (from `counter` on, when it is known).
+  function undeliverFrom(peer, counter) {
+    for (const [id, d] of [...unacked]) {
+      if (d.peer === peer && (counter === undefined || d.counter === null || d.counter >= counter)) markUndelivered(id);
+    }
+  }
+
+  // After HS2: CONFIRM (an empty frame under the new keys), so the far end switches to them.
+  function finishHandshake(init, hs2, peerId) {
+    const fresh = init.finish(hs2);
+    ws.send(C.packFrame(peerId, fresh.seal(new Uint8Array(0))));
+    if (peerId === state.nodeId) prevSession = session; // still read until the PC speaks anew
+    return fresh;
+  }
+
+  // A frame from the PC: the current session, else the one before it (frames already on the
+  // way when we re-handshook). Anything else is refused: tell the PC and start again.
+  function openFromNode(payload) {
+    if (session) {
+      try { const msg = JSON.parse(dec.decode(session.open(payload))); prevSession = null; return msg; } catch (err) { /* below */ }
+    }
+    if (prevSession) {
+      try { return JSON.parse(dec.decode(prevSession.open(payload))); } catch (err) { /* below */ }
+    }
+    if (session) send({ type: "resync", expected: session.recvCounter, reason: "refused" });
+    rehandshake();
+    return null;
+  }
+
+  function rehandshake() {
+    if (!state || !ws || ws.readyState !== WebSocket.OPEN) return;
+    if (initiator && Date.now() - handshakeAt < 5000) return; // one is on its way
+    undeliverFrom("pc");
+    status(t("reconnecting"));
+    setOnline(false);
+    initiator = new C.Initiator(state.deviceSecretKey, state.nodePublicKey);
+    handshakeAt = Date.now();
+    sendRaw(initiator.start());
+  }
+
+  function cloudRefused() {
+    if (cloudSession) ws.send(C.packFrame(CLOUD_PEER_ID, cloudSession.seal(enc.encode(JSON.stringify({ type: "resync", expected: cloudSession.recvCounter, reason: "refused" })))));
+    cloudSession = null;
+    undeliverFrom("cloud");
+    status(t("reconnecting"));
+    openCloud();
+  }
+
+  // Session bookkeeping from the far end; true when the message was one.
+  function onSessionMessage(msg, peer) {
+    if (msg.type === "received") { markDelivered(msg.id); return true; }
+    if (msg.type === "resync") {
+      undeliverFrom(peer, msg.expected);
+      // The old session is still read (late replies and acks) until the new one speaks.
+      if (peer === "pc") { prevSession = session; session = null; rehandshake(); } else { cloudSession = null; status(t("reconnecting")); openCloud(); }
+      return true;
+    }
+    return false;
+  }
+
+  function connectionLost() {
+    undeliverFrom("pc");
+    undeliverFrom("cloud");
+    prevSession = null;
+  }
+
+  // -- what the Relay says about us is a warning; only the PC can unpair this device -------------
+  // A lying Relay could say "revoked" to make us delete our keys while the PC still lists us.
+  // We keep everything, stop reconnecting and say so; the PC's own word (pairing_changed,
+  // inside the end-to-end session) is what unpairs.
+  function relaySaysRevoked(reason) {
+    clearTimeout(refreshTimer);
+    clearTimeout(reconnectTimer);
+    relayRefusedUs = true;
+    if (ws) { ws.onclose = null; ws.close(); }
+    connectionLost();
+    setOnline(false);
+    status(t("relaySaysRevoked") + (reason ? ` (${reason})` : ""), true);
+  }
+
+  // The Relay speaks another protocol major version than this page: say "update", stop.
+  function relayVersionOk(version) {
+    const major = Number(String(version || "").split(".")[0]);
+    const ours = Number(PROTOCOL_VERSION.split(".")[0]);
+    if (Number.isInteger(major) && major >= ours - 1 && major <= ours + 1) return true;
+    updateNeeded("");
+    return false;
+  }
+
+  function updateNeeded(detail) {
+    clearTimeout(reconnectTimer);
+    relayRefusedUs = true;
+    if (ws) { ws.onclose = null; ws.close(); }
+    connectionLost();
+    setOnline(false);
+    status(t("updateNeeded") + (detail ? ` (${detail})` : ""), true);
   }
 
   // -- the Cloud ---------------------------------------------------------------------------------
@@ -390,14 +531,15 @@
 
   function onCloudFrame(payload) {
     if (payload[0] === C.HS2 && cloudInitiator) {
-      try { cloudSession = cloudInitiator.finish(payload); } catch (err) { status(t("handshakeFailed"), true); cloudInitiator = null; return; }
+      try { cloudSession = finishHandshake(cloudInitiator, payload, CLOUD_PEER_ID); } catch (err) { status(t("handshakeFailed"), true); cloudInitiator = null; return; }
       cloudInitiator = null;
       while (cloudQueue.length) sendCloud(cloudQueue.shift());
       return;
     }
     if (!cloudSession) return;
     let msg;
-    try { msg = JSON.parse(dec.decode(cloudSession.open(payload))); } catch (err) { return; }
+    try { msg = JSON.parse(dec.decode(cloudSession.open(payload))); } catch (err) { cloudRefused(err); return; }
+    if (onSessionMessage(msg, "cloud")) return;
     if (msg.type === "cloud_receipt") {
       const line = document.createElement("div");
       line.className = "receipt";
@@ -418,6 +560,7 @@
 
   function sendCloud(obj) {
     if (!cloudSession) { cloudQueue.push(obj); openCloud(); return; }
+    if (obj.type === "chat") { const d = unacked.get(obj.id); if (d) d.counter = cloudSession.sendCounter; }
     ws.send(C.packFrame(CLOUD_PEER_ID, cloudSession.seal(enc.encode(JSON.stringify(obj)))));
   }
 
@@ -454,15 +597,22 @@
 
   function sendText(text) {
     const id = newId();
-    bubble("me", text);
-    dispatch(id, text);
+    const el = bubble("me", text);
+    dispatch(id, text, el);
   }
 
-  // Send a message whose bubble is already shown; "thinking…" until the first word.
-  function dispatch(id, text) {
+  // Send a message whose bubble is already shown; "thinking…" until the first word. With its
+  // bubble (`el`), the bubble shows "sending" until acknowledged, else "not delivered".
+  function dispatch(id, text, el) {
     const msg = { type: "chat", id, text };
     startThinking(id);
-    if (target === "cloud") sendCloud(msg); else { send(msg); addStop(id, () => send({ type: "cancel", id })); }
+    if (target === "cloud") {
+      if (el) trackDelivery(id, el, "cloud", cloudSession ? cloudSession.sendCounter : null);
+      sendCloud(msg);
+    } else {
+      if (el) trackDelivery(id, el, "pc", session ? session.sendCounter : null);
+      if (send(msg)) addStop(id, () => send({ type: "cancel", id })); else markUndelivered(id);
+    }
   }
 
   // -- "thinking…" until the first word; messages kept while the PC is offline ----------------------

@@ -14,6 +14,7 @@ from protocol import app_messages as am
 from protocol import cloud, cloud_key, code_pairing, e2ee, pairing
 from protocol import messages as m
 from protocol.encoding import b64u_decode, b64u_encode
+from protocol.errors import CryptoError
 from protocol.version import PROTOCOL_VERSION
 from tests.support.release import TEST_RELEASE_PUBLIC
 
@@ -53,6 +54,10 @@ class Device:
     # Every frame that arrived as the Cloud's, as received, so attack tests can look for forgeries.
     cloud_frames: list[bytes] = field(default_factory=list)
     last_done_at: float = 0.0
+    # Chats the far end acknowledged, and its "I refused your frame" notices (None: bare).
+    received: list[str] = field(default_factory=list)
+    resyncs: list[am.Resync | None] = field(default_factory=list)
+    refused: list[CryptoError] = field(default_factory=list)  # frames from the Node we refused
 
     async def _http(self) -> aiohttp.ClientSession:
         if self.http is None:
@@ -137,7 +142,9 @@ class Device:
         http = await self._http()
         self.ws = await http.ws_connect(f"{self.relay_url}/v1/ws", headers=self.headers)
         await self.ws.send_str(
-            m.encode(m.Hello(version=PROTOCOL_VERSION, role="device", token=self.access_token))
+            m.encode(
+                m.Hello(version=PROTOCOL_VERSION, role=m.PeerKind.DEVICE, token=self.access_token)
+            )
         )
         first = await self.ws.receive(timeout=10)
         reply = m.decode(first.data)
@@ -183,11 +190,18 @@ class Device:
                     # Finish here: the Node's first sealed message follows right behind HS2.
                     try:
                         self.session = self._initiator.finish(payload)
+                        # CONFIRM: prove we hold the new keys, so the Node switches to them.
+                        await self.send_raw(self.session.seal(b""))
                         self._hs.set_result(None)
                     except Exception as err:
                         self._hs.set_exception(err)
-                elif self.session is not None:
-                    await self.inbox.put(m.decode(self.session.open(payload)))
+                elif self.session is not None and payload[:1] == bytes([e2ee.DATA]):
+                    try:
+                        self._deliver(m.decode(self.session.open(payload)), self.inbox)
+                    except CryptoError as err:
+                        self.refused.append(err)
+                elif payload[:1] == bytes([e2ee.RESYNC]):
+                    self.resyncs.append(None)
             elif msg.type == aiohttp.WSMsgType.TEXT:
                 await self.control.put(m.decode(msg.data))
 
@@ -263,11 +277,21 @@ class Device:
         ):
             try:
                 self.cloud_session = self._cloud_initiator.finish(payload)
+                await self.send_raw(self.cloud_session.seal(b""), to=cloud.CLOUD_PEER_ID)
                 self._cloud_hs.set_result(None)
             except Exception as err:
                 self._cloud_hs.set_exception(err)
-        elif self.cloud_session is not None:
-            await self.cloud_inbox.put(m.decode(self.cloud_session.open(payload)))
+        elif self.cloud_session is not None and payload[:1] == bytes([e2ee.DATA]):
+            self._deliver(m.decode(self.cloud_session.open(payload)), self.cloud_inbox)
+
+    def _deliver(self, msg: m.Message, inbox: asyncio.Queue[m.Message]) -> None:
+        """Session bookkeeping (acks, resyncs) is noted apart; the rest goes to the inbox."""
+        if isinstance(msg, am.Received):
+            self.received.append(msg.id)
+        elif isinstance(msg, am.Resync):
+            self.resyncs.append(msg)
+        else:
+            inbox.put_nowait(msg)
 
     async def next_cloud(self, timeout: float = 10) -> m.Message:
         return await asyncio.wait_for(self.cloud_inbox.get(), timeout)

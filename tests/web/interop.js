@@ -45,6 +45,16 @@ const ops = {
     const un = C.unpackFrame(d(r.python_frame));
     return { packed: e(packed), peer_id: un.peerId, payload: e(un.payload) };
   },
+  buckets: (r) => ({ buckets: r.sizes.map((n) => C.bucket(n)) }),
+  // Open frames under a session with raw keys (no handshake), to test padding refusals.
+  open_raw: (r) => {
+    const session = new C.Session(new Uint8Array(32), d(r.recv_key));
+    return { received: r.frames.map((f) => { const x = attempt(() => session.open(d(f))); return x.ok !== undefined ? { ok: x.ok } : x; }) };
+  },
+  seal_raw: (r) => {
+    const session = new C.Session(d(r.send_key), new Uint8Array(32));
+    return { sent: r.payloads.map((p) => e(session.seal(d(p)))) };
+  },
   code: (r) => ({ pairing_id: C.codePairingId(r.code) }),
   // SPAKE2 with fixed randomness (one byte repeated), so a second run can finish the first.
   spake: (r) => {
