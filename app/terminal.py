@@ -75,8 +75,10 @@ async def run_turn(runtime: Runtime, text: str, out: Writer = sys.stdout) -> str
     final = ""
     noticed = ""
     plan: PlanUpdate | None = None
+    waiting = _Thinking(out)
     with _ctrl_c_cancels(runtime, turn_id):
         async for event in runtime.assistant.turn(req):
+            waiting.end()
             if isinstance(event, PlanUpdate):
                 out.write(plan_lines(plan, event))
                 plan = event
@@ -86,6 +88,24 @@ async def run_turn(runtime: Runtime, text: str, out: Writer = sys.stdout) -> str
                 continue
             final, streamed, noticed = await _show(runtime, event, out, final, streamed, noticed)
     return final
+
+
+class _Thinking:
+    """ "thinking…" from the moment the message is sent until the first thing of the turn
+    arrives; then the line is wiped (carriage return, spaces) so the reply starts clean."""
+
+    LABEL = "thinking…"
+
+    def __init__(self, out: Writer) -> None:
+        self.out, self.shown = out, True
+        out.write(self.LABEL)
+        out.flush()
+
+    def end(self) -> None:
+        if self.shown:
+            self.shown = False
+            self.out.write("\r" + " " * len(self.LABEL) + "\r")
+            self.out.flush()
 
 
 def plan_lines(before: PlanUpdate | None, now: PlanUpdate) -> str:

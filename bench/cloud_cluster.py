@@ -35,10 +35,10 @@ from bench.cloud_overhead import PROVIDER, wait_worker
 from bench.relay import REPO, free_port, wait_ready
 from cloud_worker.__main__ import keygen
 from protocol.tokens import new_token, token_hash
-from relay_server.storage import NANO
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import NANO, PostgresStore
 from relay_server.token_service import TokenService
 from tests.support.device_client import Device
+from tests.support.release import cloud_key_statement
 
 QUICK = bool(os.environ.get("BENCH_QUICK"))
 ROUNDS = 30 if QUICK else 200
@@ -79,6 +79,9 @@ async def main() -> dict[str, object]:
             "REDIS_URL": "redis://127.0.0.1:6379/0",
             "ORA_RELAY_REDIS_PREFIX": f"ora-bench-{name}",
             "ORA_RELAY_CLOUD_PUBLIC_KEY": keys["ORA_RELAY_CLOUD_PUBLIC_KEY"],
+            "ORA_RELAY_CLOUD_KEY_STATEMENT": cloud_key_statement(
+                keys["ORA_RELAY_CLOUD_PUBLIC_KEY"]
+            ),
             "ORA_RELAY_CLOUD_TOKEN_SHA256": keys["ORA_RELAY_CLOUD_TOKEN_SHA256"],
         }
         with TemporaryDirectory() as tmp:

@@ -35,6 +35,7 @@ from protocol.tokens import new_token, token_hash
 from relay_server.storage import NANO, SqliteStore
 from relay_server.token_service import TokenService
 from tests.support.device_client import Device
+from tests.support.release import cloud_key_statement
 
 QUICK = bool(os.environ.get("BENCH_QUICK"))
 ROUNDS = 30 if QUICK else 200
@@ -95,6 +96,9 @@ async def main() -> dict[str, object]:
             env={
                 **os.environ,
                 "ORA_RELAY_CLOUD_PUBLIC_KEY": keys["ORA_RELAY_CLOUD_PUBLIC_KEY"],
+                "ORA_RELAY_CLOUD_KEY_STATEMENT": cloud_key_statement(
+                    keys["ORA_RELAY_CLOUD_PUBLIC_KEY"]
+                ),
                 "ORA_RELAY_CLOUD_TOKEN_SHA256": keys["ORA_RELAY_CLOUD_TOKEN_SHA256"],
             },
             stdout=subprocess.DEVNULL,

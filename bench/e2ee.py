@@ -1,8 +1,11 @@
 """Per-frame cost of the E2EE session (seal + open) beside raw PyNaCl secretbox on the same data.
 
-The session adds a 9-byte header, a counter check and nonce building around the same
-libsodium calls (crypto_secretbox_easy / _open_easy, which the baseline uses too); the ratio
-shows what that costs. Last line: one JSON object.
+The session adds a 9-byte header, a counter check, nonce building and padding to size buckets
+(protocol.e2ee.bucket) around the same libsodium calls (crypto_secretbox_easy / _open_easy,
+which the baseline uses too, on the unpadded payload); the ratio shows what that costs in time.
+`padding_bytes_ratio_*` is what padding costs on the wire: the session's frame size over the
+unpadded frame's (header + MAC + payload), for a streamed reply piece (80 B), a chat (1 KB),
+and large payloads. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -69,7 +72,11 @@ def measure(size: int, frames: int) -> tuple[float, float]:
 
 def main() -> None:
     result: dict[str, float] = {}
-    for label, size, frames in (("256b", 256, 20000), ("64kb", 64 * 1024, 2000)):
+    for label, size, frames in (
+        ("80b", 80, 20000),
+        ("256b", 256, 20000),
+        ("64kb", 64 * 1024, 2000),
+    ):
         ours, raw = measure(size, frames)
         result[f"session_us_{label}"] = round(ours, 3)
         result[f"raw_pynacl_us_{label}"] = round(raw, 3)
@@ -77,6 +84,9 @@ def main() -> None:
         print(
             f"{label}: session {ours:.2f} us/frame, raw PyNaCl {raw:.2f} us/frame, ratio {ours / raw:.2f}"
         )
+    for label, size in (("80b", 80), ("1kb", 1000), ("64kb", 64 * 1024), ("1mb", 1000 * 1000)):
+        padded = e2ee.bucket(4 + size) + e2ee.DATA_OVERHEAD
+        result[f"padding_bytes_ratio_{label}"] = round(padded / (size + e2ee.DATA_OVERHEAD), 3)
     summary = {
         "overhead_ratio_256b": result["overhead_ratio_256b"],
         "overhead_ratio_64kb": result["overhead_ratio_64kb"],

@@ -18,6 +18,12 @@ that keep chatting; `stalled_rss_growth_mb` is the Relay's peak RSS over its idl
 (target: under 64), with the chatting pairs' latency before and during.
 
     BENCH_ONLY=stalled python bench/relay.py     # just that part
+
+Web Push: paced routing latency while the Relay sends pushes, beside the same without
+(bench/relay_push.py; `push_p50_change_pct`, `push_p99_change_pct`, target 5 %, and the
+machine's own A/A noise beside them).
+
+    BENCH_ONLY=push python bench/relay.py        # just that part
 """
 
 from __future__ import annotations
@@ -485,19 +491,28 @@ async def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     results: dict[str, float] = {}
+    from bench.relay_push import run_push  # routing latency with Web Push sending under load
+
     if os.environ.get("BENCH_ONLY") == "stalled":
         await run_stalled(results)
+        print(json.dumps(results))
+        return
+    if os.environ.get("BENCH_ONLY") == "push":
+        await run_push(results)
         print(json.dumps(results))
         return
     await run_throughput(results)
     await run_idle(results)
     await run_stalled(results)
+    await run_push(results)
     summary = {
         "msgs_ratio_256b_100": results["msgs_ratio_256b_100"],
         "p99_ms_256b_100": results["p99_ms_256b_100"],
         "p99_ms_256b_100_paced": results["p99_ms_256b_100_paced"],
         "kb_per_idle_conn": results["kb_per_idle_conn"],
         "stalled_rss_growth_mb": results["stalled_rss_growth_mb"],
+        "push_p50_change_pct": results["push_p50_change_pct"],
+        "push_p99_change_pct": results["push_p99_change_pct"],
         **results,
         "target_msgs_ratio": 0.7,
         "target_p99_ms_256b_100": 5.0,

@@ -6,6 +6,7 @@
     python -m installer.release rotate  --workspace W --role targets --offline-dir KEYS
     python -m installer.release web     --workspace W --version 0.2.0   # sign the web client
     python -m installer.release web-keygen --workspace W                # (init makes it too)
+    python -m installer.release cloud-key --workspace W --public-key K  # vouch for the Cloud's key
 
 A workspace holds `keystore/` (the online keys: targets, snapshot, timestamp, and every public
 key), `repository/` (publish this folder as it is: `metadata/` and `targets/`) and tufup's
@@ -18,22 +19,29 @@ The app ships `repository/metadata/root.json` as its trusted root (installer.bui
 The web client is signed by ORA's release key (Ed25519, `keystore/web-release.ed25519`; see
 installer.release_key): `web` copies `assets/web` to `web/` in the workspace with a signed
 `bundle.json` (installer.web_bundle); publish `web/` as it is on the client's own origin. The
-key's public half goes into the repo as `assets/web/release-key.json`.
+key's public half goes into the repo as `assets/web/release-key.json`. The same key vouches
+for the Cloud's X25519 key: `cloud-key` prints the statement (protocol.cloud_key) the Relay
+serves as ORA_RELAY_CLOUD_KEY_STATEMENT and devices check before sending the Cloud anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from installer import release_key, web_bundle
+from protocol import cloud_key
+from protocol.encoding import b64u_decode
+from protocol.errors import DecodeError
 
 APP_NAME = "ora"
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
@@ -129,6 +137,19 @@ class ReleaseRepo:
         text = release_key.public_json(release_key.load(self.web_key_path))
         (self.workspace / release_key.PUBLIC_JSON).write_text(text)
         return text
+
+    def cloud_key(self, public_key: str, days: float) -> str:
+        """The release key's statement vouching for the Cloud's public key, as JSON text."""
+        try:
+            raw = b64u_decode(public_key.strip(), length=32)
+        except DecodeError:
+            raise ReleaseError(
+                "--public-key must be the Cloud's key as ora-cloud keygen prints it"
+            ) from None
+        if not 1 <= days <= 3650:
+            raise ReleaseError("--days must be 1..3650")
+        key = release_key.load(self.web_key_path)
+        return json.dumps(cloud_key.sign(bytes(key), raw, time.time() + days * 86400))
 
     def web(
         self, version: str, src: Path, out: Path | None = None, *, pin_own_key: bool = False
@@ -252,6 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="write the signing key's public half as release-key.json (tests, development)",
     )
+    vouch = sub.add_parser("cloud-key", help="sign the Cloud's public key for devices to trust")
+    vouch.add_argument("--public-key", required=True, help="ORA_RELAY_CLOUD_PUBLIC_KEY")
+    vouch.add_argument("--days", type=float, default=365.0, help="how long it stays valid")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="release: %(message)s")
     release = ReleaseRepo(args.workspace, args.offline_dir)
@@ -272,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "web":
             manifest = release.web(args.version, args.src, args.out, pin_own_key=args.pin_own_key)
             print(f"signed web client {args.version}; publish {manifest.parent} as it is")
+        elif args.command == "cloud-key":
+            print(release.cloud_key(args.public_key, args.days))
+            print("set it as ORA_RELAY_CLOUD_KEY_STATEMENT on every Relay", file=sys.stderr)
         elif args.command == "refresh":
             release.refresh()
             print("snapshot and timestamp re-signed")

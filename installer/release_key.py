@@ -1,6 +1,6 @@
 """ORA's release signing key: Ed25519 (PyNaCl), for what a Relay must not be able to forge.
 
-Convention (shared by every user of the key; see AREAS.md):
+Convention (shared by every user of the key):
 
 - The public half is pinned in the web bundle as `assets/web/release-key.json`:
   `{"ed25519_public": "<standard base64 of 32 bytes>"}`. The private half is never in git: it

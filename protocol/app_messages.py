@@ -52,6 +52,29 @@ class DeviceRevoke(Message):
     device_id: str
 
 
+# -- either way, about the session itself -----------------------------------------------------
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Resync(Message):
+    """I refused one of your frames (dropped, reordered or tampered on the way): frames from
+    counter `expected` on were not accepted. The initiator starts a new handshake."""
+
+    TYPE: ClassVar[str] = "resync"
+    expected: int
+    reason: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class Received(Message):
+    """A chat arrived (authentic, in order): the device shows it as delivered."""
+
+    TYPE: ClassVar[str] = "received"
+    id: str
+
+
 @message
 @dataclass(frozen=True, kw_only=True)
 class Cancel(Message):
@@ -163,6 +186,16 @@ class Devices(Message):
 
     TYPE: ClassVar[str] = "devices"
     items: list[dict[str, Any]]
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class PairingChanged(Message):
+    """The Node changed this device's pairing (today: revoked). Only this message, from inside
+    the end-to-end session, makes a device forget its keys; the Relay's word is a warning."""
+
+    TYPE: ClassVar[str] = "pairing_changed"
+    state: str
 
 
 @message

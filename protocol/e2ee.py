@@ -15,10 +15,24 @@ Handshake, initiator (device) I and responder (Node) R, statics S, ephemerals e:
 
 Every frame after that, in either direction:
 
-    DATA  |0x03| counter (8, big-endian) | secretbox(payload, key, nonce = 16 zero bytes || counter) |
+    DATA  |0x03| counter (8, big-endian) | secretbox(padded, key, nonce = 16 zero bytes || counter) |
+    padded = | length of payload (4, big-endian) | payload | zero bytes up to the bucket |
 
 A receiver accepts only the counter it expects next (replay and reorder are errors), and the
 nonce never repeats because the counter only grows and each session has fresh keys.
+
+Padding: the Relay sees every frame's size, so payloads are padded inside the box to size
+buckets (`bucket`): at least 256 bytes, then Padmé (Nikitin et al., "Reducing Metadata Leakage
+from Encrypted Files and Communication with PURBs", 2019): a length L is rounded up so only
+its top ~log2(log2 L) + 1 bits remain, at most ~12% more bytes (e.g. 1000 -> 1024,
+5000 -> 5120, 70000 -> 71680), and a bucket reveals O(log log L) bits of the length. Padding
+stops at 1 MiB (the Relay's frame limit). The length and the padding are under the MAC, so a
+receiver refuses any frame whose length field or zero padding is not exact. ora-crypto.js pads
+the same way (tests/web/test_interop.py checks it byte for byte).
+
+After HS2 the initiator sends CONFIRM, a DATA frame with counter 0 and an empty payload: the
+responder keeps its previous session with this peer until an authentic frame arrives under the
+new keys (protocol.peer_link), so a replayed HS1 cannot replace a live session.
 """
 
 from __future__ import annotations
@@ -36,9 +50,13 @@ KEY_SIZE = 32
 HS1 = 0x01
 HS2 = 0x02
 DATA = 0x03
+RESYNC = 0x04  # bare and unauthenticated: "I hold no session for you; start a new handshake"
 _COUNTER = struct.Struct(">BQ")  # kind, counter
 _NONCE_PAD = bytes(16)
 _MAX_COUNTER = 2**64 - 1
+_LENGTH = struct.Struct(">I")
+MIN_BUCKET = 256
+PAD_LIMIT = 1024 * 1024
 MAC_SIZE = sodium.crypto_secretbox_MACBYTES
 DATA_OVERHEAD = _COUNTER.size + MAC_SIZE
 
@@ -71,6 +89,38 @@ def public_key_of(private: bytes) -> bytes:
     return sodium.crypto_scalarmult_base(private)
 
 
+def bucket(size: int) -> int:
+    """The padded size for `size` bytes (length prefix included): 256 at least, then Padmé."""
+    if size <= MIN_BUCKET:
+        return MIN_BUCKET
+    exponent = size.bit_length() - 1  # floor(log2 size)
+    mask = (1 << (exponent - exponent.bit_length())) - 1
+    return max(size, min((size + mask) & ~mask, PAD_LIMIT))
+
+
+def pad(payload: bytes) -> bytes:
+    """length || payload || zeros, to the payload's bucket."""
+    size = _LENGTH.size + len(payload)
+    return b"".join((_LENGTH.pack(len(payload)), payload, bytes(bucket(size) - size)))
+
+
+def unpad(padded: bytes) -> bytes:
+    """The payload inside `pad`'s output; a wrong length or non-zero padding is refused."""
+    if len(padded) < _LENGTH.size:
+        raise DecryptError("frame too short for its length field")
+    (length,) = _LENGTH.unpack_from(padded)
+    end = _LENGTH.size + length
+    # count() checks the zero padding in C, without copying it.
+    if end > len(padded) or len(padded) != bucket(end) or padded.count(0, end) != len(padded) - end:
+        raise DecryptError("frame padding is malformed")
+    return padded[_LENGTH.size : end]
+
+
+def resync_frame() -> bytes:
+    """The bare RESYNC frame a responder sends when it holds no session for a peer."""
+    return bytes([RESYNC])
+
+
 class Session:
     """An established session: seal outgoing payloads, open incoming frames in strict order."""
 
@@ -82,6 +132,11 @@ class Session:
         self._send_counter = 0
         self._recv_counter = 0
 
+    @property
+    def recv_counter(self) -> int:
+        """The counter of the next frame this session will accept."""
+        return self._recv_counter
+
     def seal(self, payload: bytes) -> bytes:
         """Encrypt and authenticate one payload as a DATA frame."""
         counter = self._send_counter
@@ -90,7 +145,7 @@ class Session:
         self._send_counter = counter + 1
         nonce = _NONCE_PAD + counter.to_bytes(8, "big")
         # The _easy form gives the same MAC || ciphertext bytes without zero-padding copies.
-        box = sodium.crypto_secretbox_easy(payload, nonce, self._send_key)
+        box = sodium.crypto_secretbox_easy(pad(payload), nonce, self._send_key)
         return _COUNTER.pack(DATA, counter) + box
 
     def open(self, frame: bytes) -> bytes:
@@ -104,9 +159,10 @@ class Session:
             raise ReplayError(f"frame counter {counter}, expected {self._recv_counter}")
         nonce = _NONCE_PAD + frame[1:9]
         try:
-            payload = sodium.crypto_secretbox_open_easy(frame[9:], nonce, self._recv_key)
+            padded = sodium.crypto_secretbox_open_easy(frame[9:], nonce, self._recv_key)
         except nacl.exceptions.CryptoError:
             raise DecryptError("frame failed authentication") from None
+        payload = unpad(padded)
         # Only an authentic frame advances the counter, so a forged one cannot desynchronise us.
         self._recv_counter = counter + 1
         return payload

@@ -22,6 +22,7 @@ import types
 import typing
 import uuid
 from dataclasses import dataclass
+from enum import Enum, StrEnum
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from protocol.errors import (
@@ -103,6 +104,8 @@ def _matches(value: Any, hint: Any) -> bool:
         )
     if origin is typing.Literal:
         return value in get_args(hint)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return value in hint._value2member_map_
     raise TypeError(f"unsupported field annotation {hint!r}")
 
 
@@ -143,6 +146,8 @@ def decode(text: str | bytes) -> Message:
             continue
         if not _matches(body[name], hints[name]):
             raise BadFieldType(f"{kind}: field {name!r} has the wrong type")
+        if isinstance(hints[name], type) and issubclass(hints[name], Enum):
+            body[name] = hints[name](body[name])
     return cls(**body)
 
 
@@ -156,7 +161,16 @@ def decode_as(text: str | bytes, cls: type[M_co]) -> M_co:
 
 M_co = TypeVar("M_co", bound=Message)
 
-PeerRole = typing.Literal["node", "device", "cloud"]
+
+class PeerKind(StrEnum):
+    """What kind of peer a connection to the Relay is (Hello.role)."""
+
+    NODE = "node"
+    DEVICE = "device"
+    CLOUD = "cloud"
+
+
+PeerRole = PeerKind  # the older name
 
 
 # -- connection -------------------------------------------------------------------------------
@@ -169,7 +183,7 @@ class Hello(Message):
 
     TYPE: ClassVar[str] = "hello"
     version: str
-    role: PeerRole
+    role: PeerKind
     token: str
     app_version: str = ""
 
@@ -254,6 +268,32 @@ class PairDecision(Message):
     device_id: str = ""
     role: str = ""
     answer: str = ""
+    reason: str = ""
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class PairPake(Message):
+    """Relay -> Node: a device's SPAKE2 message for a typed-code pairing (protocol.code_pairing)."""
+
+    TYPE: ClassVar[str] = "pair_pake"
+    pairing_id: str
+    request_id: str
+    pake: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class PairPakeReply(Message):
+    """Node -> Relay: the Node's reply for the device (opaque), or why there is none.
+
+    `locked` tells the Relay the Node has closed the pairing after too many attempts."""
+
+    TYPE: ClassVar[str] = "pair_pake_reply"
+    pairing_id: str
+    request_id: str
+    reply: str = ""
+    locked: bool = False
     reason: str = ""
 
 

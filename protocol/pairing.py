@@ -14,10 +14,9 @@ The Node, having checked the secret itself, answers with a box between the two s
 
     answer  = nonce (24) || crypto_box(JSON{pairing_id, device_id, node_id, role, ...}, Node -> device)
 
-Without a camera the device types a short code and learns the Node's key from the Relay;
-`verification_code` then shows the same digits on both screens unless a key was substituted.
-The typed code never travels: the pairing id and the secret are both derived from it
-(`code_pairing_id`, `code_secret`), so the Relay sees only a hash it cannot reverse in time.
+Without a camera the device types a short code instead; protocol.code_pairing turns it into
+the same (Node key, secret) pair a QR code carries, authenticated by the code with SPAKE2. Only
+the code's first NAMEPLATE_LENGTH characters reach the Relay (hashed, in `code_pairing_id`).
 """
 
 from __future__ import annotations
@@ -40,12 +39,13 @@ PAIRING_VERSION = "1"
 SECRET_SIZE = 32
 KEY_SIZE = 32
 _PROOF_LABEL = b"ORA-pair-relay-proof-v1"
-_SAS_LABEL = b"ORA-pair-sas-v1"
-_CODE_ID_LABEL = b"ORA-pair-code-id-v1"
-_CODE_SECRET_LABEL = b"ORA-pair-code-secret-v1"
+_CODE_ID_LABEL = b"ORA-pair-code-id-v2"
 # No 0/O, 1/I/L: a code read off a screen and typed on a phone must survive the trip.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 10  # 31**10 ~ 2**49.5: hopeless to guess online against the Relay's lockout
+CODE_LENGTH = 10
+# The first characters find the pairing at the Relay (public); the rest, 31**6 ~ 2**29.7, is
+# what a guesser must hit, with at most MAX_CODE_ATTEMPTS online tries (protocol.code_pairing).
+NAMEPLATE_LENGTH = 4
 _MAX_BOX = 4096
 
 
@@ -116,16 +116,9 @@ def normalize_code(typed: str) -> str:
 
 
 def code_pairing_id(typed: str) -> str:
-    """The pairing id both sides derive from a typed code."""
-    digest = hashlib.sha512(_CODE_ID_LABEL + normalize_code(typed).encode("ascii")).digest()
-    return b64u_encode(digest[:12])
-
-
-def code_secret(typed: str) -> bytes:
-    """The pairing secret both sides derive from a typed code."""
-    return hashlib.sha512(_CODE_SECRET_LABEL + normalize_code(typed).encode("ascii")).digest()[
-        :SECRET_SIZE
-    ]
+    """The pairing id both sides derive from a typed code's nameplate (never from the rest)."""
+    nameplate = normalize_code(typed)[:NAMEPLATE_LENGTH].encode("ascii")
+    return b64u_encode(hashlib.sha512(_CODE_ID_LABEL + nameplate).digest()[:12])
 
 
 def relay_proof(secret: bytes) -> str:
@@ -146,13 +139,6 @@ def proof_matches(proof: str, verifier: str) -> bool:
     """Relay side: does a presented proof match the registered verifier (constant time)?"""
     candidate = hashlib.sha256(proof.encode("utf-8", "replace")).hexdigest()
     return hmac.compare_digest(candidate, verifier)
-
-
-def verification_code(node_public_key: bytes, device_public_key: bytes) -> str:
-    """Six digits both screens show for the owner to compare ('123 456')."""
-    digest = hashlib.sha512(_SAS_LABEL + node_public_key + device_public_key).digest()
-    number = int.from_bytes(digest[:8], "big") % 1_000_000
-    return f"{number // 1000:03d} {number % 1000:03d}"
 
 
 def _json(obj: dict[str, Any]) -> bytes:

@@ -28,3 +28,16 @@ def check_peer_version(peer_version: str, current: str = PROTOCOL_VERSION) -> No
             f"protocol {peer_version} is no longer supported (this server speaks {current}): "
             "update ORA to the latest version"
         )
+
+
+def check_relay_version(relay_version: str, current: str = PROTOCOL_VERSION) -> None:
+    """A client's check of the Relay's Welcome: a Relay serves its own major and the previous
+    one, so one major apart either way still talks; further apart, one side must update."""
+    relay_major = parse_version(relay_version)[0]
+    our_major = parse_version(current)[0]
+    if abs(relay_major - our_major) > 1:
+        side = "ORA on this device" if relay_major > our_major else "the Relay"
+        raise IncompatibleVersion(
+            f"update needed: the Relay speaks protocol {relay_version} and this ORA {current}; "
+            f"update {side}"
+        )

@@ -22,7 +22,8 @@ from relay_server.billing import Billing
 from relay_server.billing_api import billing_webhook, statement
 from relay_server.cloud_peers import cloud_from_elsewhere, cloud_key
 from relay_server.cluster import RedisCluster
-from relay_server.http_api import healthz, pair, pairing_node, readyz, refresh, register_node
+from relay_server.code_pairing import pair_code
+from relay_server.http_api import healthz, pair, readyz, refresh, register_node
 from relay_server.http_common import refusals, security_headers
 from relay_server.hub import Hub
 from relay_server.metrics import METRICS, Metrics, serve_metrics
@@ -35,8 +36,7 @@ from relay_server.rate_limit import RateLimiter
 from relay_server.relay import RELAY, Relay
 from relay_server.revocation import Revocations
 from relay_server.settings import RelaySettings
-from relay_server.storage import RelayStore, SqliteStore
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import PostgresStore, RelayStore, SqliteStore
 from relay_server.token_service import TokenService
 from relay_server.web_client import add_routes, cors
 
@@ -58,7 +58,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.router.add_get("/metrics", serve_metrics)
     app.router.add_post("/v1/nodes", register_node)
     app.router.add_post("/v1/pair", pair)
-    app.router.add_get("/v1/pair/{pairing_id}/node", pairing_node)
+    app.router.add_post("/v1/pair/code", pair_code)
     app.router.add_post("/v1/token/refresh", refresh)
     app.router.add_get("/v1/ws", websocket)
     app.router.add_get("/v1/cloud/key", cloud_key)
@@ -80,7 +80,7 @@ def create_app(settings: RelaySettings) -> web.Application:
 async def _node_account(app: web.Application, token: str) -> str | None:
     """The account a Node credential belongs to (a Node's account id is its node id)."""
     found = await app[RELAY].store.node_by_credential(token_hash(token))
-    return None if found is None else found[0]
+    return None if found is None else found.node_id
 
 
 async def open_store(settings: RelaySettings) -> RelayStore:

@@ -34,8 +34,9 @@ from relay_server.errors import (
     SubscriptionInactive,
     WebhookRefused,
 )
+from relay_server.rows import AccountRow
 from relay_server.settings import RelaySettings
-from relay_server.storage import NANO, AccountRow, RelayStore
+from relay_server.storage import NANO, RelayStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -111,10 +112,10 @@ class Billing:
     async def claim(self, device_id: str, request_id: str) -> Grant:
         """May this device's request run? Claims the request id when it may."""
         device = await self._store.device(device_id)
-        if device is None or device[2]:
+        if device is None or device.revoked:
             return _refusal(CloudNotAllowed("this device is not paired any more"))
-        node_id, role, _revoked = device
-        if role != "owner":
+        node_id = device.node_id
+        if device.role != "owner":
             return _refusal(
                 CloudNotAllowed("only the owner's devices may send requests to the paid Cloud")
             )
@@ -169,7 +170,7 @@ class Billing:
         if device is None:
             return False, 0
         charged = await self._store.bill_usage(
-            device[0],
+            device.node_id,
             request_id,
             model=model[:100],
             tokens_in=max(0, tokens_in),
@@ -177,8 +178,10 @@ class Billing:
             cost_nusd=max(0, to_nusd(cost_usd)),
             outcome=outcome[:40],
         )
-        account = await self.account(device[0])
-        held = await self._store.month_held(device[0], month_of(time.time()), self._stale_before())
+        account = await self.account(device.node_id)
+        held = await self._store.month_held(
+            device.node_id, month_of(time.time()), self._stale_before()
+        )
         return charged, max(0, account.budget_nusd - held)
 
     async def statement(self, account_id: str, month: str) -> dict[str, Any]:
@@ -194,18 +197,18 @@ class Billing:
         ]
         usage_total = 0
         for row in await self._store.usage_rows(account_id, month):
-            usage_total += int(row["cost_nusd"])
+            usage_total += row.cost_nusd
             lines.append(
                 {
                     "kind": "usage",
-                    "request_id": row["request_id"],
-                    "device_id": row["device_id"],
-                    "at": row["billed_at"] or row["claimed_at"],
-                    "model": row["model"] or "",
-                    "tokens_in": row["tokens_in"] or 0,
-                    "tokens_out": row["tokens_out"] or 0,
-                    "outcome": row["outcome"] or "in progress",
-                    "amount_usd": _usd_text(int(row["cost_nusd"])),
+                    "request_id": row.request_id,
+                    "device_id": row.device_id,
+                    "at": row.billed_at or row.claimed_at,
+                    "model": row.model or "",
+                    "tokens_in": row.tokens_in or 0,
+                    "tokens_out": row.tokens_out or 0,
+                    "outcome": row.outcome or "in progress",
+                    "amount_usd": _usd_text(row.cost_nusd),
                 }
             )
         return {

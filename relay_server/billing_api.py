@@ -63,7 +63,7 @@ async def _is_owner(relay: Relay, account_id: str, token: str) -> bool:
     """The Node's credential, or the access token of one of the account's owner devices."""
     if token.startswith("ora_nd_"):
         found = await relay.store.node_by_credential(token_hash(token))
-        return found is not None and found[0] == account_id
+        return found is not None and found.node_id == account_id
     device_id = await relay.tokens.authenticate(token)
     device = await relay.store.device(device_id)
-    return device is not None and device[0] == account_id and device[1] == "owner"
+    return device is not None and device.node_id == account_id and device.role == "owner"

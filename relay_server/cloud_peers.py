@@ -7,6 +7,7 @@ module moves frames by that table and never reads their payload beyond the hands
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -63,7 +64,7 @@ async def to_cloud(relay: Relay, conn: Connection, frame: bytes) -> None:
     if payload[:1] == bytes([e2ee.HS1]):
         # Checked here as well as at the claim, so a guest cannot even open a Cloud session.
         device = await relay.store.device(conn.peer_id)
-        if device is None or device[1] != "owner":
+        if device is None or device.role != "owner":
             only_owner = "only the owner's devices may send requests to the paid Cloud"
             await _refuse_device(relay, conn, CloudNotAllowed(only_owner))
             return
@@ -207,16 +208,19 @@ async def _cloud_control(relay: Relay, worker: Connection, text: str) -> None:
 
 
 async def cloud_key(request: web.Request) -> web.Response:
-    """The Cloud's public key, which clients pin, and whether a worker is reachable from here."""
+    """The Cloud's public key with the release key's statement for it (devices believe only the
+    statement, protocol.cloud_key), and whether a worker is reachable from here."""
     relay = request.app[RELAY]
     if not relay.settings.cloud_public_key:
         raise CloudUnavailable("this Relay offers no Cloud execution")
+    statement = relay.settings.cloud_key_statement
     available = bool(relay.cloud.workers) or (
         relay.cluster is not None and await relay.cluster.workers_elsewhere() is not None
     )
     return web.json_response(
         {
             "public_key": relay.settings.cloud_public_key,
+            "statement": statement and json.loads(statement),
             "peer_id": cloud.CLOUD_PEER_ID,
             "available": available,
         }

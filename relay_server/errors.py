@@ -44,6 +44,12 @@ class PairingRefused(RelayError):
     status = 403
 
 
+class PairingLocked(PairingRefused):
+    """Too many wrong codes: the pairing is closed for good."""
+
+    code = "pairing_locked"
+
+
 class RateLimited(RelayError):
     """Too many attempts."""
 

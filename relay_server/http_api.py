@@ -16,6 +16,7 @@ from protocol import cloud
 from protocol import messages as m
 from protocol.encoding import b64u_decode
 from protocol.errors import DecodeError
+from protocol.pairing_states import PairingEvent
 from protocol.tokens import new_token, token_hash
 from protocol.version import PROTOCOL_VERSION
 from relay_server import cluster as bus
@@ -93,11 +94,11 @@ async def _pair(request: web.Request, relay: Relay) -> web.Response:
     try:
         await relay.billing.require_active(node_id)  # pairing is part of the Relay plan
     except RelayError:
-        await relay.store.set_pairing_state(pairing_id, "open")  # usable once paid
+        await relay.pairings.apply(pairing_id, PairingEvent.RELEASE)  # usable once paid
         raise
     decision = await _ask_node(relay, node_id, pairing_id, body["sealed"])
     if not decision.accepted:
-        await relay.store.set_pairing_state(pairing_id, "refused")
+        await relay.pairings.apply(pairing_id, PairingEvent.REFUSE)
         relay.metrics.pairings.labels("refused").inc()
         await relay.store.audit(
             "pairing_refused",
@@ -119,15 +120,15 @@ async def _pair(request: web.Request, relay: Relay) -> web.Response:
     if not await _device_id_free(relay, device_id):
         # A Node naming a device after another Node (or another's device, or the Cloud) would
         # be handed that peer's traffic: refused, and the pairing is spent.
-        await relay.store.set_pairing_state(pairing_id, "refused")
+        await relay.pairings.apply(pairing_id, PairingEvent.REFUSE)
         raise PairingRefused("your PC chose a device id that is taken: pair again")
     try:
         await relay.store.add_device(device_id, node_id, role)
     except Exception:  # the unique key: another pairing took the id meanwhile
-        await relay.store.set_pairing_state(pairing_id, "refused")
+        await relay.pairings.apply(pairing_id, PairingEvent.REFUSE)
         raise PairingRefused("your PC chose a device id that is taken: pair again") from None
     issued = await relay.tokens.issue(device_id)
-    await relay.store.set_pairing_state(pairing_id, "used")
+    await relay.pairings.apply(pairing_id, PairingEvent.ACCEPT)
     relay.metrics.pairings.labels("paired").inc()
     audit = {"node_id": node_id, "device_id": device_id, "source": source(request)}
     await relay.store.audit("pairing_succeeded", **audit, detail=role)
@@ -167,11 +168,11 @@ async def _ask_node(relay: Relay, node_id: str, pairing_id: str, sealed: str) ->
     try:
         request_msg = m.PairRequest(pairing_id=pairing_id, request_id=request_id, sealed=sealed)
         if not await relay.to_node(node_id, request_msg):
-            await relay.store.set_pairing_state(pairing_id, "open")  # owner may retry
+            await relay.pairings.apply(pairing_id, PairingEvent.RELEASE)  # owner may retry
             raise NodeOffline("your PC is offline: start ORA on it and try again")
         return await asyncio.wait_for(future, relay.settings.pair_decision_timeout_s)
     except TimeoutError:
-        await relay.store.set_pairing_state(pairing_id, "expired")
+        await relay.pairings.apply(pairing_id, PairingEvent.TIME_OUT)
         raise NodeOffline("your PC did not answer the pairing in time") from None
     finally:
         relay.decisions.pop(request_id, None)
@@ -188,19 +189,6 @@ def _decision_receiver(
             future.set_result(decision)
 
     return receive
-
-
-async def pairing_node(request: web.Request) -> web.Response:
-    """Typed-code pairing: the Node's public key, which the device trusts only after the owner
-    has compared the verification code shown on both screens."""
-    relay = request.app[RELAY]
-    node_id = await relay.pairings.lookup(
-        pairing_id=request.match_info["pairing_id"], source=source(request)
-    )
-    public_key = await relay.store.node_public_key(node_id)
-    if public_key is None:
-        raise NodeOffline("this PC is not registered any more")
-    return web.json_response({"node_id": node_id, "node_public_key": public_key})
 
 
 async def refresh(request: web.Request) -> web.Response:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 
 from protocol.pairing import proof_matches
-from relay_server.errors import BadRequest, PairingRefused, RateLimited
+from protocol.pairing_states import REFUSALS, PairingEvent, PairingState, next_state
+from relay_server.errors import BadRequest, PairingLocked, PairingRefused, RateLimited
 from relay_server.rate_limit import RateLimiter
 from relay_server.storage import RelayStore
 
@@ -56,11 +57,22 @@ class PairingService:
         """For a typed code: which Node an open pairing belongs to (rate-limited like attempts)."""
         self._rate_limit(source)
         row = await self._store.pairing(pairing_id)
-        if row is None or row[5] != "open" or row[3] <= time.time():
+        if row is not None and row.state == PairingState.LOCKED:
+            raise PairingLocked(REFUSALS[PairingState.LOCKED])
+        if row is None or row.state != PairingState.OPEN or row.expires_at <= time.time():
             raise PairingRefused(
                 "no open pairing has this code: check it, or make a new one on your PC"
             )
-        return row[0]
+        return row.node_id
+
+    async def apply(self, pairing_id: str, event: PairingEvent) -> PairingState:
+        """Move a pairing along the one transition table (protocol.pairing_states)."""
+        row = await self._store.pairing(pairing_id)
+        if row is None:
+            raise PairingRefused("this pairing code is unknown: ask for a new one on your PC")
+        state = next_state(row.state, event)
+        await self._store.set_pairing_state(pairing_id, state.value)
+        return state
 
     async def claim(self, *, pairing_id: str, proof: str, source: str) -> tuple[str, str]:
         """Check an attempt; on success the pairing is claimed (single use). Returns (node_id, role)."""
@@ -68,22 +80,19 @@ class PairingService:
         row = await self._store.pairing(pairing_id)
         if row is None:
             raise PairingRefused("this pairing code is unknown: ask for a new one on your PC")
-        node_id, verifier, role, expires_at, _attempts, state = row
-        if state == "locked":
-            raise PairingRefused(
-                "this pairing is locked after too many wrong attempts: make a new code on your PC"
-            )
-        if state != "open":
-            raise PairingRefused("this pairing code was already used: make a new one on your PC")
-        if expires_at <= time.time():
+        if row.state == PairingState.LOCKED:
+            raise PairingLocked(REFUSALS[PairingState.LOCKED])
+        if row.state != PairingState.OPEN:
+            raise PairingRefused(REFUSALS.get(PairingState(row.state), REFUSALS[PairingState.USED]))
+        if row.expires_at <= time.time():
             raise PairingRefused("this pairing code has expired: make a new one on your PC")
-        if not proof_matches(proof, verifier):
+        if not proof_matches(proof, row.verifier):
             attempts = await self._store.count_failed_attempt(pairing_id, self._max_attempts)
             if attempts >= self._max_attempts:
-                raise PairingRefused(
+                raise PairingLocked(
                     "wrong pairing secret; the pairing is now locked: make a new code on your PC"
                 )
             raise PairingRefused("wrong pairing secret")
         if not await self._store.claim_pairing(pairing_id):
             raise PairingRefused("this pairing code was already used: make a new one on your PC")
-        return node_id, role
+        return row.node_id, row.role

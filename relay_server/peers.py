@@ -22,6 +22,7 @@ from protocol.errors import DecodeError, FrameError, IncompatibleVersion
 from protocol.tokens import token_hash
 from protocol.version import PROTOCOL_VERSION, check_peer_version
 from relay_server import cluster as bus
+from relay_server import code_pairing
 from relay_server.cloud_peers import serve_worker, to_cloud
 from relay_server.errors import BadRequest, NotPaired, RelayError, Unauthorized, UpdateRequired
 from relay_server.http_common import allowed_origin, source
@@ -163,14 +164,14 @@ async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str, Ac
         found = await relay.store.node_by_credential(token_hash(hello.token))
         if found is None:
             raise Unauthorized("unknown Node credential")
-        return "node", found[0], found[0], None
+        return "node", found.node_id, found.node_id, None
     if hello.role == "device":
         grant = await relay.tokens.grant(hello.token)
         device = await relay.store.device(grant.device_id)
         assert device is not None  # the grant checked it exists and is not revoked
         # Remote access is what the monthly plan pays for: refuse it, saying why.
-        await relay.billing.require_active(device[0])
-        return "device", grant.device_id, device[0], grant
+        await relay.billing.require_active(device.node_id)
+        return "device", grant.device_id, device.node_id, grant
     expected = relay.settings.cloud_token_hash
     if not expected or not hmac.compare_digest(token_hash(hello.token).encode(), expected.encode()):
         raise Unauthorized("unknown Cloud worker credential")
@@ -213,7 +214,7 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         if target is None and relay.cluster is not None:
             # Only to this Node's own devices, even when they are on another instance.
             owner = await relay.store.device(str(uuid.UUID(bytes=peer)))
-            if owner is None or owner[0] != conn.node_id:
+            if owner is None or owner.node_id != conn.node_id:
                 await relay.refuse(
                     NotPaired("that device belongs to another Node"), node_id=conn.node_id
                 )
@@ -284,6 +285,8 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
             # The device's HTTP request is held by another instance.
             channel = bus.decision_channel(msg.request_id)
             await relay.cluster.publish(channel, m.encode(msg).encode())
+    elif isinstance(msg, m.PairPakeReply):
+        await code_pairing.deliver(relay, msg)
     elif isinstance(msg, m.RevokeDevice):
         await revoke_device(relay, conn.node_id, msg.device_id)
     elif isinstance(msg, m.Notify):
@@ -299,7 +302,7 @@ async def _control(relay: Relay, conn: Connection, text: str) -> None:
 async def revoke_device(relay: Relay, node_id: str, device_id: str) -> None:
     """Revoke a device's tokens and close its live socket now."""
     device = await relay.store.device(device_id)
-    if device is None or device[0] != node_id:
+    if device is None or device.node_id != node_id:
         await relay.refuse(
             NotPaired("revoke of a device of another Node"), node_id=node_id, device_id=device_id
         )

@@ -68,9 +68,9 @@ class Notifier:
 
     async def _send(self, node_id: str, event: PushEvent, skip: Collection[str]) -> None:
         subs = [
-            Subscription(device_id=d, endpoint=e, p256dh=p, auth=a)
-            for d, e, p, a in await self.relay.store.pushes(node_id)
-            if d not in skip
+            Subscription(device_id=r.device_id, endpoint=r.endpoint, p256dh=r.p256dh, auth=r.auth)
+            for r in await self.relay.store.pushes(node_id)
+            if r.device_id not in skip
         ]
         self.sender.submit(event, subs)
 
@@ -152,7 +152,7 @@ class Notifier:
         device = await self.relay.store.device(device_id)
         if device is None:
             return
-        account = await self.relay.billing.account(device[0])
+        account = await self.relay.billing.account(device.node_id)
         spent = account.budget_nusd - left_nusd
         if account.budget_nusd <= 0 or spent < self.relay.settings.budget_low_fraction * (
             account.budget_nusd
@@ -160,7 +160,8 @@ class Notifier:
             return
         month = time.strftime("%Y-%m", time.gmtime())
         # One event id per account and month: each device hears of it once (claims last a day).
-        self.soon(device[0], "budget_low", f"budget_low:{device[0]}:{month}", {"month": month})
+        node_id = device.node_id
+        self.soon(node_id, "budget_low", f"budget_low:{node_id}:{month}", {"month": month})
 
 
 NOTIFIER = web.AppKey("notifier", Notifier)
@@ -202,11 +203,11 @@ async def _owner_device(relay: Relay, token: str) -> tuple[str, str]:
     """(device id, node id) of an owner device's access token."""
     grant = await relay.tokens.grant(token)
     device = await relay.store.device(grant.device_id)
-    if device is None or device[2]:
+    if device is None or device.revoked:
         raise Unauthorized("this device is not paired")
-    if device[1] != "owner":
+    if device.role != "owner":
         raise PushRefused("only the owner's devices receive notifications")
-    return grant.device_id, device[0]
+    return grant.device_id, device.node_id
 
 
 async def push_key(request: web.Request) -> web.Response:
@@ -247,7 +248,7 @@ async def status(request: web.Request) -> web.Response:
     relay = request.app[RELAY]
     body = await json_body(request, "token")
     device_id, node_id = await _owner_device(relay, body["token"])
-    enabled = any(row[0] == device_id for row in await relay.store.pushes(node_id))
+    enabled = any(row.device_id == device_id for row in await relay.store.pushes(node_id))
     return web.json_response({"enabled": enabled})
 
 
@@ -259,7 +260,7 @@ async def devices(request: web.Request) -> web.Response:
     if found is None:
         raise Unauthorized("unknown Node credential")
     return web.json_response(
-        {"devices": sorted({r[0] for r in await relay.store.pushes(found[0])})}
+        {"devices": sorted({r.device_id for r in await relay.store.pushes(found.node_id)})}
     )
 
 

@@ -48,6 +48,7 @@ class Relay:
     cloud: CloudRouter = field(default_factory=CloudRouter)
     metrics: Metrics = field(default_factory=Metrics)
     decisions: dict[str, asyncio.Future[m.PairDecision]] = field(default_factory=dict)
+    pake_replies: dict[str, asyncio.Future[m.PairPakeReply]] = field(default_factory=dict)
     cluster: RedisCluster | None = None
     notifier: Notifier | None = None  # Web Push (relay_server.push_events)
     _node_watch: dict[str, int] = field(default_factory=dict)  # node -> local devices watching

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class RelaySettings:
     # Cloud workers authenticate with one credential; only its SHA-256 is configured here.
     cloud_token_hash: str = ""
     cloud_public_key: str = ""  # the Cloud's X25519 key (base64url), published to clients
+    # ORA's release key's statement vouching for that key (protocol.cloud_key), JSON text:
+    # devices believe the Cloud's key only from it, never from this Relay's word.
+    cloud_key_statement: str = ""
     # Billing: a Stripe-style webhook secret, the monthly plan, defaults for new accounts.
     webhook_secret: str = ""
     webhook_tolerance_s: int = 300
@@ -148,6 +152,15 @@ def _stripped(raw: str) -> str:
     return raw.strip()
 
 
+def _json_object(raw: str) -> str:
+    try:
+        if not isinstance(json.loads(raw), dict):
+            raise ValueError
+    except ValueError:
+        raise ValueError("must be a JSON object (installer.release cloud-key prints it)") from None
+    return raw.strip()
+
+
 def _sha256(raw: str) -> str:
     value = raw.strip().lower()
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
@@ -202,6 +215,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_BACKUP_QUOTA_BYTES", "backup_quota_bytes", _int),
     ("ORA_RELAY_CLOUD_TOKEN_SHA256", "cloud_token_hash", _sha256),
     ("ORA_RELAY_CLOUD_PUBLIC_KEY", "cloud_public_key", _stripped),
+    ("ORA_RELAY_CLOUD_KEY_STATEMENT", "cloud_key_statement", _json_object),
+    ("ORA_RELAY_WEB_DIR", "web_dir", Path),
     ("ORA_RELAY_WEBHOOK_SECRET", "webhook_secret", _text),
     ("ORA_RELAY_PLAN_PRICE_USD", "plan_price_usd", _float),
     ("ORA_RELAY_NEW_ACCOUNT_STATUS", "new_account_status", _account_status),

@@ -84,7 +84,7 @@ class TokenService:
         if row.revoked:
             raise TokenRevoked("this device's access was revoked: pair it again")
         device = await self._store.device(row.device_id)
-        if device is None or device[2]:
+        if device is None or device.revoked:
             raise TokenRevoked("this device's access was revoked: pair it again")
         if kind == "rt" and row.replaced:
             await self._revoke_family(row.family_id)

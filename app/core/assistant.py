@@ -254,9 +254,13 @@ class Assistant:
             emit(Notice(text=str(err)))
             reply = reply or str(err)
         except asyncio.CancelledError:
-            self.memory.append(part, "assistant", (reply + " [cancelled]").strip())
+            said = self.memory.append(part, "assistant", (reply + " [cancelled]").strip())
+            if taint.tainted:
+                self.memory.mark_untrusted("message", said)
             raise
-        self.memory.append(part, "assistant", reply)
+        said = self.memory.append(part, "assistant", reply)
+        if taint.tainted:  # an answer built on untrusted content stays untrusted in history
+            self.memory.mark_untrusted("message", said)
         if self.housekeeping is not None:
             self.housekeeping.after_turn(part)
         timings.total_s = time.perf_counter() - started
@@ -290,12 +294,17 @@ class Assistant:
     def _prompt(self, part: Partition, text: str, taint: TaintState) -> list[dict[str, Any]]:
         system = SYSTEM_PROMPT
         notes = self.memory.recall(part, text, limit=3)
+        if self.memory.untrusted("note", [n.id for n in notes]):
+            taint.enter_untrusted("memory", "a note kept while reading untrusted content")
         if notes:
             taint.read_private("memory", "notes in the prompt", [n.text for n in notes])
             system += "\nNotes the user asked you to remember:\n" + "\n".join(
                 f"- {n.text}" for n in notes
             )
-        _older, recent = window(whole_turns(self.memory.history_rows(part, FETCH)))
+        turns = whole_turns(self.memory.history_rows(part, FETCH))
+        _older, recent = window(turns)
+        if self.memory.untrusted("message", [t.last_id for t in turns]):
+            taint.enter_untrusted("history", "an earlier answer built on untrusted content")
         if self.housekeeping is not None:
             summary = self.housekeeping.summary(part)
             if summary:
@@ -365,6 +374,7 @@ class Assistant:
         digest = args_digest(name, args)
         yield ToolStarted(call_id=call_id, tool=name, arguments=args, risk=spec.risk.name)
         ctx = self.context_for(req, name)
+        ctx.extras["taint"] = taint
         decision = decide(
             profile=self.profile,
             role=req.role,

@@ -7,6 +7,8 @@ exactly this push's kind, event id and ids, so the Relay can neither read it nor
 
 from __future__ import annotations
 
+import aiohttp
+
 from app.link.devices import PairedDevice
 from app.link.identity import NodeIdentity
 from app.policy.approvals import ApprovalRequest
@@ -36,3 +38,15 @@ def approval_notice(
         for d in owners
     }
     return m.Notify(kind="approval_waiting", event_id=event_id, ids=ids, sealed=sealed)
+
+
+async def devices_notified(relay_url: str, node_token: str) -> set[str]:
+    """The devices the Relay pushes notifications to (the tray's Devices dialog shows them)."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    headers = {"Authorization": f"Bearer {node_token}"}
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as http,
+        http.get(f"{relay_url.rstrip('/')}/v1/push/devices", headers=headers) as resp,
+    ):
+        resp.raise_for_status()
+        return {str(d) for d in (await resp.json())["devices"]}

@@ -13,11 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
-import secrets
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +32,7 @@ from app.core.runtime import Runtime
 from app.errors import PairingRefused
 from app.link.devices import DeviceRegistry, PairedDevice
 from app.link.identity import NodeIdentity
+from app.link.pairing_desk import PAIRING_TTL_S, ConfirmPairing, PairingDesk
 from app.link.push_notice import approval_notice
 from app.policy.approvals import ApprovalError, ApprovalRequest, Resolution
 from app.policy.gate import PRIVATE_IS_OWNER_ONLY, Role, pairing_refusal
@@ -43,27 +40,15 @@ from app.version import __version__
 from protocol import app_messages as am
 from protocol import e2ee, pairing
 from protocol import messages as m
-from protocol.encoding import b64u_decode, b64u_encode
-from protocol.errors import CryptoError, DecodeError, PairingError
+from protocol.encoding import b64u_encode
+from protocol.errors import ErrorCode
+from protocol.peer_link import Backoff, LinkStatus, PeerRefused, ResponderLink
 from protocol.version import PROTOCOL_VERSION
 
 _LOGGER = logging.getLogger(__name__)
-OFFLINE, CONNECTING, CONNECTED = "offline", "connecting", "connected"
-PAIRING_TTL_S = 300
+OFFLINE, CONNECTING, CONNECTED = LinkStatus.OFFLINE, LinkStatus.CONNECTING, LinkStatus.CONNECTED
 MAX_BACKOFF_S = 30.0
-
-
-@dataclass
-class _OpenPairing:
-    secret: bytes
-    role: str
-    expires_at: float
-    typed: bool = False  # a typed code: the device learnt our key from the Relay, so confirm
-
-
-# Asked with (verification code, device name, role); True when the owner saw the same code.
-ConfirmPairing = Callable[[str, str, str], Awaitable[bool]]
-CONFIRM_TIMEOUT_S = 50.0  # inside the Relay's 60 s wait for our decision
+REVOKE_NOTICE_S = 0.3  # within the second DESIGN.md allows for closing a revoked device
 
 
 @dataclass
@@ -75,21 +60,27 @@ class RelayLink:
     web_url: str = ""
     identity: NodeIdentity = field(init=False)
     registry: DeviceRegistry = field(init=False)
-    status: str = OFFLINE
     last_error: str = ""
-    _ws: aiohttp.ClientWebSocketResponse | None = None
-    _sessions: dict[str, e2ee.Session] = field(default_factory=dict)
-    _pairings: dict[str, _OpenPairing] = field(default_factory=dict)
+    _peer: ResponderLink = field(init=False)
+    pairing_desk: PairingDesk = field(init=False)
     _listeners: list[Callable[[str], None]] = field(default_factory=list)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _runner: asyncio.Task[None] | None = None
-    _connected: asyncio.Event = field(default_factory=asyncio.Event)
     _url_index: int = 0
     confirm_pairing: ConfirmPairing | None = None
 
     def __post_init__(self) -> None:
         self.identity = NodeIdentity.load(self.runtime.secrets)
         self.registry = DeviceRegistry(self.runtime.db)
+        self._peer = ResponderLink(
+            self, backoff=Backoff(first=0.5, cap=MAX_BACKOFF_S), on_status=self._status_changed
+        )
+        self.pairing_desk = PairingDesk(
+            self.identity,
+            self.registry,
+            self.runtime.settings.node_name,
+            refuse_role=lambda role: _role_refusal(self.runtime.settings.profile, role),
+        )
         self.runtime.broker.subscribe(self._on_approval_event)
 
     # -- public API -------------------------------------------------------------------------
@@ -97,6 +88,10 @@ class RelayLink:
     @property
     def relay_url(self) -> str:
         return self.relay_urls[self._url_index % len(self.relay_urls)].rstrip("/")
+
+    @property
+    def status(self) -> LinkStatus:
+        return self._peer.status
 
     def on_status(self, listener: Callable[[str], None]) -> None:
         """Hear every status change (the tray's icon follows it)."""
@@ -120,59 +115,26 @@ class RelayLink:
 
     async def wait_connected(self) -> None:
         """Wait until the Relay has welcomed us (callers bound it with asyncio.timeout)."""
-        await self._connected.wait()
+        await self._peer.connected.wait()
 
     async def open_pairing(
         self, role: str = "owner", ttl_s: int = PAIRING_TTL_S
     ) -> tuple[pairing.PairingInvite, str]:
         """A one-time pairing: the invite, and the URL for the QR code."""
         self._check_role(role)
-        if self._ws is None or self.status != CONNECTED:
+        if not self._peer.is_connected:
             raise ConnectionError("not connected to the Relay; pairing needs it")
-        secret = pairing.new_secret()
-        pairing_id = secrets.token_urlsafe(12)
-        self._pairings[pairing_id] = _OpenPairing(
-            secret=secret, role=role, expires_at=time.time() + ttl_s
-        )
-        await self._ws.send_str(
-            m.encode(
-                m.PairOpen(
-                    pairing_id=pairing_id,
-                    verifier=pairing.relay_verifier(secret),
-                    ttl_s=ttl_s,
-                    role=role,
-                )
-            )
-        )
-        invite = pairing.PairingInvite(
-            relay_url=self.relay_url,
-            node_id=self.identity.node_id,
-            pairing_id=pairing_id,
-            secret=secret,
-            node_public_key=self.identity.public_key,
-        )
+        opened, invite = self.pairing_desk.open_qr(role, ttl_s, self.relay_url)
+        self._peer.send_control(opened)
         return invite, invite.to_url(self.web_url or f"{self.relay_url}/app/")
 
     async def open_code_pairing(self, role: str = "owner", ttl_s: int = PAIRING_TTL_S) -> str:
         """A pairing for a device without a camera: the code the owner types on it."""
         self._check_role(role)
-        if self._ws is None or self.status != CONNECTED:
+        if not self._peer.is_connected:
             raise ConnectionError("not connected to the Relay; pairing needs it")
-        code = pairing.new_code()
-        pairing_id, secret = pairing.code_pairing_id(code), pairing.code_secret(code)
-        self._pairings[pairing_id] = _OpenPairing(
-            secret=secret, role=role, expires_at=time.time() + ttl_s, typed=True
-        )
-        await self._ws.send_str(
-            m.encode(
-                m.PairOpen(
-                    pairing_id=pairing_id,
-                    verifier=pairing.relay_verifier(secret),
-                    ttl_s=ttl_s,
-                    role=role,
-                )
-            )
-        )
+        opened, code = self.pairing_desk.open_code(role, ttl_s)
+        self._peer.send_control(opened)
         return code
 
     def _check_role(self, role: str) -> None:
@@ -186,45 +148,60 @@ class RelayLink:
         return self.registry.all()
 
     async def revoke(self, device_id: str) -> None:
-        """Forget the device's key here and have the Relay revoke its tokens and close it."""
+        """Forget the device's key here, tell the device inside its session, and have the Relay
+        revoke its tokens and close it (a device believes only our word, not the Relay's)."""
         self.registry.revoke(device_id)
-        self._sessions.pop(device_id, None)
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.send_str(m.encode(m.RevokeDevice(device_id=device_id)))
+        told = self._peer.seal_to(device_id, am.PairingChanged(state="revoked"))
+        self._peer.drop(device_id)
+        if told:
+            # The Relay closes the socket at once on revocation, ahead of frames still queued
+            # for the device: give ours a moment to get there first.
+            await asyncio.sleep(REVOKE_NOTICE_S)
+        self._peer.send_control(m.RevokeDevice(device_id=device_id))
 
-    # -- connection -------------------------------------------------------------------------
+    # -- connection (hooks of the shared core, protocol.peer_link) ---------------------------
 
-    def _set_status(self, status: str) -> None:
-        if status != self.status:
-            self.status = status
-            for listener in list(self._listeners):
-                listener(status)
+    def _status_changed(self, status: LinkStatus) -> None:
+        for listener in list(self._listeners):
+            listener(status)
 
     async def _run(self) -> None:
-        backoff = 0.5
         timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            while True:
-                self._set_status(CONNECTING)
-                try:
-                    await self._session(session)
-                    backoff = 0.5
-                except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as err:
-                    self.last_error = f"{type(err).__name__}"
-                    self._url_index += 1  # fail over to the next Relay, if there is one
-                except _Refused as err:
-                    self.last_error = str(err)
-                    _LOGGER.error("the Relay refused this Node: %s", err)
-                    backoff = MAX_BACKOFF_S
-                except Exception as err:  # never let the link die: log and reconnect
-                    self.last_error = f"{type(err).__name__}"
-                    _LOGGER.exception("relay link failed; reconnecting")
-                self._ws = None
-                self._sessions.clear()
-                self._connected.clear()
-                self._set_status(OFFLINE)
-                await asyncio.sleep(backoff * (0.5 + random.random()))  # jitter spreads reconnects
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            await self._peer.run(session)
+
+    def ws_url(self) -> str:
+        return f"{self.relay_url}/v1/ws"
+
+    def hello(self) -> m.Hello:
+        return m.Hello(
+            version=PROTOCOL_VERSION,
+            role=m.PeerKind.NODE,
+            token=self.identity.node_token,
+            app_version=__version__,
+        )
+
+    async def before_connect(self, http: aiohttp.ClientSession) -> None:
+        if not self.identity.node_token:
+            await self._register(http)
+
+    def refused(self, err: PeerRefused) -> bool:
+        if err.error is not None and err.error.code == ErrorCode.UNAUTHORIZED:
+            # The Relay's data was reset: register anew, at once.
+            self.identity.forget_credential(self.runtime.secrets)
+            self.last_error = "credential unknown to the Relay"
+            return False
+        self.last_error = str(err)
+        _LOGGER.error("the Relay refused this Node: %s", err)
+        return True
+
+    def connect_failed(self, err: BaseException) -> None:
+        self.last_error = f"{type(err).__name__}"
+        if isinstance(err, aiohttp.ClientError | OSError | TimeoutError | ConnectionError):
+            self._url_index += 1  # fail over to the next Relay, if there is one
+
+    def disconnected(self) -> None:
+        pass
 
     async def _register(self, session: aiohttp.ClientSession) -> None:
         async with session.post(
@@ -234,187 +211,60 @@ class RelayLink:
                 # The Relay says why (e.g. too many registrations from this address): show it.
                 with contextlib.suppress(aiohttp.ContentTypeError, ValueError):
                     refusal = await resp.json()
-                    raise _Refused(str(refusal.get("message") or f"refused ({resp.status})"))
+                    why = str(refusal.get("message") or f"refused ({resp.status})")
+                    raise PeerRefused(m.Error(code=ErrorCode.ERROR, message=why))
                 raise ConnectionError(f"registration refused ({resp.status})")
             body = await resp.json()
         self.identity.save_credential(self.runtime.secrets, body["node_id"], body["node_token"])
         _LOGGER.info("registered with the Relay as node %s", body["node_id"])
 
-    async def _session(self, session: aiohttp.ClientSession) -> None:
-        if not self.identity.node_token:
-            await self._register(session)
-        async with session.ws_connect(
-            f"{self.relay_url}/v1/ws", heartbeat=20, max_msg_size=2 * 1024 * 1024
-        ) as ws:
-            await ws.send_str(
-                m.encode(
-                    m.Hello(
-                        version=PROTOCOL_VERSION,
-                        role="node",
-                        token=self.identity.node_token,
-                        app_version=__version__,
-                    )
-                )
-            )
-            first = await ws.receive(timeout=10)
-            if first.type != aiohttp.WSMsgType.TEXT:
-                raise ConnectionError("the Relay closed the connection during hello")
-            reply = m.decode(first.data)
-            if isinstance(reply, m.Error):
-                if reply.code == "unauthorized":
-                    self.identity.forget_credential(
-                        self.runtime.secrets
-                    )  # Relay data reset: register anew
-                    raise ConnectionError("credential unknown to the Relay")
-                raise _Refused(reply.message)
-            self._ws = ws
-            self._set_status(CONNECTED)
-            self._connected.set()
-            _LOGGER.info("connected to the Relay at %s", self.relay_url)
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.BINARY:
-                    await self._on_frame(msg.data)
-                elif msg.type == aiohttp.WSMsgType.TEXT:
-                    await self._on_control(msg.data)
-                else:
-                    break
-
-    async def _on_control(self, text: str) -> None:
-        try:
-            msg = m.decode(text)
-        except DecodeError as err:
-            _LOGGER.warning("malformed message from the Relay: %s", err)
-            return
+    def control(self, msg: m.Message) -> None:
         if isinstance(msg, m.PairRequest):
             # A typed-code pairing waits for the owner; the link keeps reading meanwhile.
             self._spawn(self._decide_pairing(msg))
-        elif isinstance(msg, m.Presence):
-            if not msg.online:
-                self._sessions.pop(msg.peer_id, None)
+        elif isinstance(msg, m.PairPake):
+            self._peer.send_control(self.pairing_desk.answer_pake(msg))
         elif isinstance(msg, m.Error):
             _LOGGER.warning("the Relay says: %s (%s)", msg.message, msg.code)
 
     # -- pairing ----------------------------------------------------------------------------
 
     async def _decide_pairing(self, msg: m.PairRequest) -> None:
-        def refuse(reason: str) -> m.PairDecision:
-            _LOGGER.warning("pairing refused: %s", reason)
-            return m.PairDecision(
-                pairing_id=msg.pairing_id, request_id=msg.request_id, accepted=False, reason=reason
-            )
-
-        decision: m.PairDecision
-        open_pairing = self._pairings.get(msg.pairing_id)
-        try:
-            request = pairing.open_request(
-                node_private_key=self.identity.private_key, sealed=b64u_decode(msg.sealed)
-            )
-        except (PairingError, DecodeError):
-            decision = refuse("the request was not sealed to this PC's key")
-        else:
-            if open_pairing is None or request.pairing_id != msg.pairing_id:
-                decision = refuse("this PC has no such pairing open")
-            elif open_pairing.expires_at <= time.time():
-                decision = refuse("this pairing code has expired")
-            elif not pairing.secret_matches(request, open_pairing.secret):
-                decision = refuse("wrong pairing secret")
-            elif why := _role_refusal(self.runtime.settings.profile, open_pairing.role):
-                self._pairings.pop(msg.pairing_id, None)
-                decision = refuse(why)
-            elif open_pairing.typed and not await self._confirmed(request, open_pairing):
-                self._pairings.pop(msg.pairing_id, None)
-                decision = refuse("the owner did not confirm the verification code on the PC")
-            else:
-                self._pairings.pop(msg.pairing_id, None)  # single use, whatever happens next
-                device_id = str(uuid.uuid4())
-                self.registry.add(
-                    device_id=device_id,
-                    name=request.device_name or "device",
-                    role=open_pairing.role,
-                    public_key=request.device_public_key,
-                )
-                answer = pairing.seal_answer(
-                    node_private_key=self.identity.private_key,
-                    device_public_key=request.device_public_key,
-                    answer={
-                        "pairing_id": msg.pairing_id,
-                        "device_id": device_id,
-                        "node_id": self.identity.node_id,
-                        "node_name": self.runtime.settings.node_name,
-                        "role": open_pairing.role,
-                    },
-                )
-                decision = m.PairDecision(
-                    pairing_id=msg.pairing_id,
-                    request_id=msg.request_id,
-                    accepted=True,
-                    device_id=device_id,
-                    role=open_pairing.role,
-                    answer=b64u_encode(answer),
-                )
-                _LOGGER.info("paired device %s (%s)", device_id, open_pairing.role)
-        if self._ws is not None:
-            await self._ws.send_str(m.encode(decision))
-
-    async def _confirmed(self, request: pairing.PairingRequest, open_pairing: _OpenPairing) -> bool:
-        """Show the verification code on the PC and wait for the owner to compare it."""
-        del self._pairings[request.pairing_id]  # single use: a second request cannot wait here too
-        if self.confirm_pairing is None:
-            return False
-        code = pairing.verification_code(self.identity.public_key, request.device_public_key)
-        try:
-            async with asyncio.timeout(CONFIRM_TIMEOUT_S):
-                return await self.confirm_pairing(code, request.device_name, open_pairing.role)
-        except TimeoutError:
-            return False
+        self._peer.send_control(await self.pairing_desk.decide(msg, self.confirm_pairing))
 
     # -- device sessions --------------------------------------------------------------------
 
-    async def _on_frame(self, frame: bytes) -> None:
-        try:
-            _kind, device_id, payload = m.unpack_frame(frame)
-        except DecodeError:
-            return
-        device = self.registry.active(device_id)
+    def accept(self, peer_id: str, hs1: bytes) -> tuple[bytes, e2ee.Session] | None:
+        device = self.registry.active(peer_id)
         if device is None:
-            _LOGGER.warning("frame from an unknown or revoked device %s dropped", device_id)
+            _LOGGER.warning("handshake from an unknown or revoked device %s dropped", peer_id)
+            return None
+        return e2ee.respond(self.identity.private_key, device.public_key, hs1)
+
+    def session_opened(self, peer_id: str) -> None:
+        device = self.registry.active(peer_id)
+        if device is None:
             return
-        if payload[:1] == bytes([e2ee.HS1]):
-            try:
-                hs2, session = e2ee.respond(self.identity.private_key, device.public_key, payload)
-            except CryptoError:
-                return
-            self._sessions[device_id] = session
-            self.registry.seen(device_id)
-            await self._send_raw(device_id, hs2)
-            await self._send(
-                device_id,
-                am.NodeInfo(
-                    node_name=self.runtime.settings.node_name, device_id=device_id, role=device.role
-                ),
-            )
-            if device.role == "owner":
-                for req in self.runtime.broker.pending():
-                    await self._send(device_id, _approval_message(req))
-            return
-        current = self._sessions.get(device_id)
-        if current is None:
-            return
-        try:
-            msg = m.decode(current.open(payload))
-        except (CryptoError, DecodeError) as err:
-            _LOGGER.warning("refused a frame from device %s: %s", device_id, type(err).__name__)
+        self.registry.seen(peer_id)
+        self._send(
+            peer_id,
+            am.NodeInfo(
+                node_name=self.runtime.settings.node_name, device_id=peer_id, role=device.role
+            ),
+        )
+        if device.role == "owner":
+            for req in self.runtime.broker.pending():
+                self._send(peer_id, _approval_message(req))
+
+    def message(self, peer_id: str, msg: m.Message) -> None:
+        device = self.registry.active(peer_id)
+        if device is None:
+            _LOGGER.warning("message from an unknown or revoked device %s dropped", peer_id)
             return
         self._spawn(self._handle(device, msg))
 
-    async def _send_raw(self, device_id: str, payload: bytes) -> None:
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.send_bytes(m.pack_frame(device_id, payload))
-
-    async def _send(self, device_id: str, msg: m.Message) -> None:
-        session = self._sessions.get(device_id)
-        if session is not None:
-            await self._send_raw(device_id, session.seal(m.encode(msg).encode("utf-8")))
+    def _send(self, device_id: str, msg: m.Message) -> None:
+        self._peer.seal_to(device_id, msg)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -426,9 +276,7 @@ class RelayLink:
         role = Role(device.role)
         if pairing_refusal(self.runtime.settings.profile, role) is not None:
             # A guest paired before private meant owner-only: it gets the message, not the model.
-            await self._send(
-                did, am.AppError(code="private_profile", message=PRIVATE_IS_OWNER_ONLY)
-            )
+            self._send(did, am.AppError(code="private_profile", message=PRIVATE_IS_OWNER_ONLY))
             return
         if isinstance(msg, am.Chat):
             user = "owner" if role is Role.OWNER else did
@@ -437,49 +285,14 @@ class RelayLink:
                 text=msg.text, user_id=user, role=role, channel=did, turn_id=f"{did}:{msg.id}"
             )
             async for event in self.runtime.assistant.turn(req):
-                if isinstance(event, TextDelta):
-                    await self._send(did, am.Delta(id=msg.id, text=event.text))
-                elif isinstance(event, ToolStarted):
-                    await self._send(
-                        did,
-                        am.ToolActivity(
-                            id=msg.id,
-                            call_id=event.call_id,
-                            tool=event.tool,
-                            status="started",
-                            detail=event.risk,
-                        ),
-                    )
-                elif isinstance(event, ToolFinished):
-                    await self._send(
-                        did,
-                        am.ToolActivity(
-                            id=msg.id,
-                            call_id=event.call_id,
-                            tool=event.tool,
-                            status=event.outcome,
-                            detail=event.summary,
-                        ),
-                    )
-                elif isinstance(event, PlanUpdate):
-                    await self._send(
-                        did,
-                        am.PlanProgress(
-                            id=msg.id,
-                            steps=list(event.step_dicts()),
-                            current=event.current,
-                            revision=event.revision,
-                        ),
-                    )
-                elif isinstance(event, TurnCancelled):
-                    await self._send(did, am.Cancelled(id=msg.id))
-                elif isinstance(event, TurnDone):
-                    await self._send(did, am.Done(id=msg.id, text=event.text))
+                out = _turn_message(msg.id, event)
+                if out is not None:
+                    self._send(did, out)
         elif isinstance(msg, am.Cancel):
             user = "owner" if role is Role.OWNER else did
             if not self.runtime.assistant.cancel(f"{did}:{msg.id}", user_id=user, role=role):
-                await self._send(
-                    did, am.AppError(code="nothing_to_cancel", message="nothing to cancel")
+                self._send(
+                    did, am.AppError(code=ErrorCode.NOTHING_TO_CANCEL, message="nothing to cancel")
                 )
         elif isinstance(msg, am.ApprovalAnswer):
             try:
@@ -492,35 +305,59 @@ class RelayLink:
                     channel=did,
                 )
             except ApprovalError as err:
-                await self._send(did, am.AppError(code="approval_refused", message=str(err)))
+                self._send(did, am.AppError(code=ErrorCode.APPROVAL_REFUSED, message=str(err)))
         elif role is not Role.OWNER:
-            await self._send(
-                did, am.AppError(code="forbidden", message="only the owner's devices can do that")
+            self._send(
+                did,
+                am.AppError(
+                    code=ErrorCode.FORBIDDEN, message="only the owner's devices can do that"
+                ),
             )
         elif isinstance(msg, am.ListDevices):
-            await self._send(did, am.Devices(items=[_device_item(d) for d in self.registry.all()]))
+            self._send(did, am.Devices(items=[_device_item(d) for d in self.registry.all()]))
         elif isinstance(msg, am.DeviceRevoke):
             await self.revoke(msg.device_id)
-            await self._send(did, am.Devices(items=[_device_item(d) for d in self.registry.all()]))
+            self._send(did, am.Devices(items=[_device_item(d) for d in self.registry.all()]))
         else:
-            await self._send(did, am.AppError(code="unsupported", message=f"unexpected {msg.TYPE}"))
+            self._send(
+                did, am.AppError(code=ErrorCode.UNSUPPORTED, message=f"unexpected {msg.TYPE}")
+            )
 
     def _on_approval_event(self, event: ApprovalRequest | Resolution) -> None:
         if isinstance(event, ApprovalRequest):
             out: m.Message = _approval_message(event)
-            if self._ws is not None and not self._ws.closed:  # the owner's phones, by Web Push
-                notice = approval_notice(self.identity, self.registry.all(), event)
-                self._spawn(self._ws.send_str(m.encode(notice)))
+            if self._peer.is_connected:  # the owner's phones, by Web Push
+                self._peer.send_control(approval_notice(self.identity, self.registry.all(), event))
         else:
             out = am.ApprovalResolved(approval_id=event.approval_id, outcome=event.outcome.value)
-        for device_id in list(self._sessions):
+        for device_id in self._peer.peers():
             device = self.registry.active(device_id)
             if device is not None and device.role == "owner":
-                self._spawn(self._send(device_id, out))
+                self._send(device_id, out)
 
 
-class _Refused(Exception):
-    """The Relay refused this Node with a reason (e.g. it must update)."""
+def _turn_message(chat_id: str, event: object) -> m.Message | None:
+    """What a device is sent for one event of the assistant's turn."""
+    if isinstance(event, TextDelta):
+        return am.Delta(id=chat_id, text=event.text)
+    if isinstance(event, ToolStarted):
+        return _activity(chat_id, event.call_id, event.tool, "started", event.risk)
+    if isinstance(event, ToolFinished):
+        return _activity(chat_id, event.call_id, event.tool, event.outcome, event.summary)
+    if isinstance(event, PlanUpdate):
+        steps = list(event.step_dicts())
+        return am.PlanProgress(
+            id=chat_id, steps=steps, current=event.current, revision=event.revision
+        )
+    if isinstance(event, TurnCancelled):
+        return am.Cancelled(id=chat_id)
+    if isinstance(event, TurnDone):
+        return am.Done(id=chat_id, text=event.text)
+    return None
+
+
+def _activity(chat_id: str, call_id: str, tool: str, status: str, detail: str) -> m.Message:
+    return am.ToolActivity(id=chat_id, call_id=call_id, tool=tool, status=status, detail=detail)
 
 
 def _approval_message(req: ApprovalRequest) -> am.ApprovalRequestMessage:

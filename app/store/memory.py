@@ -35,9 +35,10 @@ class MemoryStore:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self._db = db
 
-    def append(self, part: Partition, speaker: str, content: str) -> None:
-        """Add one message to the partition's history."""
-        self._db.table("messages").insert(
+    def append(self, part: Partition, speaker: str, content: str) -> int:
+        """Add one message to the partition's history; returns its row id."""
+        table = self._db.table("messages")
+        table.insert(
             {
                 "user_id": part.user_id,
                 "role": part.role,
@@ -47,6 +48,7 @@ class MemoryStore:
                 "ts": time.time(),
             }
         )
+        return int(str(table.last_pk))
 
     def history(self, part: Partition, limit: int = 20) -> list[tuple[str, str]]:
         """The partition's last `limit` messages, oldest first, as (speaker, content)."""
@@ -103,3 +105,27 @@ class MemoryStore:
             params = [query.strip(), part.user_id, part.role, part.guild_id, limit]
         rows = self._db.execute(sql, params).fetchall()
         return [Note(id=int(i), text=str(t), ts=float(ts)) for i, t, ts in rows]
+
+    # -- what was written from untrusted content (the taint rule, app/policy/taint.py) ----------
+
+    def mark_untrusted(self, kind: str, row_id: int) -> None:
+        """Remember that a message or note was written from untrusted content."""
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS untrusted_rows (kind TEXT, row_id INTEGER, "
+            "PRIMARY KEY (kind, row_id))"
+        )
+        self._db.execute(
+            "INSERT OR IGNORE INTO untrusted_rows (kind, row_id) VALUES (?, ?)", [kind, row_id]
+        )
+        self._db.conn.commit()
+
+    def untrusted(self, kind: str, row_ids: list[int]) -> bool:
+        """Was any of these rows written from untrusted content?"""
+        if not row_ids or "untrusted_rows" not in self._db.table_names():
+            return False
+        marks = ",".join("?" * len(row_ids))
+        row = self._db.execute(
+            f"SELECT 1 FROM untrusted_rows WHERE kind=? AND row_id IN ({marks}) LIMIT 1",  # noqa: S608
+            [kind, *row_ids],
+        ).fetchone()
+        return row is not None

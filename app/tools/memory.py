@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.policy.gate import Risk
-from app.policy.taint import ToolFlow
+from app.policy.taint import TaintState, ToolFlow
 from app.store.memory import MemoryStore, Partition
 from app.tools.spec import ToolContext, ToolFailure, ToolSpec
 
@@ -22,13 +22,26 @@ def _partition(ctx: ToolContext) -> Partition:
 
 
 async def _remember(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    note = _store(ctx).remember(_partition(ctx), args["text"].strip())
+    store = _store(ctx)
+    note = store.remember(_partition(ctx), args["text"].strip())
+    taint = ctx.extras.get("taint")
+    if isinstance(taint, TaintState) and taint.tainted:
+        # Kept while untrusted content was in the turn: recalling it later taints that turn.
+        store.mark_untrusted("note", note.id)
     return {"remembered": note.text, "id": note.id}
 
 
 async def _recall(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    notes = _store(ctx).recall(_partition(ctx), args["query"], limit=args.get("limit", 5))
-    return {"notes": [n.text for n in notes]}
+    store = _store(ctx)
+    notes = store.recall(_partition(ctx), args["query"], limit=args.get("limit", 5))
+    result: dict[str, Any] = {"notes": [n.text for n in notes]}
+    if store.untrusted("note", [n.id for n in notes]):
+        result["kept_from_untrusted_content"] = True
+    return result
+
+
+def _recalled_untrusted(ctx: ToolContext, args: dict[str, Any], result: Any) -> bool:
+    return isinstance(result, dict) and bool(result.get("kept_from_untrusted_content"))
 
 
 def tools() -> list[ToolSpec]:
@@ -61,5 +74,6 @@ def tools() -> list[ToolSpec]:
             risk=Risk.LOW,
             handler=_recall,
             flow=ToolFlow(private=True),
+            untrusted_result=_recalled_untrusted,
         ),
     ]

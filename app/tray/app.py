@@ -32,6 +32,7 @@ from app.core.events import (
 )
 from app.core.runtime import Runtime
 from app.home_network import PlainRelayRefused, check_relay_url, pairing_web_url
+from app.link.push_notice import devices_notified
 from app.link.relay_link import RelayLink
 from app.local_server import server as local_server
 from app.policy.gate import Profile, Role
@@ -269,7 +270,14 @@ class TrayApp(QObject):
         dialog.revoke.connect(lambda device_id: self.revoke(device_id, dialog))
         self.devices_dialog = dialog  # a window without a parent lives as long as its reference
         dialog.show()
+        self._ask_notified(dialog)
         return dialog
+
+    def _ask_notified(self, dialog: DevicesDialog) -> None:
+        """Which devices get notifications: the Relay keeps the subscriptions (not known: blank)."""
+        if self.link is not None:
+            asked = devices_notified(self.link.relay_url, self.link.identity.node_token)
+            self.bridge.call(asked, dialog.show_notified, lambda _err: None)
 
     def revoke(self, device_id: str, dialog: DevicesDialog | None = None) -> None:
         if self.link is None:
@@ -278,6 +286,7 @@ class TrayApp(QObject):
         def done(_result: object) -> None:
             if dialog is not None:
                 dialog.show_devices(self.device_rows())
+                self._ask_notified(dialog)
 
         self.bridge.call(self.link.revoke(device_id), done)
 

@@ -36,6 +36,10 @@ class ChatWindow(QWidget):
         self.plan_view = QLabel()
         self.plan_view.setWordWrap(True)
         self.plan_view.hide()
+        # "Thinking…" from the moment a message is sent until the first word (or the end).
+        self.thinking = QLabel(self.tr("Thinking…"))
+        self.thinking.setStyleSheet("color:#666; font-style:italic")
+        self.thinking.hide()
         row = QHBoxLayout()
         row.addWidget(self.input)
         row.addWidget(self.button)
@@ -43,6 +47,7 @@ class ChatWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.log)
         layout.addWidget(self.plan_view)
+        layout.addWidget(self.thinking)
         layout.addLayout(row)
         self.stop.clicked.connect(self._stop)
         self.button.clicked.connect(self._submit)
@@ -61,10 +66,12 @@ class ChatWindow(QWidget):
         self._reply_open = False
         self.plan_view.hide()
         self.stop.setEnabled(True)
+        self.thinking.show()
         self.send.emit(text)
 
     def show_delta(self, text: str) -> None:
         """Append a piece of the streamed reply; tool lines before it stay above it."""
+        self.thinking.hide()
         if not self._reply_open:
             self.log.append("<p><b>ORA:</b> </p>")
             self._reply_open = True
@@ -81,6 +88,7 @@ class ChatWindow(QWidget):
         self._reply_open = False
 
     def show_done(self, text: str) -> None:
+        self.thinking.hide()
         if not self._reply and text:
             self.show_delta(text)
         self.stop.setEnabled(False)
@@ -115,6 +123,7 @@ class ChatWindow(QWidget):
 
     def show_cancelled(self) -> None:
         """The turn was stopped at the user's request."""
+        self.thinking.hide()
         self.log.append(f"<p style='color:#666'><i>{html.escape(self.tr('Stopped.'))}</i></p>")
         self._reply_open = False
         self.stop.setEnabled(False)

@@ -1,10 +1,11 @@
-"""Paired devices: name, role, last seen, and Revoke."""
+"""Paired devices: name, role, last seen, Revoke, and whether it gets notifications."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+import shiboken6
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -36,16 +37,19 @@ class DevicesDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Devices"))
         self.resize(520, 300)
-        self.table = QTableWidget(0, 4)
+        self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(
-            [self.tr("Name"), self.tr("Role"), self.tr("Last seen"), ""]
+            [self.tr("Name"), self.tr("Role"), self.tr("Last seen"), "", self.tr("Notifications")]
         )
+        self._ids: list[str] = []
+        self._notified: set[str] | None = None  # None: not known (the Relay not asked yet)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         self.show_devices(devices)
 
     def show_devices(self, devices: list[DeviceRow]) -> None:
         self.table.setRowCount(len(devices))
+        self._ids = [d.device_id for d in devices]
         for row, d in enumerate(devices):
             self.table.setItem(row, 0, QTableWidgetItem(d.name))
             self.table.setItem(
@@ -59,3 +63,19 @@ class DevicesDialog(QDialog):
                 lambda _=False, device_id=d.device_id: self.revoke.emit(device_id)
             )
             self.table.setCellWidget(row, 3, button)
+        self._show_notified()
+
+    def show_notified(self, device_ids: set[str]) -> None:
+        """Which devices get notifications on their phone (the Relay's answer)."""
+        if not shiboken6.isValid(self):
+            return  # the answer came after the dialog closed
+        self._notified = set(device_ids)
+        self._show_notified()
+
+    def _show_notified(self) -> None:
+        for row, device_id in enumerate(self._ids):
+            if self._notified is None:
+                text = ""
+            else:
+                text = self.tr("on") if device_id in self._notified else self.tr("off")
+            self.table.setItem(row, 4, QTableWidgetItem(text))

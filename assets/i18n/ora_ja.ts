@@ -46,6 +46,11 @@
 <context>
     <name>ChatWindow</name>
     <message>
+        <location filename="../../app/tray/chat_window.py" line="40"/>
+        <source>Thinking…</source>
+        <translation>考えています…</translation>
+    </message>
+    <message>
         <location filename="../../app/tray/chat_window.py" line="26" />
         <source>ORA chat</source>
         <translation>ORA チャット</translation>
@@ -147,6 +152,21 @@
         <location filename="../../app/tray/devices_dialog.py" line="56" />
         <source>Revoke</source>
         <translation>取り消す</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="42" />
+        <source>Notifications</source>
+        <translation>通知</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="80" />
+        <source>on</source>
+        <translation>オン</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="80" />
+        <source>off</source>
+        <translation>オフ</translation>
     </message>
 </context>
 <context>

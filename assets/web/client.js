@@ -19,8 +19,8 @@
   const $ = (id) => document.getElementById(id);
   const enc = new TextEncoder();
   const dec = new TextDecoder();
-  const PROTOCOL_VERSION = "1.0.0";
-  const CLOUD_PEER_ID = "00000000-0000-0000-0000-00000000c10d"; // protocol/cloud.py
+  // Generated from protocol/ (scripts/gen_web_constants.py): never typed twice.
+  const { PROTOCOL_VERSION, CLOUD_PEER_ID, ERROR_CODES: E } = self.OraProtocol;
 
   // -- persistence (IndexedDB) ----------------------------------------------------------------
   const DB_NAME = "ora", STORE = "state", KEY = "device";
@@ -44,6 +44,7 @@
   // -- state ------------------------------------------------------------------------------------
   let state = null; // {relayOrigin, deviceSecretKey, deviceId, nodeId, nodePublicKey, accessToken, refreshToken, expiresAt, nodeName, role}
   let ws = null, session = null, initiator = null, backoff = 500, refreshTimer = null, reconnectTimer = null;
+  let relayRefusedUs = false; // the Relay said "revoked" or "update": no reconnect loop
   const pendingReplies = new Map();
   // The Cloud: chosen explicitly (target "cloud"), with its own session and a send queue that
   // waits for the handshake.
@@ -114,31 +115,41 @@
     return completePairing(invite, C.generateKeyPair());
   }
 
-  // No camera: the code is typed; the Node's key comes from the Relay, so the person compares
-  // the verification code on both screens before the PC accepts.
+  // No camera: the typed code authenticates the PC's key through SPAKE2 (assets/web/ora-pake.js,
+  // protocol/code_pairing.py); only the code's first characters reach the Relay.
   async function pairWithCode(typed) {
-    let pairingId, secret;
+    let code, pairingId;
     if (!plainRelayAllowed(relayOrigin, HOME_CHOSEN)) return false;
-    try { pairingId = C.codePairingId(typed); secret = C.codeSecret(typed); } catch (err) { status(err.message, true); return false; }
-    let info;
+    try { code = C.normalizeCode(typed); pairingId = C.codePairingId(code); } catch (err) { status(t("codeInvalid"), true); return false; }
+    status(t("pairing"));
+    let found;
     try {
-      const resp = await fetch(`${relayOrigin}/v1/pair/${encodeURIComponent(pairingId)}/node`, { credentials: "omit", cache: "no-store" });
-      info = await resp.json();
-      if (!resp.ok) throw new Error(info.message || resp.statusText);
-    } catch (err) { status(t("pairFailed") + err.message, true); return false; }
+      const exchange = new OraPake.CodeExchange(code);
+      const body = await post("/v1/pair/code", { pairing_id: pairingId, pake: C.b64uEncode(exchange.message) });
+      found = exchange.openReply(C.b64uDecode(body.reply), pairingId);
+    } catch (err) {
+      status(codeRefusal(err), true);
+      return false;
+    }
     const keys = C.generateKeyPair();
-    const nodePublicKey = C.b64uDecode(info.node_public_key, 32);
     const sas = $("sas");
     sas.replaceChildren(document.createTextNode(t("compareCode")));
     const strong = document.createElement("strong");
-    strong.textContent = C.verificationCode(nodePublicKey, keys.publicKey);
+    strong.textContent = OraPake.verificationCode(found.sasKey, found.nodePublicKey, keys.publicKey);
     sas.appendChild(strong);
     sas.classList.remove("hidden");
     status("");
-    const invite = { relayUrl: relayOrigin, nodeId: info.node_id, pairingId, secret, nodePublicKey };
+    const invite = { relayUrl: relayOrigin, nodeId: found.nodeId, pairingId, secret: found.secret, nodePublicKey: found.nodePublicKey };
     const ok = await completePairing(invite, keys);
     sas.classList.add("hidden");
     return ok;
+  }
+
+  function codeRefusal(err) {
+    if (err instanceof OraPake.WrongCode) return t("codeWrong");
+    if (err.code === "pairing_locked") return t("codeLocked");
+    if (err.code === "pairing_refused" || err.code === "not_found") return t("codeUnknown");
+    return t("pairFailed") + err.message;
   }
 
   async function completePairing(invite, keys) {
@@ -190,7 +201,7 @@
       renewInBand();
       return true;
     } catch (err) {
-      if (["revoked", "refresh_reused", "unauthorized"].includes(err.code)) { await revokedHere(); }
+      if ([E.REVOKED, E.REFRESH_REUSED, E.UNAUTHORIZED].includes(err.code)) relaySaysRevoked(err.message);
       return false;
     }
   }
@@ -218,6 +229,7 @@
     clearTimeout(reconnectTimer);
     state = null;
     await forget();
+    await dropOutbox();
     if (ws) { ws.onclose = null; ws.close(); }
     setOnline(false);
     show("welcome");
@@ -238,12 +250,12 @@
     ws.binaryType = "arraybuffer";
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, role: "device", token: state.accessToken, app_version: "" }));
     ws.onmessage = (ev) => (typeof ev.data === "string" ? onControl(JSON.parse(ev.data)) : onFrame(new Uint8Array(ev.data)));
-    ws.onclose = () => { setOnline(false); session = null; cloudSession = null; cloudInitiator = null; scheduleReconnect(); };
+    ws.onclose = () => { setOnline(false); session = null; cloudSession = null; cloudInitiator = null; connectionLost(); scheduleReconnect(); };
   }
 
   function scheduleReconnect() {
     clearTimeout(reconnectTimer);
-    if (!state) return;
+    if (!state || relayRefusedUs) return;
     status(t("reconnecting"));
     reconnectTimer = setTimeout(connect, backoff * (0.5 + Math.random()));
     backoff = Math.min(backoff * 2, 30000);
@@ -251,6 +263,7 @@
 
   function onControl(msg) {
     if (msg.type === "welcome") {
+      if (!relayVersionOk(msg.version)) return;
       backoff = 500;
       scheduleRefresh();
       initiator = new C.Initiator(state.deviceSecretKey, state.nodePublicKey);
@@ -263,12 +276,13 @@
         sendRaw(initiator.start());
       }
     } else if (msg.type === "revoked") {
-      revokedHere();
+      relaySaysRevoked(msg.reason);
     } else if (msg.type === "error") {
-      if (msg.code === "token_expired") { ws.onclose = null; ws.close(); refreshTokens().then((ok) => ok && connect()); }
-      else if (msg.code === "revoked") revokedHere();
+      if (msg.code === E.TOKEN_EXPIRED) { ws.onclose = null; ws.close(); refreshTokens().then((ok) => ok && connect()); }
+      else if (msg.code === E.REVOKED) relaySaysRevoked(msg.message);
+      else if (msg.code === E.UPDATE_REQUIRED) updateNeeded(msg.message);
       else {
-        if (["cloud_unavailable", "cloud_not_allowed"].includes(msg.code)) { cloudInitiator = null; cloudSession = null; cloudQueue.length = 0; }
+        if ([E.CLOUD_UNAVAILABLE, E.CLOUD_NOT_ALLOWED].includes(msg.code)) { cloudInitiator = null; cloudSession = null; cloudQueue.length = 0; }
         status(msg.message, msg.fatal);
       }
     }
@@ -288,21 +302,23 @@
     let payload, peerId;
     try { ({ payload, peerId } = C.unpackFrame(frame)); } catch (err) { return; }
     if (peerId === CLOUD_PEER_ID) { onCloudFrame(payload); return; }
-    if (payload[0] === C.HS2 && initiator) {
-      try { session = initiator.finish(payload); } catch (err) { status(t("handshakeFailed"), true); ws.close(); return; }
+    if (payload[0] === C.HS2) {
+      if (!initiator) return; // not ours to finish (a replay): nothing to do
+      try { session = finishHandshake(initiator, payload, state.nodeId); } catch (err) { status(t("handshakeFailed"), true); ws.close(); return; }
       initiator = null;
       status("");
       setOnline(true);
+      flushOutbox();
       return;
     }
-    if (!session) return;
-    let msg;
-    try { msg = JSON.parse(dec.decode(session.open(payload))); } catch (err) { return; } // replayed or forged: ignored
-    onApp(msg);
+    if (payload[0] === C.RESYNC) { rehandshake(); return; } // the PC holds no session for us
+    const msg = openFromNode(payload);
+    if (msg && !onSessionMessage(msg, "pc")) onApp(msg);
   }
 
   // -- application messages --------------------------------------------------------------------
   function onApp(msg) {
+    if (["delta", "done", "cancelled"].includes(msg.type)) endThinking(msg.id);
     if (msg.type === "node_info") {
       state.nodeName = msg.node_name; state.role = msg.role; save(state); setOnline(true);
       show($("devices").classList.contains("hidden") ? "chat" : "devices");
@@ -331,31 +347,177 @@
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
+      endAllThinking();
       status(codeText(msg.code, msg.message), true);
+    } else if (msg.type === "pairing_changed" && msg.state === "revoked") {
+      revokedHere(); // the PC itself said so, inside the end-to-end session
     }
   }
 
-  // A refusal in the user's language when the client knows its code, else the sender's words.
-  function codeText(code, fallback) {
-    const key = "err_" + code;
-    return code && t(key) !== key ? t(key) : fallback;
+  // -- sessions that heal, and messages never shown as sent when they were not -----------------
+  // The PC (or the Cloud) acknowledges every chat it opened ("received"). A chat it refused
+  // (its "resync" names the first frame it did not accept), or one not acknowledged in time,
+  // is shown as not delivered; then a new handshake starts and the user sees "reconnecting".
+  const ACK_TIMEOUT_MS = 15000;
+  const unacked = new Map(); // chat id -> {el, peer: "pc" | "cloud", counter, timer, note}
+  const lateAcks = new Map(); // chats shown as not delivered that an ack may still correct
+  let prevSession = null, handshakeAt = 0;
+
+  function trackDelivery(id, el, peer, counter) {
+    el.classList.add("sending");
+    el.dataset.delivery = "sending";
+    const timer = setTimeout(() => markUndelivered(id), ACK_TIMEOUT_MS);
+    unacked.set(id, { el, peer, counter, timer });
+  }
+
+  function markDelivered(id) {
+    const d = unacked.get(id) || lateAcks.get(id);
+    lateAcks.delete(id);
+    if (!d) return;
+    clearTimeout(d.timer);
+    unacked.delete(id);
+    d.el.classList.remove("sending", "undelivered");
+    d.el.dataset.delivery = "delivered";
+    if (d.note) d.note.remove();
+  }
+
+  function markUndelivered(id) {
+    const d = unacked.get(id);
+    if (!d) return;
+    clearTimeout(d.timer);
+    unacked.delete(id);
+    lateAcks.set(id, d); // a reordered frame may still be acknowledged: then it was delivered
+    d.el.classList.remove("sending");
+    d.el.classList.add("undelivered");
+    d.el.dataset.delivery = "undelivered";
+    const note = document.createElement("div");
+    note.className = "undelivered-note";
+    note.dataset.i18n = "notDelivered";
+    note.textContent = t("notDelivered");
+    d.el.after(note);
+    d.note = note;
+  }
+
+  // Every chat to `peer` still waiting is not delivered (from `counter` on, when it is known).
+  function undeliverFrom(peer, counter) {
+    for (const [id, d] of [...unacked]) {
+      if (d.peer === peer && (counter === undefined || d.counter === null || d.counter >= counter)) markUndelivered(id);
+    }
+  }
+
+  // After HS2: CONFIRM (an empty frame under the new keys), so the far end switches to them.
+  function finishHandshake(init, hs2, peerId) {
+    const fresh = init.finish(hs2);
+    ws.send(C.packFrame(peerId, fresh.seal(new Uint8Array(0))));
+    if (peerId === state.nodeId) prevSession = session; // still read until the PC speaks anew
+    return fresh;
+  }
+
+  // A frame from the PC: the current session, else the one before it (frames already on the
+  // way when we re-handshook). Anything else is refused: tell the PC and start again.
+  function openFromNode(payload) {
+    if (session) {
+      try { const msg = JSON.parse(dec.decode(session.open(payload))); prevSession = null; return msg; } catch (err) { /* below */ }
+    }
+    if (prevSession) {
+      try { return JSON.parse(dec.decode(prevSession.open(payload))); } catch (err) { /* below */ }
+    }
+    if (session) send({ type: "resync", expected: session.recvCounter, reason: "refused" });
+    rehandshake();
+    return null;
+  }
+
+  function rehandshake() {
+    if (!state || !ws || ws.readyState !== WebSocket.OPEN) return;
+    if (initiator && Date.now() - handshakeAt < 5000) return; // one is on its way
+    undeliverFrom("pc");
+    status(t("reconnecting"));
+    setOnline(false);
+    initiator = new C.Initiator(state.deviceSecretKey, state.nodePublicKey);
+    handshakeAt = Date.now();
+    sendRaw(initiator.start());
+  }
+
+  function cloudRefused() {
+    if (cloudSession) ws.send(C.packFrame(CLOUD_PEER_ID, cloudSession.seal(enc.encode(JSON.stringify({ type: "resync", expected: cloudSession.recvCounter, reason: "refused" })))));
+    cloudSession = null;
+    undeliverFrom("cloud");
+    status(t("reconnecting"));
+    openCloud();
+  }
+
+  // Session bookkeeping from the far end; true when the message was one.
+  function onSessionMessage(msg, peer) {
+    if (msg.type === "received") { markDelivered(msg.id); return true; }
+    if (msg.type === "resync") {
+      undeliverFrom(peer, msg.expected);
+      // The old session is still read (late replies and acks) until the new one speaks.
+      if (peer === "pc") { prevSession = session; session = null; rehandshake(); } else { cloudSession = null; status(t("reconnecting")); openCloud(); }
+      return true;
+    }
+    return false;
+  }
+
+  function connectionLost() {
+    undeliverFrom("pc");
+    undeliverFrom("cloud");
+    prevSession = null;
+  }
+
+  // -- what the Relay says about us is a warning; only the PC can unpair this device -------------
+  // A lying Relay could say "revoked" to make us delete our keys while the PC still lists us.
+  // We keep everything, stop reconnecting and say so; the PC's own word (pairing_changed,
+  // inside the end-to-end session) is what unpairs.
+  function relaySaysRevoked(reason) {
+    clearTimeout(refreshTimer);
+    clearTimeout(reconnectTimer);
+    relayRefusedUs = true;
+    if (ws) { ws.onclose = null; ws.close(); }
+    connectionLost();
+    setOnline(false);
+    status(t("relaySaysRevoked") + (reason ? ` (${reason})` : ""), true);
+  }
+
+  // The Relay speaks another protocol major version than this page: say "update", stop.
+  function relayVersionOk(version) {
+    const major = Number(String(version || "").split(".")[0]);
+    const ours = Number(PROTOCOL_VERSION.split(".")[0]);
+    if (Number.isInteger(major) && major >= ours - 1 && major <= ours + 1) return true;
+    updateNeeded("");
+    return false;
+  }
+
+  function updateNeeded(detail) {
+    clearTimeout(reconnectTimer);
+    relayRefusedUs = true;
+    if (ws) { ws.onclose = null; ws.close(); }
+    connectionLost();
+    setOnline(false);
+    status(t("updateNeeded") + (detail ? ` (${detail})` : ""), true);
   }
 
   // -- the Cloud ---------------------------------------------------------------------------------
+  // The Cloud's key is believed only when ORA's release key signed it; the release key is the
+  // one in this bundle (release-key.json, kept by the service worker), never the Relay's word.
   async function cloudKey() {
-    if (state.cloudPublicKey) return state.cloudPublicKey; // pinned on first use
-    const resp = await fetch(relayOrigin + "/v1/cloud/key", { credentials: "omit", cache: "no-store" });
+    const [resp, keyResp] = await Promise.all([
+      fetch(relayOrigin + "/v1/cloud/key", { credentials: "omit", cache: "no-store" }),
+      fetch("release-key.json", { credentials: "omit" }),
+    ]);
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) throw new Error(body.message || resp.statusText);
-    state.cloudPublicKey = C.b64uDecode(body.public_key, 32);
-    await save(state);
-    return state.cloudPublicKey;
+    if (!keyResp.ok) throw new C.CloudKeyError("this page has no release key");
+    return C.verifyCloudKey(body.statement, C.releaseKeyFrom(await keyResp.text()), Date.now() / 1000);
   }
 
   async function openCloud() {
     if (cloudSession || cloudInitiator || !ws || ws.readyState !== WebSocket.OPEN) return;
     let key;
-    try { key = await cloudKey(); } catch (err) { status(err.message, true); return; }
+    try { key = await cloudKey(); } catch (err) {
+      cloudQueue.length = 0; // nothing waits to be sent under a key we refused
+      status(err instanceof C.CloudKeyError ? t("cloudKeyRefused") : err.message, true);
+      return;
+    }
     cloudInitiator = new C.Initiator(state.deviceSecretKey, key);
     // The Cloud never paired with this device, so HS1 carries the device's static key.
     ws.send(C.packFrame(CLOUD_PEER_ID, concatBytes(cloudInitiator.start(), C.publicKeyOf(state.deviceSecretKey))));
@@ -369,14 +531,15 @@
 
   function onCloudFrame(payload) {
     if (payload[0] === C.HS2 && cloudInitiator) {
-      try { cloudSession = cloudInitiator.finish(payload); } catch (err) { status(t("handshakeFailed"), true); cloudInitiator = null; return; }
+      try { cloudSession = finishHandshake(cloudInitiator, payload, CLOUD_PEER_ID); } catch (err) { status(t("handshakeFailed"), true); cloudInitiator = null; return; }
       cloudInitiator = null;
       while (cloudQueue.length) sendCloud(cloudQueue.shift());
       return;
     }
     if (!cloudSession) return;
     let msg;
-    try { msg = JSON.parse(dec.decode(cloudSession.open(payload))); } catch (err) { return; }
+    try { msg = JSON.parse(dec.decode(cloudSession.open(payload))); } catch (err) { cloudRefused(err); return; }
+    if (onSessionMessage(msg, "cloud")) return;
     if (msg.type === "cloud_receipt") {
       const line = document.createElement("div");
       line.className = "receipt";
@@ -385,22 +548,19 @@
       reply.after(line);
       pendingReplies.delete(msg.id);
     } else if (msg.type === "delta" || msg.type === "done") {
+      endThinking(msg.id);
       replyBubble(msg.id).classList.add("cloud");
       if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
+      endAllThinking();
       status(codeText(msg.code, msg.message), true);
     }
   }
 
-  // A refusal in the user's language when the client knows its code, else the sender's words.
-  function codeText(code, fallback) {
-    const key = "err_" + code;
-    return code && t(key) !== key ? t(key) : fallback;
-  }
-
   function sendCloud(obj) {
     if (!cloudSession) { cloudQueue.push(obj); openCloud(); return; }
+    if (obj.type === "chat") { const d = unacked.get(obj.id); if (d) d.counter = cloudSession.sendCounter; }
     ws.send(C.packFrame(CLOUD_PEER_ID, cloudSession.seal(enc.encode(JSON.stringify(obj)))));
   }
 
@@ -414,10 +574,11 @@
     if (next === "cloud") { status(t("cloudOn")); openCloud(); } else status("");
   }
 
-  // Ask before anything goes to the Cloud; `text` is a message waiting for the answer (PC offline).
-  function askCloud(text) {
-    pendingAsk = { text };
-    $("cloud-offer").classList.toggle("hidden", text === null);
+  // Ask before anything goes to the Cloud; `item` is a kept message waiting for the answer
+  // (PC offline): declined, it stays kept for the PC.
+  function askCloud(item) {
+    pendingAsk = { item };
+    $("cloud-offer").classList.toggle("hidden", item === null);
     $("cloud-ask").classList.remove("hidden");
   }
 
@@ -425,17 +586,111 @@
     const ask = pendingAsk;
     pendingAsk = null;
     $("cloud-ask").classList.add("hidden");
-    if (!ask) return;
-    if (!yes) { if (ask.text) $("input").value = ask.text; return; } // nothing sent; text kept
+    if (!ask || !yes) return; // nothing sent; a kept message stays kept
     setTarget("cloud");
-    if (ask.text) sendText(ask.text);
+    if (ask.item) { takeFromOutbox(ask.item.id); dispatch(ask.item.id, ask.item.text); }
+  }
+
+  function newId() {
+    return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
   }
 
   function sendText(text) {
-    const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
-    bubble("me", text);
+    const id = newId();
+    const el = bubble("me", text);
+    dispatch(id, text, el);
+  }
+
+  // Send a message whose bubble is already shown; "thinking…" until the first word. With its
+  // bubble (`el`), the bubble shows "sending" until acknowledged, else "not delivered".
+  function dispatch(id, text, el) {
     const msg = { type: "chat", id, text };
-    if (target === "cloud") sendCloud(msg); else { send(msg); addStop(id, () => send({ type: "cancel", id })); }
+    startThinking(id);
+    if (target === "cloud") {
+      if (el) trackDelivery(id, el, "cloud", cloudSession ? cloudSession.sendCounter : null);
+      sendCloud(msg);
+    } else {
+      if (el) trackDelivery(id, el, "pc", session ? session.sendCounter : null);
+      if (send(msg)) addStop(id, () => send({ type: "cancel", id })); else markUndelivered(id);
+    }
+  }
+
+  // -- "thinking…" until the first word; messages kept while the PC is offline ----------------------
+  // A reply bubble starts as a "thinking…" label the moment a message is sent; the first delta
+  // (or the end of the turn) replaces it. Tool lines and plans go above it, so it stays last.
+  const thinking = new Set();
+
+  function startThinking(id) {
+    const el = replyBubble(id);
+    el.classList.add("thinking");
+    const label = document.createElement("span");
+    label.className = "thinking-label";
+    label.dataset.i18n = "thinking"; // retranslated by the language switch
+    label.textContent = t("thinking");
+    el.replaceChildren(label);
+    thinking.add(id);
+  }
+
+  function endThinking(id) {
+    if (!thinking.delete(id)) return;
+    const el = pendingReplies.get(id);
+    if (el) { el.classList.remove("thinking"); el.replaceChildren(); }
+  }
+
+  function endAllThinking() {
+    for (const id of [...thinking]) { endThinking(id); const el = pendingReplies.get(id); if (el && !el.textContent) el.remove(); }
+  }
+
+  // The outbox lives in IndexedDB next to the device's state, so a reload keeps it.
+  const OUTBOX = "outbox";
+  let outbox = []; // [{id, text, at}]
+  const unsentBubbles = new Map();
+  const saveOutbox = () => idb("readwrite", (s) => s.put(outbox, OUTBOX)).catch(() => {});
+  const dropOutbox = () => { outbox = []; unsentBubbles.clear(); return idb("readwrite", (s) => s.delete(OUTBOX)).catch(() => {}); };
+
+  function showUnsent(item) {
+    const el = bubble("me unsent", item.text);
+    const note = document.createElement("span");
+    note.className = "unsent-note";
+    note.dataset.i18n = "notSent";
+    note.textContent = t("notSent");
+    el.appendChild(note);
+    unsentBubbles.set(item.id, el);
+  }
+
+  function keepUnsent(text) {
+    const item = { id: newId(), text, at: Date.now() };
+    outbox.push(item);
+    saveOutbox();
+    showUnsent(item);
+    return item;
+  }
+
+  function takeFromOutbox(id) {
+    outbox = outbox.filter((m) => m.id !== id);
+    saveOutbox();
+    const el = unsentBubbles.get(id);
+    if (el) { el.classList.remove("unsent"); el.querySelector(".unsent-note")?.remove(); }
+    unsentBubbles.delete(id);
+  }
+
+  async function restoreOutbox() {
+    const kept = await idb("readonly", (s) => s.get(OUTBOX)).catch(() => null);
+    outbox = Array.isArray(kept) ? kept : [];
+    outbox.forEach(showUnsent);
+  }
+
+  // The PC is back (its handshake just finished): send what was kept, oldest first, to the PC.
+  function flushOutbox() {
+    if (!session || !outbox.length) return;
+    for (const item of [...outbox]) {
+      takeFromOutbox(item.id);
+      const msg = { type: "chat", id: item.id, text: item.text };
+      startThinking(item.id);
+      send(msg);
+      addStop(item.id, () => send({ type: "cancel", id: item.id }));
+    }
+    status(t("sentNow"));
   }
 
   // -- plan progress and Stop (one box and one button per chat message id) ---------------------
@@ -563,6 +818,73 @@
       }
       box.appendChild(row);
     }
+    box.appendChild(pushRow());
+  }
+
+  // -- notifications (Web Push; relay_server/push_events.py) ------------------------------------
+  // Per device on/off, owners only: on subscribes this browser with the Relay's VAPID key and
+  // has the Relay keep the subscription; off forgets it on the Relay and in the browser.
+  let pushEnabled = false;
+
+  function pushRow() {
+    const row = document.createElement("div");
+    row.className = "device push-setting";
+    const name = document.createElement("div");
+    name.className = "name";
+    name.textContent = t("pushSetting");
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    meta.id = "push-state";
+    meta.textContent = pushEnabled ? t("pushIsOn") : t("pushIsOff");
+    name.appendChild(meta);
+    const b = document.createElement("button");
+    b.type = "button"; b.id = "push-toggle";
+    b.textContent = pushEnabled ? t("pushTurnOff") : t("pushTurnOn");
+    b.onclick = () => setPush(!pushEnabled);
+    row.append(name, b);
+    return row;
+  }
+
+  function pushError(key) { const err = new Error(t(key)); err.key = key; return err; }
+
+  async function pushRegistration() {
+    const sw = navigator.serviceWorker;
+    const reg = sw && typeof PushManager !== "undefined" ? await sw.getRegistration() : null;
+    if (!reg || !reg.pushManager) throw pushError("pushUnsupported");
+    return reg;
+  }
+
+  async function setPush(on) {
+    try {
+      if (on) {
+        const reg = await pushRegistration();
+        if ((await Notification.requestPermission()) !== "granted") throw pushError("pushDenied");
+        const resp = await fetch(relayOrigin + "/v1/push/key", { credentials: "omit", cache: "no-store" });
+        const key = (await resp.json()).application_server_key;
+        const sub = (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: C.b64uDecode(key) })).toJSON();
+        pushEnabled = (await post("/v1/push/subscribe", { token: state.accessToken, endpoint: sub.endpoint, keys: sub.keys })).enabled;
+      } else {
+        pushEnabled = (await post("/v1/push/unsubscribe", { token: state.accessToken })).enabled;
+        const reg = navigator.serviceWorker && await navigator.serviceWorker.getRegistration();
+        const sub = reg && reg.pushManager && await reg.pushManager.getSubscription();
+        if (sub) await sub.unsubscribe();
+      }
+      status("");
+    } catch (err) {
+      status(err.key ? err.message : t("pushFailed") + codeText(err.code, err.message), true);
+    }
+    refreshPushRow();
+  }
+
+  function refreshPushRow() {
+    const old = document.querySelector("#devices .push-setting");
+    if (old) old.replaceWith(pushRow());
+  }
+
+  async function loadPushState() {
+    if (!state || state.role !== "owner") return;
+    try { pushEnabled = (await post("/v1/push/status", { token: state.accessToken })).enabled; } catch (err) { /* shown as off */ }
+    refreshPushRow();
   }
 
   // -- on the PC itself: the local server, no Relay, no pairing ----------------------------------
@@ -600,13 +922,18 @@
       method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
       headers, body: JSON.stringify({ id }),
     }).catch(() => {}));
+    startThinking(id);
     try {
       resp = await fetch("/api/chat", {
         method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
         headers, body: JSON.stringify({ text, id }),
       });
-    } catch (err) { removeStop(id); setLocalOnline(false); status(t("localDown"), true); return; }
-    if (!resp.ok) removeStop(id);
+    } catch (err) {
+      removeStop(id); endThinking(id); setLocalOnline(false); status(t("localDown"), true);
+      $("input").value = $("input").value || text; // not sent: the words are not lost
+      return;
+    }
+    if (!resp.ok) { removeStop(id); endThinking(id); }
     if (resp.status === 401) {
       sessionStorage.removeItem(LOCAL_KEY); localToken = null; setLocalOnline(false);
       status(t("localToken"), true); return;
@@ -698,13 +1025,13 @@
   // -- start -------------------------------------------------------------------------------------
   async function start() {
     I.apply();
-    $("lang").onclick = () => { I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); };
+    $("lang").onclick = () => { I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); refreshPushRow(); };
     $("code-form").onsubmit = async (ev) => {
       ev.preventDefault();
       if (await pairWithCode($("code").value)) { show("chat"); setOnline(false); connect(); }
     };
     $("tab-chat").onclick = () => show("chat");
-    $("tab-devices").onclick = () => { show("devices"); send({ type: "list_devices" }); };
+    $("tab-devices").onclick = () => { show("devices"); send({ type: "list_devices" }); loadPushState(); };
     $("target").onclick = () => (target === "cloud" ? setTarget("pc") : askCloud(null));
     $("cloud-yes").onclick = () => answerCloud(true);
     $("cloud-no").onclick = () => answerCloud(false);
@@ -713,10 +1040,12 @@
       const text = $("input").value.trim();
       if (!text) return;
       if (target === "pc" && !session) {
-        // The PC is offline: offer the Cloud (owners only), never switch silently.
-        if (state && state.role === "owner" && ws && ws.readyState === WebSocket.OPEN) askCloud(text);
-        else status(t("pcOffline"), true);
+        // The PC is offline: the message is kept (shown as not sent, sent when the PC is back);
+        // owners are also offered the Cloud, never switched silently.
+        const item = keepUnsent(text);
         $("input").value = "";
+        if (state && state.role === "owner" && ws && ws.readyState === WebSocket.OPEN) askCloud(item);
+        else status(t("keptOffline"), true);
         return;
       }
       sendText(text);
@@ -740,6 +1069,7 @@
     if (!state) { show("welcome"); setOnline(false); return; }
     show("chat");
     setOnline(false);
+    await restoreOutbox();
     connect();
   }
 

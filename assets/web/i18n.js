@@ -27,6 +27,9 @@
       cloudNotice: "The Cloud runs your request on ORA's servers, not on your PC, and can read what it runs: your message and its reply. The Relay still cannot. Each request is billed to your account. The Cloud has no access to your PC or its files.",
       cloudYes: "Use the Cloud", cloudNo: "Cancel", cloudOn: "Messages now go to the paid Cloud (it sees what it runs). Tap Cloud ($) to go back to your PC.",
       pcOffline: "Your PC is offline; nothing was sent.", cloudReceipt: "Cloud", tokens: "tokens",
+      notDelivered: "Not delivered. Send it again when the connection is back.",
+      relaySaysRevoked: "The Relay says this device's access was revoked, but your PC has not said so. Your keys are kept on this device. If you revoked it yourself, pair it again; if not, check the Devices list on your PC.",
+      updateNeeded: "Update needed: this page and the Relay speak different versions of ORA's protocol. Reload the page, or update ORA on your PC.",
       err_no_cloud_budget: "No Cloud budget: subscribe to ORA's plan to send requests to the Cloud. Your PC still works as before.",
       appOffline: "You are offline. This is ORA's copy kept on this device; it reconnects when the network is back.",
       relVerified: "ORA web client, signed release", relReload: "Reload",
@@ -50,6 +53,15 @@
       step_skipped: "skipped", step_cancelled: "cancelled",
       err_nothing_to_cancel: "There is nothing to stop: that answer has already finished.",
       err_private_profile: "This ORA is its owner's private profile: only the owner's own devices can use it. Ask the owner to share ORA from its shared profile.",
+      thinking: "Thinking…", notSent: "Not sent yet — it will be sent when your PC is back.",
+      keptOffline: "Your PC is offline. Your message is kept on this device and will be sent when your PC is back.",
+      sentNow: "Your PC is back: the messages you wrote while it was offline were sent.",
+      pushSetting: "Notifications on this device", pushIsOn: "On: approvals and alerts reach this device even when ORA is closed.",
+      pushIsOff: "Off", pushTurnOn: "Turn on", pushTurnOff: "Turn off",
+      pushUnsupported: "This browser cannot receive notifications for ORA here (install ORA on this device, over https).",
+      pushDenied: "Notifications are blocked for ORA in this browser's settings. Allow them there, then try again.",
+      pushFailed: "Could not change notifications: ",
+      err_push_refused: "Only the owner's devices receive notifications, through the browsers' own push services.",
     },
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
@@ -76,6 +88,9 @@
       cloudNotice: "クラウドはあなたの PC ではなく ORA のサーバーでリクエストを実行するため、実行する内容（メッセージとその返答）をクラウドは読むことができます。Relay からは引き続き読めません。リクエストごとにアカウントに課金されます。クラウドからあなたの PC やファイルにはアクセスできません。",
       cloudYes: "クラウドを使う", cloudNo: "キャンセル", cloudOn: "メッセージは有料クラウドに送られます（クラウドは実行内容を読めます）。PC に戻すには「クラウド（有料）」をタップしてください。",
       pcOffline: "PC がオフラインのため、送信していません。", cloudReceipt: "クラウド", tokens: "トークン",
+      notDelivered: "届いていません。接続が戻ったらもう一度送信してください。",
+      relaySaysRevoked: "Relay はこのデバイスのアクセスが取り消されたと伝えていますが、PC からはそのような連絡はありません。このデバイスの鍵は保持しています。ご自身で取り消した場合は再度ペアリングしてください。心当たりがない場合は PC のデバイス一覧を確認してください。",
+      updateNeeded: "更新が必要です: このページと Relay が異なるバージョンの ORA プロトコルを使っています。ページを再読み込みするか、PC の ORA を更新してください。",
       err_no_cloud_budget: "クラウドの予算がありません: クラウドにリクエストを送るには ORA のプランに登録してください。PC はこれまでどおり使えます。",
       appOffline: "オフラインです。この端末に保存された ORA を表示しています。ネットワークが戻ると再接続します。",
       relVerified: "ORA ウェブクライアント（署名済みリリース）", relReload: "再読み込み",
@@ -99,8 +114,32 @@
       step_skipped: "スキップ", step_cancelled: "取り消し",
       err_nothing_to_cancel: "停止するものはありません。その回答はすでに終わっています。",
       err_private_profile: "この ORA は所有者のプライベートプロファイルです。所有者本人のデバイスだけが使えます。共有プロファイルから共有してもらってください。",
+      thinking: "考えています…", notSent: "まだ送信していません — PC が戻ったら送信します。",
+      keptOffline: "PC がオフラインです。メッセージはこの端末に保存し、PC が戻ったら送信します。",
+      sentNow: "PC が戻りました。オフラインの間に書いたメッセージを送信しました。",
+      pushSetting: "このデバイスへの通知", pushIsOn: "オン: ORA を閉じていても、承認の依頼やお知らせがこのデバイスに届きます。",
+      pushIsOff: "オフ", pushTurnOn: "オンにする", pushTurnOff: "オフにする",
+      pushUnsupported: "このブラウザーでは ORA の通知を受け取れません（https で、このデバイスに ORA をインストールしてください）。",
+      pushDenied: "このブラウザーの設定で ORA の通知がブロックされています。設定で許可してから、もう一度お試しください。",
+      pushFailed: "通知を変更できませんでした: ",
+      err_push_refused: "通知を受け取れるのは所有者のデバイスだけで、ブラウザー自身のプッシュサービスを通じてのみです。",
     },
   };
+  // Typed-code pairing (SPAKE2) and the Cloud's release-signed key.
+  Object.assign(STRINGS.en, {
+    codeInvalid: "A pairing code has 10 letters and digits, like 7KQ2M-XH9PD. Check what you typed.",
+    codeWrong: "That code did not match your PC's, so nothing was paired. Check the code shown on your PC and type it again. (If it keeps failing although the code is right, the Relay may be tampering with the pairing.)",
+    codeLocked: "This code is locked after too many wrong attempts. Make a new code on your PC.",
+    codeUnknown: "No open pairing has this code. Check it, or make a new code on your PC.",
+    cloudKeyRefused: "The Cloud's key was not signed by ORA, so nothing was sent to the Cloud. The Relay may be trying to read your Cloud requests.",
+  });
+  Object.assign(STRINGS.ja, {
+    codeInvalid: "ペアリングコードは 7KQ2M-XH9PD のような英数字 10 文字です。入力内容を確認してください。",
+    codeWrong: "コードが PC のものと一致しなかったため、ペアリングしていません。PC に表示されたコードを確認して、もう一度入力してください。（コードが正しいのに失敗が続く場合は、Relay がペアリングを改ざんしている可能性があります。）",
+    codeLocked: "誤った入力が多すぎたため、このコードはロックされました。PC で新しいコードを作ってください。",
+    codeUnknown: "このコードのペアリングは見つかりません。コードを確認するか、PC で新しいコードを作ってください。",
+    cloudKeyRefused: "クラウドの鍵が ORA の署名付きではなかったため、クラウドには何も送信していません。Relay がクラウドへのリクエストを読もうとしている可能性があります。",
+  });
   // Also loaded by the service worker (sw.js), which has no localStorage.
   const stored = typeof localStorage !== "undefined" ? localStorage.getItem("ora.lang") : null;
   let lang = (stored || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";

@@ -9,7 +9,12 @@
  *   es=X(e_I,S_R) ss=X(S_I,S_R) ee=X(e_I,e_R) se=X(S_I,e_R)
  *   h = SHA-512(LABEL || S_I || S_R || e_I || e_R);  k = SHA-512(LABEL || es || ss || ee || se || h)
  *   k[0:32] device->Node, k[32:64] Node->device
- *   DATA |0x03| counter (8, big-endian) | secretbox(payload, key, nonce = 16 zero bytes || counter) |
+ *   DATA |0x03| counter (8, big-endian) | secretbox(padded, key, nonce = 16 zero bytes || counter) |
+ *   padded = | payload length (4, big-endian) | payload | zeros up to bucket(4 + length) |
+ *   bucket(n) = 256 when n <= 256, else Padmé (keep the top bits of n), capped at 1 MiB
+ *   (protocol/e2ee.py explains; tests/web/test_interop.py checks both pad byte for byte).
+ *   After HS2 the device sends CONFIRM (counter 0, empty payload) so the Node switches keys.
+ *   RESYNC |0x04| (bare) from the Node: it holds no session for us; start a new handshake.
  */
 (function (root, factory) {
   if (typeof module === "object" && module.exports) {
@@ -24,17 +29,18 @@
   const dec = new TextDecoder();
   const LABEL = enc.encode("ORA-E2EE-KK-v1");
   const PROOF_LABEL = enc.encode("ORA-pair-relay-proof-v1");
-  const SAS_LABEL = enc.encode("ORA-pair-sas-v1");
-  const CODE_ID_LABEL = enc.encode("ORA-pair-code-id-v1");
-  const CODE_SECRET_LABEL = enc.encode("ORA-pair-code-secret-v1");
+  const CODE_ID_LABEL = enc.encode("ORA-pair-code-id-v2");
+  const NAMEPLATE_LENGTH = 4; // protocol/pairing.py: only these reach the Relay (hashed)
   const CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-  const HS1 = 0x01, HS2 = 0x02, DATA = 0x03, KEY = 32, MAC = 16, HEADER = 9;
+  const HS1 = 0x01, HS2 = 0x02, DATA = 0x03, RESYNC = 0x04, KEY = 32, MAC = 16, HEADER = 9;
+  const MIN_BUCKET = 256, PAD_LIMIT = 1024 * 1024;
   const FRAME_ROUTED = 0x01;
 
   class CryptoError extends Error {}
   class ReplayError extends CryptoError {}
   class HandshakeError extends CryptoError {}
   class PairingError extends CryptoError {}
+  class CloudKeyError extends CryptoError {}
 
   function concat(...parts) {
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -74,6 +80,32 @@
     return nonce;
   }
 
+  // Padded size for n bytes (length prefix included): 256 at least, then Padmé, as e2ee.bucket.
+  function bucket(n) {
+    if (n <= MIN_BUCKET) return MIN_BUCKET;
+    const exponent = 31 - Math.clz32(n); // floor(log2 n); frames stay far below 2^32
+    const mask = 2 ** (exponent - (32 - Math.clz32(exponent))) - 1;
+    const rounded = Math.ceil(n / (mask + 1)) * (mask + 1);
+    return Math.max(n, Math.min(rounded, PAD_LIMIT));
+  }
+
+  function pad(payload) {
+    const out = new Uint8Array(bucket(4 + payload.length));
+    new DataView(out.buffer).setUint32(0, payload.length, false);
+    out.set(payload, 4);
+    return out;
+  }
+
+  function unpad(padded) {
+    if (padded.length < 4) throw new CryptoError("frame too short for its length field");
+    const length = new DataView(padded.buffer, padded.byteOffset, padded.length).getUint32(0, false);
+    const end = 4 + length;
+    if (end > padded.length || padded.length !== bucket(end) || padded.subarray(end).some((b) => b !== 0)) {
+      throw new CryptoError("frame padding is malformed");
+    }
+    return padded.slice(4, end);
+  }
+
   class Session {
     constructor(sendKey, recvKey) {
       this.sendKey = sendKey;
@@ -87,7 +119,7 @@
       const header = new Uint8Array(HEADER);
       header[0] = DATA;
       new DataView(header.buffer).setBigUint64(1, BigInt(counter), false);
-      return concat(header, nacl.secretbox(payload, nonceFor(counter), this.sendKey));
+      return concat(header, nacl.secretbox(pad(payload), nonceFor(counter), this.sendKey));
     }
 
     open(frame) {
@@ -97,8 +129,9 @@
       if (counter !== this.recvCounter) {
         throw new ReplayError(`frame counter ${counter}, expected ${this.recvCounter}`);
       }
-      const payload = nacl.secretbox.open(frame.subarray(HEADER), nonceFor(counter), this.recvKey);
-      if (payload === null) throw new CryptoError("frame failed authentication");
+      const padded = nacl.secretbox.open(frame.subarray(HEADER), nonceFor(counter), this.recvKey);
+      if (padded === null) throw new CryptoError("frame failed authentication");
+      const payload = unpad(padded);
       this.recvCounter = counter + 1; // only an authentic frame advances the counter
       return payload;
     }
@@ -184,12 +217,6 @@
     return answer;
   }
 
-  function verificationCode(nodePublicKey, devicePublicKey) {
-    const digest = nacl.hash(concat(SAS_LABEL, nodePublicKey, devicePublicKey));
-    const n = Number(new DataView(digest.buffer).getBigUint64(0, false) % 1000000n);
-    return `${String(Math.floor(n / 1000)).padStart(3, "0")} ${String(n % 1000).padStart(3, "0")}`;
-  }
-
   function normalizeCode(typed) {
     const code = typed.toUpperCase().replace(/[^0-9A-Z]/g, "");
     if (code.length !== 10 || [...code].some((c) => !CODE_ALPHABET.includes(c))) {
@@ -199,11 +226,32 @@
   }
 
   function codePairingId(typed) {
-    return b64uEncode(nacl.hash(concat(CODE_ID_LABEL, enc.encode(normalizeCode(typed)))).subarray(0, 12));
+    const nameplate = enc.encode(normalizeCode(typed).slice(0, NAMEPLATE_LENGTH));
+    return b64uEncode(nacl.hash(concat(CODE_ID_LABEL, nameplate)).subarray(0, 12));
   }
 
-  function codeSecret(typed) {
-    return nacl.hash(concat(CODE_SECRET_LABEL, enc.encode(normalizeCode(typed)))).slice(0, 32);
+  // The Cloud's key counts only when ORA's release key signed it (protocol/cloud_key.py has the
+  // construction); `releaseKey` is the 32-byte Ed25519 key from the bundle's release-key.json.
+  function verifyCloudKey(statement, releaseKey, nowSeconds) {
+    if (!statement || typeof statement.payload !== "string" || typeof statement.signature !== "string") {
+      throw new CloudKeyError("the Relay sent the Cloud's key without ORA's signature");
+    }
+    let signature;
+    try { signature = Uint8Array.from(atob(statement.signature), (c) => c.charCodeAt(0)); } catch (err) { signature = new Uint8Array(0); }
+    const signed = concat(enc.encode("ora-cloud-key/1\n"), enc.encode(statement.payload));
+    if (signature.length !== 64 || releaseKey.length !== 32 || !nacl.sign.detached.verify(signed, signature, releaseKey)) {
+      throw new CloudKeyError("the Cloud's key is not signed by ORA's release key");
+    }
+    const claim = JSON.parse(statement.payload);
+    if (claim.kind !== "ora-cloud-key" || !Number.isInteger(claim.not_after)) throw new CloudKeyError("the signed statement is not about the Cloud's key");
+    if (claim.not_after < nowSeconds) throw new CloudKeyError("the Cloud's signed key has expired: update ORA");
+    return b64uDecode(claim.public_key, 32);
+  }
+
+  function releaseKeyFrom(text) {
+    const raw = Uint8Array.from(atob(JSON.parse(text).ed25519_public), (c) => c.charCodeAt(0));
+    if (raw.length !== 32) throw new CloudKeyError("release-key.json does not hold an Ed25519 key");
+    return raw;
   }
 
   function uuidBytes(id) {
@@ -227,9 +275,9 @@
   }
 
   return {
-    CryptoError, ReplayError, HandshakeError, PairingError,
-    Initiator, Session, HS1, HS2, DATA,
-    parseInvite, relayProof, sealRequest, openAnswer, verificationCode, codePairingId, codeSecret,
+    CryptoError, ReplayError, HandshakeError, PairingError, CloudKeyError, verifyCloudKey, releaseKeyFrom,
+    Initiator, Session, HS1, HS2, DATA, RESYNC, bucket,
+    parseInvite, relayProof, sealRequest, openAnswer, normalizeCode, codePairingId,
     packFrame, unpackFrame, b64uEncode, b64uDecode,
     generateKeyPair: () => nacl.box.keyPair(),
     publicKeyOf: (secretKey) => nacl.scalarMult.base(secretKey),

@@ -31,6 +31,7 @@ from tests.relay.conftest import (
 from tests.support.device_client import Device
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures import fake_openai, open_runtime  # noqa: F401
+from tests.support.release import cloud_key_statement, pinned_web_dir
 
 WEBHOOK_SECRET = "whsec_test_only_not_a_real_secret"
 # Billed at gpt-4o's prices from litellm's local cost map ($2.50 / $10 per million tokens), so a
@@ -92,10 +93,15 @@ def cloud_keys() -> dict[str, str]:
 
 
 @pytest.fixture
-def cloud_relay_env(cloud_keys: dict[str, str]) -> dict[str, str]:
-    """What a Relay offering the Cloud is configured with (tests add to it)."""
+def cloud_relay_env(cloud_keys: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """What a Relay offering the Cloud is configured with (tests add to it): its key, vouched
+    for by the suite's release key, and a web client pinned to that release key."""
     return {
+        "ORA_RELAY_WEB_DIR": str(pinned_web_dir(tmp_path / "web")),
         "ORA_RELAY_CLOUD_PUBLIC_KEY": cloud_keys["ORA_RELAY_CLOUD_PUBLIC_KEY"],
+        "ORA_RELAY_CLOUD_KEY_STATEMENT": cloud_key_statement(
+            cloud_keys["ORA_RELAY_CLOUD_PUBLIC_KEY"]
+        ),
         "ORA_RELAY_CLOUD_TOKEN_SHA256": cloud_keys["ORA_RELAY_CLOUD_TOKEN_SHA256"],
         "ORA_RELAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }

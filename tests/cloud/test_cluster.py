@@ -142,7 +142,9 @@ async def test_a_worker_on_b_cannot_reach_a_device_on_a_whose_session_it_does_no
         aiohttp.ClientSession() as http,
         http.ws_connect(relay_b.url.replace("http", "ws", 1) + "/v1/ws") as ws,
     ):
-        hello = m.Hello(version=PROTOCOL_VERSION, role="cloud", token=cloud_keys["ORA_CLOUD_TOKEN"])
+        hello = m.Hello(
+            version=PROTOCOL_VERSION, role=m.PeerKind.CLOUD, token=cloud_keys["ORA_CLOUD_TOKEN"]
+        )
         await ws.send_str(m.encode(hello))
         assert isinstance(m.decode((await ws.receive(timeout=5)).data), m.Welcome)
         for victim in (phone, bystander):

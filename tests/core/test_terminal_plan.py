@@ -66,3 +66,25 @@ async def test_ctrl_c_during_an_answer_stops_the_answer_and_ora_keeps_running(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert (await run_turn(rt, "/help", out=Screen())).startswith("Commands:")
     await rt.close()
+
+
+async def test_the_terminal_says_thinking_until_the_first_word(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script.append(Reply(text="Slow but here.", hang_s=0.5))
+    rt = await open_runtime(tmp_path, fake_openai)
+    writes: list[str] = []
+
+    class Recorder(Screen):
+        def write(self, text: str, /) -> int:
+            writes.append(text)
+            return super().write(text)
+
+    screen = Recorder()
+    assert await run_turn(rt, "a slow question", out=screen) == "Slow but here."
+    assert writes[0] == "thinking…", "shown at once, before the model answers"
+    wipe = writes.index("\r" + " " * len("thinking…") + "\r")
+    first_word = next(i for i, w in enumerate(writes) if "Slow" in w)
+    assert wipe < first_word, "the label is wiped before the reply is printed"
+    assert writes.count("thinking…") == 1
+    await rt.close()

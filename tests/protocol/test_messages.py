@@ -21,7 +21,7 @@ from protocol.version import check_peer_version
 
 
 def test_round_trip() -> None:
-    msg = m.Hello(version="1.0.0", role="device", token="t")
+    msg = m.Hello(version="1.0.0", role=m.PeerKind.DEVICE, token="t")
     assert m.decode(m.encode(msg)) == msg
 
 
@@ -73,3 +73,27 @@ def test_versions_current_and_previous_major_served() -> None:
         check_peer_version("1.0.0", current="3.0.0")
     with pytest.raises(IncompatibleVersion):
         check_peer_version("garbage")
+
+
+@pytest.mark.parametrize(
+    ("relay", "ok"), [("1.0.0", True), ("1.9.3", True), ("2.0.0", True), ("3.0.0", False)]
+)
+def test_a_client_accepts_a_relay_one_major_apart_and_says_update_beyond(
+    relay: str, ok: bool
+) -> None:
+    from protocol.errors import IncompatibleVersion
+    from protocol.version import check_relay_version
+
+    if ok:
+        check_relay_version(relay, current="1.2.0")
+        check_relay_version("1.0.0", current="2.0.0")
+    else:
+        with pytest.raises(IncompatibleVersion, match="update needed"):
+            check_relay_version(relay, current="1.2.0")
+
+
+def test_peer_kind_is_an_enum_on_both_sides_of_the_wire() -> None:
+    hello = m.decode('{"type":"hello","version":"1.0.0","role":"node","token":"t"}')
+    assert isinstance(hello, m.Hello) and hello.role is m.PeerKind.NODE
+    with pytest.raises(BadFieldType):
+        m.decode('{"type":"hello","version":"1.0.0","role":"admin","token":"t"}')

@@ -19,8 +19,7 @@ from protocol import cloud, pairing
 from protocol import messages as m
 from protocol.encoding import b64u_encode
 from protocol.version import PROTOCOL_VERSION
-from relay_server.storage import SqliteStore
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import PostgresStore, SqliteStore
 from relay_server.token_service import TokenService
 from tests.relay.conftest import RelayProcess
 from tests.support.device_client import Device, RelayRefused
@@ -45,7 +44,7 @@ class EvilNode:
             body = await resp.json()
         self.node_id = body["node_id"]
         self.ws = await self.http.ws_connect(f"{self.relay_url}/v1/ws")
-        hello = m.Hello(version=PROTOCOL_VERSION, role="node", token=body["node_token"])
+        hello = m.Hello(version=PROTOCOL_VERSION, role=m.PeerKind.NODE, token=body["node_token"])
         await self.ws.send_str(m.encode(hello))
         assert isinstance(m.decode((await self.ws.receive(timeout=5)).data), m.Welcome)
 
@@ -131,7 +130,7 @@ async def check_no_crossing(
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(f"{evil_relay}/v1/ws", max_msg_size=0)
         await ws.send_str(
-            m.encode(m.Hello(version=PROTOCOL_VERSION, role="device", token=planted_token))
+            m.encode(m.Hello(version=PROTOCOL_VERSION, role=m.PeerKind.DEVICE, token=planted_token))
         )
         assert isinstance(m.decode((await ws.receive(timeout=5)).data), m.Welcome)
         _, url = await victim.open_pairing()
@@ -170,7 +169,7 @@ async def test_a_colliding_device_gets_nothing_of_the_node_on_one_relay(
         # The victim's PC goes offline: a pairing for it is "offline", not the planted device's.
         planted = await http.ws_connect(f"{relay.url}/v1/ws")
         await planted.send_str(
-            m.encode(m.Hello(version=PROTOCOL_VERSION, role="device", token=token))
+            m.encode(m.Hello(version=PROTOCOL_VERSION, role=m.PeerKind.DEVICE, token=token))
         )
         assert isinstance(m.decode((await planted.receive(timeout=5)).data), m.Welcome)
         _, url = await victim.open_pairing()

@@ -4,7 +4,7 @@ paired before gets a message instead of the owner's model."""
 import pytest
 
 from app.errors import PairingRefused
-from app.link.relay_link import RelayLink, _OpenPairing
+from app.link.relay_link import RelayLink
 from app.policy.gate import PRIVATE_IS_OWNER_ONLY
 from protocol import app_messages as am
 from tests.relay.conftest import RelayProcess
@@ -26,9 +26,7 @@ async def test_a_guest_pairing_opened_anyway_is_refused_at_acceptance(
 ) -> None:
     # An open guest pairing that slipped past (an older version opened it, say).
     invite, url = await node.open_pairing()
-    node._pairings[invite.pairing_id] = _OpenPairing(
-        secret=invite.secret, role="guest", expires_at=node._pairings[invite.pairing_id].expires_at
-    )
+    node.pairing_desk.pairings[invite.pairing_id].role = "guest"
     phone = Device(relay.url)
     with pytest.raises(RelayRefused) as refused:
         await phone.pair(url)

@@ -22,8 +22,7 @@ from app.policy.gate import Role
 from protocol import messages as m
 from protocol.notify import open_text
 from relay_server.push import VapidKey
-from relay_server.storage import SqliteStore
-from relay_server.storage_pg import PostgresStore
+from relay_server.storage import PostgresStore, SqliteStore
 from tests.relay.conftest import RelayProcess
 from tests.support.device_client import Device, RelayRefused
 from tests.support.fake_openai import FakeOpenAI
@@ -234,7 +233,9 @@ async def test_who_may_subscribe_and_where_pushes_may_go(
     relay.stop()
     relay.env.update(push_env(tmp_path, push_service))
     relay.start()
-    link = await start_node(tmp_path, fake_openai, relay.url)
+    # Guests are paired from the shared profile (a private one pairs the owner's devices only).
+    shared = await open_runtime(tmp_path / "node", fake_openai, profile="shared")
+    link = await start_node(tmp_path, fake_openai, relay.url, rt=shared)
     owner = await pair(link, relay.url, name="owner")
     guest = await pair(link, relay.url, role="guest", name="guest")
     http = await owner._http()
@@ -365,16 +366,17 @@ async def test_the_store_keeps_one_subscription_per_device_until_removed_or_revo
     await store.set_push(a, node, ("https://push.example/2", "p2", "s2"))  # re-subscribed
     await store.set_push(b, node, ("https://push.example/3", "p3", "s3"))
     await store.set_push(c, other, ("https://push.example/4", "p4", "s4"))
-    assert sorted(await store.pushes(node)) == sorted(
+    rows = [(r.device_id, r.endpoint, r.p256dh, r.auth) for r in await store.pushes(node)]
+    assert sorted(rows) == sorted(
         [(a, "https://push.example/2", "p2", "s2"), (b, "https://push.example/3", "p3", "s3")]
     )
     # A late "gone" for the old endpoint must not remove the newer subscription.
     await store.remove_push(a, "https://push.example/1")
     assert len(await store.pushes(node)) == 2
     await store.remove_push(a, "https://push.example/2")
-    assert [row[0] for row in await store.pushes(node)] == [b]
+    assert [row.device_id for row in await store.pushes(node)] == [b]
     await store.revoke_device(b)
     assert await store.pushes(node) == []
-    assert [row[0] for row in await store.pushes(other)] == [c]
+    assert [row.device_id for row in await store.pushes(other)] == [c]
     await store.remove_push(c)
     assert await store.pushes(other) == []

@@ -11,10 +11,12 @@ from typing import Any
 import aiohttp
 
 from protocol import app_messages as am
-from protocol import cloud, e2ee, pairing
+from protocol import cloud, cloud_key, code_pairing, e2ee, pairing
 from protocol import messages as m
 from protocol.encoding import b64u_decode, b64u_encode
+from protocol.errors import CryptoError
 from protocol.version import PROTOCOL_VERSION
+from tests.support.release import TEST_RELEASE_PUBLIC
 
 
 class RelayRefused(Exception):
@@ -46,11 +48,16 @@ class Device:
     headers: dict[str, str] = field(default_factory=dict)
     # The Cloud, when the user chooses it: its pinned key, session and messages.
     cloud_public_key: bytes = b""
+    release_key: bytes = TEST_RELEASE_PUBLIC  # what the test suite's bundle pins
     cloud_session: e2ee.Session | None = None
     cloud_inbox: asyncio.Queue[m.Message] = field(default_factory=asyncio.Queue)
     # Every frame that arrived as the Cloud's, as received, so attack tests can look for forgeries.
     cloud_frames: list[bytes] = field(default_factory=list)
     last_done_at: float = 0.0
+    # Chats the far end acknowledged, and its "I refused your frame" notices (None: bare).
+    received: list[str] = field(default_factory=list)
+    resyncs: list[am.Resync | None] = field(default_factory=list)
+    refused: list[CryptoError] = field(default_factory=list)  # frames from the Node we refused
 
     async def _http(self) -> aiohttp.ClientSession:
         if self.http is None:
@@ -96,29 +103,29 @@ class Device:
         self.access_token, self.refresh_token = body["access_token"], body["refresh_token"]
         return body
 
-    async def pair_with_code(
-        self, code: str, *, node_public_key: bytes | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        """Typed-code pairing: returns the verification code this device shows, and the Relay's answer.
-
-        `node_public_key` lets a test play a lying Relay that hands out another key.
-        """
-        pairing_id, secret = pairing.code_pairing_id(code), pairing.code_secret(code)
-        http = await self._http()
-        async with http.get(f"{self.relay_url}/v1/pair/{pairing_id}/node") as resp:
-            info = await resp.json()
-            if resp.status != 200:
-                raise RelayRefused(resp.status, info)
-        node_pub = node_public_key or b64u_decode(info["node_public_key"], length=32)
-        sas = pairing.verification_code(node_pub, e2ee.public_key_of(self.private_key))
-        invite = pairing.PairingInvite(
-            relay_url=self.relay_url,
-            node_id=info["node_id"],
-            pairing_id=pairing_id,
-            secret=secret,
-            node_public_key=node_pub,
+    async def code_exchange(self, code: str) -> code_pairing.CodeInvite:
+        """Typed code, step 1: SPAKE2 with the Node through the Relay; PairingError if wrong."""
+        pairing_id = pairing.code_pairing_id(code)
+        exchange = code_pairing.DeviceExchange(code)
+        body = await self.post(
+            "/v1/pair/code", {"pairing_id": pairing_id, "pake": b64u_encode(exchange.message)}
         )
-        return sas, await self.pair(invite.to_url(f"{self.relay_url}/app/"))
+        return exchange.open_reply(b64u_decode(body["reply"]), pairing_id)
+
+    async def pair_with_code(self, code: str) -> tuple[str, dict[str, Any]]:
+        """Typed-code pairing: the verification code this device shows, and the Relay's answer."""
+        invite = await self.code_exchange(code)
+        sas = code_pairing.verification_code(
+            invite.sas_key, invite.node_public_key, e2ee.public_key_of(self.private_key)
+        )
+        url = pairing.PairingInvite(
+            relay_url=self.relay_url,
+            node_id=invite.node_id,
+            pairing_id=invite.pairing_id,
+            secret=invite.secret,
+            node_public_key=invite.node_public_key,
+        ).to_url(f"{self.relay_url}/app/")
+        return sas, await self.pair(url)
 
     async def refresh(self) -> None:
         body = await self.post("/v1/token/refresh", {"refresh_token": self.refresh_token})
@@ -135,7 +142,9 @@ class Device:
         http = await self._http()
         self.ws = await http.ws_connect(f"{self.relay_url}/v1/ws", headers=self.headers)
         await self.ws.send_str(
-            m.encode(m.Hello(version=PROTOCOL_VERSION, role="device", token=self.access_token))
+            m.encode(
+                m.Hello(version=PROTOCOL_VERSION, role=m.PeerKind.DEVICE, token=self.access_token)
+            )
         )
         first = await self.ws.receive(timeout=10)
         reply = m.decode(first.data)
@@ -181,11 +190,18 @@ class Device:
                     # Finish here: the Node's first sealed message follows right behind HS2.
                     try:
                         self.session = self._initiator.finish(payload)
+                        # CONFIRM: prove we hold the new keys, so the Node switches to them.
+                        await self.send_raw(self.session.seal(b""))
                         self._hs.set_result(None)
                     except Exception as err:
                         self._hs.set_exception(err)
-                elif self.session is not None:
-                    await self.inbox.put(m.decode(self.session.open(payload)))
+                elif self.session is not None and payload[:1] == bytes([e2ee.DATA]):
+                    try:
+                        self._deliver(m.decode(self.session.open(payload)), self.inbox)
+                    except CryptoError as err:
+                        self.refused.append(err)
+                elif payload[:1] == bytes([e2ee.RESYNC]):
+                    self.resyncs.append(None)
             elif msg.type == aiohttp.WSMsgType.TEXT:
                 await self.control.put(m.decode(msg.data))
 
@@ -231,14 +247,15 @@ class Device:
     # -- Cloud --------------------------------------------------------------------------------
 
     async def pin_cloud_key(self) -> bytes:
-        """Fetch the Cloud's public key from the Relay once and keep it (trust on first use)."""
+        """The Cloud's public key, believed only when ORA's release key signed it (the web
+        client does the same with its bundle's release-key.json); CloudKeyRefused if not."""
         if not self.cloud_public_key:
             http = await self._http()
             async with http.get(f"{self.relay_url}/v1/cloud/key") as resp:
                 body = await resp.json()
                 if resp.status != 200:
                     raise RelayRefused(resp.status, body)
-            self.cloud_public_key = b64u_decode(body["public_key"], length=32)
+            self.cloud_public_key = cloud_key.verify(body.get("statement"), self.release_key)
         return self.cloud_public_key
 
     async def cloud_handshake(self, timeout: float = 10) -> cloud.CloudInfo:
@@ -260,11 +277,21 @@ class Device:
         ):
             try:
                 self.cloud_session = self._cloud_initiator.finish(payload)
+                await self.send_raw(self.cloud_session.seal(b""), to=cloud.CLOUD_PEER_ID)
                 self._cloud_hs.set_result(None)
             except Exception as err:
                 self._cloud_hs.set_exception(err)
-        elif self.cloud_session is not None:
-            await self.cloud_inbox.put(m.decode(self.cloud_session.open(payload)))
+        elif self.cloud_session is not None and payload[:1] == bytes([e2ee.DATA]):
+            self._deliver(m.decode(self.cloud_session.open(payload)), self.cloud_inbox)
+
+    def _deliver(self, msg: m.Message, inbox: asyncio.Queue[m.Message]) -> None:
+        """Session bookkeeping (acks, resyncs) is noted apart; the rest goes to the inbox."""
+        if isinstance(msg, am.Received):
+            self.received.append(msg.id)
+        elif isinstance(msg, am.Resync):
+            self.resyncs.append(msg)
+        else:
+            inbox.put_nowait(msg)
 
     async def next_cloud(self, timeout: float = 10) -> m.Message:
         return await asyncio.wait_for(self.cloud_inbox.get(), timeout)

@@ -56,3 +56,16 @@ def test_stop_cancels_the_answer_being_written(
     dialog = tray.open_providers()
     qtbot.addWidget(dialog)
     assert "fake: 1 calls" in dialog.usage.text()
+
+
+def test_the_chat_says_thinking_from_the_send_until_the_first_word(
+    qtbot: Any, tray_factory: Any, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script.append(Reply(text="Took a while.", hang_s=2.0))
+    tray = tray_factory(providers=provider(fake_openai))
+    ask(qtbot, tray, "a slow question")
+    assert tray.chat.thinking.isVisible(), "shown the moment the message is sent"
+    assert tray.chat.thinking.text() == "Thinking…"
+    qtbot.waitUntil(lambda: "Took a while." in tray.chat.transcript, timeout=40000)
+    assert not tray.chat.thinking.isVisible()
+    assert "Thinking" not in tray.chat.transcript

@@ -78,7 +78,8 @@ async def test_cloud_is_chosen_explicitly_and_offered_when_the_pc_is_offline(
     await page.click("#cloud-no")
     await asyncio.sleep(0.5)
     assert len(fake_openai.requests) == calls, "declining must send nothing anywhere"
-    await expect(page.locator("#input")).to_have_value("what is on today?")
+    # Declined, the message is kept for the PC (shown as not sent), never dropped.
+    await expect(page.locator(".msg.me.unsent", has_text="what is on today?")).to_have_count(1)
 
     # Offered again; accepted this time, the waiting message goes to the Cloud.
     fake_openai.script.append(Reply(text="クラウドから回答します。"))

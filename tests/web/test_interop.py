@@ -140,7 +140,6 @@ def test_pairing_request_answer_proof_and_code_interoperate() -> None:
     )
     assert out["proof"] == pairing.relay_proof(invite.secret)
     assert pairing.proof_matches(out["proof"], pairing.relay_verifier(invite.secret))
-    assert out["sas"] == pairing.verification_code(node_pub, dev_pub)
     request = pairing.open_request(node_private_key=node, sealed=b64u_decode(out["sealed"]))
     assert (
         request.device_public_key == dev_pub
@@ -203,4 +202,39 @@ def test_typed_code_derivations_match() -> None:
     code = pairing.new_code()
     out = js("code", code=code.lower().replace("-", " "))
     assert out["pairing_id"] == pairing.code_pairing_id(code)
-    assert b64u_decode(out["secret"]) == pairing.code_secret(code)
+
+
+def test_js_and_python_pad_to_the_same_buckets() -> None:
+    sizes = [*range(0, 1100, 7), 4099, 65_536, 70_004, 1024 * 1024 + 4, 1024 * 1024 + 900]
+    assert js("buckets", sizes=sizes)["buckets"] == [e2ee.bucket(n) for n in sizes]
+    key = bytes(range(32))
+    payloads = [b"", b"ok", bytes(300), "日本語".encode() * 500]
+    sent = js("seal_raw", send_key=b64u_encode(key), payloads=[b64u_encode(p) for p in payloads])
+    receiver = e2ee.Session(send_key=bytes(32), recv_key=key)
+    sender = e2ee.Session(send_key=key, recv_key=bytes(32))
+    for payload, frame in zip(payloads, sent["sent"], strict=True):
+        assert b64u_decode(frame) == sender.seal(payload)  # byte for byte the same frame
+        assert receiver.open(b64u_decode(frame)) == payload
+
+
+def test_js_refuses_a_frame_padded_wrongly() -> None:
+    import struct
+
+    import nacl.bindings as sodium
+
+    key = bytes(range(32))
+
+    def frame(counter: int, plaintext: bytes) -> str:
+        nonce = bytes(16) + counter.to_bytes(8, "big")
+        box = sodium.crypto_secretbox_easy(plaintext, nonce, key)
+        return b64u_encode(struct.pack(">BQ", e2ee.DATA, counter) + box)
+
+    bad = [
+        frame(0, struct.pack(">I", 3) + b"abc" + bytes(248) + b"\x01"),  # non-zero padding
+        frame(0, struct.pack(">I", 3) + b"abc"),  # not padded to its bucket
+        frame(0, struct.pack(">I", 999) + bytes(252)),  # a length past the end
+        frame(0, e2ee.pad(b"fine")),  # the same counter, well padded: accepted
+    ]
+    out = js("open_raw", recv_key=b64u_encode(key), frames=bad)["received"]
+    assert [r.get("error") for r in out[:3]] == ["CryptoError"] * 3
+    assert b64u_decode(out[3]["ok"]) == b"fine"
