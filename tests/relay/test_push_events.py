@@ -233,7 +233,9 @@ async def test_who_may_subscribe_and_where_pushes_may_go(
     relay.stop()
     relay.env.update(push_env(tmp_path, push_service))
     relay.start()
-    link = await start_node(tmp_path, fake_openai, relay.url)
+    # Guests are paired from the shared profile (a private one pairs the owner's devices only).
+    shared = await open_runtime(tmp_path / "node", fake_openai, profile="shared")
+    link = await start_node(tmp_path, fake_openai, relay.url, rt=shared)
     owner = await pair(link, relay.url, name="owner")
     guest = await pair(link, relay.url, role="guest", name="guest")
     http = await owner._http()
