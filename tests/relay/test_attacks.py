@@ -256,7 +256,8 @@ async def test_a_slow_consumer_is_disconnected_with_a_reason(
         # The device never reads while its Node floods it.
         await asyncio.sleep(0.2)
         for _ in range(400):
-            await link._send_raw(phone.device_id, b"\x03" + bytes(64 * 1024))
+            link._peer.send_raw(phone.device_id, b"\x03" + bytes(64 * 1024))
+            await asyncio.sleep(0)
         codes = []
         async with asyncio.timeout(20):
             while True:

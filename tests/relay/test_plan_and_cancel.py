@@ -55,7 +55,7 @@ async def test_a_device_stops_its_answer_and_another_device_cannot(
         Reply(text=" ".join(["la"] * 200), chunk_delay_s=0.05),
     ]
     phone = await paired(node, relay)
-    guest = await paired(node, relay, role="guest")
+    guest = await paired(node, relay)  # a second device (guests cannot pair the private profile)
     chat_id = str(uuid.uuid4())
     await phone.send(am.Chat(id=chat_id, text="sing"))
     first = await phone.next_app()

@@ -165,8 +165,7 @@ async def test_an_approval_gives_one_content_free_push_per_opted_in_owner_device
     # first got out): each device still gets the approval once.
     await link.stop()
     link = await start_node(tmp_path, fake_openai, relay_b.url, rt=link.runtime)
-    assert link._ws is not None
-    await link._ws.send_str(m.encode(approval_notice(link.identity, link.registry.all(), req)))
+    assert link._peer.send_control(approval_notice(link.identity, link.registry.all(), req))
     later = ask(link)  # a barrier: once this one is in, the repeat has been dealt with
     for client_hash in (phone_hash, tablet_hash):
         got = await wait_for(push_service, client_hash, 2)
