@@ -19,7 +19,6 @@ from app.link.push_notice import approval_notice
 from app.link.relay_link import RelayLink
 from app.policy.approvals import ApprovalRequest, Risk
 from app.policy.gate import Role
-from protocol import messages as m
 from protocol.notify import open_text
 from relay_server.push import VapidKey
 from relay_server.storage import PostgresStore, SqliteStore
