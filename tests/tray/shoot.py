@@ -72,6 +72,10 @@ def main(lang: str, out: Path) -> int:
     home = Path(tempfile.mkdtemp(prefix="ora-shots-"))
     os.environ["ORA_HOME"] = str(home)
     settings = make_settings(home, locale=lang)
+    # The gate checks a path before it asks (issue 25): the file to delete must exist in a root.
+    invoice = settings.state_dir / "files" / "old-invoices" / "2023-03.pdf"
+    invoice.parent.mkdir(parents=True, exist_ok=True)
+    invoice.write_bytes(b"%PDF-1.4\n")
     secrets = SecretStore.open(settings.profile, settings.state_dir, use_keyring=False)
     tray = TrayApp(settings, secrets=secrets, start_link=False)
     tray.on_link_status("connected")
@@ -102,7 +106,7 @@ def main(lang: str, out: Path) -> int:
     async def ask() -> None:
         req = TurnRequest(text="", user_id="owner", role=Role.OWNER, channel="device-phone-aki")
         async for _ in tray.runtime.assistant.call_tool(
-            req, "files_delete", {"path": "~/Documents/old-invoices/2023-03.pdf"}
+            req, "files_delete", {"path": "old-invoices/2023-03.pdf"}
         ):
             pass
 
