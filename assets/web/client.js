@@ -284,7 +284,7 @@
       else if (msg.code === E.UPDATE_REQUIRED) updateNeeded(msg.message);
       else {
         if ([E.CLOUD_UNAVAILABLE, E.CLOUD_NOT_ALLOWED].includes(msg.code)) { cloudInitiator = null; cloudSession = null; cloudQueue.length = 0; }
-        status(msg.message, msg.fatal);
+        status(codeText(msg.code, msg.message), msg.fatal);
       }
     }
   }
@@ -353,6 +353,12 @@
     } else if (msg.type === "pairing_changed" && msg.state === "revoked") {
       revokedHere(); // the PC itself said so, inside the end-to-end session
     }
+  }
+
+  // A refusal in the user's language when the client knows its code, else the sender's words.
+  function codeText(code, fallback) {
+    const key = "err_" + code;
+    return code && t(key) !== key ? t(key) : fallback;
   }
 
   // -- sessions that heal, and messages never shown as sent when they were not -----------------
@@ -785,7 +791,7 @@
     box.classList.toggle("hidden", approvals.size === 0);
     for (const a of approvals.values()) {
       const card = document.createElement("div");
-      card.className = "card";
+      card.className = "card approval";
       const h = document.createElement("h2");
       h.textContent = `${t("approvalTitle")}: ${a.tool}`;
       const meta = document.createElement("div");

@@ -202,13 +202,13 @@ async def test_owner_approves_another_devices_request_in_the_browser(
         Reply(text="Mail sent."),
     ]
     chat = asyncio.create_task(tablet.chat("mail my boss"))
-    card = page.locator(".card")
+    card = page.locator(".card.approval")
     await expect(card).to_contain_text("mail_send", timeout=15000)
     await expect(card).to_contain_text("boss@example.com")
     await page.screenshot(path=str(SHOTS / "web-4-approval-en.png"))
     await card.locator("button.approve").click()
     _, text, _ = await asyncio.wait_for(chat, 15)
     assert text == "Mail sent." and sent == ["boss@example.com"]
-    await expect(page.locator(".card")).to_have_count(0, timeout=5000)
+    await expect(page.locator(".card.approval")).to_have_count(0, timeout=5000)
     await tablet.close()
     await context.close()
