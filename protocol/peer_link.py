@@ -215,6 +215,11 @@ class ResponderLink:
                 self._hooks.connect_failed(err)
                 _LOGGER.exception("relay link failed; reconnecting")
             self._set_status(LinkStatus.OFFLINE)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A library swallowed our cancellation on the way out: stop all the same rather
+                # than reconnect forever behind the back of whoever stopped us.
+                raise asyncio.CancelledError
             await asyncio.sleep(self.backoff.next_delay())
 
     async def _serve(self, http: aiohttp.ClientSession) -> None:
@@ -253,12 +258,16 @@ class ResponderLink:
             finally:
                 self._out = None
                 writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await writer
                 self._sessions.clear()
                 self.connected.clear()
                 self._hooks.disconnected()
                 _LOGGER.info("disconnected from the Relay")
+                # wait(), not `await writer` under suppress(CancelledError): a cancellation of
+                # this task arriving meanwhile (stop() while the socket was already closing)
+                # must end the link, not be taken for the writer's and swallowed.
+                await asyncio.wait({writer})
+                if not writer.cancelled():
+                    writer.exception()  # retrieved: the socket failure is what ended us
 
     @staticmethod
     async def _write(ws: aiohttp.ClientWebSocketResponse, out: asyncio.Queue[str | bytes]) -> None:

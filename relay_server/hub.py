@@ -93,6 +93,7 @@ class Connection:
     _in_allowance: float = 0.0
     _in_at: float = 0.0
     closing: bool = False
+    closed_for: str = ""  # the code of the reason it was closed with (for the audit row)
     writer: asyncio.Task[None] | None = None
     bytes_in: int = 0
     bytes_out: int = 0
@@ -216,11 +217,16 @@ class Connection:
             self.budget.give(size)
 
     def evict(self, reason: Message) -> None:
-        """Stop writing to this peer and free what it holds now; close it in the background."""
+        """Stop writing to this peer, free what it holds and cut its socket now.
+
+        It is a queue's worth behind: a reason written after that queue would never be read,
+        and a polite close would wait on the peer that is not reading (aiohttp's close returns
+        once its close frame is buffered, leaving the socket and its buffers up). The reason
+        goes to the audit row instead (`closed_for`)."""
         if self.closing:
             return
-        self._stop()
-        self._spawn(self._finish_close(reason, WSCloseCode.POLICY_VIOLATION))
+        self._stop(reason)
+        self.abort()
 
     def send_message(self, msg: Message) -> bool:
         """Queue a control message."""
@@ -255,8 +261,10 @@ class Connection:
             transport.abort()
         self._count_transport()
 
-    def _stop(self) -> None:
+    def _stop(self, reason: Message | None = None) -> None:
         self.closing = True
+        if isinstance(reason, Error):
+            self.closed_for = reason.code
         self._drained.set()  # senders waiting for room: it will take (and drop) everything now
         self.budget.members.discard(self)
         if self._expiry is not None:
@@ -271,7 +279,7 @@ class Connection:
         """Say why (past whatever is queued) and close; a peer that does not take it is cut."""
         if self.closing:
             return
-        self._stop()
+        self._stop(reason)
         await self._finish_close(reason, code)
 
     async def _finish_close(self, reason: Message | None, code: int) -> None:

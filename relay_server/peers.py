@@ -71,12 +71,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if current:
             await relay.left(conn)
         relay.metrics.connections.labels(conn.role).dec()
-        traffic = {
+        traffic: dict[str, object] = {
             "in": conn.bytes_in,
             "out": conn.bytes_out,
             "s": round(time.monotonic() - started, 3),
             "close": ws.close_code,
         }
+        if conn.closed_for:
+            traffic["reason"] = conn.closed_for  # a stalled reader never gets to read it
         await relay.store.audit(
             "disconnected",
             node_id=conn.node_id,
@@ -227,7 +229,8 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
             )
             return
         counter = relay.metrics.frames_to_device
-    out = frame[:1] + conn.peer_raw + frame[m.FRAME_HEADER_SIZE :]
+    # One copy of a frame of up to 1 MiB, not two (a slice, then the concatenation).
+    out = b"".join((frame[:1], conn.peer_raw, memoryview(frame)[m.FRAME_HEADER_SIZE :]))
     if target is None:
         peer_id = str(uuid.UUID(bytes=peer))
         # Another instance may hold the peer; nobody listening means it is offline.
