@@ -265,7 +265,7 @@ async def test_a_device_that_stops_reading_is_cut_and_the_node_keeps_serving(
         await link.wait_connected()
     phone = await paired(link, relay)
 
-    def small_buffers(addr: tuple) -> socket.socket:  # type: ignore[type-arg]
+    def small_buffers(addr: tuple) -> socket.socket:
         # A fixed receive buffer, as a phone on a slow link has: loopback's autotuning would
         # otherwise let the kernel absorb tens of MiB before the Relay sees any stall.
         family, kind, proto, _, _ = addr
