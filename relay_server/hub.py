@@ -81,6 +81,9 @@ class Connection:
     write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S
     budget: SendBudget = field(default_factory=lambda: SendBudget(1 << 62))
     transport: asyncio.BaseTransport | None = None  # to cut a stalled socket
+    # aiohttp's protocol for this socket: reading it is paused while this peer's frame waits
+    # for room at its destination (see `wait_room`).
+    protocol: Any = None
     family_id: str = ""  # a device's token family (revoking it closes this connection)
     expires_at: float = 0.0  # when the access token that opened it expires (0: never)
     queue: asyncio.Queue[str | bytes | None] = field(init=False)
@@ -139,6 +142,10 @@ class Connection:
                 self._release(size)
                 self._count_transport()
                 self._drained.set()
+            # Written: what the peer has not taken is in the transport's buffer (counted) or
+            # the kernel's. Not holding the frame while the next one is awaited saves up to
+            # 1 MiB per stalled reader that nothing would count.
+            del item
 
     def _count_transport(self) -> None:
         """Hold what the transport buffers for the peer against the budget too."""
@@ -194,7 +201,7 @@ class Connection:
         """Would a frame of this size be queued now? (A closing peer takes, and drops, all.)"""
         return self.closing or self.queued_bytes + self.in_transport + size <= self.queue_bytes
 
-    async def wait_room(self, size: int) -> None:
+    async def wait_room(self, size: int, sender: Connection | None = None) -> None:
         """Back-pressure for a sender: wait until this peer has room for `size` bytes, or until
         the write timeout has closed it. Meanwhile the sender's socket is not read, so a flood
         at a stalled reader stops in the sender's kernel buffers, not in the Relay."""
@@ -203,6 +210,10 @@ class Connection:
         if not self.budget.take(size, self):
             self.evict(SLOW)
             return
+        # Not reading the sender has to be said to aiohttp: its reader would otherwise go on
+        # parsing the next frame (up to 1 MiB, and a partial one after it) into its own queue
+        # while this one waits, memory no budget counts. Paused, the flood stays in the kernel.
+        paused = sender is not None and sender.pause_reading()
         self.held_by_senders += size
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.write_timeout_s + CLOSE_GRACE_S
@@ -215,6 +226,31 @@ class Connection:
         finally:
             self.held_by_senders -= size
             self.budget.give(size)
+            if paused and sender is not None:
+                sender.resume_reading()
+
+    async def rest(self, seconds: float) -> None:
+        """Do not read this peer's socket for `seconds` (it is over its rate)."""
+        paused = self.pause_reading()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            if paused:
+                self.resume_reading()
+
+    def pause_reading(self) -> bool:
+        """Stop reading this peer's socket; True if this paused it (then `resume_reading`)."""
+        protocol = self.protocol
+        if protocol is None or getattr(protocol, "_reading_paused", True) or self.closing:
+            return False  # aiohttp's own flow control holds it: leave it to aiohttp
+        protocol.pause_reading()
+        return True
+
+    def resume_reading(self) -> None:
+        """Read this peer's socket again (after `pause_reading` said it paused it)."""
+        protocol = self.protocol
+        if protocol is not None and protocol.transport is not None:
+            protocol.resume_reading()
 
     def evict(self, reason: Message) -> None:
         """Stop writing to this peer, free what it holds and cut its socket now.
@@ -330,7 +366,9 @@ class Hub:
             "write_timeout_s": self.write_timeout_s,
             "budget": self.budget,
         }
-        return Connection(ws=ws, transport=request.transport, **{**limits, **fields})
+        return Connection(
+            ws=ws, transport=request.transport, protocol=request.protocol, **{**limits, **fields}
+        )
 
     def node_online(self, node_id: str) -> bool:
         return node_id in self.nodes
@@ -376,12 +414,25 @@ async def pump(
     ws: web.WebSocketResponse,
     on_binary: Callable[[bytes], Awaitable[None]],
     on_text: Callable[[str], Awaitable[None]],
+    conn: Connection | None = None,
 ) -> None:
-    """Hand a socket's messages to their handlers, one at a time, until it closes."""
+    """Hand a socket's messages to their handlers, one at a time, until it closes; a peer over
+    its rate (`conn.throttle`) is not read until it is back within it."""
     async for msg in ws:
+        size = 0
         if msg.type == WSMsgType.BINARY:
+            size = len(msg.data)
             await on_binary(msg.data)
         elif msg.type == WSMsgType.TEXT:
             await on_text(msg.data)
         elif msg.type == WSMsgType.ERROR:
             break
+        # Routed, the frame (up to 1 MiB) is the destination's business: holding it here while
+        # the next one is awaited (or while its sender is held to its rate) kept 1 MiB per
+        # flooding sender alive that no budget counted.
+        del msg
+        pause = conn.throttle(size) if conn is not None and size else 0.0
+        if pause > 0 and conn is not None:
+            # The frame that overdrew the allowance is routed already; the sender waits after
+            # it, with its socket not read, so its next frames stay in the kernel meanwhile.
+            await conn.rest(pause)

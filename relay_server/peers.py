@@ -7,7 +7,6 @@ Cloud workers say hello here too and are then served by `relay_server.cloud_peer
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import time
@@ -63,7 +62,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if conn.role == "device" and not await _still_valid(relay, conn, token):
             return ws  # revoked between its hello and now: the revocation swept before it
         await _arrived(relay, conn)
-        await pump(ws, partial(_route, relay, conn), partial(_control, relay, conn))
+        await pump(ws, partial(_route, relay, conn), partial(_control, relay, conn), conn)
     finally:
         if conn.role == "device":
             await relay.end_cloud_session(conn.peer_id)
@@ -187,9 +186,6 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
     The hot path works on the header's raw 16-byte ids; no parsing beyond them.
     """
     conn.bytes_in += len(frame)
-    pause = conn.throttle(len(frame))
-    if pause > 0:
-        await asyncio.sleep(pause)  # meanwhile this socket is not read: its sender waits
     if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
         err = FrameError("malformed frame header")
         await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
@@ -210,7 +206,7 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         if target is not None and not target.has_room(len(frame)):
             # A device waits for its own Node (nobody else's traffic waits behind it); a Node
             # that stays behind is closed by its write timeout, and the wait ends with it.
-            await target.wait_room(len(frame))
+            await target.wait_room(len(frame), conn)
     else:
         target = relay.hub.devices_raw.get(peer)
         if target is None and relay.cluster is not None:
