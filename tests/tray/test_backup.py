@@ -85,7 +85,6 @@ def test_turning_on_needs_three_words_then_backs_up_with_progress_in_the_menu(
     tray.backup_ui.progress.connect(lambda *a: seen.append(a))
     texts: list[str] = []
     tray.backup_ui.progress.connect(lambda *_: texts.append(tray.actions["backup"].text()))
-    dialog.inputs[dialog.asked[0]].setText(dialog.words[dialog.asked[0] - 1])
     for n, edit in dialog.inputs.items():
         edit.setText(dialog.words[n - 1])
     qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
@@ -96,6 +95,15 @@ def test_turning_on_needs_three_words_then_backs_up_with_progress_in_the_menu(
     assert any(t.startswith("Backing up… ") and t.endswith("%") for t in texts)
     for blob in _blobs(relay):
         assert MARKER.encode() not in blob.read_bytes()
+
+    # The schedule's check: nothing is due an hour later; a day later a backup runs by itself.
+    tray.backup_ui._tick()
+    assert not tray.backup_ui.running
+    state = service.BackupState.load(tray.settings)
+    state.last_run -= 24 * 3600
+    state.save(tray.settings)
+    tray.backup_ui._tick()
+    qtbot.waitUntil(lambda: service.BackupState.load(tray.settings).last_seq == 2, timeout=30000)
 
 
 def test_a_failed_backup_is_notified_and_said_in_the_menu(
