@@ -69,7 +69,7 @@ class Site:
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, port)
         await site.start()
-        return int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        return int(site._server.sockets[0].getsockname()[1])
 
 
 class RebindingDns:
