@@ -75,6 +75,7 @@ class GuardedProxy:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._server = None
+        self.port = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -112,6 +113,7 @@ class GuardedProxy:
             host, port, asked = where.hostname, where.port or 80, target
         if not host or not port:
             raise _BadRequest
+        body_length = _body_length(header_lines) if method != "CONNECT" else None
         try:
             upstream_reader, upstream = await self._connect(host, port)
         except AddressRefused as err:
@@ -124,6 +126,7 @@ class GuardedProxy:
             await _reply(writer, 502, "Bad Gateway")
             return
         source: asyncio.StreamReader | _CloseResponses = upstream_reader
+        client: asyncio.StreamReader | None = reader  # what the client sends next, forwarded
         try:
             if method == "CONNECT":
                 writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -136,8 +139,11 @@ class GuardedProxy:
                 out = "\r\n".join([f"{method} {path} HTTP/1.1", *kept, "Connection: close"])
                 upstream.write((out + "\r\n\r\n").encode("latin-1"))
                 await upstream.drain()
+                if body_length is not None:  # exactly this request's body, and nothing after it
+                    await _copy_exactly(reader, upstream, body_length)
+                    client = None
                 source = _CloseResponses(upstream_reader)
-            await _pipe_both(reader, writer, source, upstream)
+            await _pipe_both(client, writer, source, upstream)
         finally:
             upstream.close()
 
@@ -147,9 +153,7 @@ class GuardedProxy:
         """Resolve through the guard and connect to exactly a checked address."""
         literal = parse_address(host)
         if literal is not None:
-            answers = [str(literal)] if self.policy.permits(literal) else []
-            if not answers:
-                raise AddressRefused(self.policy.refusal(host))
+            answers = [str(literal)]  # checked below, like any answer
         else:
             resolved = await self._resolver.resolve(host, port, socket.AF_UNSPEC)
             answers = [str(r["host"]) for r in resolved]
@@ -203,6 +207,25 @@ async def _read_head(reader: asyncio.StreamReader) -> str:
     return raw[:-4].decode("latin-1")
 
 
+def _body_length(header_lines: list[str]) -> int | None:
+    """The request body's length; None for a chunked body (streamed until the client is done)."""
+    lengths = [h.split(":", 1)[1].strip() for h in header_lines if _name(h) == "content-length"]
+    chunked = any(_name(h) == "transfer-encoding" for h in header_lines)
+    if (chunked and lengths) or len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
+        raise _BadRequest  # ambiguous framing is how requests get smuggled: refuse it
+    return None if chunked else int(lengths[0]) if lengths else 0
+
+
+async def _copy_exactly(reader: asyncio.StreamReader, sink: asyncio.StreamWriter, n: int) -> None:
+    while n > 0:
+        chunk = await reader.read(min(n, 65536))
+        if not chunk:
+            raise _BadRequest
+        sink.write(chunk)
+        await sink.drain()
+        n -= len(chunk)
+
+
 async def _pipe(source: asyncio.StreamReader | _CloseResponses, sink: asyncio.StreamWriter) -> None:
     try:
         while chunk := await source.read(65536):
@@ -214,19 +237,23 @@ async def _pipe(source: asyncio.StreamReader | _CloseResponses, sink: asyncio.St
 
 
 async def _pipe_both(
-    client_reader: asyncio.StreamReader,
+    client_reader: asyncio.StreamReader | None,
     client: asyncio.StreamWriter,
     upstream_reader: asyncio.StreamReader | _CloseResponses,
     upstream: asyncio.StreamWriter,
 ) -> None:
-    """Bytes both ways; when the upstream side is done, so is the client's."""
-    up = asyncio.ensure_future(_pipe(client_reader, upstream))
+    """Bytes both ways until either side is done (the other is then cut, never left open)."""
+    ways = {asyncio.ensure_future(_pipe(upstream_reader, client))}
+    if client_reader is not None:
+        ways.add(asyncio.ensure_future(_pipe(client_reader, upstream)))
     try:
-        await _pipe(upstream_reader, client)
+        done, _ = await asyncio.wait(ways, return_when=asyncio.FIRST_COMPLETED)
+        for way in done:
+            way.result()  # a failure in either direction ends the exchange the same way
     finally:
-        up.cancel()
-        with contextlib.suppress(BaseException):
-            await up
+        for way in ways:
+            way.cancel()
+        await asyncio.gather(*ways, return_exceptions=True)
 
 
 def _refusal_page(why: str) -> str:

@@ -99,6 +99,20 @@ async def test_a_public_tunnel_carries_bytes_both_ways(sites, proxy) -> None:
     assert answer.endswith(b"through the tunnel") and public.hits == ["/t"]
 
 
+async def test_a_posted_body_goes_through_and_nothing_after_it(sites, proxy) -> None:
+    public, private, port = sites
+    await restart(public, port, {"/form": "thanks"})
+    p, _ = proxy
+    post = (
+        f"POST http://public.example:{port}/form HTTP/1.1\r\nHost: public.example:{port}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5\r\n\r\nq=cat"
+    )
+    # Bytes after the body (a second request, for the LAN) are never forwarded.
+    answer = await exchange(p, post + get(f"http://{PRIVATE}:{port}/secret", PRIVATE))
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"thanks")
+    assert public.hits == ["/form"] and private.hits == []
+
+
 async def test_a_kept_alive_connection_never_carries_a_second_host(sites, proxy) -> None:
     public, private, port = sites
     await restart(public, port, {"/": "public page"})
