@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.core.assistant import TurnRequest
 from app.core.events import (
+    ApprovalPending,
     PlanUpdate,
     TextDelta,
     ToolFinished,
@@ -364,10 +365,8 @@ class TrayApp(QObject):
             return  # a late event from the core after Quit: its window is gone
         if isinstance(event, TextDelta):
             self.chat.show_delta(event.text)
-        elif isinstance(event, ToolStarted):
-            self.chat.show_tool(event.tool, self.tr("running"))
-        elif isinstance(event, ToolFinished):
-            self.chat.show_tool(event.tool, event.outcome)
+        elif isinstance(event, ToolStarted | ToolFinished | ApprovalPending):
+            self.chat.show_tool_event(event)
         elif isinstance(event, TurnDone):
             self.chat.show_done(event.text)
         elif isinstance(event, PlanUpdate):
