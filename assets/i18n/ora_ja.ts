@@ -139,47 +139,67 @@
 <context>
     <name>DevicesDialog</name>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="38"/>
+        <location filename="../../app/tray/devices_dialog.py" line="42"/>
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="42"/>
+        <location filename="../../app/tray/devices_dialog.py" line="47"/>
         <source>Name</source>
         <translation>名前</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="42"/>
+        <location filename="../../app/tray/devices_dialog.py" line="48"/>
         <source>Role</source>
         <translation>役割</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="42"/>
+        <location filename="../../app/tray/devices_dialog.py" line="49"/>
         <source>Last seen</source>
         <translation>最終接続</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="56"/>
+        <location filename="../../app/tray/devices_dialog.py" line="70"/>
+        <source>owner</source>
+        <translation>所有者</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="70"/>
+        <source>guest</source>
+        <translation>ゲスト</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="76"/>
         <source>revoked</source>
         <translation>取り消し済み</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="60"/>
+        <location filename="../../app/tray/devices_dialog.py" line="79"/>
+        <source>online now</source>
+        <translation>現在オンライン</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="84"/>
+        <source>Rename</source>
+        <translation>名前を変更</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="88"/>
         <source>Revoke</source>
         <translation>取り消す</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="42"/>
+        <location filename="../../app/tray/devices_dialog.py" line="51"/>
         <source>Notifications</source>
         <translation>通知</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="80"/>
+        <location filename="../../app/tray/devices_dialog.py" line="128"/>
         <source>on</source>
         <translation>オン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="80"/>
+        <location filename="../../app/tray/devices_dialog.py" line="128"/>
         <source>off</source>
         <translation>オフ</translation>
     </message>
@@ -360,98 +380,98 @@ Does its screen show this code?
 <context>
     <name>TrayApp</name>
     <message>
-        <location filename="../../app/tray/app.py" line="125"/>
+        <location filename="../../app/tray/app.py" line="126"/>
         <source>Open chat</source>
         <translation>チャットを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="126"/>
+        <location filename="../../app/tray/app.py" line="127"/>
         <source>Open in browser</source>
         <translation>ブラウザで開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="127"/>
+        <location filename="../../app/tray/app.py" line="128"/>
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="128"/>
+        <location filename="../../app/tray/app.py" line="129"/>
         <source>Share with a friend</source>
         <translation>友だちと共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="129"/>
+        <location filename="../../app/tray/app.py" line="130"/>
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="130"/>
-        <location filename="../../app/tray/app.py" line="173"/>
+        <location filename="../../app/tray/app.py" line="131"/>
+        <location filename="../../app/tray/app.py" line="174"/>
         <source>Approvals</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="131"/>
+        <location filename="../../app/tray/app.py" line="132"/>
         <source>Providers</source>
         <translation>プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="132"/>
+        <location filename="../../app/tray/app.py" line="133"/>
         <source>Profile</source>
         <translation>プロファイル</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="141"/>
+        <location filename="../../app/tray/app.py" line="142"/>
         <source>Language</source>
         <translation>言語</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="146"/>
+        <location filename="../../app/tray/app.py" line="147"/>
         <source>Follow the system</source>
         <translation>システムに合わせる</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="156"/>
+        <location filename="../../app/tray/app.py" line="157"/>
         <source>Check for updates</source>
         <translation>アップデートを確認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="158"/>
+        <location filename="../../app/tray/app.py" line="159"/>
         <source>Quit</source>
         <translation>終了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="171"/>
+        <location filename="../../app/tray/app.py" line="172"/>
         <source>Approvals (%1)</source>
         <translation>承認待ち（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="176"/>
+        <location filename="../../app/tray/app.py" line="177"/>
         <source>ORA — %1 — %2</source>
         <translation>ORA — %1 — %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="186"/>
+        <location filename="../../app/tray/app.py" line="187"/>
         <source>connected</source>
         <translation>接続中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="187"/>
+        <location filename="../../app/tray/app.py" line="188"/>
         <source>connecting</source>
         <translation>接続しています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="188"/>
+        <location filename="../../app/tray/app.py" line="189"/>
         <source>offline</source>
         <translation>オフライン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="189"/>
+        <location filename="../../app/tray/app.py" line="190"/>
         <source>private</source>
         <translation>個人</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="190"/>
+        <location filename="../../app/tray/app.py" line="191"/>
         <source>shared</source>
         <translation>共有</translation>
     </message>
@@ -490,7 +510,7 @@ Does its screen show this code?
         <translation type="vanished">%1 の応答: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="337"/>
+        <location filename="../../app/tray/app.py" line="307"/>
         <source>The local server is not running (its port is in use); see the log.</source>
         <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
     </message>
@@ -535,27 +555,27 @@ Does its screen show this code?
         <translation type="vanished">アップデートをダウンロードできませんでした: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="207"/>
+        <location filename="../../app/tray/app.py" line="208"/>
         <source>ORA is already running; here it is.</source>
         <translation>ORA はすでに起動しています。こちらです。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="397"/>
+        <location filename="../../app/tray/app.py" line="367"/>
         <source>ORA is already running for the %1 profile in another window.</source>
         <translation>%1 プロファイルの ORA は別のウィンドウですでに起動しています。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="237"/>
+        <location filename="../../app/tray/app.py" line="238"/>
         <source>ORA will not connect to the Relay at %1 over plain http: the connection would not be encrypted beyond your PC. Set an https:// relay_url.</source>
         <translation>Relay %1 には暗号化されていない http で接続することになるため、ORA は接続しません。https:// の relay_url を設定してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="242"/>
+        <location filename="../../app/tray/app.py" line="243"/>
         <source>The Relay at %1 is on a home-network address, but home-network mode was not chosen, so ORA will not use plain http to it. Set home_network = true in config.toml (or use https).</source>
         <translation>Relay %1 はホームネットワーク上のアドレスですが、ホームネットワーク・モードが選ばれていないため、ORA は暗号化されていない http では接続しません。config.toml に home_network = true を設定するか、https を使ってください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="254"/>
+        <location filename="../../app/tray/app.py" line="255"/>
         <source>Home network: phones on this network pair through %1. The connection is not encrypted (plain http); your messages are end-to-end encrypted.</source>
         <translation>ホームネットワーク: このネットワーク上のスマートフォンは %1 を通してペアリングします。接続そのものは暗号化されていません（http）が、メッセージはエンドツーエンドで暗号化されています。</translation>
     </message>
