@@ -43,6 +43,7 @@ from app.store.secrets import SecretStore
 from app.tray import i18n
 from app.tray.approval_dialog import ApprovalDialog
 from app.tray.approvals_controller import ApprovalsController
+from app.tray.backup_controller import BackupController
 from app.tray.bridge import CoreBridge
 from app.tray.chat_window import ChatWindow
 from app.tray.devices_controller import DevicesController
@@ -90,6 +91,7 @@ class TrayApp(QObject):
         self.providers_ui = ProvidersController(self)
         self.approvals = ApprovalsController(self)
         self.devices_ui = DevicesController(self)
+        self.backup_ui = BackupController(self)
         self.link: RelayLink | None = None
         if start_link:
             self._start_link()
@@ -130,6 +132,7 @@ class TrayApp(QObject):
         add("devices", self.tr("Devices"), self.open_devices)
         add("approvals", self.tr("Approvals"), self.approvals.show_pending)
         add("providers", self.tr("Providers"), self.open_providers)
+        self.backup_ui.add_actions(add)
         profiles = menu.addMenu(self.tr("Profile"))
         group = QActionGroup(profiles)
         for profile in Profile:
@@ -255,8 +258,6 @@ class TrayApp(QObject):
             "Home network: phones on this network pair through %1. The connection is not "
             "encrypted (plain http); your messages are end-to-end encrypted."
         ).replace("%1", host)
-
-    # -- pairing --------------------------------------------------------------------------------
 
     # -- devices and providers -----------------------------------------------------------------
 
@@ -461,7 +462,7 @@ class TrayApp(QObject):
         # Windows without a parent must go while the QApplication still exists; left to
         # Python's exit-time collection they are deleted after it, and Qt crashes.
         windows = [self.chat, self.menu, self.tray, *self.popups.values()]
-        windows += self.pairing.windows() + self.updates_ui.windows()
+        windows += self.pairing.windows() + self.updates_ui.windows() + self.backup_ui.windows()
         if self.providers_ui.dialog is not None:
             windows.append(self.providers_ui.dialog)
         windows += self.devices_ui.windows()
