@@ -6,7 +6,7 @@ sees these: they exist only as plaintext on the device and on the Node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from protocol.messages import Message, message
@@ -167,6 +167,9 @@ class ApprovalRequestMessage(Message):
     channel: str
     reason: str
     expires_at: float
+    # The taint rule's disclosure as data (sends_to, body, untrusted_sources, private_reads), so
+    # each device shows it in its own language; empty when the gate's table alone asked.
+    disclosure: dict[str, Any] = field(default_factory=dict)
 
 
 @message

@@ -376,6 +376,7 @@ def _approval_message(req: ApprovalRequest) -> am.ApprovalRequestMessage:
         channel=req.channel,
         reason=req.reason,
         expires_at=req.expires_at,
+        disclosure=json.loads(json.dumps(req.details, default=str)),
     )
 
 

@@ -785,6 +785,27 @@
   const focusApproval = new URLSearchParams(location.search).get("approval");
   if (focusApproval) history.replaceState(null, "", location.pathname);
 
+  // The taint rule's disclosure (where data would go, what, and the turn's private reads), in
+  // this device's language, shown whole, never hidden. Older Nodes sent it only as the
+  // (English) reason's lines after the first.
+  function disclosure(a) {
+    const d = a.disclosure || {};
+    if (typeof d.sends_to !== "string") return (a.reason || "").includes("\n") ? a.reason : "";
+    const list = (v) => (Array.isArray(v) ? v : []);
+    const sources = list(d.untrusted_sources).slice(0, 3)
+      .map((s) => `${s.tool || ""} ${s.where || ""}`.trim()).join(", ");
+    // Function replacers: a page's address may hold "$&" and the like.
+    const lines = [
+      t("discWarn").replace("{tool}", () => a.tool).replace("{sources}", () => sources),
+      t("discSendsTo") + d.sends_to,
+    ];
+    if (d.body) lines.push(t("discData") + d.body);
+    const reads = list(d.private_reads);
+    if (reads.length) lines.push(t("discReads"));
+    for (const r of reads) lines.push(`- ${`${r.tool || ""} ${r.what || ""}`.trim()}: ${r.excerpt || ""}`);
+    return lines.join("\n");
+  }
+
   function renderApprovals() {
     const box = $("approvals");
     box.replaceChildren();
@@ -808,12 +829,11 @@
         row.appendChild(b);
       }
       card.append(h, meta, args);
-      // The taint rule's disclosure (where data would go, what, and the private reads of the
-      // turn) is in the reason on lines after the first: show it whole, never hidden.
-      if ((a.reason || "").includes("\n")) {
+      const disclosed = disclosure(a);
+      if (disclosed) {
         const leaves = document.createElement("pre");
         leaves.className = "disclosure";
-        leaves.textContent = a.reason;
+        leaves.textContent = disclosed;
         card.append(leaves);
       }
       card.append(row);
