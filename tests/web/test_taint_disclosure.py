@@ -111,3 +111,42 @@ async def test_the_phone_shows_what_would_leave_in_japanese_and_deny_sends_nothi
     assert text == "レシピは5品です。"
     await tablet.close()
     await context.close()
+
+
+def test_the_disclosure_travels_as_data_and_never_to_a_guest(tmp_path: Path) -> None:
+    """The owner's devices get the disclosure (it decodes under the strict codec); a guest's
+    device, shown its own waiting request, never gets the owner's private reads."""
+    import sqlite_utils
+
+    from app.link.approval_view import approval_message
+    from app.link.devices import DeviceRegistry
+    from app.policy.approvals import ApprovalRequest, args_digest
+    from app.policy.gate import Role
+    from protocol import app_messages as am
+    from protocol.messages import decode, encode
+
+    args = {"url": LEAK}
+    details = {
+        "sends_to": LEAK,
+        "body": "",
+        "untrusted_sources": [{"tool": "page_read", "where": "https://recipes.example/"}],
+        "private_reads": [{"tool": "notes_read", "what": "", "excerpt": NOTES}],
+    }
+    req = ApprovalRequest(
+        approval_id="a1",
+        tool="ping_url",
+        arguments=args,
+        digest=args_digest("ping_url", args),
+        risk=Risk.LOW,
+        requester="g1",
+        requester_role=Role.GUEST,
+        channel="g1",
+        reason=f"'ping_url' could send data out ...\nSends to: {LEAK}\n- notes_read: {NOTES}",
+        expires_at=0.0,
+        details=details,
+    )
+    registry = DeviceRegistry(sqlite_utils.Database(tmp_path / "d.db"))
+    owner = decode(encode(approval_message(req, registry)))
+    assert isinstance(owner, am.ApprovalRequestMessage) and owner.disclosure == details
+    guest = approval_message(req, registry, for_guest=True)
+    assert guest.disclosure == {} and NOTES not in encode(guest)
