@@ -37,6 +37,25 @@ class ApprovalAnswer(Message):
 
 @message
 @dataclass(frozen=True, kw_only=True)
+class ApprovalWithdraw(Message):
+    """The device that asked for an approval takes the request back (it cannot answer it)."""
+
+    TYPE: ClassVar[str] = "approval_withdraw"
+    approval_id: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class DeviceRename(Message):
+    """Give a paired device a new name (owner only)."""
+
+    TYPE: ClassVar[str] = "device_rename"
+    device_id: str
+    name: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
 class ListDevices(Message):
     """Ask for the paired devices (owner only)."""
 
@@ -164,7 +183,10 @@ class ApprovalRequestMessage(Message):
     digest: str
     risk: str
     requester: str
+    requester_role: str  # "owner" or "guest": the person who asked
     channel: str
+    device_name: str  # the asking device's name ("" for the PC itself)
+    target: str  # what the action touches, whole (a resolved path, a URL)
     reason: str
     expires_at: float
 

@@ -12,7 +12,6 @@ import hmac
 import json
 import time
 import uuid
-from functools import partial
 
 from aiohttp import WSMsgType, web
 
@@ -26,7 +25,7 @@ from relay_server import code_pairing
 from relay_server.cloud_peers import serve_worker, to_cloud
 from relay_server.errors import BadRequest, NotPaired, RelayError, Unauthorized, UpdateRequired
 from relay_server.http_common import allowed_origin, source
-from relay_server.hub import Connection, pump
+from relay_server.hub import Connection
 from relay_server.relay import RELAY, Relay
 from relay_server.token_service import AccessGrant
 
@@ -36,7 +35,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     relay = request.app[RELAY]
     src = source(request)
     ws = web.WebSocketResponse(
-        heartbeat=relay.settings.heartbeat_s, max_msg_size=relay.settings.max_frame_bytes
+        heartbeat=relay.settings.heartbeat_s,
+        max_msg_size=relay.settings.max_frame_bytes,
+        # Frames are end-to-end encrypted (incompressible): deflate would spend CPU on every
+        # frame and a compressor's state on every connection, for nothing.
+        compress=False,
     )
     if not allowed_origin(request):
         # Cross-site WebSocket hijacking: a page elsewhere must not ride a browser's session.
@@ -63,7 +66,15 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if conn.role == "device" and not await _still_valid(relay, conn, token):
             return ws  # revoked between its hello and now: the revocation swept before it
         await _arrived(relay, conn)
-        await pump(ws, partial(_route, relay, conn), partial(_control, relay, conn))
+        # The loop is written here, not called (hub.pump): one coroutine frame fewer for each
+        # of 100k idle connections.
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await _route(relay, conn, msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                await _control(relay, conn, msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
     finally:
         if conn.role == "device":
             await relay.end_cloud_session(conn.peer_id)

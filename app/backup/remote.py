@@ -34,11 +34,14 @@ class RemoteVault:
 
     async def open(self, node_token: str) -> None:
         """Create the vault for the Node's account (once; again is fine)."""
-        resp = await self._http.post(
-            f"{self._root}/v1/backup/vaults",
-            json={"vault_id": self._keys.vault_id, "token_sha256": self._keys.vault_token_hash},
-            headers={"Authorization": f"Bearer {node_token}"},
-        )
+        try:
+            resp = await self._http.post(
+                f"{self._root}/v1/backup/vaults",
+                json={"vault_id": self._keys.vault_id, "token_sha256": self._keys.vault_token_hash},
+                headers={"Authorization": f"Bearer {node_token}"},
+            )
+        except aiohttp.ClientError as err:
+            raise BackupRefused(f"the backup service cannot be reached ({err})") from None
         if resp.status >= 400:
             raise BackupRefused(await _message(resp))
 

@@ -106,13 +106,14 @@ async def call_tool(
                 reason=decision.reason,
                 timeout_s=a.approval_timeout_s,
                 details=judgement.details,
+                target=spec.approval_target(ctx, args),
             )
         except ApprovalError as err:  # too many approvals already waiting from there
             out["for_model"] = out["summary"] = f"DENIED: {err}"
             audit(digest=digest, risk=spec.risk.name, decision="ask", outcome="refused")
             yield ToolFinished(call_id=call_id, tool=name, outcome="denied", summary=str(err))
             return
-        yield ApprovalPending(request=pending)
+        yield ApprovalPending(request=pending, call_id=call_id)
         try:
             resolution = await a.broker.wait(pending.approval_id)
         except asyncio.CancelledError:
@@ -124,11 +125,10 @@ async def call_tool(
             raise
         approver = resolution.answered_by
         if resolution.outcome is not Outcome.APPROVED:
-            why = (
-                "the owner did not approve it in time"
-                if resolution.outcome is Outcome.EXPIRED
-                else "the owner denied it"
-            )
+            why = {
+                Outcome.EXPIRED: "the owner did not approve it in time",
+                Outcome.WITHDRAWN: "the person who asked withdrew the request",
+            }.get(resolution.outcome, "the owner denied it")
             out["for_model"] = out["summary"] = f"DENIED: {name} was not run because {why}."
             audit(
                 digest=digest,

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.core.assistant import TurnRequest
 from app.core.events import (
+    ApprovalPending,
     PlanUpdate,
     TextDelta,
     ToolFinished,
@@ -43,6 +44,7 @@ from app.store.secrets import SecretStore
 from app.tray import i18n
 from app.tray.approval_dialog import ApprovalDialog
 from app.tray.approvals_controller import ApprovalsController
+from app.tray.backup_controller import BackupController
 from app.tray.bridge import CoreBridge
 from app.tray.chat_window import ChatWindow
 from app.tray.core_start import OpenedCore, open_core
@@ -90,6 +92,7 @@ class TrayApp(QObject):
         self.pairing = PairingController(self)
         self.providers_ui = ProvidersController(self)
         self.approvals = ApprovalsController(self)
+        self.backup_ui = BackupController(self)
         self.link: RelayLink | None = None
         if start_link:
             self._start_link()
@@ -130,6 +133,7 @@ class TrayApp(QObject):
         add("devices", self.tr("Devices"), self.open_devices)
         add("approvals", self.tr("Approvals"), self.approvals.show_pending)
         add("providers", self.tr("Providers"), self.open_providers)
+        self.backup_ui.add_actions(add)
         profiles = menu.addMenu(self.tr("Profile"))
         group = QActionGroup(profiles)
         for profile in Profile:
@@ -255,8 +259,6 @@ class TrayApp(QObject):
             "encrypted (plain http); your messages are end-to-end encrypted."
         ).replace("%1", host)
 
-    # -- pairing --------------------------------------------------------------------------------
-
     # -- devices and providers -----------------------------------------------------------------
 
     def device_rows(self) -> list[DeviceRow]:
@@ -364,10 +366,8 @@ class TrayApp(QObject):
             return  # a late event from the core after Quit: its window is gone
         if isinstance(event, TextDelta):
             self.chat.show_delta(event.text)
-        elif isinstance(event, ToolStarted):
-            self.chat.show_tool(event.tool, self.tr("running"))
-        elif isinstance(event, ToolFinished):
-            self.chat.show_tool(event.tool, event.outcome)
+        elif isinstance(event, ToolStarted | ToolFinished | ApprovalPending):
+            self.chat.show_tool_event(event)
         elif isinstance(event, TurnDone):
             self.chat.show_done(event.text)
         elif isinstance(event, PlanUpdate):
@@ -488,7 +488,7 @@ class TrayApp(QObject):
         # Windows without a parent must go while the QApplication still exists; left to
         # Python's exit-time collection they are deleted after it, and Qt crashes.
         windows = [self.chat, self.menu, self.tray, *self.popups.values()]
-        windows += self.pairing.windows() + self.updates_ui.windows()
+        windows += self.pairing.windows() + self.updates_ui.windows() + self.backup_ui.windows()
         if self.providers_ui.dialog is not None:
             windows.append(self.providers_ui.dialog)
         for name in ("devices_dialog", "message_box"):

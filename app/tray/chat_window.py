@@ -16,6 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.events import ApprovalPending, ToolFinished, ToolStarted
+from app.tray.wording import tool_state, tool_title
+
 
 class ChatWindow(QWidget):
     """Emits `send(text)` and `cancel()`; the tray feeds events back with `show_*`."""
@@ -80,6 +83,15 @@ class ChatWindow(QWidget):
         cursor.movePosition(cursor.MoveOperation.End)
         cursor.insertText(text, QTextCharFormat())
         self.log.setTextCursor(cursor)
+
+    def show_tool_event(self, event: ToolStarted | ToolFinished | ApprovalPending) -> None:
+        """A tool's state in words: running, waiting for approval, done, failed, not run."""
+        if isinstance(event, ApprovalPending):
+            self.show_tool(tool_title(event.request.tool), tool_state("waiting"))
+        elif isinstance(event, ToolStarted):
+            self.show_tool(tool_title(event.tool), tool_state("started"))
+        else:
+            self.show_tool(tool_title(event.tool), tool_state(event.outcome))
 
     def show_tool(self, tool: str, status: str) -> None:
         self.log.append(

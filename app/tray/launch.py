@@ -83,6 +83,8 @@ def main(settings: Settings, lock: ProfileLock | None = None) -> int:
             return
         held["tray"] = tray
         _LOGGER.info("tray ready")
+        # A first run on this PC: offer to bring the profile back from an encrypted backup.
+        tray.backup_ui.offer_first_run()
         if not has_tray:
             # No tray on this desktop: the chat window is the way in.
             tray.open_chat()

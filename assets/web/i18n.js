@@ -5,7 +5,7 @@
     en: {
       notPaired: "Not paired", online: "online", offline: "offline (your PC is off or ORA is not running)",
       welcomeTitle: "Welcome to ORA",
-      welcomeBody: "Open the pairing QR code shown by ORA on your PC (tray menu → Pair a device, or `ora pair`) with this phone's camera.",
+      welcomeBody: "On your PC, choose Pair a device in ORA's tray menu (or run ora pair in a terminal), then scan the QR code it shows with this phone's camera.",
       placeholder: "Message ORA…", send: "Send", chat: "Chat", devices: "Devices",
       pairing: "Pairing with your PC…", paired: "Paired. Your messages are end-to-end encrypted.",
       connecting: "Connecting…", reconnecting: "Connection lost; reconnecting…",
@@ -14,7 +14,7 @@
       approvalTitle: "Approval needed", approve: "Approve", deny: "Deny", askedFrom: "asked from", risk: "risk",
       expires: "expires in", seconds: "s", revoke: "Revoke", thisDevice: "this device", lastSeen: "last seen",
       revokedTag: "revoked", tool: "tool", handshakeFailed: "Could not verify your PC's identity. Nothing was sent.",
-      noCamera: "No camera? Type /code in ORA on your PC (or use the tray's Pair with a code), then enter the code here:",
+      noCamera: "No camera? In the pairing window on your PC, press “No camera? Show a code to type”, then enter the code here:",
       pairWithCode: "Pair", compareCode: "Check that your PC shows the same code, then confirm it there:",
       thisPc: "ORA on this PC", localDown: "ORA is not running on this PC",
       localToken: "This page was not opened by ORA on this PC. Use the tray menu → Open in browser.",
@@ -71,7 +71,7 @@
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
       welcomeTitle: "ORA へようこそ",
-      welcomeBody: "PC の ORA が表示するペアリング用 QR コード（トレイメニュー → デバイスをペアリング、または `ora pair`）を、このスマホのカメラで読み取ってください。",
+      welcomeBody: "PC の ORA のトレイメニューで「デバイスをペアリング」を選び（またはターミナルで ora pair を実行し）、表示された QR コードをこのスマホのカメラで読み取ってください。",
       placeholder: "ORA にメッセージ…", send: "送信", chat: "チャット", devices: "デバイス",
       pairing: "PC とペアリングしています…", paired: "ペアリングしました。メッセージはエンドツーエンドで暗号化されます。",
       connecting: "接続しています…", reconnecting: "接続が切れました。再接続しています…",
@@ -80,7 +80,7 @@
       approvalTitle: "承認が必要です", approve: "承認", deny: "拒否", askedFrom: "依頼元", risk: "リスク",
       expires: "残り", seconds: "秒", revoke: "取り消す", thisDevice: "この端末", lastSeen: "最終接続",
       revokedTag: "取り消し済み", tool: "ツール", handshakeFailed: "PC の本人確認ができませんでした。何も送信していません。",
-      noCamera: "カメラがない場合は、PC の ORA で /code と入力し（またはトレイの「コードでペアリング」）、表示されたコードをここに入力してください:",
+      noCamera: "カメラがない場合は、PC のペアリング画面で「カメラがない場合: 入力用のコードを表示」を押し、表示されたコードをここに入力してください:",
       pairWithCode: "ペアリング", compareCode: "PC に同じコードが表示されていることを確認し、PC 側で承認してください:",
       thisPc: "この PC の ORA", localDown: "この PC で ORA が起動していません",
       localToken: "このページは この PC の ORA から開かれていません。トレイメニュー →「ブラウザで開く」を使ってください。",
@@ -150,6 +150,44 @@
     codeUnknown: "このコードのペアリングは見つかりません。コードを確認するか、PC で新しいコードを作ってください。",
     cloudKeyRefused: "クラウドの鍵が ORA の署名付きではなかったため、クラウドには何も送信していません。Relay がクラウドへのリクエストを読もうとしている可能性があります。",
   });
+  // Approvals a person can judge (what, on what, asked by whom from which device, until when),
+  // tool states, and device names. Tool titles by tool name; an unknown tool shows its name.
+  Object.assign(STRINGS.en, {
+    askedBy: "Asked by {person} on {device}", personOwner: "you (the owner)", personGuest: "a guest",
+    thePc: "this PC", riskLine: "Risk: {risk}", autoDeny: "Denied automatically in {s} s",
+    risk_LOW: "low", risk_MEDIUM: "medium", risk_HIGH: "high", risk_CRITICAL: "critical",
+    withdraw: "Withdraw request", waitingYours: "Waiting for your approval on your PC or another of your devices. You can withdraw the request here.",
+    waitingOwner: "Waiting for the owner's approval. You can withdraw the request here.",
+    argsTitle: "Exact request", target: "On",
+    tool_started: "running", tool_waiting: "waiting for approval", tool_ok: "done", tool_error: "failed",
+    tool_denied: "not run", tool_cancelled: "stopped",
+    toolname_files_list: "List a folder", toolname_files_read: "Read a file", toolname_files_search: "Search files",
+    toolname_files_write: "Write a file", toolname_files_move: "Move or rename a file", toolname_files_delete: "Delete a file",
+    toolname_shell: "Run a command on the PC", toolname_web_fetch: "Fetch a web page", toolname_generate: "Draft text",
+    toolname_remember: "Remember something", toolname_recall: "Look something up in memory",
+    toolname_browser_open: "Open a web page", toolname_browser_read: "Read the open page", toolname_browser_screenshot: "Take a screenshot of the page",
+    toolname_browser_click: "Click on the page", toolname_browser_type: "Type into the page", toolname_browser_submit: "Submit a form",
+    onlineNow: "online now", rename: "Rename", save: "Save", cancel: "Cancel", deviceName: "Device name",
+    role_owner: "owner", role_guest: "guest",
+  });
+  Object.assign(STRINGS.ja, {
+    askedBy: "{device} の{person}からの依頼", personOwner: "あなた（所有者）", personGuest: "ゲスト",
+    thePc: "この PC", riskLine: "リスク: {risk}", autoDeny: "あと {s} 秒で自動的に拒否されます",
+    risk_LOW: "低", risk_MEDIUM: "中", risk_HIGH: "高", risk_CRITICAL: "重大",
+    withdraw: "依頼を取り下げる", waitingYours: "PC かあなたの別の端末での承認を待っています。ここで依頼を取り下げることもできます。",
+    waitingOwner: "所有者の承認を待っています。ここで依頼を取り下げることもできます。",
+    argsTitle: "依頼の内容", target: "対象",
+    tool_started: "実行中", tool_waiting: "承認待ち", tool_ok: "完了", tool_error: "失敗",
+    tool_denied: "実行されませんでした", tool_cancelled: "停止",
+    toolname_files_list: "フォルダーの中身を見る", toolname_files_read: "ファイルを読む", toolname_files_search: "ファイルを探す",
+    toolname_files_write: "ファイルに書き込む", toolname_files_move: "ファイルを移動・名前変更する", toolname_files_delete: "ファイルを削除する",
+    toolname_shell: "PC でコマンドを実行する", toolname_web_fetch: "ウェブページを取得する", toolname_generate: "文章の下書きを作る",
+    toolname_remember: "覚えておく", toolname_recall: "記憶から調べる",
+    toolname_browser_open: "ウェブページを開く", toolname_browser_read: "開いているページを読む", toolname_browser_screenshot: "ページのスクリーンショットを撮る",
+    toolname_browser_click: "ページをクリックする", toolname_browser_type: "ページに入力する", toolname_browser_submit: "フォームを送信する",
+    onlineNow: "現在オンライン", rename: "名前を変更", save: "保存", cancel: "キャンセル", deviceName: "端末の名前",
+    role_owner: "所有者", role_guest: "ゲスト",
+  });
   // Also loaded by the service worker (sw.js), which has no localStorage.
   const stored = typeof localStorage !== "undefined" ? localStorage.getItem("ora.lang") : null;
   let lang = (stored || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
@@ -162,6 +200,8 @@
     if (button) button.textContent = lang === "ja" ? "English" : "日本語";
   }
   function toggle() { lang = lang === "ja" ? "en" : "ja"; localStorage.setItem("ora.lang", lang); apply(); }
+  // "{name}" placeholders filled in; a key the catalogue lacks shows its fallback, never the key.
+  function fmt(key, values) { return Object.entries(values || {}).reduce((s, [k, v]) => s.split(`{${k}}`).join(String(v)), t(key)); }
   function tr(language, key) { return (STRINGS[language] && STRINGS[language][key]) || STRINGS.en[key] || key; }
-  root.OraI18n = { t, tr, apply, toggle, get lang() { return lang; } };
+  root.OraI18n = { t, tr, fmt, has: (key) => key in STRINGS.en, catalogues: STRINGS, apply, toggle, get lang() { return lang; } };
 })(self);
