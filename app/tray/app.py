@@ -81,7 +81,7 @@ class TrayApp(QObject):
         self.settings = settings
         self.profile_lock = profile_lock
         self.bridge = core[0] if core is not None else CoreBridge()
-        self._adopt(
+        self.adopt_core(
             core[1] if core else self.bridge.submit(open_core(settings, secrets=secrets)).result(30)
         )
         self.show_requested.connect(self.come_forward)
@@ -195,7 +195,8 @@ class TrayApp(QObject):
             "shared": self.tr("shared"),
         }
 
-    def _adopt(self, core: OpenedCore) -> None:
+    def adopt_core(self, core: OpenedCore) -> None:
+        """Take an opened core (at start, on a profile switch, after a restore) as this tray's."""
         self.runtime: Runtime = core.runtime
         self.local: local_server.LocalServer | None = core.local
         core.on_show.target = self.show_requested.emit
@@ -407,7 +408,7 @@ class TrayApp(QObject):
             self.profile_lock.release()
         self.profile_lock = new_lock
         self.settings = settings
-        self._adopt(self.bridge.submit(open_core(self.settings)).result(30))
+        self.adopt_core(self.bridge.submit(open_core(self.settings)).result(30))
         self.bridge.watch_approvals(self.runtime.broker)
         if self.link is not None:
             self._start_link()
