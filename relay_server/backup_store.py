@@ -17,8 +17,10 @@ the owner's recovery phrase) and learns nothing but the blobs' sizes and when th
 
 Every call but the first carries the vault's own credential (derived from the phrase, so a
 new PC reaches its backup with the phrase alone); the service keeps only its SHA-256. A vault
-is bounded by the account's quota (`ORA_RELAY_BACKUP_QUOTA_BYTES`): past it, a write is refused
-with `backup_quota_exceeded` and nothing already stored is touched.
+is bounded by its account's quota (`ORA_RELAY_BACKUP_QUOTA_BYTES`, all the account's vaults
+together, so opening more vaults gains nothing): past it, a write is refused with
+`backup_quota_exceeded` and nothing already stored is touched. What each account keeps is
+sampled hourly into the ledger (`sample_storage`) and billed per GB-month on its statement.
 
 Blobs are files under one folder (`ORA_RELAY_BACKUP_DIR`; several Relay instances share it as
 they share PostgreSQL, e.g. a mounted volume or an object-store mount).
@@ -30,6 +32,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import time
@@ -39,6 +42,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+_LOGGER = logging.getLogger(__name__)
 _ID = re.compile(r"^[0-9a-f]{64}$")
 MAX_CHUNK = 4 * 1024 * 1024
 MAX_MANIFEST = 32 * 1024 * 1024
@@ -63,6 +67,8 @@ class BackupStore:
     root: Path
     quota_bytes: int
     _usage: dict[str, tuple[float, int]] = field(default_factory=dict)  # vault -> (when, bytes)
+    _owners: dict[str, str] = field(default_factory=dict)  # vault -> account (never changes)
+    _listed: tuple[float, set[str]] = field(default_factory=lambda: (0.0, set()))
 
     def _vault(self, vault: str) -> Path:
         if not _ID.match(vault):
@@ -92,6 +98,7 @@ class BackupStore:
             json.dumps({"account": account, "token_sha256": token_sha256, "created": time.time()})
         )
         tmp.rename(path / "vault.json")
+        self._listed[1].add(vault)
         return True
 
     def authorise(self, vault: str, token: str) -> Path:
@@ -110,6 +117,35 @@ class BackupStore:
             self._usage[vault] = (time.monotonic(), size)
         return size
 
+    def _account_of(self, vault: str) -> str:
+        if vault not in self._owners:
+            meta = self._meta(vault)
+            if meta is None:
+                return ""
+            self._owners[vault] = meta["account"]
+        return self._owners[vault]
+
+    def vaults(self) -> list[str]:
+        """Every vault at the service (listed again at most every 30 s; `create` adds)."""
+        if time.monotonic() - self._listed[0] > 30:
+            found = [p.name for p in self.root.iterdir() if _ID.match(p.name) and p.is_dir()]
+            self._listed = (time.monotonic(), set(found))
+        return sorted(self._listed[1])
+
+    def usage_by_account(self) -> dict[str, int]:
+        """Bytes each account keeps, all its vaults together."""
+        totals: dict[str, int] = {}
+        for vault in self.vaults():
+            account = self._account_of(vault)
+            if account:
+                totals[account] = totals.get(account, 0) + self.used(vault)
+        return totals
+
+    def account_used(self, vault: str) -> int:
+        """Bytes kept by the account `vault` belongs to."""
+        account = self._account_of(vault)
+        return sum(self.used(v) for v in self.vaults() if self._account_of(v) == account)
+
     def _add(self, vault: str, delta: int) -> None:
         when, size = self._usage.get(vault, (0.0, 0))
         self._usage[vault] = (when, size + delta)
@@ -118,7 +154,7 @@ class BackupStore:
         """Store a blob (atomically); False if it exists and may not be replaced."""
         if path.exists() and not replace:
             return False
-        if self.used(vault) + len(data) > self.quota_bytes:
+        if self.account_used(vault) + len(data) > self.quota_bytes:
             raise _error(
                 413,
                 "backup_quota_exceeded",
@@ -141,6 +177,22 @@ class BackupStore:
 
 
 BACKUP = web.AppKey("backup_store", BackupStore)
+
+# (account, bytes, when) -> recorded in the ledger (Billing.record_storage).
+RecordStorage = Callable[[str, int, float], Awaitable[bool]]
+
+
+async def sample_storage(store: BackupStore, record: RecordStorage, interval_s: float) -> None:
+    """Record each account's stored bytes now and every `interval_s`, until cancelled."""
+    while True:
+        try:
+            usage = await asyncio.to_thread(store.usage_by_account)
+            now = time.time()
+            for account, size in usage.items():
+                await record(account, size, now)
+        except Exception:  # a failed sample is an hour not billed, never a dead sampler
+            _LOGGER.exception("backup storage sample failed")
+        await asyncio.sleep(interval_s)
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,11 @@ class RelaySettings:
     budget_low_fraction: float = 0.9  # the month's Cloud budget this much spent: told once
 
     backup_dir: Path | None = None  # owners' encrypted backups; None = <data_dir>/backup
-    backup_quota_bytes: int = 1024 * 1024 * 1024
+    backup_quota_bytes: int = 1024 * 1024 * 1024  # per account, all its vaults together
+    # Backup storage on the monthly statement: per GB (10^9 bytes) kept for a whole month,
+    # measured by an hourly sample of each account's stored bytes.
+    backup_price_usd_per_gb_month: float = 0.05
+    storage_sample_s: float = 3600.0
 
     @property
     def backup_root(self) -> Path:
@@ -213,6 +217,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_IP_ATTEMPTS_PER_MINUTE", "ip_attempts_per_minute", _int),
     ("ORA_RELAY_BACKUP_DIR", "backup_dir", Path),
     ("ORA_RELAY_BACKUP_QUOTA_BYTES", "backup_quota_bytes", _int),
+    ("ORA_RELAY_BACKUP_PRICE_USD_PER_GB_MONTH", "backup_price_usd_per_gb_month", _float),
+    ("ORA_RELAY_STORAGE_SAMPLE_S", "storage_sample_s", _float),
     ("ORA_RELAY_CLOUD_TOKEN_SHA256", "cloud_token_hash", _sha256),
     ("ORA_RELAY_CLOUD_PUBLIC_KEY", "cloud_public_key", _stripped),
     ("ORA_RELAY_CLOUD_KEY_STATEMENT", "cloud_key_statement", _json_object),

@@ -359,6 +359,30 @@ class RelayStore:
         )
         return changed == 1
 
+    # backup storage: bytes an account keeps at the service, sampled hourly (billing.py)
+    async def record_storage(self, account_id: str, hour: int, month: str, size: int) -> bool:
+        """The account's stored bytes in `hour` (unix hours); False if that hour has one."""
+        changed = await self._db.execute(
+            "INSERT INTO storage_samples (account_id, hour, month, bytes) VALUES ($1,$2,$3,$4) "
+            "ON CONFLICT DO NOTHING",
+            account_id,
+            hour,
+            month,
+            size,
+        )
+        return changed == 1
+
+    async def storage_month(self, account_id: str, month: str) -> tuple[int, int]:
+        """(byte-hours, sampled hours) of the account's backup storage in the month."""
+        row = await self._db.fetchrow(
+            "SELECT COALESCE(SUM(bytes), 0) AS byte_hours, COUNT(*) AS hours "
+            "FROM storage_samples WHERE account_id=$1 AND month=$2",
+            account_id,
+            month,
+        )
+        assert row is not None
+        return int(row["byte_hours"]), int(row["hours"])
+
     # push subscriptions: (endpoint, p256dh, auth) of a device's browser, one per device
     async def set_push(self, device_id: str, node_id: str, sub: tuple[str, str, str]) -> None:
         endpoint, p256dh, auth = sub

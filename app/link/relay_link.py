@@ -150,6 +150,14 @@ class RelayLink:
         """Paired devices, revoked ones included (shown as such)."""
         return self.registry.all()
 
+    def online_devices(self) -> set[str]:
+        """Devices with a session open right now ("online now" in the Devices lists)."""
+        return set(self._peer.peers())
+
+    async def rename(self, device_id: str, name: str) -> str:
+        """The owner's name for a device; returns the name kept ("" when refused)."""
+        return self.registry.rename(device_id, name)
+
     async def revoke(self, device_id: str) -> None:
         """Forget the device's key here, tell the device inside its session, and have the Relay
         revoke its tokens and close it (a device believes only our word, not the Relay's)."""
@@ -332,7 +340,7 @@ class RelayLink:
             await self.revoke(msg.device_id)
             self._send(did, self._devices_message())
         elif isinstance(msg, am.DeviceRename):
-            if not self.registry.rename(msg.device_id, msg.name):
+            if not await self.rename(msg.device_id, msg.name):
                 self._send(did, am.AppError(code=ErrorCode.BAD_REQUEST, message="no such device"))
             self._send(did, self._devices_message())
         else:
@@ -341,7 +349,7 @@ class RelayLink:
             )
 
     def _devices_message(self) -> am.Devices:
-        online = set(self._peer.peers())
+        online = self.online_devices()
         return am.Devices(items=[device_item(d, d.device_id in online) for d in self.devices()])
 
     def _approval_for(self, req: ApprovalRequest, device: PairedDevice) -> m.Message:

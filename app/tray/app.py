@@ -33,7 +33,6 @@ from app.core.events import (
 )
 from app.core.runtime import Runtime
 from app.home_network import PlainRelayRefused, check_relay_url, pairing_web_url
-from app.link.push_notice import devices_notified
 from app.link.relay_link import RelayLink
 from app.local_server import server as local_server
 from app.policy.gate import Profile, Role
@@ -48,6 +47,7 @@ from app.tray.backup_controller import BackupController
 from app.tray.bridge import CoreBridge
 from app.tray.chat_window import ChatWindow
 from app.tray.core_start import OpenedCore, open_core
+from app.tray.devices_controller import DevicesController
 from app.tray.devices_dialog import DeviceRow, DevicesDialog
 from app.tray.icons import state_icon
 from app.tray.pairing_controller import PairingController
@@ -92,6 +92,7 @@ class TrayApp(QObject):
         self.pairing = PairingController(self)
         self.providers_ui = ProvidersController(self)
         self.approvals = ApprovalsController(self)
+        self.devices_ui = DevicesController(self)
         self.backup_ui = BackupController(self)
         self.link: RelayLink | None = None
         if start_link:
@@ -263,37 +264,10 @@ class TrayApp(QObject):
     # -- devices and providers -----------------------------------------------------------------
 
     def device_rows(self) -> list[DeviceRow]:
-        if self.link is None:
-            return []
-        return [
-            DeviceRow(d.device_id, d.name, d.role, d.last_seen, d.revoked)
-            for d in self.link.devices()
-        ]
+        return self.devices_ui.rows()
 
     def open_devices(self) -> DevicesDialog:
-        dialog = DevicesDialog(self.device_rows())
-        dialog.revoke.connect(lambda device_id: self.revoke(device_id, dialog))
-        self.devices_dialog = dialog  # a window without a parent lives as long as its reference
-        dialog.show()
-        self._ask_notified(dialog)
-        return dialog
-
-    def _ask_notified(self, dialog: DevicesDialog) -> None:
-        """Which devices get notifications: the Relay keeps the subscriptions (not known: blank)."""
-        if self.link is not None:
-            asked = devices_notified(self.link.relay_url, self.link.identity.node_token)
-            self.bridge.call(asked, dialog.show_notified, lambda _err: None)
-
-    def revoke(self, device_id: str, dialog: DevicesDialog | None = None) -> None:
-        if self.link is None:
-            return
-
-        def done(_result: object) -> None:
-            if dialog is not None:
-                dialog.show_devices(self.device_rows())
-                self._ask_notified(dialog)
-
-        self.bridge.call(self.link.revoke(device_id), done)
+        return self.devices_ui.open()
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -322,11 +296,7 @@ class TrayApp(QObject):
             self.open_chat()
         self.pairing.close()
         self.providers_ui.close()
-        devices: DevicesDialog | None = getattr(self, "devices_dialog", None)
-        if devices is not None:
-            devices.close()
-            devices.deleteLater()
-            del self.devices_dialog
+        self.devices_ui.close()
         if self.updates_ui.available is not None:
             self.updates_ui.on_update_found(self.updates_ui.available)
         self._refresh_icon()
@@ -447,6 +417,10 @@ class TrayApp(QObject):
         return self.pairing.confirm_box
 
     @property
+    def devices_dialog(self) -> DevicesDialog | None:
+        return self.devices_ui.dialog
+
+    @property
     def providers_dialog(self) -> ProvidersDialog | None:
         return self.providers_ui.dialog
 
@@ -492,8 +466,8 @@ class TrayApp(QObject):
         windows += self.pairing.windows() + self.updates_ui.windows() + self.backup_ui.windows()
         if self.providers_ui.dialog is not None:
             windows.append(self.providers_ui.dialog)
-        for name in ("devices_dialog", "message_box"):
-            if (window := getattr(self, name, None)) is not None:
-                windows.append(window)
+        windows += self.devices_ui.windows()
+        if (box := getattr(self, "message_box", None)) is not None:
+            windows.append(box)
         for window in windows:
             window.deleteLater()

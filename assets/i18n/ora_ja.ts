@@ -60,6 +60,94 @@
     </message>
 </context>
 <context>
+    <name>BackupController</name>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="67"/>
+        <source>Restore from a backup…</source>
+        <translation>バックアップから復元…</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="77"/>
+        <source>Backing up… %1%</source>
+        <translation>バックアップ中… %1%</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="79"/>
+        <source>Turn on backup…</source>
+        <translation>バックアップをオンにする…</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="81"/>
+        <source>Back up now (the last backup failed)</source>
+        <translation>今すぐバックアップ（前回のバックアップは失敗しました）</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="83"/>
+        <source>Back up now</source>
+        <translation>今すぐバックアップ</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="86"/>
+        <source>Last backup: %1</source>
+        <translation>前回のバックアップ: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="123"/>
+        <source>Backup is on. The first backup starts now.</source>
+        <translation>バックアップをオンにしました。最初のバックアップを今から始めます。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="180"/>
+        <source>Backup done: snapshot %1, %2 KB sent.</source>
+        <translation>バックアップ完了: スナップショット %1、%2 KB を送信しました。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="191"/>
+        <source>Backup failed: %1</source>
+        <translation>バックアップに失敗しました: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="200"/>
+        <source>That is not a recovery phrase: check each of the 12 words (one is misspelt or missing).</source>
+        <translation>復元フレーズではありません。12 個の単語をひとつずつ確かめてください（つづりの誤りか抜けがあります）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="204"/>
+        <source>This recovery phrase opens no backup at this service.</source>
+        <translation>この復元フレーズで開けるバックアップは、このサービスにはありません。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="206"/>
+        <source>The backup did not check out (%1); nothing was restored.</source>
+        <translation>バックアップの検証に失敗しました（%1）。何も復元していません。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="211"/>
+        <source>Your backup is over its storage quota; nothing more was stored. Older snapshots are pruned daily, or raise the quota of your account.</source>
+        <translation>バックアップが保存容量の上限を超えたため、これ以上は保存していません。古いスナップショットは毎日整理されます。アカウントの容量を増やすこともできます。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="215"/>
+        <source>The backup service cannot be reached; ORA will try again later.</source>
+        <translation>バックアップサービスに接続できません。ORA が後でもう一度試します。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="217"/>
+        <source>Backup cannot run yet: %1</source>
+        <translation>まだバックアップできません: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="293"/>
+        <source>Restored your backup from snapshot %1.</source>
+        <translation>スナップショット %1 からバックアップを復元しました。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="297"/>
+        <source>Your devices must pair again with this PC (%1).</source>
+        <translation>端末はこの PC ともう一度ペアリングする必要があります（%1 台）。</translation>
+    </message>
+</context>
+<context>
     <name>ChatWindow</name>
     <message>
         <location filename="../../app/tray/chat_window.py" line="43"/>
@@ -139,47 +227,67 @@
 <context>
     <name>DevicesDialog</name>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="38"/>
+        <location filename="../../app/tray/devices_dialog.py" line="42"/>
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="42"/>
+        <location filename="../../app/tray/devices_dialog.py" line="47"/>
         <source>Name</source>
         <translation>名前</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="42"/>
+        <location filename="../../app/tray/devices_dialog.py" line="48"/>
         <source>Role</source>
         <translation>役割</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="42"/>
+        <location filename="../../app/tray/devices_dialog.py" line="49"/>
         <source>Last seen</source>
         <translation>最終接続</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="56"/>
+        <location filename="../../app/tray/devices_dialog.py" line="70"/>
+        <source>owner</source>
+        <translation>所有者</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="70"/>
+        <source>guest</source>
+        <translation>ゲスト</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="76"/>
         <source>revoked</source>
         <translation>取り消し済み</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="60"/>
+        <location filename="../../app/tray/devices_dialog.py" line="79"/>
+        <source>online now</source>
+        <translation>現在オンライン</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="84"/>
+        <source>Rename</source>
+        <translation>名前を変更</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/devices_dialog.py" line="88"/>
         <source>Revoke</source>
         <translation>取り消す</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="42"/>
+        <location filename="../../app/tray/devices_dialog.py" line="51"/>
         <source>Notifications</source>
         <translation>通知</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="80"/>
+        <location filename="../../app/tray/devices_dialog.py" line="128"/>
         <source>on</source>
         <translation>オン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/devices_dialog.py" line="80"/>
+        <location filename="../../app/tray/devices_dialog.py" line="128"/>
         <source>off</source>
         <translation>オフ</translation>
     </message>
@@ -272,6 +380,65 @@ Does its screen show this code?
     </message>
 </context>
 <context>
+    <name>PhraseDialog</name>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="40"/>
+        <location filename="../../app/tray/backup_dialog.py" line="109"/>
+        <source>Turn on backup</source>
+        <translation>バックアップをオンにする</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="54"/>
+        <source>&lt;b&gt;Your recovery phrase.&lt;/b&gt; Write these 12 words down (or print them) and keep them safe. They are the only way to read your backup, on this PC or a new one: ORA cannot show them again, and nobody can recover them for you.</source>
+        <translation>&lt;b&gt;あなたの復元フレーズです。&lt;/b&gt;この 12 個の単語を書き留めて（または印刷して）、安全に保管してください。この PC でも新しい PC でも、バックアップを読めるのはこのフレーズだけです。ORA は二度と表示できず、誰も代わりに取り戻せません。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="73"/>
+        <source>Include my API keys in the backup</source>
+        <translation>API キーもバックアップに含める</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="76"/>
+        <source>Nothing leaves this PC until you confirm on the next page.</source>
+        <translation>次のページで確認するまで、何もこの PC の外に送りません。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="79"/>
+        <source>Print…</source>
+        <translation>印刷…</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="81"/>
+        <source>I wrote it down</source>
+        <translation>書き留めました</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="93"/>
+        <source>To be sure you have it, type these words from your phrase.</source>
+        <translation>控えがあることを確かめるため、フレーズの次の単語を入力してください。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="100"/>
+        <source>Word %1</source>
+        <translation>%1 番目の単語</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="107"/>
+        <source>Show the phrase again</source>
+        <translation>フレーズをもう一度表示</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="128"/>
+        <source>Those words do not match your phrase. Check what you wrote down, or show the phrase again. Backup stays off until they match.</source>
+        <translation>入力した単語がフレーズと一致しません。書き留めたものを確かめるか、フレーズをもう一度表示してください。一致するまでバックアップはオフのままです。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="142"/>
+        <source>ORA recovery phrase: keep this page safe; it opens your backup.</source>
+        <translation>ORA 復元フレーズ: この紙は大切に保管してください。バックアップを開く鍵です。</translation>
+    </message>
+</context>
+<context>
     <name>ProvidersController</name>
     <message>
         <location filename="../../app/tray/providers_controller.py" line="68"/>
@@ -358,100 +525,158 @@ Does its screen show this code?
     </message>
 </context>
 <context>
+    <name>RestoreDialog</name>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="170"/>
+        <source>Restore from a backup</source>
+        <translation>バックアップから復元</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="175"/>
+        <source>&lt;b&gt;Had ORA on another PC?&lt;/b&gt; Bring back your notes, history and settings from your encrypted backup with your 12-word recovery phrase. What this profile holds now is replaced.</source>
+        <translation>&lt;b&gt;別の PC で ORA を使っていましたか？&lt;/b&gt; 12 個の単語の復元フレーズで、暗号化されたバックアップからメモ・履歴・設定を取り戻せます。このプロファイルの今の内容は置き換えられます。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="184"/>
+        <source>the 12 words, separated by spaces</source>
+        <translation>12 個の単語（スペース区切り）</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="186"/>
+        <source>Your ORA service</source>
+        <translation>ORA サービス</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="187"/>
+        <source>Recovery phrase</source>
+        <translation>復元フレーズ</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="190"/>
+        <source>Keep my paired devices (only if this is the same PC, not a new one)</source>
+        <translation>ペアリング済みの端末を残す（新しい PC ではなく同じ PC の場合のみ）</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="199"/>
+        <source>Start fresh</source>
+        <translation>新しく始める</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="201"/>
+        <source>Restore</source>
+        <translation>復元</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="217"/>
+        <source>Looking for your backup…</source>
+        <translation>バックアップを探しています…</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="226"/>
+        <source>Restoring… %1 of %2 files</source>
+        <translation>復元中… %2 ファイル中 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_dialog.py" line="241"/>
+        <source>Close</source>
+        <translation>閉じる</translation>
+    </message>
+</context>
+<context>
     <name>TrayApp</name>
     <message>
-        <location filename="../../app/tray/app.py" line="125"/>
+        <location filename="../../app/tray/app.py" line="128"/>
         <source>Open chat</source>
         <translation>チャットを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="126"/>
+        <location filename="../../app/tray/app.py" line="129"/>
         <source>Open in browser</source>
         <translation>ブラウザで開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="127"/>
+        <location filename="../../app/tray/app.py" line="130"/>
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="128"/>
+        <location filename="../../app/tray/app.py" line="131"/>
         <source>Share with a friend</source>
         <translation>友だちと共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="129"/>
+        <location filename="../../app/tray/app.py" line="132"/>
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="130"/>
-        <location filename="../../app/tray/app.py" line="173"/>
+        <location filename="../../app/tray/app.py" line="133"/>
+        <location filename="../../app/tray/app.py" line="177"/>
         <source>Approvals</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="131"/>
+        <location filename="../../app/tray/app.py" line="134"/>
         <source>Providers</source>
         <translation>プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="132"/>
+        <location filename="../../app/tray/app.py" line="136"/>
         <source>Profile</source>
         <translation>プロファイル</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="141"/>
+        <location filename="../../app/tray/app.py" line="145"/>
         <source>Language</source>
         <translation>言語</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="146"/>
+        <location filename="../../app/tray/app.py" line="150"/>
         <source>Follow the system</source>
         <translation>システムに合わせる</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="156"/>
+        <location filename="../../app/tray/app.py" line="160"/>
         <source>Check for updates</source>
         <translation>アップデートを確認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="158"/>
+        <location filename="../../app/tray/app.py" line="162"/>
         <source>Quit</source>
         <translation>終了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="171"/>
+        <location filename="../../app/tray/app.py" line="175"/>
         <source>Approvals (%1)</source>
         <translation>承認待ち（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="176"/>
+        <location filename="../../app/tray/app.py" line="180"/>
         <source>ORA — %1 — %2</source>
         <translation>ORA — %1 — %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="186"/>
+        <location filename="../../app/tray/app.py" line="190"/>
         <source>connected</source>
         <translation>接続中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="187"/>
+        <location filename="../../app/tray/app.py" line="191"/>
         <source>connecting</source>
         <translation>接続しています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="188"/>
+        <location filename="../../app/tray/app.py" line="192"/>
         <source>offline</source>
         <translation>オフライン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="189"/>
+        <location filename="../../app/tray/app.py" line="193"/>
         <source>private</source>
         <translation>個人</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="190"/>
+        <location filename="../../app/tray/app.py" line="194"/>
         <source>shared</source>
         <translation>共有</translation>
     </message>
@@ -490,7 +715,7 @@ Does its screen show this code?
         <translation type="vanished">%1 の応答: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="337"/>
+        <location filename="../../app/tray/app.py" line="308"/>
         <source>The local server is not running (its port is in use); see the log.</source>
         <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
     </message>
@@ -535,27 +760,27 @@ Does its screen show this code?
         <translation type="vanished">アップデートをダウンロードできませんでした: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="207"/>
+        <location filename="../../app/tray/app.py" line="211"/>
         <source>ORA is already running; here it is.</source>
         <translation>ORA はすでに起動しています。こちらです。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="397"/>
+        <location filename="../../app/tray/app.py" line="368"/>
         <source>ORA is already running for the %1 profile in another window.</source>
         <translation>%1 プロファイルの ORA は別のウィンドウですでに起動しています。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="237"/>
+        <location filename="../../app/tray/app.py" line="241"/>
         <source>ORA will not connect to the Relay at %1 over plain http: the connection would not be encrypted beyond your PC. Set an https:// relay_url.</source>
         <translation>Relay %1 には暗号化されていない http で接続することになるため、ORA は接続しません。https:// の relay_url を設定してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="242"/>
+        <location filename="../../app/tray/app.py" line="246"/>
         <source>The Relay at %1 is on a home-network address, but home-network mode was not chosen, so ORA will not use plain http to it. Set home_network = true in config.toml (or use https).</source>
         <translation>Relay %1 はホームネットワーク上のアドレスですが、ホームネットワーク・モードが選ばれていないため、ORA は暗号化されていない http では接続しません。config.toml に home_network = true を設定するか、https を使ってください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="254"/>
+        <location filename="../../app/tray/app.py" line="258"/>
         <source>Home network: phones on this network pair through %1. The connection is not encrypted (plain http); your messages are end-to-end encrypted.</source>
         <translation>ホームネットワーク: このネットワーク上のスマートフォンは %1 を通してペアリングします。接続そのものは暗号化されていません（http）が、メッセージはエンドツーエンドで暗号化されています。</translation>
     </message>
@@ -776,213 +1001,6 @@ Does its screen show this code?
         <location filename="../../app/tray/wording.py" line="82"/>
         <source>Asked by %1 on %2</source>
         <translation>%2 の%1からの依頼</translation>
-    </message>
-</context>
-<context>
-    <name>BackupController</name>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="62" />
-        <source>Restore from a backup…</source>
-        <translation>バックアップから復元…</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="72" />
-        <source>Backing up… %1%</source>
-        <translation>バックアップ中… %1%</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="74" />
-        <source>Turn on backup…</source>
-        <translation>バックアップをオンにする…</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="76" />
-        <source>Back up now (the last backup failed)</source>
-        <translation>今すぐバックアップ（前回のバックアップは失敗しました）</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="78" />
-        <source>Back up now</source>
-        <translation>今すぐバックアップ</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="81" />
-        <source>Last backup: %1</source>
-        <translation>前回のバックアップ: %1</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="118" />
-        <source>Backup is on. The first backup starts now.</source>
-        <translation>バックアップをオンにしました。最初のバックアップを今から始めます。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="177" />
-        <source>Backup done: snapshot %1, %2 KB sent.</source>
-        <translation>バックアップ完了: スナップショット %1、%2 KB を送信しました。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="188" />
-        <source>Backup failed: %1</source>
-        <translation>バックアップに失敗しました: %1</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="197" />
-        <source>That is not a recovery phrase: check each of the 12 words (one is misspelt or missing).</source>
-        <translation>復元フレーズではありません。12 個の単語をひとつずつ確かめてください（つづりの誤りか抜けがあります）。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="201" />
-        <source>This recovery phrase opens no backup at this service.</source>
-        <translation>この復元フレーズで開けるバックアップは、このサービスにはありません。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="203" />
-        <source>The backup did not check out (%1); nothing was restored.</source>
-        <translation>バックアップの検証に失敗しました（%1）。何も復元していません。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="208" />
-        <source>Your backup is over its storage quota; nothing more was stored. Older snapshots are pruned daily, or raise the quota of your account.</source>
-        <translation>バックアップが保存容量の上限を超えたため、これ以上は保存していません。古いスナップショットは毎日整理されます。アカウントの容量を増やすこともできます。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="212" />
-        <source>The backup service cannot be reached; ORA will try again later.</source>
-        <translation>バックアップサービスに接続できません。ORA が後でもう一度試します。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="214" />
-        <source>Backup cannot run yet: %1</source>
-        <translation>まだバックアップできません: %1</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="290" />
-        <source>Restored your backup from snapshot %1.</source>
-        <translation>スナップショット %1 からバックアップを復元しました。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_controller.py" line="294" />
-        <source>Your devices must pair again with this PC (%1).</source>
-        <translation>端末はこの PC ともう一度ペアリングする必要があります（%1 台）。</translation>
-    </message>
-</context>
-
-<context>
-    <name>PhraseDialog</name>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="40" />
-        <location filename="../../app/tray/backup_dialog.py" line="109" />
-        <source>Turn on backup</source>
-        <translation>バックアップをオンにする</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="54" />
-        <source>&lt;b&gt;Your recovery phrase.&lt;/b&gt; Write these 12 words down (or print them) and keep them safe. They are the only way to read your backup, on this PC or a new one: ORA cannot show them again, and nobody can recover them for you.</source>
-        <translation>&lt;b&gt;あなたの復元フレーズです。&lt;/b&gt;この 12 個の単語を書き留めて（または印刷して）、安全に保管してください。この PC でも新しい PC でも、バックアップを読めるのはこのフレーズだけです。ORA は二度と表示できず、誰も代わりに取り戻せません。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="73" />
-        <source>Include my API keys in the backup</source>
-        <translation>API キーもバックアップに含める</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="76" />
-        <source>Nothing leaves this PC until you confirm on the next page.</source>
-        <translation>次のページで確認するまで、何もこの PC の外に送りません。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="79" />
-        <source>Print…</source>
-        <translation>印刷…</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="81" />
-        <source>I wrote it down</source>
-        <translation>書き留めました</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="93" />
-        <source>To be sure you have it, type these words from your phrase.</source>
-        <translation>控えがあることを確かめるため、フレーズの次の単語を入力してください。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="100" />
-        <source>Word %1</source>
-        <translation>%1 番目の単語</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="107" />
-        <source>Show the phrase again</source>
-        <translation>フレーズをもう一度表示</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="128" />
-        <source>Those words do not match your phrase. Check what you wrote down, or show the phrase again. Backup stays off until they match.</source>
-        <translation>入力した単語がフレーズと一致しません。書き留めたものを確かめるか、フレーズをもう一度表示してください。一致するまでバックアップはオフのままです。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="142" />
-        <source>ORA recovery phrase: keep this page safe; it opens your backup.</source>
-        <translation>ORA 復元フレーズ: この紙は大切に保管してください。バックアップを開く鍵です。</translation>
-    </message>
-</context>
-
-<context>
-    <name>RestoreDialog</name>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="170" />
-        <source>Restore from a backup</source>
-        <translation>バックアップから復元</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="175" />
-        <source>&lt;b&gt;Had ORA on another PC?&lt;/b&gt; Bring back your notes, history and settings from your encrypted backup with your 12-word recovery phrase. What this profile holds now is replaced.</source>
-        <translation>&lt;b&gt;別の PC で ORA を使っていましたか？&lt;/b&gt; 12 個の単語の復元フレーズで、暗号化されたバックアップからメモ・履歴・設定を取り戻せます。このプロファイルの今の内容は置き換えられます。</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="184" />
-        <source>the 12 words, separated by spaces</source>
-        <translation>12 個の単語（スペース区切り）</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="186" />
-        <source>Your ORA service</source>
-        <translation>ORA サービス</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="187" />
-        <source>Recovery phrase</source>
-        <translation>復元フレーズ</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="190" />
-        <source>Keep my paired devices (only if this is the same PC, not a new one)</source>
-        <translation>ペアリング済みの端末を残す（新しい PC ではなく同じ PC の場合のみ）</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="199" />
-        <source>Start fresh</source>
-        <translation>新しく始める</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="201" />
-        <source>Restore</source>
-        <translation>復元</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="217" />
-        <source>Looking for your backup…</source>
-        <translation>バックアップを探しています…</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="226" />
-        <source>Restoring… %1 of %2 files</source>
-        <translation>復元中… %2 ファイル中 %1</translation>
-    </message>
-    <message>
-        <location filename="../../app/tray/backup_dialog.py" line="241" />
-        <source>Close</source>
-        <translation>閉じる</translation>
     </message>
 </context>
 </TS>

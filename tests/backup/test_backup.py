@@ -8,6 +8,7 @@ operator (or a thief of its disks) could.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -214,3 +215,48 @@ async def test_retention_keeps_7_daily_4_weekly_12_monthly() -> None:
     assert 400 in keep
     assert len(keep) <= 7 + 4 + 12 and len(keep) >= 12
     assert all(n > 400 - 7 for n in sorted(keep, reverse=True)[:7])
+
+
+async def test_backup_storage_is_on_the_owners_monthly_statement(
+    tmp_path: Path, relay_factory: Callable[..., RelayProcess], http: aiohttp.ClientSession
+) -> None:
+    billed = relay_factory(
+        "billed", ORA_RELAY_STORAGE_SAMPLE_S="0.2", ORA_RELAY_BACKUP_PRICE_USD_PER_GB_MONTH="0.05"
+    )
+    rt = await registered(tmp_path, billed, "pc")
+    turn_on(rt)
+    await service.run(rt.settings, rt.secrets, http)
+    credential = json.loads(rt.secrets.get("ora.relay-credential") or "{}")
+    await rt.close()
+    url = f"{billed.url}/v1/accounts/{credential['node_id']}/statement"
+    auth = {"Authorization": f"Bearer {credential['node_token']}"}
+    async with asyncio.timeout(20):
+        while True:
+            async with http.get(url, headers=auth) as resp:
+                assert resp.status == 200
+                statement = await resp.json()
+            lines = [line for line in statement["lines"] if line["kind"] == "storage"]
+            if lines:
+                break
+            await asyncio.sleep(0.2)
+    assert lines[0]["hours_sampled"] == 1 and lines[0]["price_usd_per_gb_month"] == "0.050000000"
+    assert statement["totals"]["storage_usd"] == lines[0]["amount_usd"]
+    # Someone else's statement is not readable with this Node's credential.
+    async with http.get(url.replace(credential["node_id"], "someone-else"), headers=auth) as r:
+        assert r.status == 401
+
+
+async def test_the_quota_is_the_accounts_not_each_vaults(
+    tmp_path: Path, relay_factory: Callable[..., RelayProcess], http: aiohttp.ClientSession
+) -> None:
+    """A second phrase (a second vault) on the same account does not get a second quota."""
+    small = relay_factory("small2", ORA_RELAY_BACKUP_QUOTA_BYTES=str(400 * 1024))
+    rt = await registered(tmp_path, small, "pc", notes=150)
+    turn_on(rt)
+    first = await service.run(rt.settings, rt.secrets, http)
+    assert first.uploaded_bytes > 200 * 1024, "the first vault holds over half the quota"
+    turn_on(rt)  # a new phrase: a new vault, same account
+    service.BackupState(enabled=True).save(rt.settings)
+    with pytest.raises(BackupRefused, match="quota"):
+        await service.run(rt.settings, rt.secrets, http)
+    await rt.close()
