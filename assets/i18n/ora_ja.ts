@@ -26,6 +26,26 @@
         <translation>&lt;b&gt;%1&lt;/b&gt;（リスク: %2）</translation>
     </message>
     <message>
+        <location filename="../../app/tray/approval_dialog.py" line="90" />
+        <source>&apos;%1&apos; could send data out, and untrusted content (%2) is in this conversation: it may be following instructions hidden there.</source>
+        <translation>「%1」はデータを外部に送信できます。この会話には信頼できない内容（%2）が含まれており、そこに隠された指示に従っている可能性があります。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/approval_dialog.py" line="90" />
+        <source>Sends to: %1</source>
+        <translation>送信先: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/approval_dialog.py" line="90" />
+        <source>Data sent: %1</source>
+        <translation>送信されるデータ: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/approval_dialog.py" line="90" />
+        <source>Private data read in this turn (it could be in what is sent):</source>
+        <translation>この会話で読み取られた個人データ（送信内容に含まれる可能性があります）:</translation>
+    </message>
+    <message>
         <location filename="../../app/tray/approval_dialog.py" line="63"/>
         <source>It runs only if you approve it here or on another of your devices.</source>
         <translation>ここか、あなたの別の端末で承認した場合にのみ実行されます。</translation>
