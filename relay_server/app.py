@@ -34,7 +34,7 @@ from relay_server.peers import websocket
 from relay_server.push import LocalClaims, PushSender, RedisClaims, Subscription, VapidKey
 from relay_server.push_events import NOTIFIER, Notifier
 from relay_server.push_events import add_routes as add_push_routes
-from relay_server.rate_limit import RateLimiter
+from relay_server.rate_limit import AcceptRate, RateLimiter
 from relay_server.relay import RELAY, Relay
 from relay_server.revocation import Revocations
 from relay_server.settings import RelaySettings
@@ -139,6 +139,7 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
             hub=hub,
             metrics=app[METRICS],
             cluster=cluster,
+            accepts=AcceptRate(settings.accept_per_s, settings.accept_burst),
         )
         app[METRICS].send_queue_bytes.set_function(lambda: relay.hub.budget.used)
         app[NOTIFIER] = relay.notifier = _notifier(relay)

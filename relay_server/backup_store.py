@@ -5,7 +5,8 @@ manifests numbered 1, 2, 3... It can read none of them (app/backup seals them wi
 the owner's recovery phrase) and learns nothing but the blobs' sizes and when they came.
 
     POST   /v1/backup/vaults                    Node credential: open a vault for its account
-                                                {"vault_id", "token_sha256"}
+                                                {"vault_id", "token_sha256", "vault_token"}
+                                                (the token moves another account's vault here)
     POST   /v1/backup/{vault}/missing           which of {"ids": [...]} the vault lacks
     PUT    /v1/backup/{vault}/chunks/{id}       store a chunk (ids are 64 hex digits)
     GET    /v1/backup/{vault}/chunks/{id}
@@ -82,24 +83,40 @@ class BackupStore:
             return None
         return meta
 
-    def create(self, vault: str, token_sha256: str, account: str) -> bool:
-        """Open a vault; True if new or already this account's with this credential."""
+    def create(self, vault: str, token_sha256: str, account: str, vault_token: str = "") -> bool:
+        """Open a vault; True if new or already this account's with this credential.
+
+        A vault of another account moves to this one when the caller shows the vault's own
+        credential (derived from the recovery phrase): that is a restore on a new PC, whose
+        Node registered as a new account, going on with the owner's backup."""
         meta = self._meta(vault)
         if meta is not None:
-            return meta["account"] == account and hmac.compare_digest(
-                meta["token_sha256"], token_sha256
-            )
+            if not hmac.compare_digest(meta["token_sha256"], token_sha256):
+                return False
+            if meta["account"] == account:
+                return True
+            shown = hashlib.sha256(vault_token.encode()).hexdigest()
+            if not vault_token or not hmac.compare_digest(meta["token_sha256"], shown):
+                return False
+            _LOGGER.info("backup vault moved to another account by its phrase's holder")
+            self._write_meta(vault, {**meta, "account": account, "moved": time.time()})
+            self._owners[vault] = account
+            return True
         path = self._vault(vault)
         path.mkdir(parents=True, exist_ok=True)
         (path / "chunks").mkdir(exist_ok=True)
         (path / "manifests").mkdir(exist_ok=True)
-        tmp = path / "vault.json.tmp"
-        tmp.write_text(
-            json.dumps({"account": account, "token_sha256": token_sha256, "created": time.time()})
+        self._write_meta(
+            vault, {"account": account, "token_sha256": token_sha256, "created": time.time()}
         )
-        tmp.rename(path / "vault.json")
         self._listed[1].add(vault)
         return True
+
+    def _write_meta(self, vault: str, meta: dict[str, object]) -> None:
+        path = self._vault(vault)
+        tmp = path / f"vault.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(meta))
+        tmp.rename(path / "vault.json")
 
     def authorise(self, vault: str, token: str) -> Path:
         meta = self._meta(vault)
@@ -238,11 +255,12 @@ async def open_vault(request: web.Request) -> web.Response:
     try:
         body = json.loads(await _body(request, 4096))
         vault, digest = str(body["vault_id"]), str(body["token_sha256"])
+        shown = str(body.get("vault_token", ""))
     except (ValueError, KeyError, TypeError):
         raise _error(400, "bad_request", "bad body") from None
     if not _ID.match(vault) or not _ID.match(digest):
         raise _error(400, "bad_request", "bad ids")
-    ok = await asyncio.to_thread(store.create, vault, digest, account)
+    ok = await asyncio.to_thread(store.create, vault, digest, account, shown)
     if not ok:
         raise _error(409, "conflict", "vault taken")
     return web.json_response({"vault_id": vault, "quota_bytes": store.quota_bytes})

@@ -226,6 +226,17 @@ class RelayStore:
         self, account_id: str, plan: str, status: str, budget_nusd: int
     ) -> AccountRow:
         """The account, created with these defaults if it does not exist yet."""
+        # Read first: every device's hello asks, and the account nearly always exists (one
+        # query, no write transaction; accounts are never deleted, so a row read stays true).
+        found = load(
+            AccountRow,
+            await self._db.fetchrow(
+                f"SELECT {columns(AccountRow)} FROM accounts WHERE account_id=$1",  # noqa: S608
+                account_id,
+            ),
+        )
+        if found is not None:
+            return found
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO accounts (account_id, plan, status, status_at, budget_nusd, "
