@@ -45,6 +45,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # WebRTC's UDP (STUN, TURN, peer connections) would go around the guarded proxy, straight to
+    # any address a page names: only proxied traffic, which the proxy checks like the rest.
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 NAV_TIMEOUT_MS = 15_000
 ACTION_TIMEOUT_MS = 5_000

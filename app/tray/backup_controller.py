@@ -21,8 +21,8 @@ from app.backup.keys import PhraseInvalid, keys_from_phrase, new_phrase
 from app.backup.remote import BackupRefused, RemoteVault
 from app.backup.schedule import CHECK_S, BackupSchedule, Outcome, profile_is_empty
 from app.backup.sealing import BackupTampered, WrongPhrase
-from app.core.runtime import Runtime
 from app.tray.backup_dialog import PhraseDialog, RestoreDialog
+from app.tray.core_start import open_core
 
 if TYPE_CHECKING:
     from app.tray.app import TrayApp
@@ -277,10 +277,9 @@ class BackupController(QObject):
                 )  # fmt: skip
 
         def reopen() -> None:
-            host.runtime = host.bridge.submit(Runtime.open(host.settings, secrets=secrets)).result(
-                30
+            host.adopt_core(
+                host.bridge.submit(open_core(host.settings, secrets=secrets)).result(30)
             )
-            host.local = host._start_local()
             host.bridge.watch_approvals(host.runtime.broker)
             if host.link is not None:
                 host._start_link()

@@ -193,3 +193,43 @@ async def test_a_service_worker_cannot_reach_the_router(
     assert router.hits == []
     url = f"http://{ROUTER_NAME}:{port}/secret"
     assert pool.refused == [(url, pool.policy.refusal(ROUTER_NAME))]
+
+
+WEBRTC_PAGE = """<!doctype html><html><head><title>Call</title></head><body><p id="out">waiting</p>
+<script>
+const pc = new RTCPeerConnection({iceServers: [{urls: "stun:127.0.0.1:{port}"},
+                                               {urls: "turn:127.0.0.1:{port}", username: "u", credential: "p"}]});
+pc.createDataChannel("x");
+pc.onicegatheringstatechange = () => {
+  if (pc.iceGatheringState === "complete") document.getElementById("out").textContent = "done";
+};
+pc.createOffer().then(o => pc.setLocalDescription(o));
+setTimeout(() => { document.getElementById("out").textContent = "done"; }, 4000);
+</script></body></html>"""
+
+
+async def test_webrtc_cannot_go_around_the_proxy(tmp_path: Path, pool: BrowserPool) -> None:
+    """STUN/TURN over UDP would reach any address a page names; only proxied traffic goes."""
+    got: list[bytes] = []
+
+    class Listener(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            got.append(data)
+
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Listener, local_addr=(PRIVATE, 0))
+    udp_port = transport.get_extra_info("sockname")[1]
+    attacker = Site(PUBLIC)
+    port = await attacker.start(
+        0, {"/call": (WEBRTC_PAGE.replace("{port}", str(udp_port)), "text/html")}
+    )
+    try:
+        ctx = ctx_for(tmp_path, pool)
+        await call(ctx, "browser_open", {"url": f"http://{PUBLIC}:{port}/call"})
+        assert await out_text(pool, ctx) == "done"
+        await asyncio.sleep(0.5)
+    finally:
+        transport.close()
+        assert attacker.runner is not None
+        await attacker.runner.cleanup()
+    assert got == [], "a page's WebRTC reached a LAN address over UDP"
