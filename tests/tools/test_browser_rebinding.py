@@ -79,7 +79,7 @@ class RebindingDns:
         self.asked = 0
 
     async def lookup(self, host: str, port: int, family: int) -> list[str]:
-        if host == ROUTER_NAME:
+        if host in (ROUTER_NAME, "localhost"):
             return [PRIVATE]
         if host != NAME:
             raise OSError(f"no such name {host}")
@@ -174,6 +174,16 @@ async def test_a_rebinding_name_never_reaches_the_router(
         f"http://{NAME}:{port}/secret",
         f"http://{NAME}:{port}/",
     ]
+
+
+async def test_localhost_goes_through_the_proxy_too(
+    tmp_path: Path, pool: BrowserPool, sites: tuple[Site, Site, int]
+) -> None:
+    """Chromium sends loopback names straight out unless told `<-loopback>`: not here."""
+    router, _attacker, port = sites
+    with pytest.raises(ToolFailure, match="localhost is an address on this PC"):
+        await call(ctx_for(tmp_path, pool), "browser_open", {"url": f"http://localhost:{port}/"})
+    assert router.hits == [] and [u for u, _ in pool.refused] == [f"http://localhost:{port}/"]
 
 
 async def test_a_service_worker_cannot_reach_the_router(
