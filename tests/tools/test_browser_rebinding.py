@@ -243,3 +243,17 @@ async def test_webrtc_cannot_go_around_the_proxy(tmp_path: Path, pool: BrowserPo
         assert attacker.runner is not None
         await attacker.runner.cleanup()
     assert got == [], "a page's WebRTC reached a LAN address over UDP"
+
+
+def test_the_record_of_refusals_stays_bounded(tmp_path: Path) -> None:
+    """A long-running Node keeps only the latest refused URLs (they may carry data)."""
+    pool = BrowserPool(tmp_path / "b")
+    mark = pool.mark()
+    for i in range(1000):
+        pool._record(f"http://x.example/{i}", "refused")
+    assert len(pool.refused) <= browser.MAX_REFUSED
+    assert pool.refused_since(mark, "http://x.example/999", failed=False) == "refused"
+    late = pool.mark()
+    pool._record("http://y.example/", "no")
+    assert pool.refused_since(late, "http://x.example/999", failed=False) is None
+    assert pool.refused_since(late, "http://y.example/", failed=False) == "no"
