@@ -166,6 +166,26 @@
         <source>Your devices must pair again with this PC (%1).</source>
         <translation>端末はこの PC ともう一度ペアリングする必要があります（%1 台）。</translation>
     </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="1" />
+        <source>This profile already has notes, history or an audit log. Replace all of it with your backup's snapshot %1? What is here now will be lost.</source>
+        <translation>このプロファイルにはすでにメモ・履歴・監査ログがあります。すべてをバックアップのスナップショット %1 で置き換えますか？ 今ある内容は失われます。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="1" />
+        <source>Replace with the backup</source>
+        <translation>バックアップで置き換える</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="1" />
+        <source>Keep what is here</source>
+        <translation>今の内容を残す</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="1" />
+        <source>Nothing was restored; this profile is as it was.</source>
+        <translation>何も復元していません。このプロファイルは元のままです。</translation>
+    </message>
 </context>
 <context>
     <name>ChatWindow</name>
