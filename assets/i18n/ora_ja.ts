@@ -26,22 +26,22 @@
         <translation>&lt;b&gt;%1&lt;/b&gt;（リスク: %2）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="63"/>
+        <location filename="../../app/tray/approval_dialog.py" line="65"/>
         <source>It runs only if you approve it here or on another of your devices.</source>
         <translation>ここか、あなたの別の端末で承認した場合にのみ実行されます。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="69"/>
+        <location filename="../../app/tray/approval_dialog.py" line="71"/>
         <source>Approve</source>
         <translation>承認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="70"/>
+        <location filename="../../app/tray/approval_dialog.py" line="72"/>
         <source>Deny</source>
         <translation>拒否</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="111"/>
+        <location filename="../../app/tray/approval_dialog.py" line="113"/>
         <source>Denied automatically in %1 s</source>
         <translation>%1 秒後に自動的に拒否されます</translation>
     </message>
@@ -150,7 +150,7 @@
 <context>
     <name>ChatWindow</name>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="43"/>
+        <location filename="../../app/tray/chat_window.py" line="50"/>
         <source>Thinking…</source>
         <translation>考えています…</translation>
     </message>
@@ -160,62 +160,62 @@
         <translation>ORA チャット</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="35"/>
+        <location filename="../../app/tray/chat_window.py" line="42"/>
         <source>Message ORA…</source>
         <translation>ORA にメッセージ…</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="36"/>
+        <location filename="../../app/tray/chat_window.py" line="43"/>
         <source>Send</source>
         <translation>送信</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="66"/>
+        <location filename="../../app/tray/chat_window.py" line="73"/>
         <source>You</source>
         <translation>あなた</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="37"/>
+        <location filename="../../app/tray/chat_window.py" line="44"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="115"/>
+        <location filename="../../app/tray/chat_window.py" line="132"/>
         <source>to do</source>
         <translation>未着手</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="116"/>
+        <location filename="../../app/tray/chat_window.py" line="133"/>
         <source>running</source>
         <translation>実行中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="117"/>
+        <location filename="../../app/tray/chat_window.py" line="134"/>
         <source>done</source>
         <translation>完了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="118"/>
+        <location filename="../../app/tray/chat_window.py" line="135"/>
         <source>failed</source>
         <translation>失敗</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="119"/>
+        <location filename="../../app/tray/chat_window.py" line="136"/>
         <source>skipped</source>
         <translation>スキップ</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="120"/>
+        <location filename="../../app/tray/chat_window.py" line="137"/>
         <source>cancelled</source>
         <translation>取り消し</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="123"/>
+        <location filename="../../app/tray/chat_window.py" line="140"/>
         <source>Step %1 of %2</source>
         <translation>ステップ %1 / %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="128"/>
+        <location filename="../../app/tray/chat_window.py" line="145"/>
         <source>plan revised</source>
         <translation>計画を修正しました</translation>
     </message>
@@ -464,62 +464,62 @@ Does its screen show this code?
 <context>
     <name>ProvidersDialog</name>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="41"/>
+        <location filename="../../app/tray/providers_dialog.py" line="43"/>
         <source>AI providers</source>
         <translation>AI プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="60"/>
+        <location filename="../../app/tray/providers_dialog.py" line="62"/>
         <source>Save key</source>
         <translation>キーを保存</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="61"/>
+        <location filename="../../app/tray/providers_dialog.py" line="63"/>
         <source>Test connection</source>
         <translation>接続テスト</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="67"/>
+        <location filename="../../app/tray/providers_dialog.py" line="69"/>
         <source>Key name</source>
         <translation>キーの名前</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="68"/>
+        <location filename="../../app/tray/providers_dialog.py" line="70"/>
         <source>API key</source>
         <translation>API キー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="75"/>
+        <location filename="../../app/tray/providers_dialog.py" line="78"/>
         <source>Keys are stored in: %1</source>
         <translation>キーの保存先: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="93"/>
+        <location filename="../../app/tray/providers_dialog.py" line="102"/>
         <source>enabled</source>
         <translation>有効</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="93"/>
+        <location filename="../../app/tray/providers_dialog.py" line="102"/>
         <source>disabled</source>
         <translation>無効</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="112"/>
+        <location filename="../../app/tray/providers_dialog.py" line="122"/>
         <source>Enter the key name (key_ref in config.toml) and the key.</source>
         <translation>キーの名前（config.toml の key_ref）とキーを入力してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="100"/>
+        <location filename="../../app/tray/providers_dialog.py" line="110"/>
         <source>Use in the last 30 days (recorded on this PC):</source>
         <translation>過去 30 日間の利用状況（この PC に記録）：</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="101"/>
+        <location filename="../../app/tray/providers_dialog.py" line="111"/>
         <source>no calls yet</source>
         <translation>まだ呼び出しはありません</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="50"/>
+        <location filename="../../app/tray/providers_dialog.py" line="52"/>
         <source>No AI provider yet. Add one to config.toml ([[providers]] with base_url, model and key_ref), or start a local model server (Ollama, LM Studio), then open this window again. ORA still answers explicit commands such as /help meanwhile.</source>
         <translation>AI プロバイダーはまだありません。config.toml に追加するか（base_url、model、key_ref を持つ [[providers]]）、ローカルのモデルサーバー（Ollama、LM Studio）を起動してから、このウィンドウを開き直してください。それまでも ORA は /help などの明示的なコマンドに答えます。</translation>
     </message>
@@ -848,159 +848,217 @@ Does its screen show this code?
 <context>
     <name>Wording</name>
     <message>
-        <location filename="../../app/tray/wording.py" line="25"/>
+        <location filename="../../app/tray/wording.py" line="26"/>
         <source>List a folder</source>
         <translation>フォルダーの中身を見る</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="26"/>
+        <location filename="../../app/tray/wording.py" line="27"/>
         <source>Read a file</source>
         <translation>ファイルを読む</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="27"/>
+        <location filename="../../app/tray/wording.py" line="28"/>
         <source>Search files</source>
         <translation>ファイルを探す</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="28"/>
+        <location filename="../../app/tray/wording.py" line="29"/>
         <source>Write a file</source>
         <translation>ファイルに書き込む</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="29"/>
+        <location filename="../../app/tray/wording.py" line="30"/>
         <source>Move or rename a file</source>
         <translation>ファイルを移動・名前変更する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="30"/>
+        <location filename="../../app/tray/wording.py" line="31"/>
         <source>Delete a file</source>
         <translation>ファイルを削除する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="31"/>
+        <location filename="../../app/tray/wording.py" line="32"/>
         <source>Run a command on the PC</source>
         <translation>PC でコマンドを実行する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="32"/>
+        <location filename="../../app/tray/wording.py" line="33"/>
         <source>Fetch a web page</source>
         <translation>ウェブページを取得する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="33"/>
+        <location filename="../../app/tray/wording.py" line="34"/>
         <source>Draft text</source>
         <translation>文章の下書きを作る</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="34"/>
+        <location filename="../../app/tray/wording.py" line="35"/>
         <source>Remember something</source>
         <translation>覚えておく</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="35"/>
+        <location filename="../../app/tray/wording.py" line="36"/>
         <source>Look something up in memory</source>
         <translation>記憶から調べる</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="36"/>
+        <location filename="../../app/tray/wording.py" line="37"/>
         <source>Open a web page</source>
         <translation>ウェブページを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="37"/>
+        <location filename="../../app/tray/wording.py" line="38"/>
         <source>Read the open page</source>
         <translation>開いているページを読む</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="38"/>
+        <location filename="../../app/tray/wording.py" line="39"/>
         <source>Take a screenshot of the page</source>
         <translation>ページのスクリーンショットを撮る</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="39"/>
+        <location filename="../../app/tray/wording.py" line="40"/>
         <source>Click on the page</source>
         <translation>ページをクリックする</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="40"/>
+        <location filename="../../app/tray/wording.py" line="41"/>
         <source>Type into the page</source>
         <translation>ページに入力する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="41"/>
+        <location filename="../../app/tray/wording.py" line="42"/>
         <source>Submit a form</source>
         <translation>フォームを送信する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="49"/>
+        <location filename="../../app/tray/wording.py" line="50"/>
         <source>low</source>
         <translation>低</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="50"/>
+        <location filename="../../app/tray/wording.py" line="51"/>
         <source>medium</source>
         <translation>中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="51"/>
+        <location filename="../../app/tray/wording.py" line="52"/>
         <source>high</source>
         <translation>高</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="52"/>
+        <location filename="../../app/tray/wording.py" line="53"/>
         <source>critical</source>
         <translation>重大</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="60"/>
+        <location filename="../../app/tray/wording.py" line="61"/>
         <source>running</source>
         <translation>実行中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="61"/>
+        <location filename="../../app/tray/wording.py" line="62"/>
         <source>waiting for approval</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="62"/>
+        <location filename="../../app/tray/wording.py" line="63"/>
         <source>done</source>
         <translation>完了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="63"/>
+        <location filename="../../app/tray/wording.py" line="64"/>
         <source>failed</source>
         <translation>失敗</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="64"/>
+        <location filename="../../app/tray/wording.py" line="65"/>
         <source>not run</source>
         <translation>実行されませんでした</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="65"/>
+        <location filename="../../app/tray/wording.py" line="66"/>
         <source>stopped</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="74"/>
+        <location filename="../../app/tray/wording.py" line="75"/>
         <source>you (the owner)</source>
         <translation>あなた（所有者）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="76"/>
+        <location filename="../../app/tray/wording.py" line="77"/>
         <source>a guest</source>
         <translation>ゲスト</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="80"/>
+        <location filename="../../app/tray/wording.py" line="81"/>
         <source>this PC</source>
         <translation>この PC</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="82"/>
+        <location filename="../../app/tray/wording.py" line="83"/>
         <source>Asked by %1 on %2</source>
-        <translation>%2 の%1からの依頼</translation>
+        <translation>依頼した人: %1 · 端末: %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="92"/>
+        <source>local server, no key needed</source>
+        <translation>ローカルサーバー（キーは不要）</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="93"/>
+        <source>no key name (key_ref) in config.toml for this provider</source>
+        <translation>config.toml にこのプロバイダーのキー名（key_ref）がありません</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="96"/>
+        <source>ready</source>
+        <translation>使用できます</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="97"/>
+        <source>detected on this PC</source>
+        <translation>この PC で検出</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="103"/>
+        <source>no API key saved yet: enter it below under the name %1</source>
+        <translation>API キーがまだ保存されていません: 下の欄に名前 %1 で入力してください</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="113"/>
+        <source>the OS keyring %1</source>
+        <translation>OS のキーリング %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="115"/>
+        <source>a file only you can read (no OS keyring found on this PC)</source>
+        <translation>あなただけが読めるファイル（この PC には OS のキーリングがありません）</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="120"/>
+        <source>a file only you can read</source>
+        <translation>あなただけが読めるファイル</translation>
+    </message>
+    <message>
+        <source>a file only you can read (no OS keyring was found on this PC): %1</source>
+        <translation type="vanished">あなただけが読めるファイル（この PC には OS のキーリングがありません）: %1</translation>
+    </message>
+    <message>
+        <source>a file only you can read: %1</source>
+        <translation type="vanished">あなただけが読めるファイル: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="127"/>
+        <source>%1: %2 calls, %3 failed, %4 in / %5 out tokens, %6</source>
+        <translation>%1: %2 回の呼び出し（%3 回失敗）、入力 %4 / 出力 %5 トークン、%6</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="129"/>
+        <source>%1: %2 calls, %4 in / %5 out tokens, %6</source>
+        <translation>%1: %2 回の呼び出し、入力 %4 / 出力 %5 トークン、%6</translation>
     </message>
 </context>
 </TS>
