@@ -20,6 +20,8 @@ that keep chatting; `stalled_rss_growth_mb` is the Relay's peak RSS over its idl
     BENCH_ONLY=stalled python bench/relay.py     # just that part
     BENCH_ONLY=paced python bench/relay.py       # just the paced latency beside the pass-through
     BENCH_PROFILE=/tmp/relay.prof ...            # the Relay process under cProfile
+    BENCH_ONLY=idle python bench/relay.py        # 100k idle phones + a reconnect storm
+                                                 # (bench/relay_idle.py; BENCH_IDLE_N=...)
 
 Web Push: paced routing latency while the Relay sends pushes, beside the same without
 (bench/relay_push.py; `push_p50_change_pct`, `push_p99_change_pct`, target 5 %, and the
@@ -563,6 +565,12 @@ async def main() -> None:
         await run_stalled(results)
         print(json.dumps(results))
         return
+    from bench.relay_idle import run_idle_scale  # 100k idle phones and a reconnect storm
+
+    if os.environ.get("BENCH_ONLY") == "idle":
+        await run_idle_scale(results)
+        print(json.dumps(results))
+        return
     if os.environ.get("BENCH_ONLY") == "paced":
         await run_paced(results)
         print(json.dumps(results))
@@ -575,6 +583,7 @@ async def main() -> None:
     await run_idle(results)
     await run_stalled(results)
     await run_push(results)
+    await run_idle_scale(results)
     summary = {
         "msgs_ratio_256b_100": results["msgs_ratio_256b_100"],
         "p99_ms_256b_100": results["p99_ms_256b_100"],

@@ -8,7 +8,7 @@ same way: the floor any Qt tray app pays here.
 The first answer: each profile has an OpenAI-compatible provider on loopback (a fake that
 answers at once), and the moment the icon shows a chat goes to the tray's core through its
 local server; `first_token_s` is icon shown -> first token of that answer (median over the
-runs). The idle process chats once after its idle reading: `chat_rss_mb` is its RSS then.
+runs), and `warm_token_s` its floor: the same chat sent again once the tray is ready. The idle process chats once after its idle reading: `chat_rss_mb` is its RSS then.
 Targets: start <= 1.5 s, first token <= 1.0 s, idle RSS <= 150 MB, after a chat <= 200 MB.
 Last line: one JSON object.
 """
@@ -177,7 +177,7 @@ def measure(display: str) -> dict[str, object]:
         ora = [sys.executable, "-m", "app", "-v"]
         floor = [sys.executable, "-c", MINIMAL]
         provider = start_provider()
-        ora_times, ready_times, floor_times, token_times = [], [], [], []
+        ora_times, ready_times, floor_times, token_times, warm_times = [], [], [], [], []
         for i in range(RUNS):
             # Alternate so that disk cache and CPU load affect both alike.
             home = work / f"home-{i}"
@@ -188,12 +188,15 @@ def measure(display: str) -> dict[str, object]:
             t, ready, proc = launch(ora, ora_env | {"ORA_HOME": str(home)}, until_ready=False)
             token_times.append(first_token(home, port))
             ready = wait_ready(proc, t) if ready == 0 else ready
+            # The floor for the first token: the same chat once everything has loaded.
+            first_token(home, port)
+            warm_times.append(first_token(home, port))
             ora_times.append(t)
             ready_times.append(ready)
             stop(proc)
             print(
-                f"run {i + 1}: ora icon {t:.2f} s, first token {token_times[-1]:.2f} s after it, "
-                f"menu ready {ready:.2f} s; floor {floor_times[-1]:.2f} s"
+                f"run {i + 1}: ora icon {t:.2f} s, first token {token_times[-1]:.2f} s after it "
+                f"(warm {warm_times[-1]:.3f} s), menu ready {ready:.2f} s; floor {floor_times[-1]:.2f} s"
             )
         idle_home = work / "home-idle"
         idle_port = make_home(idle_home, provider)
@@ -213,6 +216,7 @@ def measure(display: str) -> dict[str, object]:
         "start_s": round(statistics.median(ora_times), 3),
         "ready_s": round(statistics.median(ready_times), 3),
         "first_token_s": round(statistics.median(token_times), 3),
+        "warm_token_s": round(statistics.median(warm_times), 3),
         "idle_rss_mb": round(idle, 1),
         "chat_rss_mb": round(chat_rss, 1),
         "floor_start_s": round(statistics.median(floor_times), 3),
@@ -223,7 +227,8 @@ def measure(display: str) -> dict[str, object]:
     print(
         f"tray icon {result['start_s']} s, menu ready {result['ready_s']} s "
         f"(floor {result['floor_start_s']} s); "
-        f"first token {result['first_token_s']} s after the icon; "
+        f"first token {result['first_token_s']} s after the icon "
+        f"(floor: {result['warm_token_s']} s on a ready tray); "
         f"idle RSS {result['idle_rss_mb']} MB after {IDLE_S:.0f} s (floor {result['floor_idle_rss_mb']} MB), "
         f"{result['chat_rss_mb']} MB after a chat"
     )

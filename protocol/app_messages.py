@@ -6,7 +6,7 @@ sees these: they exist only as plaintext on the device and on the Node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from protocol.messages import Message, message
@@ -189,6 +189,9 @@ class ApprovalRequestMessage(Message):
     target: str  # what the action touches, whole (a resolved path, a URL)
     reason: str
     expires_at: float
+    # The taint rule's disclosure as data (sends_to, body, untrusted_sources, private_reads), so
+    # each device shows it in its own language; empty when the gate's table alone asked.
+    disclosure: dict[str, Any] = field(default_factory=dict)
 
 
 @message

@@ -122,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     return_large_buffers_to_os()  # frames of 1 MiB: freed memory goes back, RSS comes down
     app = create_app(settings)
     app.on_startup.append(_freeze_startup_objects)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    # A backlog for a reconnect storm (thousands of phones at once after a restart); the
+    # kernel caps it at net.core.somaxconn. aiohttp's 128 drops SYNs and costs clients seconds.
+    web.run_app(
+        app, host=settings.host, port=settings.port, print=None, access_log=None, backlog=4096
+    )
     return 0
 
 

@@ -12,6 +12,7 @@ import hmac
 import json
 import time
 import uuid
+from math import ceil
 
 from aiohttp import WSMsgType, web
 
@@ -33,6 +34,12 @@ from relay_server.token_service import AccessGrant
 async def websocket(request: web.Request) -> web.StreamResponse:
     """One peer: Hello first, then control messages (text) and routed frames (binary)."""
     relay = request.app[RELAY]
+    wait = relay.accepts.take()
+    if wait > 0:
+        # Past the configured accept rate (a reconnect storm): come back later, before any
+        # database work. Counted, not audited: a storm would write a row per refusal.
+        relay.metrics.refusals.labels("busy").inc()
+        return web.Response(status=503, text="busy", headers={"Retry-After": str(ceil(wait))})
     src = source(request)
     ws = web.WebSocketResponse(
         heartbeat=relay.settings.heartbeat_s,

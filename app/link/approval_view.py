@@ -33,8 +33,11 @@ def approval_message(
         device_name=device.name if device is not None else "",
         # The resolved path names the owner's folders: a guest sees its own arguments instead.
         target="" if for_guest else req.target,
-        reason=req.reason,
+        # The taint rule's disclosure (the reason's lines after the first, and as data) names the
+        # turn's private reads: the owner's devices only.
+        reason=req.reason.split("\n", 1)[0] if for_guest else req.reason,
         expires_at=req.expires_at,
+        disclosure={} if for_guest else json.loads(json.dumps(req.details, default=str)),
     )
 
 

@@ -55,8 +55,7 @@ class ApprovalDialog(QDialog):
         self.origin.setWordWrap(True)
         shown = json.dumps(request.arguments, indent=2, ensure_ascii=False)
         if request.details:
-            # The taint rule's disclosure: where data would go, what, and the turn's private reads.
-            shown += "\n\n" + request.reason
+            shown += "\n\n" + self._disclosure(request)
         self.arguments = QPlainTextEdit(shown)
         self.arguments.setReadOnly(True)
         self.arguments.setProperty("userContent", True)
@@ -92,6 +91,34 @@ class ApprovalDialog(QDialog):
         self._timer.timeout.connect(self.tick)
         self._timer.start(1000)
         self.tick()
+
+    def _disclosure(self, request: ApprovalRequest) -> str:
+        """The taint rule's disclosure in the tray's language: why ORA asks, where data would go,
+        what, and the turn's private reads (all of it, shown whole)."""
+        details = request.details
+        sources = ", ".join(
+            f"{s.get('tool', '')} {s.get('where', '')}".strip()
+            for s in details.get("untrusted_sources", [])[:3]
+        )
+        lines = [
+            self.tr(
+                "'%1' could send data out, and untrusted content (%2) is in this conversation: "
+                "it may be following instructions hidden there."
+            )
+            .replace("%1", request.tool)  # first: a page's address may hold "%1"
+            .replace("%2", sources),
+            self.tr("Sends to: %1").replace("%1", str(details.get("sends_to", ""))),
+        ]
+        if details.get("body"):
+            lines.append(self.tr("Data sent: %1").replace("%1", str(details["body"])))
+        reads = details.get("private_reads", [])
+        if reads:
+            lines.append(self.tr("Private data read in this turn (it could be in what is sent):"))
+            lines += [
+                f"- {r.get('tool', '')} {r.get('what', '')}".rstrip() + f": {r.get('excerpt', '')}"
+                for r in reads
+            ]
+        return "\n".join(lines)
 
     def _answer(self, approve: bool) -> None:
         self.outcome = "approved" if approve else "denied"

@@ -26,22 +26,42 @@
         <translation>&lt;b&gt;%1&lt;/b&gt;（リスク: %2）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="65"/>
+        <location filename="../../app/tray/approval_dialog.py" line="105"/>
+        <source>&apos;%1&apos; could send data out, and untrusted content (%2) is in this conversation: it may be following instructions hidden there.</source>
+        <translation>「%1」はデータを外部に送信できます。この会話には信頼できない内容（%2）が含まれており、そこに隠された指示に従っている可能性があります。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/approval_dialog.py" line="110"/>
+        <source>Sends to: %1</source>
+        <translation>送信先: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/approval_dialog.py" line="113"/>
+        <source>Data sent: %1</source>
+        <translation>送信されるデータ: %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/approval_dialog.py" line="116"/>
+        <source>Private data read in this turn (it could be in what is sent):</source>
+        <translation>この会話で読み取られた個人データ（送信内容に含まれる可能性があります）:</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/approval_dialog.py" line="64"/>
         <source>It runs only if you approve it here or on another of your devices.</source>
         <translation>ここか、あなたの別の端末で承認した場合にのみ実行されます。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="71"/>
+        <location filename="../../app/tray/approval_dialog.py" line="70"/>
         <source>Approve</source>
         <translation>承認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="72"/>
+        <location filename="../../app/tray/approval_dialog.py" line="71"/>
         <source>Deny</source>
         <translation>拒否</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="113"/>
+        <location filename="../../app/tray/approval_dialog.py" line="140"/>
         <source>Denied automatically in %1 s</source>
         <translation>%1 秒後に自動的に拒否されます</translation>
     </message>
@@ -72,77 +92,77 @@
         <translation>バックアップ中… %1%</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="79"/>
+        <location filename="../../app/tray/backup_controller.py" line="81"/>
         <source>Turn on backup…</source>
         <translation>バックアップをオンにする…</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="81"/>
+        <location filename="../../app/tray/backup_controller.py" line="83"/>
         <source>Back up now (the last backup failed)</source>
         <translation>今すぐバックアップ（前回のバックアップは失敗しました）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="83"/>
+        <location filename="../../app/tray/backup_controller.py" line="85"/>
         <source>Back up now</source>
         <translation>今すぐバックアップ</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="86"/>
+        <location filename="../../app/tray/backup_controller.py" line="88"/>
         <source>Last backup: %1</source>
         <translation>前回のバックアップ: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="123"/>
+        <location filename="../../app/tray/backup_controller.py" line="135"/>
         <source>Backup is on. The first backup starts now.</source>
         <translation>バックアップをオンにしました。最初のバックアップを今から始めます。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="180"/>
+        <location filename="../../app/tray/backup_controller.py" line="195"/>
         <source>Backup done: snapshot %1, %2 KB sent.</source>
         <translation>バックアップ完了: スナップショット %1、%2 KB を送信しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="191"/>
+        <location filename="../../app/tray/backup_controller.py" line="207"/>
         <source>Backup failed: %1</source>
         <translation>バックアップに失敗しました: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="200"/>
+        <location filename="../../app/tray/backup_controller.py" line="216"/>
         <source>That is not a recovery phrase: check each of the 12 words (one is misspelt or missing).</source>
         <translation>復元フレーズではありません。12 個の単語をひとつずつ確かめてください（つづりの誤りか抜けがあります）。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="204"/>
+        <location filename="../../app/tray/backup_controller.py" line="220"/>
         <source>This recovery phrase opens no backup at this service.</source>
         <translation>この復元フレーズで開けるバックアップは、このサービスにはありません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="206"/>
+        <location filename="../../app/tray/backup_controller.py" line="222"/>
         <source>The backup did not check out (%1); nothing was restored.</source>
         <translation>バックアップの検証に失敗しました（%1）。何も復元していません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="211"/>
+        <location filename="../../app/tray/backup_controller.py" line="227"/>
         <source>Your backup is over its storage quota; nothing more was stored. Older snapshots are pruned daily, or raise the quota of your account.</source>
         <translation>バックアップが保存容量の上限を超えたため、これ以上は保存していません。古いスナップショットは毎日整理されます。アカウントの容量を増やすこともできます。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="215"/>
+        <location filename="../../app/tray/backup_controller.py" line="231"/>
         <source>The backup service cannot be reached; ORA will try again later.</source>
         <translation>バックアップサービスに接続できません。ORA が後でもう一度試します。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="217"/>
+        <location filename="../../app/tray/backup_controller.py" line="233"/>
         <source>Backup cannot run yet: %1</source>
         <translation>まだバックアップできません: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="293"/>
+        <location filename="../../app/tray/backup_controller.py" line="308"/>
         <source>Restored your backup from snapshot %1.</source>
         <translation>スナップショット %1 からバックアップを復元しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="297"/>
+        <location filename="../../app/tray/backup_controller.py" line="312"/>
         <source>Your devices must pair again with this PC (%1).</source>
         <translation>端末はこの PC ともう一度ペアリングする必要があります（%1 台）。</translation>
     </message>
@@ -585,98 +605,98 @@ Does its screen show this code?
 <context>
     <name>TrayApp</name>
     <message>
-        <location filename="../../app/tray/app.py" line="128"/>
+        <location filename="../../app/tray/app.py" line="130"/>
         <source>Open chat</source>
         <translation>チャットを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="129"/>
+        <location filename="../../app/tray/app.py" line="131"/>
         <source>Open in browser</source>
         <translation>ブラウザで開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="130"/>
+        <location filename="../../app/tray/app.py" line="132"/>
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="131"/>
+        <location filename="../../app/tray/app.py" line="133"/>
         <source>Share with a friend</source>
         <translation>友だちと共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="132"/>
+        <location filename="../../app/tray/app.py" line="134"/>
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="133"/>
-        <location filename="../../app/tray/app.py" line="177"/>
+        <location filename="../../app/tray/app.py" line="135"/>
+        <location filename="../../app/tray/app.py" line="179"/>
         <source>Approvals</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="134"/>
+        <location filename="../../app/tray/app.py" line="136"/>
         <source>Providers</source>
         <translation>プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="136"/>
+        <location filename="../../app/tray/app.py" line="138"/>
         <source>Profile</source>
         <translation>プロファイル</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="145"/>
+        <location filename="../../app/tray/app.py" line="147"/>
         <source>Language</source>
         <translation>言語</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="150"/>
+        <location filename="../../app/tray/app.py" line="152"/>
         <source>Follow the system</source>
         <translation>システムに合わせる</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="160"/>
+        <location filename="../../app/tray/app.py" line="162"/>
         <source>Check for updates</source>
         <translation>アップデートを確認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="162"/>
+        <location filename="../../app/tray/app.py" line="164"/>
         <source>Quit</source>
         <translation>終了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="175"/>
+        <location filename="../../app/tray/app.py" line="177"/>
         <source>Approvals (%1)</source>
         <translation>承認待ち（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="180"/>
+        <location filename="../../app/tray/app.py" line="182"/>
         <source>ORA — %1 — %2</source>
         <translation>ORA — %1 — %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="190"/>
+        <location filename="../../app/tray/app.py" line="192"/>
         <source>connected</source>
         <translation>接続中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="191"/>
+        <location filename="../../app/tray/app.py" line="193"/>
         <source>connecting</source>
         <translation>接続しています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="192"/>
+        <location filename="../../app/tray/app.py" line="194"/>
         <source>offline</source>
         <translation>オフライン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="193"/>
+        <location filename="../../app/tray/app.py" line="195"/>
         <source>private</source>
         <translation>個人</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="194"/>
+        <location filename="../../app/tray/app.py" line="196"/>
         <source>shared</source>
         <translation>共有</translation>
     </message>
@@ -715,7 +735,7 @@ Does its screen show this code?
         <translation type="vanished">%1 の応答: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="308"/>
+        <location filename="../../app/tray/app.py" line="310"/>
         <source>The local server is not running (its port is in use); see the log.</source>
         <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
     </message>
@@ -760,27 +780,27 @@ Does its screen show this code?
         <translation type="vanished">アップデートをダウンロードできませんでした: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="211"/>
+        <location filename="../../app/tray/app.py" line="213"/>
         <source>ORA is already running; here it is.</source>
         <translation>ORA はすでに起動しています。こちらです。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="368"/>
+        <location filename="../../app/tray/app.py" line="370"/>
         <source>ORA is already running for the %1 profile in another window.</source>
         <translation>%1 プロファイルの ORA は別のウィンドウですでに起動しています。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="241"/>
+        <location filename="../../app/tray/app.py" line="243"/>
         <source>ORA will not connect to the Relay at %1 over plain http: the connection would not be encrypted beyond your PC. Set an https:// relay_url.</source>
         <translation>Relay %1 には暗号化されていない http で接続することになるため、ORA は接続しません。https:// の relay_url を設定してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="246"/>
+        <location filename="../../app/tray/app.py" line="248"/>
         <source>The Relay at %1 is on a home-network address, but home-network mode was not chosen, so ORA will not use plain http to it. Set home_network = true in config.toml (or use https).</source>
         <translation>Relay %1 はホームネットワーク上のアドレスですが、ホームネットワーク・モードが選ばれていないため、ORA は暗号化されていない http では接続しません。config.toml に home_network = true を設定するか、https を使ってください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="258"/>
+        <location filename="../../app/tray/app.py" line="260"/>
         <source>Home network: phones on this network pair through %1. The connection is not encrypted (plain http); your messages are end-to-end encrypted.</source>
         <translation>ホームネットワーク: このネットワーク上のスマートフォンは %1 を通してペアリングします。接続そのものは暗号化されていません（http）が、メッセージはエンドツーエンドで暗号化されています。</translation>
     </message>
@@ -788,7 +808,7 @@ Does its screen show this code?
 <context>
     <name>TrayLaunch</name>
     <message>
-        <location filename="../../app/tray/launch.py" line="36"/>
+        <location filename="../../app/tray/launch.py" line="43"/>
         <source>ORA — starting…</source>
         <translation>ORA — 起動しています…</translation>
     </message>
@@ -1041,14 +1061,6 @@ Does its screen show this code?
         <location filename="../../app/tray/wording.py" line="120"/>
         <source>a file only you can read</source>
         <translation>あなただけが読めるファイル</translation>
-    </message>
-    <message>
-        <source>a file only you can read (no OS keyring was found on this PC): %1</source>
-        <translation type="vanished">あなただけが読めるファイル（この PC には OS のキーリングがありません）: %1</translation>
-    </message>
-    <message>
-        <source>a file only you can read: %1</source>
-        <translation type="vanished">あなただけが読めるファイル: %1</translation>
     </message>
     <message>
         <location filename="../../app/tray/wording.py" line="127"/>

@@ -792,6 +792,27 @@
   const focusApproval = new URLSearchParams(location.search).get("approval");
   if (focusApproval) history.replaceState(null, "", location.pathname);
 
+  // The taint rule's disclosure (where data would go, what, and the turn's private reads), in
+  // this device's language, shown whole, never hidden. Older Nodes sent it only as the
+  // (English) reason's lines after the first.
+  function disclosure(a) {
+    const d = a.disclosure || {};
+    if (typeof d.sends_to !== "string") return (a.reason || "").includes("\n") ? a.reason : "";
+    const list = (v) => (Array.isArray(v) ? v : []);
+    const sources = list(d.untrusted_sources).slice(0, 3)
+      .map((s) => `${s.tool || ""} ${s.where || ""}`.trim()).join(", ");
+    // Function replacers: a page's address may hold "$&" and the like.
+    const lines = [
+      t("discWarn").replace("{tool}", () => toolTitle(a.tool)).replace("{sources}", () => sources),
+      t("discSendsTo") + d.sends_to,
+    ];
+    if (d.body) lines.push(t("discData") + d.body);
+    const reads = list(d.private_reads);
+    if (reads.length) lines.push(t("discReads"));
+    for (const r of reads) lines.push(`- ${`${r.tool || ""} ${r.what || ""}`.trim()}: ${r.excerpt || ""}`);
+    return lines.join("\n");
+  }
+
   // A tool's line in the chat, one per call, updated in place: running, waiting for approval,
   // then done / failed / not run / stopped, in the reader's language.
   const toolLines = new Map(), waitingLines = new Map();
@@ -894,13 +915,11 @@
         }
         card.append(h, target, who, meta, args);
       }
-      // The taint rule's disclosure (where data would go, what, and the private reads of the
-      // turn) is in the reason on lines after the first: show it whole, never hidden.
-      if ((a.reason || "").includes("\n")) {
+      const disclosed = disclosure(a);
+      if (disclosed) {
         const leaves = document.createElement("pre");
         leaves.className = "disclosure";
-        leaves.translate = false; // the gate's own record of what would leave (English)
-        leaves.textContent = a.reason;
+        leaves.textContent = disclosed;
         card.append(leaves);
       }
       card.append(row);

@@ -204,6 +204,17 @@
     err_provider_failed: "AI サービスが応答しませんでした。少し待ってからもう一度お試しください。どのサービスが失敗したかは PC の「プロバイダー」画面で確認できます。",
     err_error: "PC で問題が発生しました。もう一度お試しください。続く場合は PC の ORA を再起動してください。",
   });
+  // The taint rule's disclosure on an approval card: what would leave, to where, and why ORA asks.
+  Object.assign(STRINGS.en, {
+    discWarn: "'{tool}' could send data out, and untrusted content ({sources}) is in this conversation: it may be following instructions hidden there.",
+    discSendsTo: "Sends to: ", discData: "Data sent: ",
+    discReads: "Private data read in this turn (it could be in what is sent):",
+  });
+  Object.assign(STRINGS.ja, {
+    discWarn: "「{tool}」はデータを外部に送信できます。この会話には信頼できない内容（{sources}）が含まれており、そこに隠された指示に従っている可能性があります。",
+    discSendsTo: "送信先: ", discData: "送信されるデータ: ",
+    discReads: "この会話で読み取られた個人データ（送信内容に含まれる可能性があります）:",
+  });
   // Also loaded by the service worker (sw.js), which has no localStorage.
   const stored = typeof localStorage !== "undefined" ? localStorage.getItem("ora.lang") : null;
   let lang = (stored || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";

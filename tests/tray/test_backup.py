@@ -84,7 +84,9 @@ def test_turning_on_needs_three_words_then_backs_up_with_progress_in_the_menu(
     seen: list[tuple[str, int, int]] = []
     tray.backup_ui.progress.connect(lambda *a: seen.append(a))
     texts: list[str] = []
+    tips: list[str] = []
     tray.backup_ui.progress.connect(lambda *_: texts.append(tray.actions["backup"].text()))
+    tray.backup_ui.progress.connect(lambda *_: tips.append(tray.tray.toolTip()))
     for n, edit in dialog.inputs.items():
         edit.setText(dialog.words[n - 1])
     qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
@@ -93,6 +95,8 @@ def test_turning_on_needs_three_words_then_backs_up_with_progress_in_the_menu(
     assert tray.backup_ui.phrase_dialog is None
     assert any(stage == "uploading" for stage, _, _ in seen)
     assert any(t.startswith("Backing up… ") and t.endswith("%") for t in texts)
+    assert any("\nBacking up… " in t for t in tips), "progress in the tray's tooltip too"
+    assert "Backing up" not in tray.tray.toolTip(), "and gone from it when done"
     for blob in _blobs(relay):
         assert MARKER.encode() not in blob.read_bytes()
 
@@ -158,6 +162,18 @@ def test_a_new_pc_is_offered_the_restore_screen_and_gets_the_profile_back(
         assert new.backup_ui.offer_first_run() is None, "a restored profile is not empty"
     finally:
         new.shutdown()
+
+
+def test_closing_the_phrase_window_forgets_that_phrase(qtbot: Any, tray_factory: Any) -> None:
+    tray = tray_factory()
+    first = tray.backup_ui.open_setup()
+    assert tray.backup_ui.open_setup() is first, "one phrase at a time"
+    words = list(first.words)
+    first.reject()
+    assert tray.backup_ui.phrase_dialog is None
+    second = tray.backup_ui.open_setup()
+    assert second.words != words, "a closed window's phrase is never offered again"
+    assert not service.BackupState.load(tray.settings).enabled
 
 
 def test_start_fresh_is_an_answer(qtbot: Any, tray_factory: Any) -> None:

