@@ -14,12 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QSystemTrayIcon
+from PySide6.QtWidgets import QMessageBox, QSystemTrayIcon
 
 from app.backup import engine, service
 from app.backup.keys import PhraseInvalid, keys_from_phrase, new_phrase
 from app.backup.remote import BackupRefused, RemoteVault
-from app.backup.schedule import CHECK_S, BackupSchedule, Outcome, profile_is_empty
+from app.backup.schedule import (
+    CHECK_S,
+    BackupSchedule,
+    Outcome,
+    profile_has_content,
+    profile_is_empty,
+)
 from app.backup.sealing import BackupTampered, WrongPhrase
 from app.tray.backup_dialog import PhraseDialog, RestoreDialog
 from app.tray.core_start import open_core
@@ -40,6 +46,7 @@ class BackupController(QObject):
         self.host = host
         self.phrase_dialog: PhraseDialog | None = None
         self.restore_dialog: RestoreDialog | None = None
+        self.replace_box: QMessageBox | None = None
         self.running = False
         self.percent = 0
         self.last_failure = ""
@@ -277,8 +284,38 @@ class BackupController(QObject):
             dialog.show_error(self._explain(err))
 
         self.host.bridge.call(
-            find(), lambda _seq: self._replace(dialog, settings, phrase, keep), refused
+            find(), lambda seq: self._ask_replace(dialog, settings, phrase, keep, seq), refused
         )
+
+    def _ask_replace(
+        self, dialog: RestoreDialog, settings: Any, phrase: str, keep: bool, seq: int
+    ) -> None:
+        """A profile with notes, history or an audit log is replaced only when the owner says so."""
+        if not profile_has_content(self.host.settings):
+            self._replace(dialog, settings, phrase, keep)
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "ORA",
+            self.tr(
+                "This profile already has notes, history or an audit log. Replace all of it "
+                "with your backup's snapshot %1? What is here now will be lost."
+            ).replace("%1", str(seq)),
+        )
+        replace = box.addButton(
+            self.tr("Replace with the backup"), QMessageBox.ButtonRole.AcceptRole
+        )
+        box.addButton(self.tr("Keep what is here"), QMessageBox.ButtonRole.RejectRole)
+
+        def answered(button: object) -> None:
+            if button is replace:
+                self._replace(dialog, settings, phrase, keep)
+            else:
+                dialog.show_error(self.tr("Nothing was restored; this profile is as it was."))
+
+        box.buttonClicked.connect(answered)
+        self.replace_box = box
+        box.open()
 
     def _replace(self, dialog: RestoreDialog, settings: Any, phrase: str, keep: bool) -> None:
         host = self.host
@@ -323,4 +360,5 @@ class BackupController(QObject):
     def windows(self) -> list[Any]:
         """What shutdown must delete while the QApplication still exists."""
         self._timer.stop()
-        return [w for w in (self.phrase_dialog, self.restore_dialog) if w is not None]
+        windows = (self.phrase_dialog, self.restore_dialog, self.replace_box)
+        return [w for w in windows if w is not None]

@@ -82,89 +82,109 @@
 <context>
     <name>BackupController</name>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="67"/>
+        <location filename="../../app/tray/backup_controller.py" line="74"/>
         <source>Restore from a backup…</source>
         <translation>バックアップから復元…</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="77"/>
+        <location filename="../../app/tray/backup_controller.py" line="84"/>
         <source>Backing up… %1%</source>
         <translation>バックアップ中… %1%</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="81"/>
+        <location filename="../../app/tray/backup_controller.py" line="88"/>
         <source>Turn on backup…</source>
         <translation>バックアップをオンにする…</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="83"/>
+        <location filename="../../app/tray/backup_controller.py" line="90"/>
         <source>Back up now (the last backup failed)</source>
         <translation>今すぐバックアップ（前回のバックアップは失敗しました）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="85"/>
+        <location filename="../../app/tray/backup_controller.py" line="92"/>
         <source>Back up now</source>
         <translation>今すぐバックアップ</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="88"/>
+        <location filename="../../app/tray/backup_controller.py" line="95"/>
         <source>Last backup: %1</source>
         <translation>前回のバックアップ: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="135"/>
+        <location filename="../../app/tray/backup_controller.py" line="142"/>
         <source>Backup is on. The first backup starts now.</source>
         <translation>バックアップをオンにしました。最初のバックアップを今から始めます。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="195"/>
+        <location filename="../../app/tray/backup_controller.py" line="202"/>
         <source>Backup done: snapshot %1, %2 KB sent.</source>
         <translation>バックアップ完了: スナップショット %1、%2 KB を送信しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="207"/>
+        <location filename="../../app/tray/backup_controller.py" line="214"/>
         <source>Backup failed: %1</source>
         <translation>バックアップに失敗しました: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="216"/>
+        <location filename="../../app/tray/backup_controller.py" line="223"/>
         <source>That is not a recovery phrase: check each of the 12 words (one is misspelt or missing).</source>
         <translation>復元フレーズではありません。12 個の単語をひとつずつ確かめてください（つづりの誤りか抜けがあります）。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="220"/>
+        <location filename="../../app/tray/backup_controller.py" line="227"/>
         <source>This recovery phrase opens no backup at this service.</source>
         <translation>この復元フレーズで開けるバックアップは、このサービスにはありません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="222"/>
+        <location filename="../../app/tray/backup_controller.py" line="229"/>
         <source>The backup did not check out (%1); nothing was restored.</source>
         <translation>バックアップの検証に失敗しました（%1）。何も復元していません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="227"/>
+        <location filename="../../app/tray/backup_controller.py" line="234"/>
         <source>Your backup is over its storage quota; nothing more was stored. Older snapshots are pruned daily, or raise the quota of your account.</source>
         <translation>バックアップが保存容量の上限を超えたため、これ以上は保存していません。古いスナップショットは毎日整理されます。アカウントの容量を増やすこともできます。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="231"/>
+        <location filename="../../app/tray/backup_controller.py" line="238"/>
         <source>The backup service cannot be reached; ORA will try again later.</source>
         <translation>バックアップサービスに接続できません。ORA が後でもう一度試します。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="233"/>
+        <location filename="../../app/tray/backup_controller.py" line="240"/>
         <source>Backup cannot run yet: %1</source>
         <translation>まだバックアップできません: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="308"/>
+        <location filename="../../app/tray/backup_controller.py" line="345"/>
         <source>Restored your backup from snapshot %1.</source>
         <translation>スナップショット %1 からバックアップを復元しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="312"/>
+        <location filename="../../app/tray/backup_controller.py" line="349"/>
         <source>Your devices must pair again with this PC (%1).</source>
         <translation>端末はこの PC ともう一度ペアリングする必要があります（%1 台）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="301"/>
+        <source>This profile already has notes, history or an audit log. Replace all of it with your backup&apos;s snapshot %1? What is here now will be lost.</source>
+        <translation>このプロファイルにはすでにメモ・履歴・監査ログがあります。すべてをバックアップのスナップショット %1 で置き換えますか？ 今ある内容は失われます。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="306"/>
+        <source>Replace with the backup</source>
+        <translation>バックアップで置き換える</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="308"/>
+        <source>Keep what is here</source>
+        <translation>今の内容を残す</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="314"/>
+        <source>Nothing was restored; this profile is as it was.</source>
+        <translation>何も復元していません。このプロファイルは元のままです。</translation>
     </message>
 </context>
 <context>

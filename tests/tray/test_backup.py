@@ -210,3 +210,38 @@ async def _note(runtime: Runtime, count: int = 5) -> None:
             user_id="owner", role="owner", channel="tray", tool="memory_recall",
             args_digest=f"{n:064x}", risk="LOW", decision="allow", outcome="ok",
         )  # fmt: skip
+
+
+def test_restoring_over_a_used_profile_asks_first(
+    qtbot: Any, tray_factory: Any, relay: RelayProcess
+) -> None:
+    tray = _connected_tray(qtbot, tray_factory, relay)
+    phrase = new_phrase()
+    assert service.confirm(tray.settings, tray.runtime.secrets, phrase, {2: phrase.split()[1]})
+    tray.bridge.submit(_note(tray.runtime)).result(10)
+    tray.backup_ui.run_now()
+    qtbot.waitUntil(lambda: service.BackupState.load(tray.settings).last_seq == 1, timeout=30000)
+    tray.runtime.memory.remember(OWNER, "written after the backup")
+
+    def restore_and(answer: str) -> RestoreDialog:
+        tray.actions["restore"].trigger()
+        dialog = tray.backup_ui.restore_dialog
+        assert dialog is not None
+        dialog.phrase.setText(phrase)
+        qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: tray.backup_ui.replace_box is not None, timeout=20000)
+        box = tray.backup_ui.replace_box
+        assert box is not None and "snapshot 1" in box.text()
+        button = next(b for b in box.buttons() if answer in b.text())
+        tray.backup_ui.replace_box = None
+        button.click()
+        return dialog
+
+    kept = restore_and("Keep")
+    assert "Nothing was restored" in kept.message.text()
+    assert tray.runtime.memory.recall(OWNER, "written after", limit=5)
+
+    replaced = restore_and("Replace")
+    qtbot.waitUntil(lambda: "snapshot 1" in replaced.message.text(), timeout=30000)
+    assert tray.runtime.memory.recall(OWNER, "written after", limit=5) == []
+    assert tray.runtime.memory.recall(OWNER, MARKER, limit=5)
