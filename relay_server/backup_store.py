@@ -62,14 +62,30 @@ def _error(status: int, code: str, message: str) -> web.HTTPException:
 
 
 @dataclass
+class _Owners:
+    """Which account each vault belongs to, and each account's vaults (listed at `when`)."""
+
+    when: float = 0.0
+    owner: dict[str, str] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+
+    def put(self, vault: str, account: str) -> None:
+        old = self.owner.get(vault)
+        if old is not None:
+            self.members[old].discard(vault)
+        self.owner[vault] = account
+        self.members.setdefault(account, set()).add(vault)
+
+
+@dataclass
 class BackupStore:
-    """The vaults under `root`, each bounded by `quota_bytes`."""
+    """The vaults under `root`; each account's together bounded by `quota_bytes`."""
 
     root: Path
     quota_bytes: int
     _usage: dict[str, tuple[float, int]] = field(default_factory=dict)  # vault -> (when, bytes)
-    _owners: dict[str, str] = field(default_factory=dict)  # vault -> account (never changes)
-    _listed: tuple[float, set[str]] = field(default_factory=lambda: (0.0, set()))
+    # Listed again at most every 30 s, so vaults opened or moved by another instance count.
+    _index: _Owners = field(default_factory=_Owners)
 
     def _vault(self, vault: str) -> Path:
         if not _ID.match(vault):
@@ -100,7 +116,7 @@ class BackupStore:
                 return False
             _LOGGER.info("backup vault moved to another account by its phrase's holder")
             self._write_meta(vault, {**meta, "account": account, "moved": time.time()})
-            self._owners[vault] = account
+            self._index.put(vault, account)
             return True
         path = self._vault(vault)
         path.mkdir(parents=True, exist_ok=True)
@@ -109,7 +125,7 @@ class BackupStore:
         self._write_meta(
             vault, {"account": account, "token_sha256": token_sha256, "created": time.time()}
         )
-        self._listed[1].add(vault)
+        self._index.put(vault, account)
         return True
 
     def _write_meta(self, vault: str, meta: dict[str, object]) -> None:
@@ -134,34 +150,27 @@ class BackupStore:
             self._usage[vault] = (time.monotonic(), size)
         return size
 
-    def _account_of(self, vault: str) -> str:
-        if vault not in self._owners:
-            meta = self._meta(vault)
-            if meta is None:
-                return ""
-            self._owners[vault] = meta["account"]
-        return self._owners[vault]
-
-    def vaults(self) -> list[str]:
-        """Every vault at the service (listed again at most every 30 s; `create` adds)."""
-        if time.monotonic() - self._listed[0] > 30:
-            found = [p.name for p in self.root.iterdir() if _ID.match(p.name) and p.is_dir()]
-            self._listed = (time.monotonic(), set(found))
-        return sorted(self._listed[1])
+    def _owners(self, max_age_s: float = 30.0) -> _Owners:
+        if time.monotonic() - self._index.when > max_age_s:
+            index = _Owners(when=time.monotonic())
+            for path in self.root.iterdir():
+                if _ID.match(path.name) and (meta := self._meta(path.name)) is not None:
+                    index.put(path.name, meta["account"])
+            self._index = index
+        return self._index
 
     def usage_by_account(self) -> dict[str, int]:
-        """Bytes each account keeps, all its vaults together."""
-        totals: dict[str, int] = {}
-        for vault in self.vaults():
-            account = self._account_of(vault)
-            if account:
-                totals[account] = totals.get(account, 0) + self.used(vault)
-        return totals
+        """Bytes each account keeps, all its vaults together (listed afresh)."""
+        index = self._owners(max_age_s=0.0)
+        return {a: sum(self.used(v) for v in vaults) for a, vaults in index.members.items()}
 
     def account_used(self, vault: str) -> int:
-        """Bytes kept by the account `vault` belongs to."""
-        account = self._account_of(vault)
-        return sum(self.used(v) for v in self.vaults() if self._account_of(v) == account)
+        """Bytes kept by the account `vault` belongs to, all its vaults together."""
+        index = self._owners()
+        if vault not in index.owner and (meta := self._meta(vault)) is not None:
+            index.put(vault, meta["account"])
+        account = index.owner.get(vault)
+        return sum(self.used(v) for v in index.members.get(account, {vault})) if account else 0
 
     def _add(self, vault: str, delta: int) -> None:
         when, size = self._usage.get(vault, (0.0, 0))
