@@ -15,6 +15,7 @@ import sys
 
 import qrcode
 
+from app.backup.schedule import BackupSchedule, backup_summary
 from app.core.runtime import Runtime
 from app.errors import PairingRefused
 from app.home_network import (
@@ -119,6 +120,13 @@ async def _run(
         ),
     )
     local: local_server.LocalServer | None = None
+    # Scheduled backups (when the owner turned backup on) run beside the link on this loop.
+    schedule = BackupSchedule(
+        settings,
+        runtime.secrets,
+        on_failed=lambda why: print(f"ora: backup failed: {why}", file=sys.stderr, flush=True),
+    )
+    backups = asyncio.create_task(schedule.run_forever())
     try:
         link.on_status(lambda s: print(f"[relay: {s}]", flush=True) if s != "connecting" else None)
         link.start()
@@ -137,6 +145,7 @@ async def _run(
             f"  providers: {', '.join(enabled) if enabled else 'none (explicit commands only; see README)'}"
         )
         print(f"  relay:     {settings.relay_url} ({link.status})")
+        print(f"  backup:    {backup_summary(settings)}")
         if settings.home_network:
             print(
                 "  home network: phones on this network can pair and chat through "
@@ -161,6 +170,7 @@ async def _run(
         await asyncio.Event().wait()  # until a signal cancels this task (run() above)
         return 0
     finally:
+        backups.cancel()
         await link.stop()
         if local is not None:
             await local.stop()

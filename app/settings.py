@@ -37,6 +37,9 @@ it is reported (file, key, line) and nothing the user wrote is lost. Example:
     channel = "stable"                  # "stable", "rc", "beta" or "alpha"
     check_interval_h = 24
     # enabled = false                   # default: on when a url is set; off means no traffic
+
+    [backup]
+    interval_h = 24                     # how often a profile with backup on is backed up
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ class Settings:
     policy_overrides: Mapping[str, Verdict] = field(default_factory=dict)
     tools: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     approval_timeout_s: float = 120.0
+    backup_interval_h: float = 24.0  # [backup] interval_h: scheduled backups (when on)
 
     @property
     def db_path(self) -> Path:
@@ -296,6 +300,14 @@ def _parse_document(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
         values["locale"] = locale
     if "updates" in doc:
         values["updates"] = _parse_updates(reader, reader.take(doc, "updates", dict, "updates"))
+    if "backup" in doc:
+        table = dict(reader.take(doc, "backup", dict, "backup"))
+        if "interval_h" in table:
+            hours = reader.take(table, "interval_h", (int, float), "backup.interval_h")
+            if not 1 <= hours <= 24 * 31:
+                raise reader.fail("backup.interval_h", "must be between 1 and 744 hours")
+            values["backup_interval_h"] = float(hours)
+        reader.reject_rest(table, "backup.")
     if "approval_timeout_s" in doc:
         timeout = reader.take(doc, "approval_timeout_s", (int, float), "approval_timeout_s")
         if not 5 <= timeout <= 3600:

@@ -164,6 +164,8 @@ async def _show(
             f"\n  APPROVAL NEEDED — {r.tool} ({r.risk.name}) asked by {r.requester}\n"
             f"  arguments: {json.dumps(r.arguments, ensure_ascii=False)}\n"
         )
+        if r.details:  # the taint rule's disclosure: what would leave, to where, and why
+            out.write("".join(f"  {line}\n" for line in r.reason.splitlines()))
         answer = await ask("  approve? [y/N] ")
         try:
             runtime.broker.answer(

@@ -18,6 +18,10 @@ that keep chatting; `stalled_rss_growth_mb` is the Relay's peak RSS over its idl
 (target: under 64), with the chatting pairs' latency before and during.
 
     BENCH_ONLY=stalled python bench/relay.py     # just that part
+    BENCH_ONLY=paced python bench/relay.py       # just the paced latency beside the pass-through
+    BENCH_PROFILE=/tmp/relay.prof ...            # the Relay process under cProfile
+    BENCH_ONLY=idle python bench/relay.py        # 100k idle phones + a reconnect storm
+                                                 # (bench/relay_idle.py; BENCH_IDLE_N=...)
 
 Web Push: paced routing latency while the Relay sends pushes, beside the same without
 (bench/relay_push.py; `push_p50_change_pct`, `push_p99_change_pct`, target 5 %, and the
@@ -128,9 +132,13 @@ class Relay:
             self.pairs.append((node_id, credential, device_id, issued.access_token))
         await store.close()
         data_dir = self.data_dir
+        # BENCH_PROFILE=FILE: the Relay runs under cProfile and writes FILE when it stops.
+        profile = os.environ.get("BENCH_PROFILE")
+        prof_args = ["-m", "cProfile", "-o", profile] if profile else []
         self.proc = subprocess.Popen(
             [
                 sys.executable,
+                *prof_args,
                 "-m",
                 "relay_server",
                 "--port",
@@ -158,7 +166,7 @@ class Relay:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(10)
+        self.proc.wait(30)
 
 
 class Passthrough:
@@ -220,6 +228,7 @@ async def measure(
     size: int,
     count: int,
     rate: float = 0.0,
+    sink: list[float] | None = None,
 ) -> dict[str, float]:
     echoes = [asyncio.create_task(echo(node)) for _, node, _ in pairs]
     rtts: list[float] = []
@@ -230,6 +239,8 @@ async def measure(
     wall = time.perf_counter() - t0
     for task in echoes:
         task.cancel()
+    if sink is not None:
+        sink.extend(rtts)
     rtts.sort()
     return {
         "p50_ms": rtts[len(rtts) // 2],
@@ -281,21 +292,78 @@ async def run_throughput(results: dict[str, float]) -> None:
                         f"| ratio {r['msgs_s'] / p['msgs_s']:.2f}",
                         flush=True,
                     )
-            for label, size in SIZES.items():
-                n = 100
-                count = 20 if QUICK else 60
-                r = await measure(relay_pairs[:n], size, count, PACED_RATE)
-                p = await measure(plain_pairs[:n], size, count, PACED_RATE)
-                key = f"{label}_{n}_paced"
-                results[f"p50_ms_{key}"] = round(r["p50_ms"], 3)
-                results[f"p99_ms_{key}"] = round(r["p99_ms"], 3)
-                results[f"passthrough_p99_ms_{key}"] = round(p["p99_ms"], 3)
-                print(
-                    f"{label:>5} x{n:<5} paced at {PACED_RATE:.0f}/s per pair: relay p50 "
-                    f"{r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms | pass-through p99 "
-                    f"{p['p99_ms']:.2f} ms",
-                    flush=True,
-                )
+            await paced_latency(relay_pairs, plain_pairs, results)
+            for ws_pair in relay_pairs + plain_pairs:
+                await ws_pair[0].close()
+                await ws_pair[1].close()
+        relay.stop()
+        passthrough.stop()
+
+
+PACED_PAIRS = 100
+PACED_ROUNDS = 1 if QUICK else 3
+
+
+async def paced_latency(
+    relay_pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]],
+    plain_pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]],
+    results: dict[str, float],
+) -> None:
+    """Paced p50/p99 of the Relay beside the pass-through, in alternating rounds so that the
+    machine's noise (other processes on 2 shared cores) falls on both alike; every round's
+    round trips are pooled before taking the percentiles."""
+    n = PACED_PAIRS
+    for label, size in SIZES.items():
+        count = 20 if QUICK else 60
+        await measure(relay_pairs[:n], size, 5, PACED_RATE)  # warm up
+        await measure(plain_pairs[:n], size, 5, PACED_RATE)
+        pooled: dict[str, list[float]] = {"relay": [], "plain": []}
+        for _ in range(PACED_ROUNDS):
+            for side, pairs in (("relay", relay_pairs), ("plain", plain_pairs)):
+                await measure(pairs[:n], size, count, PACED_RATE, pooled[side])
+        r, p = (_percentiles(pooled[side]) for side in ("relay", "plain"))
+        key = f"{label}_{n}_paced"
+        results[f"p50_ms_{key}"] = round(r["p50_ms"], 3)
+        results[f"p99_ms_{key}"] = round(r["p99_ms"], 3)
+        results[f"passthrough_p50_ms_{key}"] = round(p["p50_ms"], 3)
+        results[f"passthrough_p99_ms_{key}"] = round(p["p99_ms"], 3)
+        # The issue's bar: within 2x the pass-through's p99 + 1 ms, in the same run.
+        results[f"p99_bound_ms_{key}"] = round(2 * p["p99_ms"] + 1.0, 3)
+        print(
+            f"{label:>5} x{n:<5} paced at {PACED_RATE:.0f}/s per pair: relay p50 "
+            f"{r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms | pass-through p50 "
+            f"{p['p50_ms']:.2f} ms p99 {p['p99_ms']:.2f} ms | bound {2 * p['p99_ms'] + 1:.2f} ms",
+            flush=True,
+        )
+
+
+def _percentiles(rtts: list[float]) -> dict[str, float]:
+    rtts = sorted(rtts)
+    return {
+        "p50_ms": rtts[len(rtts) // 2],
+        "p99_ms": rtts[int(len(rtts) * 0.99) - 1 if len(rtts) > 1 else 0],
+    }
+
+
+async def run_paced(results: dict[str, float]) -> None:
+    """Only the paced latency, Relay and pass-through side by side (BENCH_ONLY=paced)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        relay = await Relay(Path(tmp), PACED_PAIRS).start()
+        passthrough = Passthrough()
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            relay_pairs = []
+            for node_id, credential, _device_id, access in relay.pairs:
+                node = await relay.connect(http, "node", credential)
+                device = await relay.connect(http, "device", access)
+                relay_pairs.append((device, node, node_id))
+            plain_pairs = []
+            for _ in range(PACED_PAIRS):
+                node_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
+                node = await passthrough.connect(http, node_id)
+                device = await passthrough.connect(http, device_id)
+                plain_pairs.append((device, node, node_id))
+            await paced_latency(relay_pairs, plain_pairs, results)
             for ws_pair in relay_pairs + plain_pairs:
                 await ws_pair[0].close()
                 await ws_pair[1].close()
@@ -497,6 +565,16 @@ async def main() -> None:
         await run_stalled(results)
         print(json.dumps(results))
         return
+    from bench.relay_idle import run_idle_scale  # 100k idle phones and a reconnect storm
+
+    if os.environ.get("BENCH_ONLY") == "idle":
+        await run_idle_scale(results)
+        print(json.dumps(results))
+        return
+    if os.environ.get("BENCH_ONLY") == "paced":
+        await run_paced(results)
+        print(json.dumps(results))
+        return
     if os.environ.get("BENCH_ONLY") == "push":
         await run_push(results)
         print(json.dumps(results))
@@ -505,6 +583,7 @@ async def main() -> None:
     await run_idle(results)
     await run_stalled(results)
     await run_push(results)
+    await run_idle_scale(results)
     summary = {
         "msgs_ratio_256b_100": results["msgs_ratio_256b_100"],
         "p99_ms_256b_100": results["p99_ms_256b_100"],

@@ -6,7 +6,7 @@ sees these: they exist only as plaintext on the device and on the Node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from protocol.messages import Message, message
@@ -33,6 +33,25 @@ class ApprovalAnswer(Message):
     approval_id: str
     approve: bool
     digest: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class ApprovalWithdraw(Message):
+    """The device that asked for an approval takes the request back (it cannot answer it)."""
+
+    TYPE: ClassVar[str] = "approval_withdraw"
+    approval_id: str
+
+
+@message
+@dataclass(frozen=True, kw_only=True)
+class DeviceRename(Message):
+    """Give a paired device a new name (owner only)."""
+
+    TYPE: ClassVar[str] = "device_rename"
+    device_id: str
+    name: str
 
 
 @message
@@ -164,9 +183,15 @@ class ApprovalRequestMessage(Message):
     digest: str
     risk: str
     requester: str
+    requester_role: str  # "owner" or "guest": the person who asked
     channel: str
+    device_name: str  # the asking device's name ("" for the PC itself)
+    target: str  # what the action touches, whole (a resolved path, a URL)
     reason: str
     expires_at: float
+    # The taint rule's disclosure as data (sends_to, body, untrusted_sources, private_reads), so
+    # each device shows it in its own language; empty when the gate's table alone asked.
+    disclosure: dict[str, Any] = field(default_factory=dict)
 
 
 @message

@@ -115,6 +115,21 @@ def encode(msg: Message) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
+_Shape = tuple[dict[str, Any], dict[str, "dataclasses.Field[Any]"]]
+_SHAPES: dict[str, _Shape] = {}
+
+
+def _shape(kind: str, cls: type[Message]) -> _Shape:
+    """A message class's field types and fields, worked out once: `get_type_hints` compiles
+    every annotation string again on each call, which was most of a hello's CPU."""
+    shape = _SHAPES.get(kind)
+    if shape is None:
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        shape = _SHAPES[kind] = (hints, fields)
+    return shape
+
+
 def decode(text: str | bytes) -> Message:
     """Parse a JSON text frame into exactly one registered message, or raise a DecodeError."""
     if len(text) > MAX_CONTROL_BYTES:
@@ -131,8 +146,7 @@ def decode(text: str | bytes) -> Message:
     cls = _REGISTRY.get(kind)
     if cls is None:
         raise UnknownMessageType(f"unknown message type {kind!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints, fields = _shape(kind, cls)
     extra = set(body) - set(fields)
     if extra:
         raise UnexpectedField(f"{kind}: unexpected field(s) {sorted(extra)}")

@@ -9,6 +9,8 @@ statements, `metrics.py` Prometheus, `cluster.py` the Redis bus between instance
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
 
@@ -32,7 +34,7 @@ from relay_server.peers import websocket
 from relay_server.push import LocalClaims, PushSender, RedisClaims, Subscription, VapidKey
 from relay_server.push_events import NOTIFIER, Notifier
 from relay_server.push_events import add_routes as add_push_routes
-from relay_server.rate_limit import RateLimiter
+from relay_server.rate_limit import AcceptRate, RateLimiter
 from relay_server.relay import RELAY, Relay
 from relay_server.revocation import Revocations
 from relay_server.settings import RelaySettings
@@ -51,6 +53,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     )
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_services(settings))
+    app.cleanup_ctx.append(_storage_sampler(settings))
     app.on_shutdown.append(_close_sockets)
 
     app.router.add_get("/healthz", healthz)
@@ -136,6 +139,7 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
             hub=hub,
             metrics=app[METRICS],
             cluster=cluster,
+            accepts=AcceptRate(settings.accept_per_s, settings.accept_burst),
         )
         app[METRICS].send_queue_bytes.set_function(lambda: relay.hub.budget.used)
         app[NOTIFIER] = relay.notifier = _notifier(relay)
@@ -150,6 +154,23 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
         await store.close()
 
     return services
+
+
+def _storage_sampler(settings: RelaySettings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def sampler(app: web.Application) -> AsyncIterator[None]:
+        """Each account's backup bytes into the ledger, hourly (billed per GB-month)."""
+        task = asyncio.create_task(
+            backup_store.sample_storage(
+                app[backup_store.BACKUP], app[RELAY].billing.record_storage,
+                settings.storage_sample_s,
+            )
+        )  # fmt: skip
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return sampler
 
 
 def _notifier(relay: Relay) -> Notifier:

@@ -184,8 +184,33 @@ class Billing:
         )
         return charged, max(0, account.budget_nusd - held)
 
+    async def record_storage(self, account_id: str, size: int, now: float) -> bool:
+        """The account's backup bytes for the hour `now` falls in (the hour's first sample)."""
+        return await self._store.record_storage(
+            account_id, int(now // 3600), month_of(now), max(0, size)
+        )
+
+    async def storage_line(self, account_id: str, month: str) -> dict[str, Any]:
+        """Backup storage for the month: GB-months kept (hours sampled) at the price per GB-month.
+
+        GB-months = sum over the month's hourly samples of bytes x 1 h / (10^9 x hours in the
+        month). An hour with no sample (no Relay running) is not charged.
+        """
+        byte_hours, hours = await self._store.storage_month(account_id, month)
+        denominator = 10**9 * _hours_in(month)
+        price = to_nusd(self._settings.backup_price_usd_per_gb_month)
+        return {
+            "kind": "storage",
+            "description": "encrypted backup storage",
+            "gb_months": f"{Decimal(byte_hours) / denominator:.6f}",
+            "hours_sampled": hours,
+            "price_usd_per_gb_month": _usd_text(price),
+            "amount_nusd": byte_hours * price // denominator,
+        }
+
     async def statement(self, account_id: str, month: str) -> dict[str, Any]:
-        """The month's statement: the subscription line, one line per usage event, totals."""
+        """The month's statement: the subscription line, one line per usage event, backup
+        storage, totals."""
         account = await self.account(account_id)
         plan_nusd = to_nusd(self._settings.plan_price_usd)
         lines: list[dict[str, Any]] = [
@@ -211,6 +236,10 @@ class Billing:
                     "amount_usd": _usd_text(row.cost_nusd),
                 }
             )
+        storage = await self.storage_line(account_id, month)
+        storage_nusd = storage.pop("amount_nusd")
+        if storage["hours_sampled"]:
+            lines.append({**storage, "amount_usd": _usd_text(storage_nusd)})
         return {
             "account_id": account_id,
             "month": month,
@@ -220,7 +249,8 @@ class Billing:
             "totals": {
                 "subscription_usd": _usd_text(plan_nusd),
                 "usage_usd": _usd_text(usage_total),
-                "total_usd": _usd_text(plan_nusd + usage_total),
+                "storage_usd": _usd_text(storage_nusd),
+                "total_usd": _usd_text(plan_nusd + usage_total + storage_nusd),
                 "cloud_budget_usd": _usd_text(account.budget_nusd),
             },
         }
@@ -295,6 +325,14 @@ def verify_signature(
         raise WebhookRefused("webhook signature does not match")
     if abs(now - timestamp) > tolerance_s:
         raise WebhookRefused("webhook timestamp outside the tolerance (replayed or clock skew)")
+
+
+def _hours_in(month: str) -> int:
+    """Hours in a YYYY-MM month (UTC)."""
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=UTC)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    return int((end - start).total_seconds()) // 3600
 
 
 def _refusal(err: RelayError) -> Grant:

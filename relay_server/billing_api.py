@@ -51,7 +51,12 @@ async def statement(request: web.Request) -> web.Response:
     account_id = request.match_info["account_id"]
     request[REFUSAL_NODE] = account_id
     month = request.query.get("month") or month_of(time.time())
-    if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
+    if (
+        len(month) != 7
+        or month[4] != "-"
+        or not (month[:4] + month[5:]).isdigit()
+        or not 1 <= int(month[5:]) <= 12
+    ):
         raise BadRequest("month must be YYYY-MM")
     token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not await _is_owner(relay, account_id, token):

@@ -19,8 +19,10 @@ taken for that Node.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import struct
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -68,9 +70,34 @@ class SendBudget:
         self.used -= size
 
 
-@dataclass(eq=False)
+def _frame_header(size: int, opcode: int) -> bytes:
+    """A server's (unmasked, final, uncompressed) WebSocket frame header (RFC 6455 5.2)."""
+    first = 0x80 | opcode
+    if size < 126:
+        return _LEN1.pack(first, size)
+    if size < 65536:
+        return _LEN2.pack(first, 126, size)
+    return _LEN3.pack(first, 127, size)
+
+
+_LEN1 = struct.Struct("!BB")
+_LEN2 = struct.Struct("!BBH")
+_LEN3 = struct.Struct("!BBQ")
+_OP_TEXT, _OP_BINARY = 0x1, 0x2
+_SPLIT_AT = 16 * 1024  # above this a frame's header and body are written apart (no copy)
+
+
+@dataclass(eq=False, slots=True)
 class Connection:
-    """One authenticated WebSocket with its outgoing queue."""
+    """One authenticated WebSocket with its outgoing queue.
+
+    An idle connection holds no task, queue, event or set of its own (slots, no __dict__):
+    with 100k phones per instance these per-connection objects are the Relay's memory.
+    A frame for a peer whose socket has room is written at once, in the sender's turn of the
+    event loop; only when the transport already holds bytes (the peer is behind) does it go
+    to the queue, drained by a writer task that exists while the queue is not empty and
+    enforces the write timeout.
+    """
 
     ws: web.WebSocketResponse
     role: str
@@ -81,12 +108,12 @@ class Connection:
     write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S
     budget: SendBudget = field(default_factory=lambda: SendBudget(1 << 62))
     transport: asyncio.BaseTransport | None = None  # to cut a stalled socket
-    # aiohttp's protocol for this socket: reading it is paused while this peer's frame waits
-    # for room at its destination (see `wait_room`).
+    # aiohttp's protocol for this socket: not read while the peer is held to its rate or its
+    # frame waits for room at its destination (`rest`, `wait_room`).
     protocol: Any = None
     family_id: str = ""  # a device's token family (revoking it closes this connection)
     expires_at: float = 0.0  # when the access token that opened it expires (0: never)
-    queue: asyncio.Queue[str | bytes | None] = field(init=False)
+    queue: collections.deque[str | bytes] = field(default_factory=collections.deque)
     queued_bytes: int = 0
     in_transport: int = 0  # what the transport held after the last write
     held_by_senders: int = 0  # frames senders hold while they wait for room here
@@ -97,23 +124,21 @@ class Connection:
     _in_at: float = 0.0
     closing: bool = False
     closed_for: str = ""  # the code of the reason it was closed with (for the audit row)
-    writer: asyncio.Task[None] | None = None
+    writer: asyncio.Task[None] | None = None  # only while frames wait in the queue
     bytes_in: int = 0
     bytes_out: int = 0
     peer_raw: bytes = field(init=False)
     node_raw: bytes = field(init=False)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tasks: set[asyncio.Task[None]] | None = None
     _expiry: asyncio.TimerHandle | None = None
-    _drained: asyncio.Event = field(default_factory=asyncio.Event)
+    _drained: asyncio.Event | None = None  # made by the first sender that waits for room
 
     def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(maxsize=self.queue_frames)
         self.peer_raw = uuid.UUID(self.peer_id).bytes
         self.node_raw = uuid.UUID(self.node_id).bytes
 
     def start(self) -> None:
         self.budget.members.add(self)
-        self.writer = asyncio.create_task(self._drain())
         if self.expires_at:
             self.set_expiry(self.expires_at)
 
@@ -122,30 +147,56 @@ class Connection:
         """Bytes held for this peer: queued, in the transport, and in senders waiting for it."""
         return self.queued_bytes + self.in_transport + self.held_by_senders
 
+    def _write_now(self, item: str | bytes) -> bool:
+        """Write a frame straight to the transport when nothing waits before it and the
+        transport holds nothing (the peer keeps up): no queue handoff, no task switch, no
+        timer. False when it must be queued instead."""
+        if self.writer is not None or self.queue or self.ws.closed:
+            return False
+        transport = self._transport()
+        if transport is None or transport.is_closing() or transport.get_write_buffer_size():
+            return False
+        if isinstance(item, str):
+            body, opcode = item.encode(), _OP_TEXT
+        else:
+            body, opcode = item, _OP_BINARY
+        header = _frame_header(len(body), opcode)
+        if len(body) > _SPLIT_AT:
+            transport.write(header)
+            transport.write(body)
+        else:
+            transport.write(header + body)
+        self.bytes_out += len(item)
+        if self.in_transport or transport.get_write_buffer_size():
+            self._count_transport()
+        return True
+
     async def _drain(self) -> None:
-        while (item := await self.queue.get()) is not None:
-            size = len(item)
-            try:
-                async with asyncio.timeout(self.write_timeout_s):
-                    if isinstance(item, bytes):
-                        await self.ws.send_bytes(item)
-                    else:
-                        await self.ws.send_str(item)
-                self.bytes_out += size
-            except TimeoutError:
-                _LOGGER.info("write timed out: closing a %s that stopped reading", self.role)
-                self._spawn(self.close(SLOW))
-                return
-            except (ConnectionError, RuntimeError):
-                return
-            finally:
-                self._release(size)
-                self._count_transport()
-                self._drained.set()
-            # Written: what the peer has not taken is in the transport's buffer (counted) or
-            # the kernel's. Not holding the frame while the next one is awaited saves up to
-            # 1 MiB per stalled reader that nothing would count.
-            del item
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                size = len(item)
+                try:
+                    async with asyncio.timeout(self.write_timeout_s):
+                        if isinstance(item, bytes):
+                            await self.ws.send_bytes(item)
+                        else:
+                            await self.ws.send_str(item)
+                    self.bytes_out += size
+                except TimeoutError:
+                    _LOGGER.info("write timed out: closing a %s that stopped reading", self.role)
+                    self._spawn(self.close(SLOW))
+                    return
+                except (ConnectionError, RuntimeError):
+                    return
+                finally:
+                    self._release(size)
+                    self._count_transport()
+                    if self._drained is not None:
+                        self._drained.set()
+        finally:
+            if self.writer is asyncio.current_task():
+                self.writer = None
 
     def _count_transport(self) -> None:
         """Hold what the transport buffers for the peer against the budget too."""
@@ -162,6 +213,8 @@ class Connection:
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -170,15 +223,19 @@ class Connection:
         if self.closing:
             return False
         size = len(item)
+        if self._write_now(item):
+            return True
         if (
             self.waiting + size > self.queue_bytes
-            or self.queue.full()
+            or len(self.queue) >= self.queue_frames > 0
             or not self.budget.take(size, self)
         ):
             self.evict(SLOW)
             return False
         self.queued_bytes += size
-        self.queue.put_nowait(item)
+        self.queue.append(item)
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._drain())
         return True
 
     def throttle(self, size: int) -> float:
@@ -211,18 +268,22 @@ class Connection:
             self.evict(SLOW)
             return
         # Not reading the sender has to be said to aiohttp: its reader would otherwise go on
-        # parsing the next frame (up to 1 MiB, and a partial one after it) into its own queue
-        # while this one waits, memory no budget counts. Paused, the flood stays in the kernel.
+        # parsing the next frame (up to 1 MiB) into its own queue while this one waits, memory
+        # no budget counts. Paused, the flood stays in the kernel.
         paused = sender is not None and sender.pause_reading()
         self.held_by_senders += size
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.write_timeout_s + CLOSE_GRACE_S
+        if self._drained is None:
+            self._drained = asyncio.Event()
+        drained = self._drained
         try:
+            self._count_transport()  # what the transport held may have gone out since
             while not self.has_room(size) and loop.time() < deadline:
-                self._drained.clear()
+                drained.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout_at(deadline):
-                        await self._drained.wait()
+                        await drained.wait()
         finally:
             self.held_by_senders -= size
             self.budget.give(size)
@@ -278,10 +339,8 @@ class Connection:
         self._expiry = loop.call_later(delay, lambda: self._spawn(self.close(EXPIRED)))
 
     def _discard_queue(self) -> None:
-        while not self.queue.empty():
-            item = self.queue.get_nowait()
-            if item is not None:
-                self._release(len(item))
+        while self.queue:
+            self._release(len(self.queue.popleft()))
 
     def _transport(self) -> asyncio.WriteTransport | None:
         transport = self.transport
@@ -301,7 +360,8 @@ class Connection:
         self.closing = True
         if isinstance(reason, Error):
             self.closed_for = reason.code
-        self._drained.set()  # senders waiting for room: it will take (and drop) everything now
+        if self._drained is not None:  # senders waiting for room: it takes (and drops) all now
+            self._drained.set()
         self.budget.members.discard(self)
         if self._expiry is not None:
             self._expiry.cancel()
@@ -414,25 +474,14 @@ async def pump(
     ws: web.WebSocketResponse,
     on_binary: Callable[[bytes], Awaitable[None]],
     on_text: Callable[[str], Awaitable[None]],
-    conn: Connection | None = None,
 ) -> None:
-    """Hand a socket's messages to their handlers, one at a time, until it closes; a peer over
-    its rate (`conn.throttle`) is not read until it is back within it."""
+    """Hand a socket's messages to their handlers, one at a time, until it closes."""
     async for msg in ws:
-        size = 0
         if msg.type == WSMsgType.BINARY:
-            size = len(msg.data)
             await on_binary(msg.data)
         elif msg.type == WSMsgType.TEXT:
             await on_text(msg.data)
         elif msg.type == WSMsgType.ERROR:
             break
-        # Routed, the frame (up to 1 MiB) is the destination's business: holding it here while
-        # the next one is awaited (or while its sender is held to its rate) kept 1 MiB per
-        # flooding sender alive that no budget counted.
+        # Handled, a frame (up to 1 MiB) must not stay alive while the next one is awaited.
         del msg
-        pause = conn.throttle(size) if conn is not None and size else 0.0
-        if pause > 0 and conn is not None:
-            # The frame that overdrew the allowance is routed already; the sender waits after
-            # it, with its socket not read, so its next frames stay in the kernel meanwhile.
-            await conn.rest(pause)

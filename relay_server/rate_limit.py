@@ -125,3 +125,25 @@ class RateLimiter:
         if not hits or len(hits) < self.limit:
             return 0.0
         return max(0.0, self.window_s - (self._clock() - hits[0]))
+
+
+class AcceptRate:
+    """New connections a second, with a burst (a token bucket; rate 0: unlimited)."""
+
+    def __init__(self, per_s: float, burst: int) -> None:
+        self.per_s = per_s
+        self.burst = float(max(burst, 1))
+        self._allowance = self.burst
+        self._at = time.monotonic()
+
+    def take(self) -> float:
+        """0 when one more connection may start now, else the seconds until one may."""
+        if self.per_s <= 0:
+            return 0.0
+        now = time.monotonic()
+        self._allowance = min(self.burst, self._allowance + (now - self._at) * self.per_s)
+        self._at = now
+        if self._allowance >= 1.0:
+            self._allowance -= 1.0
+            return 0.0
+        return (1.0 - self._allowance) / self.per_s

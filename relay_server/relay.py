@@ -23,7 +23,7 @@ from relay_server.errors import RelayError
 from relay_server.hub import Connection, Hub
 from relay_server.metrics import Metrics
 from relay_server.pairing_service import PairingService
-from relay_server.rate_limit import RateLimiter
+from relay_server.rate_limit import AcceptRate, RateLimiter
 from relay_server.revocation import Revocations
 from relay_server.settings import RelaySettings
 from relay_server.storage import RelayStore
@@ -51,6 +51,7 @@ class Relay:
     pake_replies: dict[str, asyncio.Future[m.PairPakeReply]] = field(default_factory=dict)
     cluster: RedisCluster | None = None
     notifier: Notifier | None = None  # Web Push (relay_server.push_events)
+    accepts: AcceptRate = field(default_factory=lambda: AcceptRate(0.0, 1))  # new sockets/s
     _node_watch: dict[str, int] = field(default_factory=dict)  # node -> local devices watching
 
     async def node_is_online(self, node_id: str) -> bool:

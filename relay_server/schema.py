@@ -86,7 +86,16 @@ CREATE TABLE IF NOT EXISTS push_subscriptions (
     p256dh TEXT NOT NULL, auth TEXT NOT NULL, created_at {real} NOT NULL);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Backup storage, sampled once an hour per account (the first sample of an hour wins, on any
+# instance); a month's GB-months are its samples' bytes x 1 hour over the month's hours.
+_V3 = """
+CREATE TABLE IF NOT EXISTS storage_samples (
+    account_id TEXT NOT NULL, hour {bigint} NOT NULL, month TEXT NOT NULL,
+    bytes {bigint} NOT NULL, PRIMARY KEY (account_id, hour));
+CREATE INDEX IF NOT EXISTS storage_month ON storage_samples(account_id, month);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 VERSION = len(MIGRATIONS)
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"

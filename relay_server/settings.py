@@ -44,6 +44,11 @@ class RelaySettings:
     # peers must not take the CPU every other pair's latency depends on (0: unlimited).
     peer_bytes_per_s: float = 2 * 1024 * 1024
     peer_burst_bytes: int = 2 * 1024 * 1024
+    # New WebSockets this instance accepts a second, and at once (0: unlimited). Beyond it a
+    # client is told 503 with Retry-After before any database work: a reconnect storm after
+    # a restart is spread out instead of queueing every hello on the database at once.
+    accept_per_s: float = 0.0
+    accept_burst: int = 1000
     # Rate limits key on the real client address: X-Forwarded-For is believed only from these
     # proxies (CIDRs). Entries expire; the table holds at most rate_limit_max_keys clients.
     trusted_proxies: tuple[str, ...] = ()
@@ -93,7 +98,11 @@ class RelaySettings:
     budget_low_fraction: float = 0.9  # the month's Cloud budget this much spent: told once
 
     backup_dir: Path | None = None  # owners' encrypted backups; None = <data_dir>/backup
-    backup_quota_bytes: int = 1024 * 1024 * 1024
+    backup_quota_bytes: int = 1024 * 1024 * 1024  # per account, all its vaults together
+    # Backup storage on the monthly statement: per GB (10^9 bytes) kept for a whole month,
+    # measured by an hourly sample of each account's stored bytes.
+    backup_price_usd_per_gb_month: float = 0.05
+    storage_sample_s: float = 3600.0
 
     @property
     def backup_root(self) -> Path:
@@ -207,12 +216,17 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_WRITE_TIMEOUT_S", "write_timeout_s", _float),
     ("ORA_RELAY_PEER_BYTES_PER_S", "peer_bytes_per_s", _float),
     ("ORA_RELAY_PEER_BURST_BYTES", "peer_burst_bytes", _int),
+    ("ORA_RELAY_ACCEPT_PER_S", "accept_per_s", _float),
+    ("ORA_RELAY_ACCEPT_BURST", "accept_burst", _int),
+    ("ORA_RELAY_HEARTBEAT_S", "heartbeat_s", _float),
     ("ORA_RELAY_TRUSTED_PROXIES", "trusted_proxies", _list),
     ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", _int),
     ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", _int),
     ("ORA_RELAY_IP_ATTEMPTS_PER_MINUTE", "ip_attempts_per_minute", _int),
     ("ORA_RELAY_BACKUP_DIR", "backup_dir", Path),
     ("ORA_RELAY_BACKUP_QUOTA_BYTES", "backup_quota_bytes", _int),
+    ("ORA_RELAY_BACKUP_PRICE_USD_PER_GB_MONTH", "backup_price_usd_per_gb_month", _float),
+    ("ORA_RELAY_STORAGE_SAMPLE_S", "storage_sample_s", _float),
     ("ORA_RELAY_CLOUD_TOKEN_SHA256", "cloud_token_hash", _sha256),
     ("ORA_RELAY_CLOUD_PUBLIC_KEY", "cloud_public_key", _stripped),
     ("ORA_RELAY_CLOUD_KEY_STATEMENT", "cloud_key_statement", _json_object),

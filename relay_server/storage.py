@@ -226,6 +226,17 @@ class RelayStore:
         self, account_id: str, plan: str, status: str, budget_nusd: int
     ) -> AccountRow:
         """The account, created with these defaults if it does not exist yet."""
+        # Read first: every device's hello asks, and the account nearly always exists (one
+        # query, no write transaction; accounts are never deleted, so a row read stays true).
+        found = load(
+            AccountRow,
+            await self._db.fetchrow(
+                f"SELECT {columns(AccountRow)} FROM accounts WHERE account_id=$1",  # noqa: S608
+                account_id,
+            ),
+        )
+        if found is not None:
+            return found
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO accounts (account_id, plan, status, status_at, budget_nusd, "
@@ -358,6 +369,30 @@ class RelayStore:
             time.time(),
         )
         return changed == 1
+
+    # backup storage: bytes an account keeps at the service, sampled hourly (billing.py)
+    async def record_storage(self, account_id: str, hour: int, month: str, size: int) -> bool:
+        """The account's stored bytes in `hour` (unix hours); False if that hour has one."""
+        changed = await self._db.execute(
+            "INSERT INTO storage_samples (account_id, hour, month, bytes) VALUES ($1,$2,$3,$4) "
+            "ON CONFLICT DO NOTHING",
+            account_id,
+            hour,
+            month,
+            size,
+        )
+        return changed == 1
+
+    async def storage_month(self, account_id: str, month: str) -> tuple[int, int]:
+        """(byte-hours, sampled hours) of the account's backup storage in the month."""
+        row = await self._db.fetchrow(
+            "SELECT COALESCE(SUM(bytes), 0) AS byte_hours, COUNT(*) AS hours "
+            "FROM storage_samples WHERE account_id=$1 AND month=$2",
+            account_id,
+            month,
+        )
+        assert row is not None
+        return int(row["byte_hours"]), int(row["hours"])
 
     # push subscriptions: (endpoint, p256dh, auth) of a device's browser, one per device
     async def set_push(self, device_id: str, node_id: str, sub: tuple[str, str, str]) -> None:

@@ -18,7 +18,7 @@ import aiohttp
 from app.backup import engine
 from app.backup.keys import BackupKeys, check_words, keys_from_phrase, master_from_phrase
 from app.backup.remote import BackupRefused, RemoteVault
-from app.backup.sealing import WrongPhrase
+from app.backup.sealing import BackupTampered, WrongPhrase
 from app.settings import Settings
 from app.store.secrets import INTERNAL_PREFIX, SecretStore
 
@@ -97,6 +97,30 @@ async def run(
     state = BackupState.load(settings)
     if not state.enabled:
         raise BackupNotReady("backup is off for this profile: turn it on with `ora backup init`")
+    try:
+        result = await _run(settings, secrets, http, state, progress or engine._nothing)
+    except (BackupNotReady, BackupRefused, BackupTampered, OSError, TimeoutError) as err:
+        # Whatever stopped it, the tray's menu and `ora backup status` say it until a good run.
+        state.last_error = str(err) or type(err).__name__
+        state.save(settings)
+        raise
+    state.last_seq, state.last_hash, state.last_run, state.last_error = (
+        result.seq,
+        result.manifest_hash,
+        time.time(),
+        "",
+    )
+    state.save(settings)
+    return result
+
+
+async def _run(
+    settings: Settings,
+    secrets: SecretStore,
+    http: aiohttp.ClientSession,
+    state: BackupState,
+    progress: engine.Progress,
+) -> engine.BackupResult:
     keys = _keys(secrets)
     credential = secrets.get(_CREDENTIAL)
     if not credential:
@@ -108,29 +132,15 @@ async def run(
         raise BackupRefused(
             f"the service lost snapshots: it has {max(known)}, this PC made {state.last_seq}"
         )
-    seq = max([state.last_seq, *known]) + 1
-    try:
-        result = await engine.backup(
-            settings.state_dir,
-            keys,
-            vault,
-            seq=seq,
-            prev_hash=state.last_hash,
-            secrets=_profile_secrets(secrets, state.include_secrets),
-            progress=progress or engine._nothing,
-        )
-    except (BackupRefused, OSError) as err:
-        state.last_error = str(err)
-        state.save(settings)
-        raise
-    state.last_seq, state.last_hash, state.last_run, state.last_error = (
-        result.seq,
-        result.manifest_hash,
-        time.time(),
-        "",
+    return await engine.backup(
+        settings.state_dir,
+        keys,
+        vault,
+        seq=max([state.last_seq, *known]) + 1,
+        prev_hash=state.last_hash,
+        secrets=_profile_secrets(secrets, state.include_secrets),
+        progress=progress,
     )
-    state.save(settings)
-    return result
 
 
 async def restore(

@@ -2,29 +2,29 @@
 
 Every tool call, whoever planned it (the model or an explicit command), goes through the same
 path: schema check (nothing runs on bad arguments), policy gate, owner approval when the gate
-says ask, execution with a time limit, one audit row, and the result back to the model.
+says ask, execution with a time limit, one audit row, and the result back to the model
+(`app/core/tool_call.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core import tool_call
 from app.core.events import (
-    ApprovalPending,
     Event,
     Notice,
     PlanUpdate,
     TextDelta,
     ToolFinished,
-    ToolStarted,
     TurnCancelled,
     TurnDone,
 )
@@ -40,18 +40,16 @@ from app.core.plan_run import (
 )
 from app.core.providers import ProviderPool, StreamResult
 from app.errors import ProviderError
-from app.policy.approvals import ApprovalBroker, ApprovalError, Outcome, args_digest
-from app.policy.gate import Profile, Role, Verdict, decide
+from app.policy.approvals import ApprovalBroker
+from app.policy.gate import Profile, Role, Verdict
 from app.policy.taint import TaintState
 from app.store.audit import AuditLog
 from app.store.memory import MemoryStore, Partition
-from app.tools.registry import InvalidArguments, ToolRegistry
+from app.tools.registry import ToolRegistry
 from app.tools.spec import ToolContext, ToolFailure
 
 _LOGGER = logging.getLogger(__name__)
 MAX_STEPS = 6
-TOOL_TIMEOUT_S = 120.0
-MAX_RESULT_CHARS = 8000
 SYSTEM_PROMPT = (
     "You are ORA, a personal assistant running on the user's own PC. Use the tools when they "
     "help. Some tools need the owner's approval; if a tool is denied, explain why to the user "
@@ -347,189 +345,9 @@ class Assistant:
         outcome: dict[str, Any] | None = None,
         taint: TaintState | None = None,
     ) -> AsyncIterator[Event]:
-        """Validate, gate, approve, run and audit one call; `outcome` gets the model's text.
-
-        `taint` is the turn's (or plan's) record of untrusted content and private reads; the
-        call is judged by it and adds to it. Without one the call stands alone (a command).
-        """
-        taint = taint if taint is not None else TaintState(user_text=req.text)
-        call_id = call_id or f"cmd_{secrets.token_hex(4)}"
-        out = outcome if outcome is not None else {}
-        spec = self.registry.get(name)
-        audit = self._auditor(req, name)
-        if spec is None:
-            out["for_model"] = out["summary"] = f"ERROR: there is no tool named {name!r}"
-            audit(digest="", risk="UNKNOWN", decision="invalid", outcome="unknown tool")
-            yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=out["summary"])
-            return
-        try:
-            args = self.registry.parse_arguments(name, raw_arguments)
-        except InvalidArguments as err:
-            out["for_model"] = out["summary"] = (
-                f"ERROR: invalid arguments for {name}: {err}. Nothing was run."
-            )
-            audit(digest="", risk=spec.risk.name, decision="invalid", outcome="invalid arguments")
-            yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=out["summary"])
-            return
-        digest = args_digest(name, args)
-        yield ToolStarted(call_id=call_id, tool=name, arguments=args, risk=spec.risk.name)
-        ctx = self.context_for(req, name)
-        ctx.extras["taint"] = taint
-        decision = decide(
-            profile=self.profile,
-            role=req.role,
-            risk=spec.risk,
-            tool=name,
-            overrides=self.policy_overrides,
-        )
-        outbound = (
-            await spec.describe_outbound(ctx, args)
-            if taint.tainted and spec.flow.sends_out
-            else None
-        )
-        judgement = taint.judge(decision, tool=name, flow=spec.flow, outbound=outbound)
-        decision = judgement.decision
-        approver = ""
-        if decision.verdict is Verdict.DENY:
-            out["for_model"] = out["summary"] = f"DENIED: {decision.reason}"
-            audit(digest=digest, risk=spec.risk.name, decision="deny", outcome="denied")
-            yield ToolFinished(
-                call_id=call_id, tool=name, outcome="denied", summary=decision.reason
-            )
-            return
-        if spec.precheck is not None:
-            # A call that could never succeed is refused before anyone is asked (and after the
-            # table's deny, so a caller denied anyway learns nothing about paths).
-            try:
-                await spec.precheck(ctx, args)
-            except ToolFailure as err:
-                out["for_model"] = out["summary"] = f"ERROR: {err}. Nothing was run."
-                audit(digest=digest, risk=spec.risk.name, decision="invalid", outcome="refused")
-                yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=str(err))
-                return
-        if decision.verdict is Verdict.ASK:
-            try:
-                pending = self.broker.request(
-                    tool=name,
-                    arguments=args,
-                    risk=spec.risk,
-                    requester=req.user_id,
-                    requester_role=req.role,
-                    channel=req.channel,
-                    reason=decision.reason,
-                    timeout_s=self.approval_timeout_s,
-                    details=judgement.details,
-                )
-            except ApprovalError as err:  # too many approvals already waiting from there
-                out["for_model"] = out["summary"] = f"DENIED: {err}"
-                audit(digest=digest, risk=spec.risk.name, decision="ask", outcome="refused")
-                yield ToolFinished(call_id=call_id, tool=name, outcome="denied", summary=str(err))
-                return
-            yield ApprovalPending(request=pending)
-            try:
-                resolution = await self.broker.wait(pending.approval_id)
-            except asyncio.CancelledError:
-                # The turn was cancelled while the owner was being asked: close every prompt
-                # for it, and say in the audit log that it never ran.
-                self.broker.withdraw(pending.approval_id, req.user_id)
-                audit(digest=digest, risk=spec.risk.name, decision="ask", outcome="cancelled")
-                out["cancelled"] = True
-                raise
-            approver = resolution.answered_by
-            if resolution.outcome is not Outcome.APPROVED:
-                why = (
-                    "the owner did not approve it in time"
-                    if resolution.outcome is Outcome.EXPIRED
-                    else "the owner denied it"
-                )
-                out["for_model"] = out["summary"] = f"DENIED: {name} was not run because {why}."
-                audit(
-                    digest=digest,
-                    risk=spec.risk.name,
-                    decision="ask",
-                    approver=approver,
-                    outcome=resolution.outcome.value,
-                )
-                yield ToolFinished(
-                    call_id=call_id, tool=name, outcome="denied", summary=out["summary"]
-                )
-                return
-        failure = ""  # the audit outcome when the tool did not complete
-        try:
-            result = await asyncio.wait_for(spec.handler(ctx, args), timeout=TOOL_TIMEOUT_S)
-        except asyncio.CancelledError:
-            # Stopped mid-run by a cancelled turn: the log says so, with the exact arguments.
-            audit(
-                digest=digest,
-                risk=spec.risk.name,
-                decision=decision.verdict.value,
-                approver=approver,
-                outcome="cancelled",
-            )
-            out["cancelled"] = True
-            raise
-        except ToolFailure as err:
-            failure, summary = "error", str(err)
-        except TimeoutError:
-            failure, summary = (
-                "timeout",
-                f"{name} took longer than {TOOL_TIMEOUT_S:.0f} s and was stopped",
-            )
-        except Exception:
-            _LOGGER.exception("tool %s crashed", name)
-            failure, summary = "crash", f"{name} failed unexpectedly"
-        if failure:
-            out["summary"] = summary
-            out["for_model"] = f"ERROR: {summary}"
-            audit(
-                digest=digest,
-                risk=spec.risk.name,
-                decision=decision.verdict.value,
-                approver=approver,
-                outcome=failure,
-            )
-            yield ToolFinished(call_id=call_id, tool=name, outcome="error", summary=summary)
-            return
-        taint.after_call(
-            tool=name,
-            flow=spec.flow,
-            args=args,
-            result=result,
-            untrusted=spec.result_is_untrusted(ctx, args, result),
-        )
-        out["tainted"] = taint.tainted
-        text = json.dumps(result, ensure_ascii=False, default=str)
-        out["result"] = result
-        out["for_model"] = text[:MAX_RESULT_CHARS]
-        out["summary"] = _summarise(result)
-        audit(
-            digest=digest,
-            risk=spec.risk.name,
-            decision=decision.verdict.value,
-            approver=approver,
-            outcome="ok",
-        )
-        yield ToolFinished(call_id=call_id, tool=name, outcome="ok", summary=out["summary"])
-
-    def _auditor(self, req: TurnRequest, tool: str) -> Callable[..., None]:
-        def record(
-            *, digest: str, risk: str, decision: str, outcome: str, approver: str = ""
-        ) -> None:
-            self.audit.record(
-                user_id=req.user_id,
-                role=req.role.value,
-                channel=req.channel,
-                tool=tool,
-                args_digest=digest,
-                risk=risk,
-                decision=decision,
-                approver=approver,
-                outcome=outcome,
-            )
-
-        return record
-
-
-def _summarise(result: Any) -> str:
-    text = json.dumps(result, ensure_ascii=False, default=str)
-    return text if len(text) <= 200 else text[:197] + "..."
+        """Validate, gate, approve, run and audit one call (app/core/tool_call.py)."""
+        # Closed with the caller's loop, so a front end that stops listening stops the call now.
+        calls = tool_call.call_tool(self, req, name, raw_arguments, call_id, outcome, taint)
+        async with aclosing(calls) as events:
+            async for event in events:
+                yield event

@@ -27,9 +27,10 @@ class ToolStarted:
 
 @dataclass(frozen=True, kw_only=True)
 class ApprovalPending:
-    """The call waits for the owner's answer."""
+    """The call waits for the owner's answer (front ends show it waiting, not running)."""
 
     request: ApprovalRequest
+    call_id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

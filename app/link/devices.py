@@ -21,6 +21,9 @@ class PairedDevice:
     revoked: bool
 
 
+MAX_NAME = 40  # characters: a name fits one line of the Devices list on a phone
+
+
 class DeviceRegistry:
     """The profile's paired devices (a table in the profile database)."""
 
@@ -91,6 +94,17 @@ class DeviceRegistry:
         while name in taken:
             n += 1
             name = f"{wanted} {n}"
+        return name
+
+    def rename(self, device_id: str, wanted: str) -> str:
+        """Give a device the owner's name for it; returns the name kept ("" if refused)."""
+        name = " ".join("".join(c for c in wanted if c.isprintable()).split())[:MAX_NAME]
+        device = self.get(device_id)
+        if not name or device is None or device.revoked:
+            return ""
+        if name != device.name:
+            name = self.distinct_name(name)
+            self._table.update(device_id, {"name": name})
         return name
 
     def seen(self, device_id: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import aiohttp
 
 from app.core.assistant import TurnRequest
 from app.core.events import (
+    ApprovalPending,
     PlanUpdate,
     TextDelta,
     ToolFinished,
@@ -30,6 +30,7 @@ from app.core.events import (
 )
 from app.core.runtime import Runtime
 from app.errors import PairingRefused
+from app.link.approval_view import approval_message, audience, device_item
 from app.link.devices import DeviceRegistry, PairedDevice
 from app.link.identity import NodeIdentity
 from app.link.pairing_desk import PAIRING_TTL_S, ConfirmPairing, PairingDesk
@@ -67,6 +68,7 @@ class RelayLink:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _runner: asyncio.Task[None] | None = None
     _url_index: int = 0
+    _asked_from: dict[str, str] = field(default_factory=dict)  # approval id -> asking device
     confirm_pairing: ConfirmPairing | None = None
     on_paired: Callable[[str, str], None] | None = None  # (device name, role): the tray says so
 
@@ -147,6 +149,14 @@ class RelayLink:
     def devices(self) -> list[PairedDevice]:
         """Paired devices, revoked ones included (shown as such)."""
         return self.registry.all()
+
+    def online_devices(self) -> set[str]:
+        """Devices with a session open right now ("online now" in the Devices lists)."""
+        return set(self._peer.peers())
+
+    async def rename(self, device_id: str, name: str) -> str:
+        """The owner's name for a device; returns the name kept ("" when refused)."""
+        return self.registry.rename(device_id, name)
 
     async def revoke(self, device_id: str) -> None:
         """Forget the device's key here, tell the device inside its session, and have the Relay
@@ -257,9 +267,9 @@ class RelayLink:
                 node_name=self.runtime.settings.node_name, device_id=peer_id, role=device.role
             ),
         )
-        if device.role == "owner":
-            for req in self.runtime.broker.pending():
-                self._send(peer_id, _approval_message(req))
+        for req in self.runtime.broker.pending():
+            if audience(req, [peer_id], self.registry):
+                self._send(peer_id, self._approval_for(req, device))
 
     def message(self, peer_id: str, msg: m.Message) -> None:
         device = self.registry.active(peer_id)
@@ -299,6 +309,12 @@ class RelayLink:
                 self._send(
                     did, am.AppError(code=ErrorCode.NOTHING_TO_CANCEL, message="nothing to cancel")
                 )
+        elif isinstance(msg, am.ApprovalWithdraw):
+            # Any role: a guest withdraws its own request (the broker checks it asked for it).
+            try:
+                self.runtime.broker.retract(msg.approval_id, channel=did, by=did)
+            except ApprovalError as err:
+                self._send(did, am.AppError(code=ErrorCode.APPROVAL_REFUSED, message=str(err)))
         elif isinstance(msg, am.ApprovalAnswer):
             try:
                 self.runtime.broker.answer(
@@ -319,26 +335,43 @@ class RelayLink:
                 ),
             )
         elif isinstance(msg, am.ListDevices):
-            self._send(did, am.Devices(items=[_device_item(d) for d in self.registry.all()]))
+            self._send(did, self._devices_message())
         elif isinstance(msg, am.DeviceRevoke):
             await self.revoke(msg.device_id)
-            self._send(did, am.Devices(items=[_device_item(d) for d in self.registry.all()]))
+            self._send(did, self._devices_message())
+        elif isinstance(msg, am.DeviceRename):
+            if not await self.rename(msg.device_id, msg.name):
+                self._send(did, am.AppError(code=ErrorCode.BAD_REQUEST, message="no such device"))
+            self._send(did, self._devices_message())
         else:
             self._send(
                 did, am.AppError(code=ErrorCode.UNSUPPORTED, message=f"unexpected {msg.TYPE}")
             )
 
+    def _devices_message(self) -> am.Devices:
+        online = self.online_devices()
+        return am.Devices(items=[device_item(d, d.device_id in online) for d in self.devices()])
+
+    def _approval_for(self, req: ApprovalRequest, device: PairedDevice) -> m.Message:
+        return approval_message(req, self.registry, for_guest=device.role != "owner")
+
     def _on_approval_event(self, event: ApprovalRequest | Resolution) -> None:
         if isinstance(event, ApprovalRequest):
-            out: m.Message = _approval_message(event)
             if self._peer.is_connected:  # the owner's phones, by Web Push
                 self._peer.send_control(approval_notice(self.identity, self.registry.all(), event))
-        else:
-            out = am.ApprovalResolved(approval_id=event.approval_id, outcome=event.outcome.value)
+            self._asked_from[event.approval_id] = event.channel
+            for device_id in audience(event, self._peer.peers(), self.registry):
+                device = self.registry.active(device_id)
+                if device is not None:
+                    self._send(device_id, self._approval_for(event, device))
+            return
+        resolved = am.ApprovalResolved(approval_id=event.approval_id, outcome=event.outcome.value)
+        # Every device that holds a card for it (the one that asked included) closes it.
+        asker = self._asked_from.pop(event.approval_id, "")
         for device_id in self._peer.peers():
             device = self.registry.active(device_id)
-            if device is not None and device.role == "owner":
-                self._send(device_id, out)
+            if device is not None and (device.role == "owner" or device_id == asker):
+                self._send(device_id, resolved)
 
 
 def _turn_message(chat_id: str, event: object) -> m.Message | None:
@@ -347,6 +380,10 @@ def _turn_message(chat_id: str, event: object) -> m.Message | None:
         return am.Delta(id=chat_id, text=event.text)
     if isinstance(event, ToolStarted):
         return _activity(chat_id, event.call_id, event.tool, "started", event.risk)
+    if isinstance(event, ApprovalPending):  # shown waiting (the id: running once approved)
+        return _activity(
+            chat_id, event.call_id, event.request.tool, "waiting", event.request.approval_id
+        )
     if isinstance(event, ToolFinished):
         return _activity(chat_id, event.call_id, event.tool, event.outcome, event.summary)
     if isinstance(event, PlanUpdate):
@@ -363,31 +400,6 @@ def _turn_message(chat_id: str, event: object) -> m.Message | None:
 
 def _activity(chat_id: str, call_id: str, tool: str, status: str, detail: str) -> m.Message:
     return am.ToolActivity(id=chat_id, call_id=call_id, tool=tool, status=status, detail=detail)
-
-
-def _approval_message(req: ApprovalRequest) -> am.ApprovalRequestMessage:
-    return am.ApprovalRequestMessage(
-        approval_id=req.approval_id,
-        tool=req.tool,
-        arguments=json.loads(json.dumps(req.arguments)),
-        digest=req.digest,
-        risk=req.risk.name,
-        requester=req.requester,
-        channel=req.channel,
-        reason=req.reason,
-        expires_at=req.expires_at,
-    )
-
-
-def _device_item(d: PairedDevice) -> dict[str, Any]:
-    return {
-        "device_id": d.device_id,
-        "name": d.name,
-        "role": d.role,
-        "paired_at": d.paired_at,
-        "last_seen": d.last_seen,
-        "revoked": d.revoked,
-    }
 
 
 def _role_refusal(profile: Any, role: str) -> str | None:

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from app.core.assistant import TurnRequest
 from app.core.events import (
+    ApprovalPending,
     PlanUpdate,
     TextDelta,
     ToolFinished,
@@ -284,10 +285,24 @@ async def chat(request: web.Request) -> web.StreamResponse:
         if isinstance(event, TextDelta):
             line = {"type": "delta", "text": event.text}
         elif isinstance(event, ToolStarted):
-            line = {"type": "tool", "tool": event.tool, "status": "started"}
+            line = {
+                "type": "tool",
+                "call_id": event.call_id,
+                "tool": event.tool,
+                "status": "started",
+            }
+        elif isinstance(event, ApprovalPending):  # waiting for the owner, not running
+            line = {
+                "type": "tool",
+                "call_id": event.call_id,
+                "tool": event.request.tool,
+                "status": "waiting",
+                "approval_id": event.request.approval_id,
+            }
         elif isinstance(event, ToolFinished):
             line = {
                 "type": "tool",
+                "call_id": event.call_id,
                 "tool": event.tool,
                 "status": event.outcome,
                 "detail": event.summary,

@@ -42,6 +42,7 @@ class Outcome(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # the device that asked took its request back
 
 
 def args_digest(tool: str, arguments: dict[str, Any]) -> str:
@@ -72,6 +73,8 @@ class ApprovalRequest:
     # What the taint rule shows beside the arguments: where data would go, the body, and the
     # private reads of the turn (empty when the rule did not apply).
     details: dict[str, Any] = field(default_factory=dict)
+    # What the action touches, whole (the resolved path, the URL...), for the owner to judge.
+    target: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +132,7 @@ class ApprovalBroker:
         reason: str,
         timeout_s: float | None = None,
         details: dict[str, Any] | None = None,
+        target: str = "",
     ) -> ApprovalRequest:
         """Open an approval for one exact action; await it with `wait`.
 
@@ -158,6 +162,7 @@ class ApprovalBroker:
             reason=reason,
             expires_at=time.time() + timeout,
             details=json.loads(json.dumps(details or {}, default=str)),
+            target=target,
         )
         pending = _Pending(
             request=req, deadline=self.clock() + timeout, future=loop.create_future()
@@ -213,6 +218,15 @@ class ApprovalBroker:
         """The requester gave up (a cancelled turn): deny it and close every prompt for it."""
         if approval_id in self._pending:
             self._resolve(approval_id, Outcome.DENIED, by, "withdrawn")
+
+    def retract(self, approval_id: str, *, channel: str, by: str) -> Resolution:
+        """The device that asked takes its request back; nobody else can, for it."""
+        pending = self._pending.get(approval_id)
+        if pending is None:
+            raise ApprovalError("this approval was already answered, expired, or never existed")
+        if channel != pending.request.channel:
+            raise ApprovalError("only the device that asked can withdraw this request")
+        return self._resolve(approval_id, Outcome.WITHDRAWN, by, channel)
 
     def cancel_all(self) -> None:
         """Deny everything pending (shutdown)."""

@@ -129,7 +129,7 @@ class TaintState:
     ) -> None:
         """Record what a finished call brought into the turn."""
         if flow.private:
-            self.read_private(tool, excerpt(args) if args else tool, result)
+            self.read_private(tool, excerpt(args) if args else "", result)
         if untrusted:
             where = ""
             if isinstance(result, dict):
@@ -157,7 +157,7 @@ class TaintState:
         shown = self.private_reads[-MAX_SHOWN_READS:]
         if shown:
             lines.append("Private data read in this turn (it could be in what is sent):")
-            lines += [f"- {r.tool} {r.what}: {r.excerpt}" for r in shown]
+            lines += [f"- {f'{r.tool} {r.what}'.strip()}: {r.excerpt}" for r in shown]
         details: dict[str, Any] = {
             "sends_to": destination,
             "body": body,

@@ -5,10 +5,13 @@ because the page may be a logged-in session. Each ORA profile keeps its own pers
 profile, and inside it each user has their own: a guest never sees the owner's cookies.
 Chromium starts on first use and stops with the Node.
 
-The browser obeys the same address rules as web fetch (netguard): every request the pages make
-(navigations, subresources, form posts, WebSockets) is intercepted, its host resolved through
-the guarded resolver, and refused when any address is not public, unless
-`[tools.browser] allow_private = true`. Every browser tool's result is untrusted content, and
+The browser obeys the same address rules as web fetch (netguard): Chromium's only way out is
+netguard's guarded proxy on loopback, which resolves each request's host itself and connects to
+exactly the address it checked (so DNS rebinding between a check and Chromium's own lookup is
+impossible: Chromium looks nothing up), for navigations, redirects, subresources, form posts,
+WebSockets and the requests of workers and service workers alike; non-public addresses are
+refused unless `[tools.browser] allow_private = true`. Request interception in front of it
+refuses IP literals and odd schemes early, with the page's full address in the refusal. Every browser tool's result is untrusted content, and
 navigating, clicking, typing and submitting can send data out (taint rule, app/policy/taint.py):
 in a turn that read a page, the owner sees the exact URL, form target and fields first.
 """
@@ -16,21 +19,20 @@ in a turn that read a page, the owner sees the exact URL, form target and fields
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-import socket
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from app.policy.gate import Risk, Role
 from app.policy.taint import Outbound, ToolFlow
 from app.tools.files import roots
 from app.tools.spec import ToolContext, ToolFailure, ToolSpec
-from netguard import AddressPolicy, FetchRefused, GuardedResolver
+from netguard import AddressPolicy, FetchRefused, Lookup
 from netguard.addresses import parse_address
 from netguard.fetcher import check_url
+from netguard.proxy import GuardedProxy
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_EXECUTABLE = "/usr/lib/chromium/chromium"
@@ -43,11 +45,14 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # WebRTC's UDP (STUN, TURN, peer connections) would go around the guarded proxy, straight to
+    # any address a page names: only proxied traffic, which the proxy checks like the rest.
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 NAV_TIMEOUT_MS = 15_000
 ACTION_TIMEOUT_MS = 5_000
 MAX_TEXT_CHARS = 30_000
-MAX_REDIRECTS = 5
+MAX_REFUSED = 200
 
 
 class BrowserPool:
@@ -61,13 +66,17 @@ class BrowserPool:
         local_only: bool = False,
         allow_private: bool = False,
         policy: AddressPolicy | None = None,
+        lookup: Lookup | None = None,
     ) -> None:
         self.profile_dir = profile_dir
         self.executable = executable
         self.local_only = local_only
         self.policy = policy or AddressPolicy(allow_private=allow_private)
-        self._resolver = GuardedResolver(self.policy)
-        self.refused: list[tuple[str, str]] = []  # (url, why) of requests the guard stopped
+        self.proxy = GuardedProxy(self.policy, lookup, on_refused=self._record)
+        # (url, why) of the latest requests the guard stopped; bounded, since a long-running
+        # Node would otherwise keep every refused URL (and the data in it) in memory.
+        self.refused: list[tuple[str, str]] = []
+        self._dropped = 0
         self._playwright: Any = None
         self._contexts: dict[str, Any] = {}
         self._lock = asyncio.Lock()
@@ -89,7 +98,15 @@ class BrowserPool:
                     from playwright.async_api import async_playwright
 
                     self._playwright = await async_playwright().start()
-                args = list(CHROMIUM_ARGS)
+                if not self.proxy.port:
+                    await self.proxy.start()
+                # Every request, loopback included (Chromium bypasses the proxy for loopback
+                # unless told `<-loopback>`), goes out through the guarded proxy.
+                args = [
+                    *CHROMIUM_ARGS,
+                    f"--proxy-server={self.proxy.url}",
+                    "--proxy-bypass-list=<-loopback>",
+                ]
                 if self.local_only:
                     args.append("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1")
                 await asyncio.to_thread(Path(key).mkdir, parents=True, exist_ok=True)
@@ -108,74 +125,63 @@ class BrowserPool:
             pages = context.pages
             return pages[0] if pages else await context.new_page()
 
-    async def refusal(self, url: str) -> str | None:
-        """Why the guard refuses `url` (None: allowed). Resolves names through netguard."""
+    def _record(self, target: str, why: str) -> None:
+        self.refused.append((target, why))
+        if len(self.refused) > MAX_REFUSED:
+            drop = len(self.refused) - MAX_REFUSED // 2
+            del self.refused[:drop]
+            self._dropped += drop
+
+    def mark(self) -> int:
+        """A position in the refusals, for `refused_since`."""
+        return self._dropped + len(self.refused)
+
+    def refusal(self, url: str) -> str | None:
+        """Why `url` is refused before any connection (None: up to the proxy).
+
+        Only what needs no DNS is judged here (schemes, IP literals), for a clear early answer;
+        names are resolved and checked by the proxy, at connect time, once per connection.
+        """
         parts = urlsplit(url)
         if parts.scheme in ("data", "blob", "about"):
             return None  # never leaves the browser
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
             return f"{parts.scheme}: addresses cannot be opened"
-        host = parts.hostname
-        address = parse_address(host)
-        if address is not None:
-            return None if self.policy.permits(address) else self.policy.refusal(host)
-        try:
-            await self._resolver.resolve(host, parts.port or 0, socket.AF_UNSPEC)
-        except FetchRefused as err:
-            return str(err)
+        address = parse_address(parts.hostname)
+        if address is not None and not self.policy.permits(address):
+            return self.policy.refusal(parts.hostname)
         return None
 
     async def _guard_request(self, route: Any, request: Any) -> None:
-        why = await self.refusal(request.url)
-        if why is None and urlsplit(request.url).scheme not in ("http", "https"):
-            await route.fallback()
-            return
+        why = self.refusal(request.url)
         if why is None:
-            why = await self._fetch_guarded(route, request)
-        if why is not None:
-            self.refused.append((request.url, why))
-            _LOGGER.info("browser request refused by the address guard")
-            await route.abort("blockedbyclient")
+            await route.fallback()  # on to Chromium, whose only way out is the guarded proxy
+            return
+        self._record(request.url, why)
+        _LOGGER.info("browser request refused by the address guard")
+        await route.abort("blockedbyclient")
 
-    async def _fetch_guarded(self, route: Any, request: Any) -> str | None:
-        """Make the request with redirects checked hop by hop; a refusal's reason, or None.
+    def refused_since(self, before: int, url: str, *, failed: bool) -> str | None:
+        """Why the guard stopped `url` after the `before`-th refusal (None: it did not).
 
-        Chromium follows a redirect without asking the route again, so redirects never reach
-        Chromium: a page's redirect becomes a fresh navigation to the checked target (which
-        comes through this guard itself), a subresource's is followed here, each hop checked.
+        A plain-HTTP refusal names the full URL (the proxy answers it with a refusal page, so
+        the navigation "succeeds"); a refused tunnel names only host:port, and is taken as this
+        page's only when the navigation failed.
         """
-        url = request.url
-        try:
-            response = await route.fetch(max_redirects=0)
-            for _hop in range(MAX_REDIRECTS + 1):
-                location = response.headers.get("location")
-                if not (300 <= response.status < 400 and location):
-                    await route.fulfill(response=response)
-                    return None
-                url = urljoin(url, location)
-                why = await self.refusal(url)
-                if why is not None:
-                    return why
-                if request.is_navigation_request():
-                    target = html.escape(url, quote=True)
-                    await route.fulfill(
-                        status=200,
-                        content_type="text/html",
-                        body=f'<meta http-equiv="refresh" content="0;url={target}">',
-                    )
-                    return None
-                response = await route.fetch(url=url, method="GET", max_redirects=0)
-        except Exception:
-            await route.abort("failed")
-            return None
-        return "too many redirects"
+        want = _place(url)
+        for target, why in self.refused[max(0, before - self._dropped) :]:
+            if target.rstrip("/") == url.rstrip("/"):
+                return why
+            if failed and "://" not in target and _place(f"//{target}") == want:
+                return why
+        return None
 
     async def _guard_socket(self, ws: Any) -> None:
-        why = await self.refusal(ws.url)
+        why = self.refusal(ws.url)
         if why is None:
             ws.connect_to_server()
             return
-        self.refused.append((ws.url, why))
+        self._record(ws.url, why)
         await ws.close(code=1008, reason="refused")
 
     async def close(self) -> None:
@@ -189,6 +195,16 @@ class BrowserPool:
         if self._playwright is not None:
             await self._playwright.stop()
             self._playwright = None
+        await self.proxy.close()
+
+
+def _place(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme in ("https", "wss", "") else 80
+    try:
+        return (parts.hostname or "", parts.port or default)
+    except ValueError:
+        return ("", 0)
 
 
 def _pool(ctx: ToolContext) -> BrowserPool:
@@ -220,14 +236,18 @@ async def _open(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     await _precheck_open(ctx, args)
     pool = _pool(ctx)
     page = await pool.page(ctx)
-    before = len(pool.refused)
+    before = pool.mark()
     try:
         await page.goto(url, timeout=NAV_TIMEOUT_MS, wait_until="domcontentloaded")
     except Exception as err:
-        stopped = [why for u, why in pool.refused[before:] if u.rstrip("/") == url.rstrip("/")]
-        if stopped:
-            raise ToolFailure(stopped[0]) from None
-        raise ToolFailure(f"could not open {url}: {type(err).__name__}") from None
+        why = pool.refused_since(before, url, failed=True)
+        raise ToolFailure(why or f"could not open {url}: {type(err).__name__}") from None
+    # A redirect into the LAN ends on the proxy's refusal page: say so, not "opened".
+    why = pool.refused_since(before, url, failed=False) or pool.refused_since(
+        before, page.url, failed=False
+    )
+    if why is not None:
+        raise ToolFailure(why)
     return await _snapshot(page)
 
 

@@ -119,6 +119,12 @@ def shown(ctx: ToolContext, path: Path) -> str:
     return path.name
 
 
+def approval_target(ctx: ToolContext, args: dict[str, Any]) -> str:
+    """The full real path(s) a call touches (the owner sees where, not a relative name)."""
+    keys = ("source", "destination") if "source" in args else ("path",)
+    return " → ".join(str(resolve_inside(ctx, str(args.get(k) or "."))) for k in keys)
+
+
 def untrusted_places(ctx: ToolContext) -> list[Path]:
     """Folders whose contents someone other than the owner wrote."""
     if ctx.role is Role.GUEST:
@@ -375,6 +381,7 @@ def tools() -> list[ToolSpec]:
             risk=Risk.HIGH,
             handler=_write,
             group="files",
+            target=approval_target,
             precheck=_precheck_write,
         ),
         ToolSpec(
@@ -389,6 +396,7 @@ def tools() -> list[ToolSpec]:
             risk=Risk.HIGH,
             handler=_move,
             group="files",
+            target=approval_target,
             precheck=_precheck_move,
         ),
         ToolSpec(
@@ -403,6 +411,7 @@ def tools() -> list[ToolSpec]:
             risk=Risk.HIGH,
             handler=_delete,
             group="files",
+            target=approval_target,
             precheck=_precheck_delete,
         ),
     ]

@@ -36,6 +36,10 @@ Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[Any]]
 Precheck = Callable[[ToolContext, dict[str, Any]], Awaitable[None]]
 # Exactly what a call would send out, and where, for the owner's approval.
 Describe = Callable[[ToolContext, dict[str, Any]], Awaitable[Outbound]]
+# The whole of what a call touches (a resolved path...), named to the owner who approves it.
+Target = Callable[[ToolContext, dict[str, Any]], str]
+# Argument names that say what a call acts on, for tools that do not name a target themselves.
+TARGET_ARGUMENTS = ("path", "source", "destination", "url", "command", "to", "selector")
 # Whether one result is untrusted when the tool's results are not always (a guest's file).
 ResultCheck = Callable[[ToolContext, dict[str, Any], Any], bool]
 
@@ -54,6 +58,7 @@ class ToolSpec:
     precheck: Precheck | None = None
     outbound: Describe | None = None
     untrusted_result: ResultCheck | None = None
+    target: Target | None = None
 
     def result_is_untrusted(self, ctx: ToolContext, args: dict[str, Any], result: Any) -> bool:
         """Does this result bring untrusted content into the turn?"""
@@ -69,6 +74,16 @@ class ToolSpec:
             except ToolFailure:
                 pass  # it could not look (no page open...): show the arguments instead
         return Outbound(destination=self.name, body=json.dumps(args, ensure_ascii=False))
+
+    def approval_target(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        """What the owner is asked about, whole: the tool's own naming, else its key arguments."""
+        if self.target is not None:
+            try:
+                return self.target(ctx, args)
+            except ToolFailure:
+                pass  # the precheck already refused what cannot be named; show the arguments
+        named = [str(args[k]) for k in TARGET_ARGUMENTS if isinstance(args.get(k), str)]
+        return " → ".join(named)
 
     @property
     def config_group(self) -> str:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.core.assistant import TurnRequest
 from app.core.events import (
+    ApprovalPending,
     PlanUpdate,
     TextDelta,
     ToolFinished,
@@ -32,7 +33,6 @@ from app.core.events import (
 )
 from app.core.runtime import Runtime
 from app.home_network import PlainRelayRefused, check_relay_url, pairing_web_url
-from app.link.push_notice import devices_notified
 from app.link.relay_link import RelayLink
 from app.local_server import server as local_server
 from app.policy.gate import Profile, Role
@@ -43,8 +43,11 @@ from app.store.secrets import SecretStore
 from app.tray import i18n
 from app.tray.approval_dialog import ApprovalDialog
 from app.tray.approvals_controller import ApprovalsController
+from app.tray.backup_controller import BackupController
 from app.tray.bridge import CoreBridge
 from app.tray.chat_window import ChatWindow
+from app.tray.core_start import OpenedCore, open_core
+from app.tray.devices_controller import DevicesController
 from app.tray.devices_dialog import DeviceRow, DevicesDialog
 from app.tray.icons import state_icon
 from app.tray.pairing_controller import PairingController
@@ -71,15 +74,16 @@ class TrayApp(QObject):
         start_link: bool = True,
         tray_icon: QSystemTrayIcon | None = None,
         profile_lock: ProfileLock | None = None,
+        core: tuple[CoreBridge, OpenedCore] | None = None,
     ) -> None:
+        """`core` is a bridge and the core already opened on it (app/tray/launch.py)."""
         super().__init__()
         self.settings = settings
         self.profile_lock = profile_lock
-        self.bridge = CoreBridge()
-        self.runtime: Runtime = self.bridge.submit(Runtime.open(settings, secrets=secrets)).result(
-            30
+        self.bridge = core[0] if core is not None else CoreBridge()
+        self.adopt_core(
+            core[1] if core else self.bridge.submit(open_core(settings, secrets=secrets)).result(30)
         )
-        self.local: local_server.LocalServer | None = self._start_local()
         self.show_requested.connect(self.come_forward)
         self._closed = False
         # One controller per concern; each owns its windows and talks to the core through
@@ -88,6 +92,8 @@ class TrayApp(QObject):
         self.pairing = PairingController(self)
         self.providers_ui = ProvidersController(self)
         self.approvals = ApprovalsController(self)
+        self.devices_ui = DevicesController(self)
+        self.backup_ui = BackupController(self)
         self.link: RelayLink | None = None
         if start_link:
             self._start_link()
@@ -128,6 +134,7 @@ class TrayApp(QObject):
         add("devices", self.tr("Devices"), self.open_devices)
         add("approvals", self.tr("Approvals"), self.approvals.show_pending)
         add("providers", self.tr("Providers"), self.open_providers)
+        self.backup_ui.add_actions(add)
         profiles = menu.addMenu(self.tr("Profile"))
         group = QActionGroup(profiles)
         for profile in Profile:
@@ -189,13 +196,13 @@ class TrayApp(QObject):
             "shared": self.tr("shared"),
         }
 
-    def _start_local(self) -> local_server.LocalServer | None:
-        local = self.bridge.submit(
-            local_server.start(self.runtime, on_show=self.show_requested.emit)
-        ).result(10)
+    def adopt_core(self, core: OpenedCore) -> None:
+        """Take an opened core (at start, on a profile switch, after a restore) as this tray's."""
+        self.runtime: Runtime = core.runtime
+        self.local: local_server.LocalServer | None = core.local
+        core.on_show.target = self.show_requested.emit
         if self.profile_lock is not None:
-            self.profile_lock.describe(port=local.port if local is not None else None)
-        return local
+            self.profile_lock.describe(port=core.local.port if core.local is not None else None)
 
     def come_forward(self) -> None:
         """Another start of ORA on this profile: show this one instead of running twice."""
@@ -254,42 +261,13 @@ class TrayApp(QObject):
             "encrypted (plain http); your messages are end-to-end encrypted."
         ).replace("%1", host)
 
-    # -- pairing --------------------------------------------------------------------------------
-
     # -- devices and providers -----------------------------------------------------------------
 
     def device_rows(self) -> list[DeviceRow]:
-        if self.link is None:
-            return []
-        return [
-            DeviceRow(d.device_id, d.name, d.role, d.last_seen, d.revoked)
-            for d in self.link.devices()
-        ]
+        return self.devices_ui.rows()
 
     def open_devices(self) -> DevicesDialog:
-        dialog = DevicesDialog(self.device_rows())
-        dialog.revoke.connect(lambda device_id: self.revoke(device_id, dialog))
-        self.devices_dialog = dialog  # a window without a parent lives as long as its reference
-        dialog.show()
-        self._ask_notified(dialog)
-        return dialog
-
-    def _ask_notified(self, dialog: DevicesDialog) -> None:
-        """Which devices get notifications: the Relay keeps the subscriptions (not known: blank)."""
-        if self.link is not None:
-            asked = devices_notified(self.link.relay_url, self.link.identity.node_token)
-            self.bridge.call(asked, dialog.show_notified, lambda _err: None)
-
-    def revoke(self, device_id: str, dialog: DevicesDialog | None = None) -> None:
-        if self.link is None:
-            return
-
-        def done(_result: object) -> None:
-            if dialog is not None:
-                dialog.show_devices(self.device_rows())
-                self._ask_notified(dialog)
-
-        self.bridge.call(self.link.revoke(device_id), done)
+        return self.devices_ui.open()
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -318,11 +296,7 @@ class TrayApp(QObject):
             self.open_chat()
         self.pairing.close()
         self.providers_ui.close()
-        devices: DevicesDialog | None = getattr(self, "devices_dialog", None)
-        if devices is not None:
-            devices.close()
-            devices.deleteLater()
-            del self.devices_dialog
+        self.devices_ui.close()
         if self.updates_ui.available is not None:
             self.updates_ui.on_update_found(self.updates_ui.available)
         self._refresh_icon()
@@ -363,10 +337,8 @@ class TrayApp(QObject):
             return  # a late event from the core after Quit: its window is gone
         if isinstance(event, TextDelta):
             self.chat.show_delta(event.text)
-        elif isinstance(event, ToolStarted):
-            self.chat.show_tool(event.tool, self.tr("running"))
-        elif isinstance(event, ToolFinished):
-            self.chat.show_tool(event.tool, event.outcome)
+        elif isinstance(event, ToolStarted | ToolFinished | ApprovalPending):
+            self.chat.show_tool_event(event)
         elif isinstance(event, TurnDone):
             self.chat.show_done(event.text)
         elif isinstance(event, PlanUpdate):
@@ -406,8 +378,7 @@ class TrayApp(QObject):
             self.profile_lock.release()
         self.profile_lock = new_lock
         self.settings = settings
-        self.runtime = self.bridge.submit(Runtime.open(self.settings)).result(30)
-        self.local = self._start_local()
+        self.adopt_core(self.bridge.submit(open_core(self.settings)).result(30))
         self.bridge.watch_approvals(self.runtime.broker)
         if self.link is not None:
             self._start_link()
@@ -444,6 +415,10 @@ class TrayApp(QObject):
     @property
     def confirm_box(self) -> QMessageBox | None:
         return self.pairing.confirm_box
+
+    @property
+    def devices_dialog(self) -> DevicesDialog | None:
+        return self.devices_ui.dialog
 
     @property
     def providers_dialog(self) -> ProvidersDialog | None:
@@ -488,11 +463,11 @@ class TrayApp(QObject):
         # Windows without a parent must go while the QApplication still exists; left to
         # Python's exit-time collection they are deleted after it, and Qt crashes.
         windows = [self.chat, self.menu, self.tray, *self.popups.values()]
-        windows += self.pairing.windows() + self.updates_ui.windows()
+        windows += self.pairing.windows() + self.updates_ui.windows() + self.backup_ui.windows()
         if self.providers_ui.dialog is not None:
             windows.append(self.providers_ui.dialog)
-        for name in ("devices_dialog", "message_box"):
-            if (window := getattr(self, name, None)) is not None:
-                windows.append(window)
+        windows += self.devices_ui.windows()
+        if (box := getattr(self, "message_box", None)) is not None:
+            windows.append(box)
         for window in windows:
             window.deleteLater()

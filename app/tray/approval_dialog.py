@@ -6,6 +6,7 @@ denies, and the popup says so; if the owner answers on another device first, it 
 
 from __future__ import annotations
 
+import html
 import json
 import time
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.policy.approvals import ApprovalRequest
+from app.tray.wording import asked_by, risk_name, tool_title
 
 
 class ApprovalDialog(QDialog):
@@ -37,22 +39,26 @@ class ApprovalDialog(QDialog):
         self.setWindowTitle(self.tr("ORA needs your approval"))
         self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
         layout = QVBoxLayout(self)
+        # What, on what (whole: the resolved path, the URL), who asked from where, how risky.
         self.summary = QLabel(
-            self.tr("<b>%1</b> wants to run <b>%2</b> (%3 risk)")
-            .replace("%1", request.requester)
-            .replace("%2", request.tool)
-            .replace("%3", request.risk.name)
+            self.tr("<b>%1</b> (risk: %2)")
+            .replace("%1", html.escape(tool_title(request.tool)))
+            .replace("%2", html.escape(risk_name(request.risk.name)))
         )
-        origin = device_name or (
-            self.tr("this PC") if request.channel in ("tray", "terminal") else request.channel[:8]
-        )
-        self.origin = QLabel(self.tr("Asked from: %1").replace("%1", origin))
+        self.target = QLabel(request.target)
+        self.target.setWordWrap(True)
+        self.target.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.target.setStyleSheet("font-family: monospace; background: #fffbeb; padding: 4px;")
+        self.target.setVisible(bool(request.target))
+        self.target.setProperty("userContent", True)  # a path: the owner's words, not ORA's
+        self.origin = QLabel(asked_by(request, device_name))
+        self.origin.setWordWrap(True)
         shown = json.dumps(request.arguments, indent=2, ensure_ascii=False)
         if request.details:
-            # The taint rule's disclosure: where data would go, what, and the turn's private reads.
-            shown += "\n\n" + request.reason
+            shown += "\n\n" + self._disclosure(request)
         self.arguments = QPlainTextEdit(shown)
         self.arguments.setReadOnly(True)
+        self.arguments.setProperty("userContent", True)
         # The gate's own wording (English, for logs and the model) stays in the tooltip.
         self.reason = QLabel(
             self.tr("It runs only if you approve it here or on another of your devices.")
@@ -70,13 +76,49 @@ class ApprovalDialog(QDialog):
         self.deny_button.clicked.connect(lambda: self._answer(False))
         buttons.addWidget(self.deny_button)
         buttons.addWidget(self.approve_button)
-        for widget in (self.summary, self.origin, self.arguments, self.reason, self.countdown):
+        widgets = (
+            self.summary,
+            self.target,
+            self.origin,
+            self.arguments,
+            self.reason,
+            self.countdown,
+        )
+        for widget in widgets:
             layout.addWidget(widget)
         layout.addLayout(buttons)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.tick)
         self._timer.start(1000)
         self.tick()
+
+    def _disclosure(self, request: ApprovalRequest) -> str:
+        """The taint rule's disclosure in the tray's language: why ORA asks, where data would go,
+        what, and the turn's private reads (all of it, shown whole)."""
+        details = request.details
+        sources = ", ".join(
+            f"{s.get('tool', '')} {s.get('where', '')}".strip()
+            for s in details.get("untrusted_sources", [])[:3]
+        )
+        lines = [
+            self.tr(
+                "'%1' could send data out, and untrusted content (%2) is in this conversation: "
+                "it may be following instructions hidden there."
+            )
+            .replace("%1", request.tool)  # first: a page's address may hold "%1"
+            .replace("%2", sources),
+            self.tr("Sends to: %1").replace("%1", str(details.get("sends_to", ""))),
+        ]
+        if details.get("body"):
+            lines.append(self.tr("Data sent: %1").replace("%1", str(details["body"])))
+        reads = details.get("private_reads", [])
+        if reads:
+            lines.append(self.tr("Private data read in this turn (it could be in what is sent):"))
+            lines += [
+                f"- {r.get('tool', '')} {r.get('what', '')}".rstrip() + f": {r.get('excerpt', '')}"
+                for r in reads
+            ]
+        return "\n".join(lines)
 
     def _answer(self, approve: bool) -> None:
         self.outcome = "approved" if approve else "denied"

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from app.link.devices import DeviceRegistry
 from app.policy.approvals import ApprovalRequest
 from app.tray.approval_dialog import ApprovalDialog
 from app.tray.icons import state_icon
+from app.tray.wording import risk_name, tool_title
 
 if TYPE_CHECKING:
     from app.tray.app import TrayApp
@@ -28,10 +30,10 @@ class ApprovalsController(QObject):
         host = self.host
         if host.closed:
             return
-        name = ""
-        if host.link is not None:
-            device = host.link.registry.get(request.channel)
-            name = device.name if device is not None else ""
+        # The asking device by the name it was paired (or renamed) with, never an id prefix.
+        registry = host.link.registry if host.link is not None else DeviceRegistry(host.runtime.db)
+        device = registry.get(request.channel)
+        name = device.name if device is not None else ""
         popup = ApprovalDialog(request, device_name=name)
         popup.decided.connect(
             lambda approve, r=request: host.bridge.answer(host.runtime.broker, r, approve)
@@ -43,7 +45,7 @@ class ApprovalsController(QObject):
         popup.activateWindow()
         host.tray.showMessage(
             self.tr("ORA needs your approval"),
-            f"{request.tool} ({request.risk.name})",
+            f"{tool_title(request.tool)} ({risk_name(request.risk.name)})\n{request.target}".strip(),
             QSystemTrayIcon.MessageIcon.Warning,
             10_000,
         )

@@ -118,6 +118,7 @@ def _supervise(
 ) -> int | None:
     data_dir = state_root(env) / "profiles"
     if not trial.snapshot:
+        _back_up_first(env)
         rel = f"snapshots/{trial.previous}-to-{trial.version}"
         snapshot.take(data_dir, root.path / rel)
         trial = replace(trial, snapshot=rel)
@@ -163,6 +164,17 @@ def _supervise(
     except KeyboardInterrupt:
         _stop(child)
         return 130
+
+
+def _back_up_first(env: MutableMapping[str, str]) -> None:
+    """The owner's encrypted backup (profiles that have it on) before the data snapshot; the
+    update goes on whatever happens to it (app/backup/before_update.py)."""
+    try:
+        from app.backup.before_update import back_up_profiles
+
+        back_up_profiles(env)
+    except Exception:  # a backup must never stop or break an update
+        _LOGGER.exception("backup before the update failed")
 
 
 def _inconclusive(code: int, argv: Sequence[str]) -> bool:

@@ -182,11 +182,12 @@
 
   function deviceName() {
     const ua = navigator.userAgent;
+    // In the user's language; the PC numbers a second one ("Android phone 2"), the owner renames.
     if (/iPhone/.test(ua)) return "iPhone";
-    if (/Android/.test(ua)) return "Android phone"; // the PC numbers a second one "Android phone 2"
+    if (/Android/.test(ua)) return t("devAndroid");
     if (/Mac/.test(ua)) return "Mac";
     if (/Windows/.test(ua)) return "Windows PC";
-    return "Browser";
+    return t("devBrowser");
   }
 
   // -- tokens -----------------------------------------------------------------------------------
@@ -337,14 +338,15 @@
     } else if (msg.type === "cancelled") {
       markStopped(msg.id);
     } else if (msg.type === "tool_activity") {
-      const line = document.createElement("div");
-      line.className = "tool";
-      line.textContent = `${t("tool")}: ${msg.tool} — ${msg.status}`;
-      $("chat").insertBefore(line, replyBubble(msg.id));
+      showToolActivity(msg);
     } else if (msg.type === "approval_request") {
       approvals.set(msg.approval_id, msg); renderApprovals();
     } else if (msg.type === "approval_resolved") {
       approvals.delete(msg.approval_id); renderApprovals();
+      // Approved: the tool that waited for it runs now (its line said "waiting for approval").
+      const line = waitingLines.get(msg.approval_id);
+      waitingLines.delete(msg.approval_id);
+      if (line && msg.outcome === "approved") setToolLine(line, line.dataset.tool, "started");
     } else if (msg.type === "devices") {
       renderDevices(msg.items);
     } else if (msg.type === "app_error") {
@@ -731,6 +733,7 @@
       planBoxes.set(msg.id, box);
     }
     box.textContent = "";
+    box.lastPlan = msg; // redrawn in the other language when the user switches
     const head = document.createElement("b");
     const n = String(Math.max(msg.current, 1)), m = String(msg.steps.length);
     head.textContent = t("stepOf").replace("{n}", n).replace("{m}", m) + (msg.revision ? " · " + t("planRevised") : "");
@@ -738,7 +741,10 @@
     msg.steps.forEach((step, i) => {
       const line = document.createElement("div");
       line.className = "step " + step.status;
-      line.textContent = `${i + 1}. ${step.text}${step.tool ? ` (${step.tool})` : ""} — ${t("step_" + step.status)}`;
+      const what = document.createElement("span");
+      what.translate = false; // the planner's words
+      what.textContent = `${i + 1}. ${step.text}`;
+      line.append(what, `${step.tool ? ` (${toolTitle(step.tool)})` : ""} — ${t("step_" + step.status)}`);
       box.appendChild(line);
     });
   }
@@ -769,6 +775,7 @@
   function bubble(kind, text) {
     const el = document.createElement("div");
     el.className = "msg " + kind;
+    el.translate = false; // what the user and the model wrote: not the interface's words
     el.textContent = text;
     $("chat").appendChild(el);
     el.scrollIntoView({ block: "end" });
@@ -785,35 +792,134 @@
   const focusApproval = new URLSearchParams(location.search).get("approval");
   if (focusApproval) history.replaceState(null, "", location.pathname);
 
+  // The taint rule's disclosure (where data would go, what, and the turn's private reads), in
+  // this device's language, shown whole, never hidden. Older Nodes sent it only as the
+  // (English) reason's lines after the first.
+  function disclosure(a) {
+    const d = a.disclosure || {};
+    if (typeof d.sends_to !== "string") return (a.reason || "").includes("\n") ? a.reason : "";
+    const list = (v) => (Array.isArray(v) ? v : []);
+    const sources = list(d.untrusted_sources).slice(0, 3)
+      .map((s) => `${s.tool || ""} ${s.where || ""}`.trim()).join(", ");
+    // Function replacers: a page's address may hold "$&" and the like.
+    const lines = [
+      t("discWarn").replace("{tool}", () => toolTitle(a.tool)).replace("{sources}", () => sources),
+      t("discSendsTo") + d.sends_to,
+    ];
+    if (d.body) lines.push(t("discData") + d.body);
+    const reads = list(d.private_reads);
+    if (reads.length) lines.push(t("discReads"));
+    for (const r of reads) lines.push(`- ${`${r.tool || ""} ${r.what || ""}`.trim()}: ${r.excerpt || ""}`);
+    return lines.join("\n");
+  }
+
+  // A tool's line in the chat, one per call, updated in place: running, waiting for approval,
+  // then done / failed / not run / stopped, in the reader's language.
+  const toolLines = new Map(), waitingLines = new Map();
+
+  function toolTitle(tool) { return I.has("toolname_" + tool) ? t("toolname_" + tool) : tool; }
+
+  function setToolLine(line, tool, status) {
+    line.dataset.tool = tool; line.dataset.status = status;
+    line.className = "tool " + status;
+    line.textContent = `${toolTitle(tool)} — ${I.has("tool_" + status) ? t("tool_" + status) : status}`;
+  }
+
+  function retranslate() {
+    toolLines.forEach((line) => setToolLine(line, line.dataset.tool, line.dataset.status));
+    planBoxes.forEach((box) => { if (box.lastPlan) renderPlan(box.lastPlan); });
+  }
+
+  function showToolActivity(msg) {
+    const key = `${msg.id}/${msg.call_id || toolLines.size}`;
+    let line = toolLines.get(key);
+    if (!line) {
+      line = document.createElement("div");
+      $("chat").insertBefore(line, replyBubble(msg.id));
+      toolLines.set(key, line);
+    }
+    setToolLine(line, msg.tool, msg.status);
+    if (msg.status === "waiting" && msg.detail) waitingLines.set(msg.detail, line);
+  }
+
+  // Who asked, in words: the person (the owner, or a guest) and the device by its name.
+  function askedBy(a) {
+    const person = a.requester_role === "owner" ? t("personOwner") : t("personGuest");
+    const local = a.channel === "tray" || a.channel === "terminal";
+    const device = a.channel === state.deviceId ? t("thisDevice") : (a.device_name || (local ? t("thePc") : a.channel.slice(0, 8)));
+    return I.fmt("askedBy", { person, device });
+  }
+
+  // The countdown counts down on screen, every second, until the card goes.
+  function countdownText(a) {
+    return I.fmt("autoDeny", { s: Math.max(0, Math.round(a.expires_at - Date.now() / 1000)) });
+  }
+  setInterval(() => {
+    document.querySelectorAll("#approvals .countdown").forEach((el) => {
+      const a = approvals.get(el.dataset.id);
+      if (a) el.textContent = countdownText(a);
+    });
+  }, 1000);
+
   function renderApprovals() {
     const box = $("approvals");
     box.replaceChildren();
     box.classList.toggle("hidden", approvals.size === 0);
     for (const a of approvals.values()) {
+      const mine = a.channel === state.deviceId; // this device asked: it may only withdraw
       const card = document.createElement("div");
-      card.className = "card approval";
+      card.className = "card approval" + (mine ? " mine" : "");
       const h = document.createElement("h2");
-      h.textContent = `${t("approvalTitle")}: ${a.tool}`;
+      h.textContent = `${t("approvalTitle")}: ${toolTitle(a.tool)}`;
+      const target = document.createElement("div");
+      target.className = "target";
+      if (a.target) {
+        const path = document.createElement("span");
+        path.translate = false;
+        path.textContent = a.target;
+        target.append(`${t("target")}: `, path);
+      }
+      const who = document.createElement("div");
+      who.className = "who";
+      who.textContent = askedBy(a);
       const meta = document.createElement("div");
-      const secs = Math.max(0, Math.round(a.expires_at - Date.now() / 1000));
-      meta.textContent = `${t("risk")}: ${a.risk} · ${t("askedFrom")}: ${a.channel === state.deviceId ? t("thisDevice") : a.channel.slice(0, 8)} · ${t("expires")} ${secs}${t("seconds")}`;
+      meta.className = "meta";
+      const risk = document.createElement("span");
+      risk.className = "risk " + String(a.risk).toLowerCase();
+      risk.textContent = I.fmt("riskLine", { risk: I.has("risk_" + a.risk) ? t("risk_" + a.risk) : a.risk });
+      const countdown = document.createElement("span");
+      countdown.className = "countdown"; countdown.dataset.id = a.approval_id;
+      countdown.textContent = countdownText(a);
+      meta.append(risk, " · ", countdown);
       const args = document.createElement("pre");
+      args.className = "arguments";
+      args.translate = false;
       args.textContent = JSON.stringify(a.arguments, null, 2);
       const row = document.createElement("div");
       row.className = "row";
-      for (const [label, approve, cls] of [[t("approve"), true, "approve"], [t("deny"), false, "deny"]]) {
+      if (mine) {
+        const note = document.createElement("p");
+        note.className = "waiting-note";
+        note.textContent = t(state.role === "owner" ? "waitingYours" : "waitingOwner");
         const b = document.createElement("button");
-        b.type = "button"; b.className = cls; b.textContent = label;
-        b.onclick = () => send({ type: "approval_answer", approval_id: a.approval_id, approve, digest: a.digest });
-        row.appendChild(b);
+        b.type = "button"; b.className = "withdraw"; b.textContent = t("withdraw");
+        b.onclick = () => { b.disabled = true; send({ type: "approval_withdraw", approval_id: a.approval_id }); };
+        row.append(b);
+        card.append(h, target, who, meta, note, args);
+      } else {
+        for (const [label, approve, cls] of [[t("approve"), true, "approve"], [t("deny"), false, "deny"]]) {
+          const b = document.createElement("button");
+          b.type = "button"; b.className = cls; b.textContent = label;
+          b.onclick = () => send({ type: "approval_answer", approval_id: a.approval_id, approve, digest: a.digest });
+          row.appendChild(b);
+        }
+        card.append(h, target, who, meta, args);
       }
-      card.append(h, meta, args);
-      // The taint rule's disclosure (where data would go, what, and the private reads of the
-      // turn) is in the reason on lines after the first: show it whole, never hidden.
-      if ((a.reason || "").includes("\n")) {
+      const disclosed = disclosure(a);
+      if (disclosed) {
         const leaves = document.createElement("pre");
         leaves.className = "disclosure";
-        leaves.textContent = a.reason;
+        leaves.textContent = disclosed;
         card.append(leaves);
       }
       card.append(row);
@@ -830,12 +936,22 @@
       row.className = "device";
       const name = document.createElement("div");
       name.className = "name";
-      name.textContent = `${d.name}${d.device_id === state.deviceId ? ` (${t("thisDevice")})` : ""}`;
+      const label = document.createElement("span");
+      label.translate = false; // a name the owner gave
+      label.textContent = d.name;
+      name.append(label, d.device_id === state.deviceId ? ` (${t("thisDevice")})` : "");
       const meta = document.createElement("div");
       meta.className = "meta";
-      meta.textContent = `${d.revoked ? t("revokedTag") : d.role} · ${t("lastSeen")} ${new Date(d.last_seen * 1000).toLocaleString(I.lang)}`;
+      const seen = d.online ? t("onlineNow") : `${t("lastSeen")} ${new Date(d.last_seen * 1000).toLocaleString(I.lang)}`;
+      meta.textContent = `${d.revoked ? t("revokedTag") : t("role_" + d.role)} · ${seen}`;
       name.appendChild(meta);
       row.appendChild(name);
+      if (!d.revoked && state.role === "owner") {
+        const b = document.createElement("button");
+        b.type = "button"; b.className = "rename"; b.textContent = t("rename");
+        b.onclick = () => renameForm(row, d);
+        row.appendChild(b);
+      }
       if (!d.revoked && d.device_id !== state.deviceId) {
         const b = document.createElement("button");
         b.type = "button"; b.className = "revoke"; b.textContent = t("revoke");
@@ -845,6 +961,28 @@
       box.appendChild(row);
     }
     box.appendChild(pushRow());
+  }
+
+  // The owner names a device in place: a text field with Save and Cancel, no browser prompt.
+  function renameForm(row, d) {
+    const form = document.createElement("form");
+    form.className = "rename-form";
+    const input = document.createElement("input");
+    input.type = "text"; input.value = d.name; input.maxLength = 40;
+    input.setAttribute("aria-label", t("deviceName"));
+    const save = document.createElement("button");
+    save.type = "submit"; save.className = "save"; save.textContent = t("save");
+    const cancel = document.createElement("button");
+    cancel.type = "button"; cancel.className = "cancel"; cancel.textContent = t("cancel");
+    cancel.onclick = () => send({ type: "list_devices" });
+    form.onsubmit = (ev) => {
+      ev.preventDefault();
+      const name = input.value.trim();
+      if (name) send({ type: "device_rename", device_id: d.device_id, name });
+    };
+    form.append(input, save, cancel);
+    row.replaceChildren(form);
+    input.focus(); input.select();
   }
 
   // -- notifications (Web Push; relay_server/push_events.py) ------------------------------------
@@ -978,7 +1116,7 @@
         if (!line.trim()) continue;
         const ev = JSON.parse(line);
         if (ev.type === "delta") onApp({ type: "delta", id, text: ev.text });
-        else if (ev.type === "tool") onApp({ type: "tool_activity", id, tool: ev.tool, status: ev.status });
+        else if (ev.type === "tool") onApp({ type: "tool_activity", id, call_id: ev.call_id || "", tool: ev.tool, status: ev.status, detail: ev.approval_id || "" });
         else if (ev.type === "done") onApp({ type: "done", id, text: ev.text });
         else if (ev.type === "plan") onApp({ ...ev, id });
         else if (ev.type === "cancelled") onApp({ type: "cancelled", id });
@@ -1002,7 +1140,7 @@
       status(t(probe ? "localToken" : "localDown"), true); return;
     }
     setLocalOnline(true);
-    $("lang").onclick = () => { I.toggle(); setLocalOnline(true); };
+    $("lang").onclick = () => { I.toggle(); setLocalOnline(true); retranslate(); };
     $("composer").onsubmit = (ev) => {
       ev.preventDefault();
       const text = $("input").value.trim();
@@ -1051,7 +1189,10 @@
   // -- start -------------------------------------------------------------------------------------
   async function start() {
     I.apply();
-    $("lang").onclick = () => { I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); refreshPushRow(); };
+    $("lang").onclick = () => {
+      I.toggle(); setOnline($("dot").classList.contains("online")); renderApprovals(); refreshPushRow(); retranslate();
+      if (!$("devices").classList.contains("hidden")) send({ type: "list_devices" });
+    };
     $("code-form").onsubmit = async (ev) => {
       ev.preventDefault();
       if (await pairWithCode($("code").value)) { show("chat"); setOnline(false); connect(); }

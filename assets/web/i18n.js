@@ -5,7 +5,7 @@
     en: {
       notPaired: "Not paired", online: "online", offline: "offline (your PC is off or ORA is not running)",
       welcomeTitle: "Welcome to ORA",
-      welcomeBody: "Open the pairing QR code shown by ORA on your PC (tray menu → Pair a device, or `ora pair`) with this phone's camera.",
+      welcomeBody: "On your PC, choose Pair a device in ORA's tray menu (or run ora pair in a terminal), then scan the QR code it shows with this phone's camera.",
       placeholder: "Message ORA…", send: "Send", chat: "Chat", devices: "Devices",
       pairing: "Pairing with your PC…", paired: "Paired. Your messages are end-to-end encrypted.",
       connecting: "Connecting…", reconnecting: "Connection lost; reconnecting…",
@@ -14,7 +14,7 @@
       approvalTitle: "Approval needed", approve: "Approve", deny: "Deny", askedFrom: "asked from", risk: "risk",
       expires: "expires in", seconds: "s", revoke: "Revoke", thisDevice: "this device", lastSeen: "last seen",
       revokedTag: "revoked", tool: "tool", handshakeFailed: "Could not verify your PC's identity. Nothing was sent.",
-      noCamera: "No camera? Type /code in ORA on your PC (or use the tray's Pair with a code), then enter the code here:",
+      noCamera: "No camera? In the pairing window on your PC, press “No camera? Show a code to type”, then enter the code here:",
       pairWithCode: "Pair", compareCode: "Check that your PC shows the same code, then confirm it there:",
       thisPc: "ORA on this PC", localDown: "ORA is not running on this PC",
       localToken: "This page was not opened by ORA on this PC. Use the tray menu → Open in browser.",
@@ -71,7 +71,7 @@
     ja: {
       notPaired: "未ペアリング", online: "オンライン", offline: "オフライン（PC の電源が切れているか ORA が起動していません）",
       welcomeTitle: "ORA へようこそ",
-      welcomeBody: "PC の ORA が表示するペアリング用 QR コード（トレイメニュー → デバイスをペアリング、または `ora pair`）を、このスマホのカメラで読み取ってください。",
+      welcomeBody: "PC の ORA のトレイメニューで「デバイスをペアリング」を選び（またはターミナルで ora pair を実行し）、表示された QR コードをこのスマホのカメラで読み取ってください。",
       placeholder: "ORA にメッセージ…", send: "送信", chat: "チャット", devices: "デバイス",
       pairing: "PC とペアリングしています…", paired: "ペアリングしました。メッセージはエンドツーエンドで暗号化されます。",
       connecting: "接続しています…", reconnecting: "接続が切れました。再接続しています…",
@@ -80,7 +80,7 @@
       approvalTitle: "承認が必要です", approve: "承認", deny: "拒否", askedFrom: "依頼元", risk: "リスク",
       expires: "残り", seconds: "秒", revoke: "取り消す", thisDevice: "この端末", lastSeen: "最終接続",
       revokedTag: "取り消し済み", tool: "ツール", handshakeFailed: "PC の本人確認ができませんでした。何も送信していません。",
-      noCamera: "カメラがない場合は、PC の ORA で /code と入力し（またはトレイの「コードでペアリング」）、表示されたコードをここに入力してください:",
+      noCamera: "カメラがない場合は、PC のペアリング画面で「カメラがない場合: 入力用のコードを表示」を押し、表示されたコードをここに入力してください:",
       pairWithCode: "ペアリング", compareCode: "PC に同じコードが表示されていることを確認し、PC 側で承認してください:",
       thisPc: "この PC の ORA", localDown: "この PC で ORA が起動していません",
       localToken: "このページは この PC の ORA から開かれていません。トレイメニュー →「ブラウザで開く」を使ってください。",
@@ -150,6 +150,71 @@
     codeUnknown: "このコードのペアリングは見つかりません。コードを確認するか、PC で新しいコードを作ってください。",
     cloudKeyRefused: "クラウドの鍵が ORA の署名付きではなかったため、クラウドには何も送信していません。Relay がクラウドへのリクエストを読もうとしている可能性があります。",
   });
+  // Approvals a person can judge (what, on what, asked by whom from which device, until when),
+  // tool states, and device names. Tool titles by tool name; an unknown tool shows its name.
+  Object.assign(STRINGS.en, {
+    askedBy: "Asked by {person} on {device}", personOwner: "you (the owner)", personGuest: "a guest",
+    thePc: "this PC", riskLine: "Risk: {risk}", autoDeny: "Denied automatically in {s} s",
+    risk_LOW: "low", risk_MEDIUM: "medium", risk_HIGH: "high", risk_CRITICAL: "critical",
+    withdraw: "Withdraw request", waitingYours: "Waiting for your approval on your PC or another of your devices. You can withdraw the request here.",
+    waitingOwner: "Waiting for the owner's approval. You can withdraw the request here.",
+    argsTitle: "Exact request", target: "On",
+    tool_started: "running", tool_waiting: "waiting for approval", tool_ok: "done", tool_error: "failed",
+    tool_denied: "not run", tool_cancelled: "stopped",
+    toolname_files_list: "List a folder", toolname_files_read: "Read a file", toolname_files_search: "Search files",
+    toolname_files_write: "Write a file", toolname_files_move: "Move or rename a file", toolname_files_delete: "Delete a file",
+    toolname_shell: "Run a command on the PC", toolname_web_fetch: "Fetch a web page", toolname_generate: "Draft text",
+    toolname_remember: "Remember something", toolname_recall: "Look something up in memory",
+    toolname_browser_open: "Open a web page", toolname_browser_read: "Read the open page", toolname_browser_screenshot: "Take a screenshot of the page",
+    toolname_browser_click: "Click on the page", toolname_browser_type: "Type into the page", toolname_browser_submit: "Submit a form",
+    onlineNow: "online now", rename: "Rename", save: "Save", cancel: "Cancel", deviceName: "Device name",
+    role_owner: "owner", role_guest: "guest", devAndroid: "Android phone", devBrowser: "Browser",
+    err_approval_refused: "That approval was not accepted here: it was already answered or withdrawn, it has expired, or this device cannot answer it (a request is answered on another device than the one that asked).",
+    err_forbidden: "Only the owner's devices can do that.",
+    err_bad_request: "ORA on your PC could not do that: check what you entered and try again.",
+    err_unsupported: "ORA on your PC does not know this request. Update ORA on your PC, or reload this page.",
+    err_rate_limited: "Too many requests in a short time. Wait a moment, then try again.",
+    err_node_offline: "Your PC is offline; nothing was sent.",
+    err_provider_failed: "The AI service did not answer. Try again in a moment; the Providers window on your PC says which service failed.",
+    err_error: "Something went wrong on your PC. Try again; if it keeps happening, restart ORA on your PC.",
+  });
+  Object.assign(STRINGS.ja, {
+    askedBy: "依頼した人: {person} · 端末: {device}", personOwner: "あなた（所有者）", personGuest: "ゲスト",
+    thePc: "この PC", riskLine: "リスク: {risk}", autoDeny: "あと {s} 秒で自動的に拒否されます",
+    risk_LOW: "低", risk_MEDIUM: "中", risk_HIGH: "高", risk_CRITICAL: "重大",
+    withdraw: "依頼を取り下げる", waitingYours: "PC かあなたの別の端末での承認を待っています。ここで依頼を取り下げることもできます。",
+    waitingOwner: "所有者の承認を待っています。ここで依頼を取り下げることもできます。",
+    argsTitle: "依頼の内容", target: "対象",
+    tool_started: "実行中", tool_waiting: "承認待ち", tool_ok: "完了", tool_error: "失敗",
+    tool_denied: "実行されませんでした", tool_cancelled: "停止",
+    toolname_files_list: "フォルダーの中身を見る", toolname_files_read: "ファイルを読む", toolname_files_search: "ファイルを探す",
+    toolname_files_write: "ファイルに書き込む", toolname_files_move: "ファイルを移動・名前変更する", toolname_files_delete: "ファイルを削除する",
+    toolname_shell: "PC でコマンドを実行する", toolname_web_fetch: "ウェブページを取得する", toolname_generate: "文章の下書きを作る",
+    toolname_remember: "覚えておく", toolname_recall: "記憶から調べる",
+    toolname_browser_open: "ウェブページを開く", toolname_browser_read: "開いているページを読む", toolname_browser_screenshot: "ページのスクリーンショットを撮る",
+    toolname_browser_click: "ページをクリックする", toolname_browser_type: "ページに入力する", toolname_browser_submit: "フォームを送信する",
+    onlineNow: "現在オンライン", rename: "名前を変更", save: "保存", cancel: "キャンセル", deviceName: "端末の名前",
+    role_owner: "所有者", role_guest: "ゲスト", devAndroid: "Android スマホ", devBrowser: "ブラウザー",
+    err_approval_refused: "この承認の操作は受け付けられませんでした。すでに回答済みか取り下げ済み、期限切れ、またはこの端末からは回答できません（依頼した端末とは別の端末で回答します）。",
+    err_forbidden: "この操作は所有者のデバイスだけができます。",
+    err_bad_request: "PC の ORA はこの操作を実行できませんでした。入力内容を確認して、もう一度お試しください。",
+    err_unsupported: "PC の ORA はこの依頼に対応していません。PC の ORA を更新するか、このページを再読み込みしてください。",
+    err_rate_limited: "短時間にリクエストが多すぎます。少し待ってから、もう一度お試しください。",
+    err_node_offline: "PC がオフラインのため、送信していません。",
+    err_provider_failed: "AI サービスが応答しませんでした。少し待ってからもう一度お試しください。どのサービスが失敗したかは PC の「プロバイダー」画面で確認できます。",
+    err_error: "PC で問題が発生しました。もう一度お試しください。続く場合は PC の ORA を再起動してください。",
+  });
+  // The taint rule's disclosure on an approval card: what would leave, to where, and why ORA asks.
+  Object.assign(STRINGS.en, {
+    discWarn: "'{tool}' could send data out, and untrusted content ({sources}) is in this conversation: it may be following instructions hidden there.",
+    discSendsTo: "Sends to: ", discData: "Data sent: ",
+    discReads: "Private data read in this turn (it could be in what is sent):",
+  });
+  Object.assign(STRINGS.ja, {
+    discWarn: "「{tool}」はデータを外部に送信できます。この会話には信頼できない内容（{sources}）が含まれており、そこに隠された指示に従っている可能性があります。",
+    discSendsTo: "送信先: ", discData: "送信されるデータ: ",
+    discReads: "この会話で読み取られた個人データ（送信内容に含まれる可能性があります）:",
+  });
   // Also loaded by the service worker (sw.js), which has no localStorage.
   const stored = typeof localStorage !== "undefined" ? localStorage.getItem("ora.lang") : null;
   let lang = (stored || navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
@@ -162,6 +227,8 @@
     if (button) button.textContent = lang === "ja" ? "English" : "日本語";
   }
   function toggle() { lang = lang === "ja" ? "en" : "ja"; localStorage.setItem("ora.lang", lang); apply(); }
+  // "{name}" placeholders filled in; a key the catalogue lacks shows its fallback, never the key.
+  function fmt(key, values) { return Object.entries(values || {}).reduce((s, [k, v]) => s.split(`{${k}}`).join(String(v)), t(key)); }
   function tr(language, key) { return (STRINGS[language] && STRINGS[language][key]) || STRINGS.en[key] || key; }
-  root.OraI18n = { t, tr, apply, toggle, get lang() { return lang; } };
+  root.OraI18n = { t, tr, fmt, has: (key) => key in STRINGS.en, catalogues: STRINGS, apply, toggle, get lang() { return lang; } };
 })(self);

@@ -8,6 +8,7 @@ operator (or a thief of its disks) could.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -214,3 +215,92 @@ async def test_retention_keeps_7_daily_4_weekly_12_monthly() -> None:
     assert 400 in keep
     assert len(keep) <= 7 + 4 + 12 and len(keep) >= 12
     assert all(n > 400 - 7 for n in sorted(keep, reverse=True)[:7])
+
+
+async def test_backup_storage_is_on_the_owners_monthly_statement(
+    tmp_path: Path, relay_factory: Callable[..., RelayProcess], http: aiohttp.ClientSession
+) -> None:
+    billed = relay_factory(
+        "billed", ORA_RELAY_STORAGE_SAMPLE_S="0.2", ORA_RELAY_BACKUP_PRICE_USD_PER_GB_MONTH="0.05"
+    )
+    rt = await registered(tmp_path, billed, "pc")
+    turn_on(rt)
+    await service.run(rt.settings, rt.secrets, http)
+    credential = json.loads(rt.secrets.get("ora.relay-credential") or "{}")
+    await rt.close()
+    url = f"{billed.url}/v1/accounts/{credential['node_id']}/statement"
+    auth = {"Authorization": f"Bearer {credential['node_token']}"}
+    async with asyncio.timeout(20):
+        while True:
+            async with http.get(url, headers=auth) as resp:
+                assert resp.status == 200
+                statement = await resp.json()
+            lines = [line for line in statement["lines"] if line["kind"] == "storage"]
+            if lines:
+                break
+            await asyncio.sleep(0.2)
+    assert lines[0]["hours_sampled"] == 1 and lines[0]["price_usd_per_gb_month"] == "0.050000000"
+    assert statement["totals"]["storage_usd"] == lines[0]["amount_usd"]
+    # Someone else's statement is not readable with this Node's credential.
+    async with http.get(url.replace(credential["node_id"], "someone-else"), headers=auth) as r:
+        assert r.status == 401
+
+
+async def test_the_quota_is_the_accounts_not_each_vaults(
+    tmp_path: Path, relay_factory: Callable[..., RelayProcess], http: aiohttp.ClientSession
+) -> None:
+    """A second phrase (a second vault) on the same account does not get a second quota."""
+    small = relay_factory("small2", ORA_RELAY_BACKUP_QUOTA_BYTES=str(400 * 1024))
+    rt = await registered(tmp_path, small, "pc", notes=150)
+    turn_on(rt)
+    first = await service.run(rt.settings, rt.secrets, http)
+    assert first.uploaded_bytes > 200 * 1024, "the first vault holds over half the quota"
+    turn_on(rt)  # a new phrase: a new vault, same account
+    service.BackupState(enabled=True).save(rt.settings)
+    with pytest.raises(BackupRefused, match="quota"):
+        await service.run(rt.settings, rt.secrets, http)
+    await rt.close()
+
+
+async def test_a_restored_pc_goes_on_backing_up_into_the_same_backup(
+    tmp_path: Path, relay: RelayProcess, http: aiohttp.ClientSession
+) -> None:
+    """The new PC registers as a new Node (a new account); the phrase moves the backup to it."""
+    old = await registered(tmp_path, relay, "old-pc")
+    phrase = turn_on(old)
+    await service.run(old.settings, old.secrets, http)
+    await old.close()
+    new = await registered(tmp_path, relay, "new-pc", notes=0)
+    settings, secrets = new.settings, new.secrets
+    await new.close()
+    await service.restore(settings, secrets, phrase, http)
+    again = await service.run(settings, secrets, http)
+    assert again.seq == 2 and again.new_chunks < again.chunks
+    # The backup now belongs to the new PC's account (its quota, its statement).
+    vault = relay.data_dir / "backup" / keys_from_phrase(phrase).vault_id
+    node_id = json.loads(secrets.get("ora.relay-credential") or "{}")["node_id"]
+    assert json.loads((vault / "vault.json").read_text())["account"] == node_id
+
+
+async def test_another_account_cannot_take_a_vault_without_its_phrase(
+    tmp_path: Path, relay: RelayProcess, http: aiohttp.ClientSession
+) -> None:
+    owner = await registered(tmp_path, relay, "owner-pc", notes=1)
+    keys = keys_from_phrase(turn_on(owner))
+    await service.run(owner.settings, owner.secrets, http)
+    await owner.close()
+    thief = await registered(tmp_path, relay, "thief-pc", notes=0)
+    node_token = json.loads(thief.secrets.get("ora.relay-credential") or "{}")["node_token"]
+    await thief.close()
+    # The vault id and its token's hash are what an operator's disk or log could show.
+    for shown in ("", "0" * 64, keys.vault_token_hash):
+        body = {"vault_id": keys.vault_id, "token_sha256": keys.vault_token_hash}
+        async with http.post(
+            f"{relay.url}/v1/backup/vaults",
+            json={**body, "vault_token": shown},
+            headers={"Authorization": f"Bearer {node_token}"},
+        ) as resp:
+            assert resp.status == 409, shown
+    vault = relay.data_dir / "backup" / keys.vault_id
+    owner_id = json.loads(owner.secrets.get("ora.relay-credential") or "{}")["node_id"]
+    assert json.loads((vault / "vault.json").read_text())["account"] == owner_id

@@ -122,3 +122,21 @@ async def test_an_answer_given_before_anyone_waits_is_not_lost() -> None:
     assert (await broker.wait(req.approval_id)).outcome is Outcome.APPROVED
     with pytest.raises(ApprovalError):
         await broker.wait(req.approval_id)  # collected once only
+
+
+async def test_only_the_device_that_asked_can_withdraw_its_request() -> None:
+    broker = ApprovalBroker()
+    seen: list[Any] = []
+    broker.subscribe(seen.append)
+    req = _request(broker, channel="device-A")
+    waiter = asyncio.create_task(broker.wait(req.approval_id))
+    # Another device (even the owner's) cannot withdraw it for the asker: it answers instead.
+    with pytest.raises(ApprovalError, match="only the device that asked"):
+        broker.retract(req.approval_id, channel="device-B", by="device-B")
+    done = broker.retract(req.approval_id, channel="device-A", by="device-A")
+    assert done.outcome is Outcome.WITHDRAWN and (await waiter).outcome is Outcome.WITHDRAWN
+    assert seen[-1].outcome is Outcome.WITHDRAWN  # every popup and card for it closes
+    with pytest.raises(ApprovalError, match="already answered"):
+        broker.retract(req.approval_id, channel="device-A", by="device-A")
+    with pytest.raises(ApprovalError):
+        _answer(broker, req, channel="device-B")  # withdrawn is final

@@ -321,3 +321,46 @@ async def test_push_subscriptions_one_per_device_gone_with_the_device(store: Rel
     await store.revoke_device("b")
     assert await store.pushes("n1") == []
     assert [r.device_id for r in await store.pushes("n2")] == ["c"]
+
+
+async def test_storage_is_sampled_once_an_hour_and_summed_by_month(store: RelayStore) -> None:
+    assert await store.record_storage("acct", 500_000, "2026-11", 7)
+    assert not await store.record_storage("acct", 500_000, "2026-11", 9), "one sample an hour"
+    assert await store.record_storage("acct", 500_001, "2026-11", 5)
+    assert await store.record_storage("acct", 499_000, "2026-10", 100)
+    assert await store.record_storage("other", 500_000, "2026-11", 1000)
+    assert await store.storage_month("acct", "2026-11") == (12, 2)
+    assert await store.storage_month("acct", "2026-09") == (0, 0)
+
+
+async def test_the_statement_bills_backup_storage_per_gb_month(store: RelayStore) -> None:
+    """1 GB kept for half of November (360 of its 720 hours) at $0.05 per GB-month."""
+    from datetime import UTC, datetime
+
+    from relay_server.billing import Billing
+    from relay_server.settings import RelaySettings
+
+    billing = Billing(store, RelaySettings(plan_price_usd=5.0, backup_price_usd_per_gb_month=0.05))
+    start = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
+    for hour in range(360):
+        assert await billing.record_storage("acct", 10**9, start + hour * 3600 + 1)
+        # A second instance sampling the same hour (with more bytes) is not billed again.
+        assert not await billing.record_storage("acct", 5 * 10**9, start + hour * 3600 + 2)
+    november = await billing.statement("acct", "2026-11")
+    storage = [line for line in november["lines"] if line["kind"] == "storage"]
+    assert storage == [
+        {
+            "kind": "storage",
+            "description": "encrypted backup storage",
+            "gb_months": "0.500000",
+            "hours_sampled": 360,
+            "price_usd_per_gb_month": "0.050000000",
+            "amount_usd": "0.025000000",
+        }
+    ]
+    assert november["totals"]["storage_usd"] == "0.025000000"
+    assert november["totals"]["total_usd"] == "5.025000000"
+    october = await billing.statement("acct", "2026-10")
+    assert [line["kind"] for line in october["lines"]] == ["subscription"]
+    assert october["totals"]["storage_usd"] == "0.000000000"
+    assert october["totals"]["total_usd"] == "5.000000000"

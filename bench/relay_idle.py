@@ -1,0 +1,449 @@
+"""Idle phones on one Relay instance, and a reconnect storm (issue 26).
+
+    BENCH_ONLY=idle python bench/relay.py                  # 100,000 idle phones
+    BENCH_IDLE_N=20000 BENCH_ONLY=idle python bench/relay.py
+
+The phones are raw, minimal WebSocket clients (an asyncio Protocol: the upgrade, a hello, pongs
+for the Relay's pings, nothing else) in several processes of their own, each bound to its own
+127.0.1.x source address so that loopback's ephemeral ports (~28k per address pair) do not
+run out. Every phone is a paired owner device with its own Node (offline) and an active
+account, written straight into the Relay's SQLite database before it starts.
+
+Reported: `kb_per_idle_conn` (the Relay's RSS over its figure with one connection, divided by
+the connections; the kernel's socket memory is not in it), `accept_s_100k` (the time until all
+are welcomed, every process connecting 200 at a time), `idle_cpu_pct` (the Relay's CPU while
+it only keeps them alive with its heartbeat), and the latency of 5 chatting pairs beside them.
+
+Reconnect storm: `STORM_N` phones connect all at once (as when the instance they were on
+restarts) to a Relay configured to accept `STORM_ACCEPT_PER_S` new sockets a second; beyond
+that it answers 503 + Retry-After and the phone comes back after that (with jitter).
+`reconnect_storm_refused` counts every other failure (resets, timeouts, errors: target 0),
+`reconnect_storm_rate_limited` the 503s, `reconnect_storm_s` the time until all are in, and
+the chatting pairs' p50/p99 before and during.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp
+
+from protocol import messages as m
+from protocol.tokens import new_token, token_hash
+from protocol.version import PROTOCOL_VERSION
+
+IDLE_N = int(os.environ.get("BENCH_IDLE_N", "2000" if os.environ.get("BENCH_QUICK") else "100000"))
+PER_PROCESS = 20_000  # phones per client process (one source address each)
+CONNECT_AT_ONCE = 200  # connection attempts in flight per client process
+STORM_N = min(int(os.environ.get("BENCH_STORM_N", "10000")), IDLE_N)
+# What one instance here takes while its connected pairs keep a short tail (its hellos are
+# CPU on the same event loop as routing); 10k phones then come back within ~20-40 s.
+STORM_ACCEPT_PER_S = float(os.environ.get("BENCH_STORM_ACCEPT_PER_S", "400"))
+STORM_ACCEPT_BURST = int(os.environ.get("BENCH_STORM_ACCEPT_BURST", "200"))
+# Longer than one heartbeat period: every connection is pinged in it.
+IDLE_WINDOW_S = float(os.environ.get("BENCH_IDLE_WINDOW_S", "30"))
+HEARTBEAT_S = 20.0  # the Relay's default
+
+
+def raise_fd_limit() -> None:
+    """Room for every socket: the Relay process inherits this (root may raise the hard limit)."""
+    want = 1_048_576
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    except (ValueError, OSError):
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def make_phones(data_dir: Path, n: int, db_ready: Path) -> list[str]:
+    """n paired owner devices (each with its Node and an active account) and their access
+    tokens, written in bulk into the Relay's database (`db_ready`: made by the Relay's store)."""
+    now = time.time()
+    tokens, nodes, devices, accounts, rows = [], [], [], [], []
+    for _ in range(n):
+        node_id, device_id, access = str(uuid.uuid4()), str(uuid.uuid4()), new_token("at")
+        nodes.append((node_id, token_hash(new_token("nd")), "x", now))
+        devices.append((device_id, node_id, "owner", now))
+        accounts.append((node_id, "relay-monthly", "active", now, 0, now))
+        rows.append((token_hash(access), "at", device_id, str(uuid.uuid4()), now + 6 * 3600))
+        tokens.append(access)
+    db = sqlite3.connect(db_ready)
+    with db:
+        db.executemany("INSERT INTO nodes VALUES (?,?,?,?)", nodes)
+        db.executemany("INSERT INTO devices VALUES (?,?,?,?,NULL)", devices)
+        db.executemany("INSERT INTO accounts VALUES (?,?,?,?,?,?)", accounts)
+        db.executemany(
+            "INSERT INTO tokens (token_hash, kind, device_id, family_id, expires_at) "
+            "VALUES (?,?,?,?,?)",
+            rows,
+        )
+    db.close()
+    del data_dir
+    return tokens
+
+
+# ---- the phones' side (run as `python bench/relay_idle.py --phones PORT SRC STORM`) ----
+
+
+class Phone(asyncio.Protocol):
+    """A minimal WebSocket client: upgrade, hello, then answer pings until told to stop."""
+
+    def __init__(self, port: int, hello: bytes, done: asyncio.Future[str]) -> None:
+        self.port = port
+        self.hello = hello
+        self.done = done
+        self.buf = b""
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(
+            b"GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n" % self.port
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.upgraded:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = self.buf[: self.buf.find(b"\r\n")]
+            if b" 101 " not in status:
+                self._finish("busy" if b" 503 " in status else f"http {status[:40]!r}")
+                assert self.transport is not None
+                self.transport.close()
+                return
+            self.upgraded = True
+            self.buf = self.buf[end + 4 :]
+            self._send(0x1, self.hello)
+        self._frames()
+
+    def _frames(self) -> None:
+        while len(self.buf) >= 2:
+            opcode, size, at = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
+            if size == 126:
+                if len(self.buf) < 4:
+                    return
+                size, at = int.from_bytes(self.buf[2:4], "big"), 4
+            elif size == 127:
+                if len(self.buf) < 10:
+                    return
+                size, at = int.from_bytes(self.buf[2:10], "big"), 10
+            if len(self.buf) < at + size:
+                return
+            payload, self.buf = self.buf[at : at + size], self.buf[at + size :]
+            if opcode == 0x9:
+                self._send(0xA, payload)  # pong
+            elif opcode == 0x1 and not self.done.done():
+                self._finish("ok" if b'"welcome"' in payload else f"said {payload[:60]!r}")
+            elif opcode == 0x8:
+                self._finish("closed")
+                assert self.transport is not None
+                self.transport.close()
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        # Masked with a zero key: valid, and no XOR to compute (the Relay does not care).
+        size = len(payload)
+        head = bytes([0x80 | opcode])
+        if size < 126:
+            head += bytes([0x80 | size])
+        else:
+            head += bytes([0x80 | 126]) + size.to_bytes(2, "big")
+        assert self.transport is not None
+        self.transport.write(head + b"\0\0\0\0" + payload)
+
+    def _finish(self, outcome: str) -> None:
+        if not self.done.done():
+            self.done.set_result(outcome)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish("lost")
+
+
+async def phones_main(port: int, src: str, storm: bool) -> None:
+    """Connect every token read from stdin (a JSON list); print one JSON line of what it saw,
+    then hold the sockets until stdin closes."""
+    raise_fd_limit()
+    tokens: list[str] = json.loads(sys.stdin.readline())
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(len(tokens) if storm else CONNECT_AT_ONCE)
+    counts = {"ok": 0, "busy": 0, "failed": 0}
+    failures: dict[str, int] = {}
+    held: list[asyncio.BaseTransport] = []
+    t0 = time.perf_counter()
+
+    async def one(token: str) -> None:
+        said = m.Hello(version=PROTOCOL_VERSION, role="device", token=token)  # type: ignore[arg-type]
+        hello = m.encode(said).encode()
+        for _attempt in range(50):
+            done: asyncio.Future[str] = loop.create_future()
+            async with gate:
+                try:
+                    transport, _ = await loop.create_connection(
+                        partial(Phone, port, hello, done), "127.0.0.1", port, local_addr=(src, 0)
+                    )
+                    outcome = await asyncio.wait_for(done, 60)
+                except (OSError, TimeoutError) as err:
+                    outcome, transport = type(err).__name__, None
+            if outcome == "ok":
+                counts["ok"] += 1
+                assert transport is not None
+                held.append(transport)
+                return
+            if outcome == "busy":
+                counts["busy"] += 1  # the configured accept rate: come back after a while
+                await asyncio.sleep(1.0 + random.random())
+                continue
+            counts["failed"] += 1
+            failures[outcome] = failures.get(outcome, 0) + 1
+            await asyncio.sleep(0.5 + random.random())
+
+    await asyncio.gather(*(one(t) for t in tokens))
+    report = {**counts, "s": round(time.perf_counter() - t0, 3), "failures": failures}
+    print(json.dumps(report), flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    for transport in held:
+        transport.abort()
+
+
+# ---- the bench's side ----
+
+
+class PhoneFleet:
+    """Client processes holding phones, one source address each."""
+
+    def __init__(self, port: int, tokens: list[str], storm: bool = False) -> None:
+        self.procs: list[subprocess.Popen[str]] = []
+        for i in range(0, len(tokens), PER_PROCESS):
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--phones", str(port), f"127.0.1.{1 + i // PER_PROCESS}"]
+                + (["--storm"] if storm else []),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=Path(__file__).resolve().parents[1],
+            )
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps(tokens[i : i + PER_PROCESS]) + "\n")
+            proc.stdin.flush()
+            self.procs.append(proc)
+
+    async def reports(self) -> list[dict[str, object]]:
+        async def read(proc: subprocess.Popen[str]) -> dict[str, object]:
+            assert proc.stdout is not None
+            line = await asyncio.to_thread(proc.stdout.readline)
+            return json.loads(line) if line else {"ok": 0, "failed": -1}
+
+        return list(await asyncio.gather(*(read(p) for p in self.procs)))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.close()
+        for proc in self.procs:
+            proc.wait(120)
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _chatting(relay: Any, http: aiohttp.ClientSession, n: int) -> list[Any]:
+    pairs = []
+    for node_id, credential, _device_id, access in relay.pairs[:n]:
+        node = await relay.connect(http, "node", credential)
+        device = await relay.connect(http, "device", access)
+        pairs.append((device, node, node_id))
+    return pairs
+
+
+async def run_idle_scale(results: dict[str, float]) -> None:
+    """Hold IDLE_N idle phones on one Relay; then restart it (configured with an accept rate)
+    and let STORM_N of them come back at once."""
+    from bench.relay import Relay
+
+    raise_fd_limit()
+    with tempfile.TemporaryDirectory() as tmp:
+        relay = await Relay(Path(tmp), 5).start()  # 5 chatting pairs; makes the schema
+        relay.stop()
+        t = time.perf_counter()
+        tokens = make_phones(Path(tmp), IDLE_N, Path(tmp) / "relay.db")
+        print(f"idle: {IDLE_N} phones written in {time.perf_counter() - t:.1f} s", flush=True)
+        _restart(relay, {})
+        try:
+            results.update(await _idle(relay, tokens))
+        finally:
+            relay.stop()
+        storm_env = {
+            "ORA_RELAY_ACCEPT_PER_S": str(STORM_ACCEPT_PER_S),
+            "ORA_RELAY_ACCEPT_BURST": str(STORM_ACCEPT_BURST),
+        }
+        _restart(relay, storm_env)
+        try:
+            results.update(await _storm(relay, tokens[:STORM_N]))
+        finally:
+            relay.stop()
+
+
+def _restart(relay: Any, env: dict[str, str]) -> None:
+    """Start the Relay process again on its port, over the same data directory."""
+    from bench.relay import REPO, wait_ready
+
+    profile = os.environ.get("BENCH_PROFILE")
+    prof_args = ["-m", "cProfile", "-o", profile] if profile else []
+    relay.proc = subprocess.Popen(
+        [
+            sys.executable,
+            *prof_args,
+            "-m",
+            "relay_server",
+            *("--port", str(relay.port)),
+            *("--data-dir", str(relay.data_dir)),
+        ],
+        cwd=REPO,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_ready(f"http://127.0.0.1:{relay.port}/readyz")
+
+
+async def _idle(relay: Any, tokens: list[str]) -> dict[str, float]:
+    from bench.relay import PACED_RATE as rate
+    from bench.relay import measure, rss_kb
+
+    out: dict[str, float] = {}
+    pid = relay.proc.pid
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        chatting = await _chatting(relay, http, 5)
+        await measure(chatting, 256, 5, rate)
+        alone = await measure(chatting, 256, 40, rate)
+        await asyncio.sleep(1.0)
+        before = rss_kb(pid)
+        t0 = time.perf_counter()
+        fleet = PhoneFleet(relay.port, tokens)
+        reports = await fleet.reports()
+        accept_s = time.perf_counter() - t0
+        held = sum(int(r["ok"]) for r in reports)  # type: ignore[call-overload]
+        failed = sum(int(r["failed"]) for r in reports)  # type: ignore[call-overload]
+        await asyncio.sleep(3.0)
+        after = rss_kb(pid)
+        c0, w0 = cpu_s(pid), time.perf_counter()
+        beside = await measure(chatting, 256, int(IDLE_WINDOW_S * rate), rate)
+        idle_cpu = (cpu_s(pid) - c0) / (time.perf_counter() - w0) * 100
+        # The same window with nothing but the chatting pairs would cost this much:
+        kb = (after - before) / max(1, held)
+        out.update(
+            {
+                "idle_connections_held": held,
+                "idle_connect_failed": failed,
+                "kb_per_idle_conn_scale": round(kb, 2),
+                "idle_rss_mb": round(after / 1024, 1),
+                "accept_s": round(accept_s, 2),
+                "accepts_per_s": round(held / accept_s, 1),
+                "idle_cpu_pct": round(idle_cpu, 1),
+                "idle_p50_ms_alone": round(alone["p50_ms"], 3),
+                "idle_p99_ms_alone": round(alone["p99_ms"], 3),
+                "idle_p50_ms_beside": round(beside["p50_ms"], 3),
+                "idle_p99_ms_beside": round(beside["p99_ms"], 3),
+            }
+        )
+        if held >= 100_000:
+            out["kb_per_idle_conn_100k"] = round(kb, 2)
+            out["accept_s_100k"] = round(accept_s, 2)
+        print(
+            f"idle: {held} phones held ({failed} failed), {kb:.2f} KB each (RSS {before} -> "
+            f"{after} KB), accepted in {accept_s:.1f} s, CPU at idle {idle_cpu:.1f} %, a pair "
+            f"beside them p50 {beside['p50_ms']:.2f} p99 {beside['p99_ms']:.2f} ms "
+            f"(alone {alone['p50_ms']:.2f} / {alone['p99_ms']:.2f})",
+            flush=True,
+        )
+        fleet.stop()
+        for device, node, _id in chatting:
+            await device.close()
+            await node.close()
+    return out
+
+
+async def _storm(relay: Any, tokens: list[str]) -> dict[str, float]:
+    """Right after a restart: the chatting pairs are back, then every phone at once."""
+    from bench.relay import PACED_RATE as rate
+    from bench.relay import _percentiles, measure
+
+    out: dict[str, float] = {}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        chatting = await _chatting(relay, http, 5)
+        await measure(chatting, 256, 5, rate)
+        alone = await measure(chatting, 256, 40, rate)
+        # All STORM_N attempts in flight at once, beside the chatting pairs.
+        storm = PhoneFleet(relay.port, tokens, storm=True)
+        t0 = time.perf_counter()
+        over = asyncio.Event()
+        rtts: list[float] = []
+
+        async def chat() -> None:
+            while not over.is_set():
+                await measure(chatting, 256, 20, rate, rtts)
+
+        during_task = asyncio.create_task(chat())
+        storm_reports = await storm.reports()
+        storm_s = time.perf_counter() - t0
+        over.set()
+        await during_task
+        during = _percentiles(rtts)
+        storm.stop()
+        refused = sum(int(r["failed"]) for r in storm_reports)  # type: ignore[call-overload]
+        limited = sum(int(r["busy"]) for r in storm_reports)  # type: ignore[call-overload]
+        storm_ok = sum(int(r["ok"]) for r in storm_reports)  # type: ignore[call-overload]
+        out.update(
+            {
+                "reconnect_storm_n": len(tokens),
+                "reconnect_storm_in": storm_ok,
+                "reconnect_storm_refused": refused,
+                "reconnect_storm_rate_limited": limited,
+                "reconnect_storm_accept_per_s": STORM_ACCEPT_PER_S,
+                "reconnect_storm_s": round(storm_s, 2),
+                "reconnect_storm_p50_ms_before": round(alone["p50_ms"], 3),
+                "reconnect_storm_p99_ms_before": round(alone["p99_ms"], 3),
+                "reconnect_storm_p50_ms_during": round(during["p50_ms"], 3),
+                "reconnect_storm_p99_ms_during": round(during["p99_ms"], 3),
+            }
+        )
+        print(
+            f"storm: {len(tokens)} at once, {storm_ok} in after {storm_s:.1f} s, {refused} refused, "
+            f"{limited} told to come back (accept rate {STORM_ACCEPT_PER_S:.0f}/s); a pair "
+            f"meanwhile p50 {during['p50_ms']:.2f} p99 {during['p99_ms']:.2f} ms "
+            f"(failures {[r.get('failures') for r in storm_reports]})",
+            flush=True,
+        )
+        for device, node, _id in chatting:
+            await device.close()
+            await node.close()
+    return out
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--phones"]:
+        asyncio.run(phones_main(int(sys.argv[2]), sys.argv[3], "--storm" in sys.argv))
