@@ -139,8 +139,15 @@ async def _chat_until(pair: tuple[Any, Any, str], stop: asyncio.Event, log: list
                     if msg.type == aiohttp.WSMsgType.BINARY and msg.data[17:25] == tag:
                         rtt = time.perf_counter() - t0
                         break
-                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
-                        raise ConnectionError("closed")
+                    if msg.type in (
+                        aiohttp.WSMsgType.CLOSE,
+                        aiohttp.WSMsgType.CLOSED,
+                        aiohttp.WSMsgType.CLOSING,
+                        aiohttp.WSMsgType.ERROR,
+                    ):
+                        log.append((t0, "cut"))  # the Relay closed this phone's socket
+                        echoer.cancel()
+                        return
         except TimeoutError:
             pass
         log.append((t0, rtt))
@@ -219,6 +226,8 @@ async def run_cluster(results: dict[str, float]) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     sent = [entry for log in logs for entry in log]
+    cut = sum(1 for _t, rtt in sent if rtt == "cut")
+    sent = [(t0, rtt) for t0, rtt in sent if rtt != "cut"]
     lost = sum(1 for _t, rtt in sent if rtt is None)
     ok_at = sorted(t0 for t0, rtt in sent if rtt is not None and t0 >= t_down - 1)
     gaps = [later - earlier for earlier, later in itertools.pairwise(ok_at)]
@@ -234,6 +243,7 @@ async def run_cluster(results: dict[str, float]) -> None:
             "redis_restart_down_s": RESTART_DOWN_S,
             "redis_restart_frames_sent": len(sent),
             "redis_restart_frames_lost": lost,
+            "redis_restart_pairs_cut": cut,
             "redis_restart_blip_s": round(blip, 2),
             "redis_restart_records_lost": sum(before[t] - after[t] for t in before),
         }
@@ -241,7 +251,7 @@ async def run_cluster(results: dict[str, float]) -> None:
     print(
         f"cluster: same instance p50 {s['p50_ms']:.2f} p99 {s['p99_ms']:.2f} ms; across "
         f"instances p50 {c['p50_ms']:.2f} p99 {c['p99_ms']:.2f} ms. Redis down "
-        f"{RESTART_DOWN_S} s: {lost} of {len(sent)} frames lost, longest gap {blip:.2f} s, "
+        f"{RESTART_DOWN_S} s: {lost} of {len(sent)} frames lost, {cut} pairs cut, longest gap {blip:.2f} s, "
         f"records before {before} after {after}",
         flush=True,
     )

@@ -49,7 +49,8 @@ from protocol.version import PROTOCOL_VERSION
 
 IDLE_N = int(os.environ.get("BENCH_IDLE_N", "2000" if os.environ.get("BENCH_QUICK") else "100000"))
 PER_PROCESS = 10_000  # phones per client process (one source address each)
-CONNECT_AT_ONCE = 200  # connection attempts in flight per client process
+CONNECT_AT_ONCE = 200
+WELCOME_TIMEOUT_S = 60.0  # a phone gives up on a connection that has not said welcome by then  # connection attempts in flight per client process
 STORM_N = min(int(os.environ.get("BENCH_STORM_N", "10000")), IDLE_N)
 # What one instance here takes while its connected pairs keep a short tail (its hellos are
 # CPU on the same event loop as routing); 10k phones then come back within ~20-40 s.
@@ -196,24 +197,32 @@ async def phones_main(port: int, src: str, storm: bool) -> None:
     async def one(token: str) -> None:
         said = m.Hello(version=PROTOCOL_VERSION, role="device", token=token)  # type: ignore[arg-type]
         hello = m.encode(said).encode()
+        busy = 0
         for _attempt in range(50):
             done: asyncio.Future[str] = loop.create_future()
+            transport = None
             async with gate:
                 try:
                     transport, _ = await loop.create_connection(
                         partial(Phone, port, hello, done), "127.0.0.1", port, local_addr=(src, 0)
                     )
-                    outcome = await asyncio.wait_for(done, 60)
+                    outcome = await asyncio.wait_for(done, WELCOME_TIMEOUT_S)
                 except (OSError, TimeoutError) as err:
-                    outcome, transport = type(err).__name__, None
+                    outcome = type(err).__name__
+            if outcome != "ok" and transport is not None:
+                transport.abort()  # a phone that gives up drops its socket before trying again
             if outcome == "ok":
                 counts["ok"] += 1
                 assert transport is not None
                 held.append(transport)
                 return
             if outcome == "busy":
-                counts["busy"] += 1  # the configured accept rate: come back after a while
-                await asyncio.sleep(1.0 + random.random())
+                # Past the configured accept rate: come back later, backing off with full
+                # jitter as the apps do, so that retries spread out instead of coming back
+                # together (each refusal still costs the Relay a TCP accept and a parse).
+                counts["busy"] += 1
+                busy += 1
+                await asyncio.sleep(1.0 + random.uniform(0, min(30.0, 2.0**busy)))
                 continue
             counts["failed"] += 1
             failures[outcome] = failures.get(outcome, 0) + 1
@@ -358,6 +367,10 @@ async def _idle(relay: Any, tokens: list[str]) -> dict[str, float]:
         failed = sum(int(r["failed"]) for r in reports)  # type: ignore[call-overload]
         await asyncio.sleep(3.0)
         after = rss_kb(pid)
+        # CPU while the Relay only keeps them alive (its heartbeat: a ping each per period).
+        c0, w0 = cpu_s(pid), time.perf_counter()
+        await asyncio.sleep(IDLE_WINDOW_S)
+        idle_cpu = (cpu_s(pid) - c0) / (time.perf_counter() - w0) * 100
         # Nobody read the chatting pairs' sockets meanwhile (so nobody answered the Relay's
         # pings, and it closed them): connect them again.
         for device, node, _id in chatting:
@@ -365,9 +378,7 @@ async def _idle(relay: Any, tokens: list[str]) -> dict[str, float]:
             await node.close()
         chatting = await _chatting(relay, http, 5)
         await measure(chatting, 256, 5, rate)
-        c0, w0 = cpu_s(pid), time.perf_counter()
         beside = await measure(chatting, 256, int(IDLE_WINDOW_S * rate), rate)
-        idle_cpu = (cpu_s(pid) - c0) / (time.perf_counter() - w0) * 100
         # The same window with nothing but the chatting pairs would cost this much:
         kb = (after - before) / max(1, held)
         out.update(
