@@ -15,7 +15,7 @@ import sys
 
 import qrcode
 
-from app.backup.schedule import BackupSchedule
+from app.backup.schedule import BackupSchedule, backup_summary
 from app.core.runtime import Runtime
 from app.errors import PairingRefused
 from app.home_network import (
@@ -145,6 +145,7 @@ async def _run(
             f"  providers: {', '.join(enabled) if enabled else 'none (explicit commands only; see README)'}"
         )
         print(f"  relay:     {settings.relay_url} ({link.status})")
+        print(f"  backup:    {backup_summary(settings)}")
         if settings.home_network:
             print(
                 "  home network: phones on this network can pair and chat through "

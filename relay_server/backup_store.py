@@ -5,7 +5,8 @@ manifests numbered 1, 2, 3... It can read none of them (app/backup seals them wi
 the owner's recovery phrase) and learns nothing but the blobs' sizes and when they came.
 
     POST   /v1/backup/vaults                    Node credential: open a vault for its account
-                                                {"vault_id", "token_sha256"}
+                                                {"vault_id", "token_sha256", "vault_token"}
+                                                (the token moves another account's vault here)
     POST   /v1/backup/{vault}/missing           which of {"ids": [...]} the vault lacks
     PUT    /v1/backup/{vault}/chunks/{id}       store a chunk (ids are 64 hex digits)
     GET    /v1/backup/{vault}/chunks/{id}
@@ -61,14 +62,30 @@ def _error(status: int, code: str, message: str) -> web.HTTPException:
 
 
 @dataclass
+class _Owners:
+    """Which account each vault belongs to, and each account's vaults (listed at `when`)."""
+
+    when: float = 0.0
+    owner: dict[str, str] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+
+    def put(self, vault: str, account: str) -> None:
+        old = self.owner.get(vault)
+        if old is not None:
+            self.members[old].discard(vault)
+        self.owner[vault] = account
+        self.members.setdefault(account, set()).add(vault)
+
+
+@dataclass
 class BackupStore:
-    """The vaults under `root`, each bounded by `quota_bytes`."""
+    """The vaults under `root`; each account's together bounded by `quota_bytes`."""
 
     root: Path
     quota_bytes: int
     _usage: dict[str, tuple[float, int]] = field(default_factory=dict)  # vault -> (when, bytes)
-    _owners: dict[str, str] = field(default_factory=dict)  # vault -> account (never changes)
-    _listed: tuple[float, set[str]] = field(default_factory=lambda: (0.0, set()))
+    # Listed again at most every 30 s, so vaults opened or moved by another instance count.
+    _index: _Owners = field(default_factory=_Owners)
 
     def _vault(self, vault: str) -> Path:
         if not _ID.match(vault):
@@ -82,24 +99,40 @@ class BackupStore:
             return None
         return meta
 
-    def create(self, vault: str, token_sha256: str, account: str) -> bool:
-        """Open a vault; True if new or already this account's with this credential."""
+    def create(self, vault: str, token_sha256: str, account: str, vault_token: str = "") -> bool:
+        """Open a vault; True if new or already this account's with this credential.
+
+        A vault of another account moves to this one when the caller shows the vault's own
+        credential (derived from the recovery phrase): that is a restore on a new PC, whose
+        Node registered as a new account, going on with the owner's backup."""
         meta = self._meta(vault)
         if meta is not None:
-            return meta["account"] == account and hmac.compare_digest(
-                meta["token_sha256"], token_sha256
-            )
+            if not hmac.compare_digest(meta["token_sha256"], token_sha256):
+                return False
+            if meta["account"] == account:
+                return True
+            shown = hashlib.sha256(vault_token.encode()).hexdigest()
+            if not vault_token or not hmac.compare_digest(meta["token_sha256"], shown):
+                return False
+            _LOGGER.info("backup vault moved to another account by its phrase's holder")
+            self._write_meta(vault, {**meta, "account": account, "moved": time.time()})
+            self._index.put(vault, account)
+            return True
         path = self._vault(vault)
         path.mkdir(parents=True, exist_ok=True)
         (path / "chunks").mkdir(exist_ok=True)
         (path / "manifests").mkdir(exist_ok=True)
-        tmp = path / "vault.json.tmp"
-        tmp.write_text(
-            json.dumps({"account": account, "token_sha256": token_sha256, "created": time.time()})
+        self._write_meta(
+            vault, {"account": account, "token_sha256": token_sha256, "created": time.time()}
         )
-        tmp.rename(path / "vault.json")
-        self._listed[1].add(vault)
+        self._index.put(vault, account)
         return True
+
+    def _write_meta(self, vault: str, meta: dict[str, object]) -> None:
+        path = self._vault(vault)
+        tmp = path / f"vault.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(meta))
+        tmp.rename(path / "vault.json")
 
     def authorise(self, vault: str, token: str) -> Path:
         meta = self._meta(vault)
@@ -117,34 +150,27 @@ class BackupStore:
             self._usage[vault] = (time.monotonic(), size)
         return size
 
-    def _account_of(self, vault: str) -> str:
-        if vault not in self._owners:
-            meta = self._meta(vault)
-            if meta is None:
-                return ""
-            self._owners[vault] = meta["account"]
-        return self._owners[vault]
-
-    def vaults(self) -> list[str]:
-        """Every vault at the service (listed again at most every 30 s; `create` adds)."""
-        if time.monotonic() - self._listed[0] > 30:
-            found = [p.name for p in self.root.iterdir() if _ID.match(p.name) and p.is_dir()]
-            self._listed = (time.monotonic(), set(found))
-        return sorted(self._listed[1])
+    def _owners(self, max_age_s: float = 30.0) -> _Owners:
+        if time.monotonic() - self._index.when > max_age_s:
+            index = _Owners(when=time.monotonic())
+            for path in self.root.iterdir():
+                if _ID.match(path.name) and (meta := self._meta(path.name)) is not None:
+                    index.put(path.name, meta["account"])
+            self._index = index
+        return self._index
 
     def usage_by_account(self) -> dict[str, int]:
-        """Bytes each account keeps, all its vaults together."""
-        totals: dict[str, int] = {}
-        for vault in self.vaults():
-            account = self._account_of(vault)
-            if account:
-                totals[account] = totals.get(account, 0) + self.used(vault)
-        return totals
+        """Bytes each account keeps, all its vaults together (listed afresh)."""
+        index = self._owners(max_age_s=0.0)
+        return {a: sum(self.used(v) for v in vaults) for a, vaults in index.members.items()}
 
     def account_used(self, vault: str) -> int:
-        """Bytes kept by the account `vault` belongs to."""
-        account = self._account_of(vault)
-        return sum(self.used(v) for v in self.vaults() if self._account_of(v) == account)
+        """Bytes kept by the account `vault` belongs to, all its vaults together."""
+        index = self._owners()
+        if vault not in index.owner and (meta := self._meta(vault)) is not None:
+            index.put(vault, meta["account"])
+        account = index.owner.get(vault)
+        return sum(self.used(v) for v in index.members.get(account, {vault})) if account else 0
 
     def _add(self, vault: str, delta: int) -> None:
         when, size = self._usage.get(vault, (0.0, 0))
@@ -238,11 +264,12 @@ async def open_vault(request: web.Request) -> web.Response:
     try:
         body = json.loads(await _body(request, 4096))
         vault, digest = str(body["vault_id"]), str(body["token_sha256"])
+        shown = str(body.get("vault_token", ""))
     except (ValueError, KeyError, TypeError):
         raise _error(400, "bad_request", "bad body") from None
     if not _ID.match(vault) or not _ID.match(digest):
         raise _error(400, "bad_request", "bad ids")
-    ok = await asyncio.to_thread(store.create, vault, digest, account)
+    ok = await asyncio.to_thread(store.create, vault, digest, account, shown)
     if not ok:
         raise _error(409, "conflict", "vault taken")
     return web.json_response({"vault_id": vault, "quota_bytes": store.quota_bytes})

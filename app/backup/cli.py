@@ -94,6 +94,8 @@ async def _run(
         state = service.BackupState.load(settings)
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(state.last_run))
         print(f"backup: {'on' if state.enabled else 'off'}")
+        if state.enabled:
+            print(f"schedule: every {settings.backup_interval_h:g} h ([backup] interval_h)")
         if state.last_seq:
             print(f"last snapshot: {state.last_seq} ({when})")
         if state.last_error:

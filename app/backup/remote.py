@@ -37,7 +37,13 @@ class RemoteVault:
         try:
             resp = await self._http.post(
                 f"{self._root}/v1/backup/vaults",
-                json={"vault_id": self._keys.vault_id, "token_sha256": self._keys.vault_token_hash},
+                # The vault's own token too: after a restore on a new PC (a new Node, so a new
+                # account) it shows the service the phrase's holder is moving the backup here.
+                json={
+                    "vault_id": self._keys.vault_id,
+                    "token_sha256": self._keys.vault_token_hash,
+                    "vault_token": self._keys.vault_token,
+                },
                 headers={"Authorization": f"Bearer {node_token}"},
             )
         except aiohttp.ClientError as err:

@@ -115,19 +115,36 @@ class BackupSchedule:
             await asyncio.sleep(check_s)
 
 
+def backup_summary(settings: Settings) -> str:
+    """One line for a terminal: on or off, the last snapshot, the last error."""
+    state = service.BackupState.load(settings)
+    if not state.enabled:
+        return "off (`ora backup init` turns it on)"
+    every = f"every {settings.backup_interval_h:g} h"
+    if not state.last_seq:
+        line = f"on, {every}, no snapshot yet"
+    else:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(state.last_run))
+        line = f"on, {every}, last snapshot {state.last_seq} ({when})"
+    return f"{line}; last try failed: {state.last_error}" if state.last_error else line
+
+
 def profile_is_empty(settings: Settings) -> bool:
     """Nothing yet in this profile (no notes, messages or audit rows) and backup never set up:
     the first run on a PC, when restoring from a backup is worth offering."""
+    return not (settings.state_dir / "backup.json").exists() and not profile_has_content(settings)
+
+
+def profile_has_content(settings: Settings) -> bool:
+    """The profile holds notes, messages or audit rows (a restore would replace them)."""
     import sqlite3
 
-    if (settings.state_dir / "backup.json").exists():
-        return False
     if not settings.db_path.exists():
-        return True
+        return False
     db = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
     try:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        return not any(
+        return any(
             db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()  # noqa: S608 (fixed table names)
             for t in ("notes", "messages", "audit")
             if t in tables

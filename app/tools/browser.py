@@ -45,10 +45,14 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # WebRTC's UDP (STUN, TURN, peer connections) would go around the guarded proxy, straight to
+    # any address a page names: only proxied traffic, which the proxy checks like the rest.
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 NAV_TIMEOUT_MS = 15_000
 ACTION_TIMEOUT_MS = 5_000
 MAX_TEXT_CHARS = 30_000
+MAX_REFUSED = 200
 
 
 class BrowserPool:
@@ -69,7 +73,10 @@ class BrowserPool:
         self.local_only = local_only
         self.policy = policy or AddressPolicy(allow_private=allow_private)
         self.proxy = GuardedProxy(self.policy, lookup, on_refused=self._record)
-        self.refused: list[tuple[str, str]] = []  # (url, why) of requests the guard stopped
+        # (url, why) of the latest requests the guard stopped; bounded, since a long-running
+        # Node would otherwise keep every refused URL (and the data in it) in memory.
+        self.refused: list[tuple[str, str]] = []
+        self._dropped = 0
         self._playwright: Any = None
         self._contexts: dict[str, Any] = {}
         self._lock = asyncio.Lock()
@@ -120,6 +127,14 @@ class BrowserPool:
 
     def _record(self, target: str, why: str) -> None:
         self.refused.append((target, why))
+        if len(self.refused) > MAX_REFUSED:
+            drop = len(self.refused) - MAX_REFUSED // 2
+            del self.refused[:drop]
+            self._dropped += drop
+
+    def mark(self) -> int:
+        """A position in the refusals, for `refused_since`."""
+        return self._dropped + len(self.refused)
 
     def refusal(self, url: str) -> str | None:
         """Why `url` is refused before any connection (None: up to the proxy).
@@ -142,7 +157,7 @@ class BrowserPool:
         if why is None:
             await route.fallback()  # on to Chromium, whose only way out is the guarded proxy
             return
-        self.refused.append((request.url, why))
+        self._record(request.url, why)
         _LOGGER.info("browser request refused by the address guard")
         await route.abort("blockedbyclient")
 
@@ -154,7 +169,7 @@ class BrowserPool:
         page's only when the navigation failed.
         """
         want = _place(url)
-        for target, why in self.refused[before:]:
+        for target, why in self.refused[max(0, before - self._dropped) :]:
             if target.rstrip("/") == url.rstrip("/"):
                 return why
             if failed and "://" not in target and _place(f"//{target}") == want:
@@ -166,7 +181,7 @@ class BrowserPool:
         if why is None:
             ws.connect_to_server()
             return
-        self.refused.append((ws.url, why))
+        self._record(ws.url, why)
         await ws.close(code=1008, reason="refused")
 
     async def close(self) -> None:
@@ -221,7 +236,7 @@ async def _open(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     await _precheck_open(ctx, args)
     pool = _pool(ctx)
     page = await pool.page(ctx)
-    before = len(pool.refused)
+    before = pool.mark()
     try:
         await page.goto(url, timeout=NAV_TIMEOUT_MS, wait_until="domcontentloaded")
     except Exception as err:

@@ -1,14 +1,21 @@
-"""The tool registry: tools by name, with arguments checked against each tool's JSON schema."""
+"""The tool registry: tools by name, with arguments checked against each tool's JSON schema.
+
+jsonschema (with attrs, referencing and its bundled metaschemas) is a large share of the core's
+import time, and nothing needs it before the first tool call: it is imported then, not at
+start, so the first answer does not wait for it. Each schema is still checked before its tool
+is first run, and tests/tools check every built-in schema.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from app.tools.spec import ToolSpec
+
+if TYPE_CHECKING:
+    import jsonschema.protocols
 
 
 class InvalidArguments(Exception):
@@ -25,13 +32,22 @@ class ToolRegistry:
             self.add(tool)
 
     def add(self, tool: ToolSpec) -> None:
-        """Register a tool; its schema must itself be valid."""
+        """Register a tool; its schema is checked before its first call (`validator`)."""
         if tool.name in self._tools:
             raise ValueError(f"tool {tool.name!r} registered twice")
-        cls = jsonschema.validators.validator_for(tool.parameters)
-        cls.check_schema(tool.parameters)
         self._tools[tool.name] = tool
-        self._validators[tool.name] = cls(tool.parameters)
+
+    def validator(self, name: str) -> jsonschema.protocols.Validator:
+        """The tool's argument checker; raises jsonschema's SchemaError if its schema is bad."""
+        checker = self._validators.get(name)
+        if checker is None:
+            import jsonschema
+
+            parameters = self._tools[name].parameters
+            cls = jsonschema.validators.validator_for(parameters)
+            cls.check_schema(parameters)
+            checker = self._validators[name] = cls(parameters)
+        return checker
 
     def get(self, name: str) -> ToolSpec | None:
         """A tool by name."""
@@ -52,7 +68,9 @@ class ToolRegistry:
             args = raw
         if not isinstance(args, dict):
             raise InvalidArguments("arguments must be a JSON object")
-        error = jsonschema.exceptions.best_match(self._validators[name].iter_errors(args))
+        import jsonschema
+
+        error = jsonschema.exceptions.best_match(self.validator(name).iter_errors(args))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "(arguments)"
             raise InvalidArguments(f"{where}: {error.message}")

@@ -46,6 +46,7 @@ from app.tray.approvals_controller import ApprovalsController
 from app.tray.backup_controller import BackupController
 from app.tray.bridge import CoreBridge
 from app.tray.chat_window import ChatWindow
+from app.tray.core_start import OpenedCore, open_core
 from app.tray.devices_controller import DevicesController
 from app.tray.devices_dialog import DeviceRow, DevicesDialog
 from app.tray.icons import state_icon
@@ -73,15 +74,16 @@ class TrayApp(QObject):
         start_link: bool = True,
         tray_icon: QSystemTrayIcon | None = None,
         profile_lock: ProfileLock | None = None,
+        core: tuple[CoreBridge, OpenedCore] | None = None,
     ) -> None:
+        """`core` is a bridge and the core already opened on it (app/tray/launch.py)."""
         super().__init__()
         self.settings = settings
         self.profile_lock = profile_lock
-        self.bridge = CoreBridge()
-        self.runtime: Runtime = self.bridge.submit(Runtime.open(settings, secrets=secrets)).result(
-            30
+        self.bridge = core[0] if core is not None else CoreBridge()
+        self.adopt_core(
+            core[1] if core else self.bridge.submit(open_core(settings, secrets=secrets)).result(30)
         )
-        self.local: local_server.LocalServer | None = self._start_local()
         self.show_requested.connect(self.come_forward)
         self._closed = False
         # One controller per concern; each owns its windows and talks to the core through
@@ -194,13 +196,13 @@ class TrayApp(QObject):
             "shared": self.tr("shared"),
         }
 
-    def _start_local(self) -> local_server.LocalServer | None:
-        local = self.bridge.submit(
-            local_server.start(self.runtime, on_show=self.show_requested.emit)
-        ).result(10)
+    def adopt_core(self, core: OpenedCore) -> None:
+        """Take an opened core (at start, on a profile switch, after a restore) as this tray's."""
+        self.runtime: Runtime = core.runtime
+        self.local: local_server.LocalServer | None = core.local
+        core.on_show.target = self.show_requested.emit
         if self.profile_lock is not None:
-            self.profile_lock.describe(port=local.port if local is not None else None)
-        return local
+            self.profile_lock.describe(port=core.local.port if core.local is not None else None)
 
     def come_forward(self) -> None:
         """Another start of ORA on this profile: show this one instead of running twice."""
@@ -376,8 +378,7 @@ class TrayApp(QObject):
             self.profile_lock.release()
         self.profile_lock = new_lock
         self.settings = settings
-        self.runtime = self.bridge.submit(Runtime.open(self.settings)).result(30)
-        self.local = self._start_local()
+        self.adopt_core(self.bridge.submit(open_core(self.settings)).result(30))
         self.bridge.watch_approvals(self.runtime.broker)
         if self.link is not None:
             self._start_link()

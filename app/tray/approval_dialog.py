@@ -50,6 +50,7 @@ class ApprovalDialog(QDialog):
         self.target.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.target.setStyleSheet("font-family: monospace; background: #fffbeb; padding: 4px;")
         self.target.setVisible(bool(request.target))
+        self.target.setProperty("userContent", True)  # a path: the owner's words, not ORA's
         self.origin = QLabel(asked_by(request, device_name))
         self.origin.setWordWrap(True)
         shown = json.dumps(request.arguments, indent=2, ensure_ascii=False)
@@ -57,6 +58,7 @@ class ApprovalDialog(QDialog):
             shown += "\n\n" + self._disclosure(request)
         self.arguments = QPlainTextEdit(shown)
         self.arguments.setReadOnly(True)
+        self.arguments.setProperty("userContent", True)
         # The gate's own wording (English, for logs and the model) stays in the tooltip.
         self.reason = QLabel(
             self.tr("It runs only if you approve it here or on another of your devices.")

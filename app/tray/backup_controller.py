@@ -14,15 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QSystemTrayIcon
+from PySide6.QtWidgets import QMessageBox, QSystemTrayIcon
 
 from app.backup import engine, service
 from app.backup.keys import PhraseInvalid, keys_from_phrase, new_phrase
 from app.backup.remote import BackupRefused, RemoteVault
-from app.backup.schedule import CHECK_S, BackupSchedule, Outcome, profile_is_empty
+from app.backup.schedule import (
+    CHECK_S,
+    BackupSchedule,
+    Outcome,
+    profile_has_content,
+    profile_is_empty,
+)
 from app.backup.sealing import BackupTampered, WrongPhrase
-from app.core.runtime import Runtime
 from app.tray.backup_dialog import PhraseDialog, RestoreDialog
+from app.tray.core_start import open_core
 
 if TYPE_CHECKING:
     from app.tray.app import TrayApp
@@ -40,6 +46,7 @@ class BackupController(QObject):
         self.host = host
         self.phrase_dialog: PhraseDialog | None = None
         self.restore_dialog: RestoreDialog | None = None
+        self.replace_box: QMessageBox | None = None
         self.running = False
         self.percent = 0
         self.last_failure = ""
@@ -75,6 +82,8 @@ class BackupController(QObject):
         state = service.BackupState.load(self.host.settings)
         if self.running:
             action.setText(self.tr("Backing up… %1%").replace("%1", str(self.percent)))
+            self.host.refresh_icon()  # the tooltip as the host says it, then backup's line
+            self.host.tray.setToolTip(f"{self.host.tray.toolTip()}\n{action.text()}")
         elif not state.enabled:
             action.setText(self.tr("Turn on backup…"))
         elif state.last_error or self.last_failure:
@@ -96,6 +105,9 @@ class BackupController(QObject):
 
     def open_setup(self) -> PhraseDialog:
         """Show a new phrase once; backup turns on only when three of its words come back."""
+        if self.phrase_dialog is not None and self.phrase_dialog.isVisible():
+            self.phrase_dialog.raise_()  # one phrase at a time: a second would confuse
+            return self.phrase_dialog
         phrase = new_phrase()
         asked = sorted(random.SystemRandom().sample(range(1, 13), 3))
         dialog = PhraseDialog(phrase, asked)
@@ -108,9 +120,16 @@ class BackupController(QObject):
             self.host.bridge.call(turn_on, lambda ok: self._turned_on(dialog, ok))
 
         dialog.confirmed.connect(confirmed)
+        dialog.rejected.connect(lambda: self._forget(dialog))
         self.phrase_dialog = dialog
         dialog.show()
         return dialog
+
+    def _forget(self, dialog: PhraseDialog) -> None:
+        """Closed without confirming: that phrase is gone; backup stays as it was."""
+        if self.phrase_dialog is dialog:
+            self.phrase_dialog = None
+        dialog.deleteLater()
 
     def _turned_on(self, dialog: PhraseDialog, ok: bool) -> None:
         if not ok:
@@ -160,10 +179,12 @@ class BackupController(QObject):
             if self.restore_dialog is not None:
                 self.restore_dialog.show_progress(done, total)
             return
-        self.running = True
         share = done / total if total else 0.0
         # Reading the profile is the first half of the work, sending new chunks the second.
-        self.percent = int(50 * share) if stage != "uploading" else 50 + int(50 * share)
+        percent = int(50 * share) if stage != "uploading" else 50 + int(50 * share)
+        if self.running and percent == self.percent:
+            return  # one event per file and per chunk: the menu changes once per percent
+        self.running, self.percent = True, percent
         if not self.host.closed:
             self.refresh()
 
@@ -172,6 +193,7 @@ class BackupController(QObject):
         if self.host.closed:
             return
         self.refresh()
+        self.host.refresh_icon()  # the tooltip without the progress line
         if self.manual:
             self.manual = False
             kb = outcome.result.uploaded_bytes / 1024
@@ -187,6 +209,7 @@ class BackupController(QObject):
         if self.host.closed:
             return
         self.refresh()
+        self.host.refresh_icon()
         self.host.tray.showMessage(
             "ORA", self.tr("Backup failed: %1").replace("%1", why),
             QSystemTrayIcon.MessageIcon.Warning, 30_000,
@@ -261,8 +284,38 @@ class BackupController(QObject):
             dialog.show_error(self._explain(err))
 
         self.host.bridge.call(
-            find(), lambda _seq: self._replace(dialog, settings, phrase, keep), refused
+            find(), lambda seq: self._ask_replace(dialog, settings, phrase, keep, seq), refused
         )
+
+    def _ask_replace(
+        self, dialog: RestoreDialog, settings: Any, phrase: str, keep: bool, seq: int
+    ) -> None:
+        """A profile with notes, history or an audit log is replaced only when the owner says so."""
+        if not profile_has_content(self.host.settings):
+            self._replace(dialog, settings, phrase, keep)
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "ORA",
+            self.tr(
+                "This profile already has notes, history or an audit log. Replace all of it "
+                "with your backup's snapshot %1? What is here now will be lost."
+            ).replace("%1", str(seq)),
+        )
+        replace = box.addButton(
+            self.tr("Replace with the backup"), QMessageBox.ButtonRole.AcceptRole
+        )
+        box.addButton(self.tr("Keep what is here"), QMessageBox.ButtonRole.RejectRole)
+
+        def answered(button: object) -> None:
+            if button is replace:
+                self._replace(dialog, settings, phrase, keep)
+            else:
+                dialog.show_error(self.tr("Nothing was restored; this profile is as it was."))
+
+        box.buttonClicked.connect(answered)
+        self.replace_box = box
+        box.open()
 
     def _replace(self, dialog: RestoreDialog, settings: Any, phrase: str, keep: bool) -> None:
         host = self.host
@@ -277,10 +330,9 @@ class BackupController(QObject):
                 )  # fmt: skip
 
         def reopen() -> None:
-            host.runtime = host.bridge.submit(Runtime.open(host.settings, secrets=secrets)).result(
-                30
+            host.adopt_core(
+                host.bridge.submit(open_core(host.settings, secrets=secrets)).result(30)
             )
-            host.local = host._start_local()
             host.bridge.watch_approvals(host.runtime.broker)
             if host.link is not None:
                 host._start_link()
@@ -308,4 +360,5 @@ class BackupController(QObject):
     def windows(self) -> list[Any]:
         """What shutdown must delete while the QApplication still exists."""
         self._timer.stop()
-        return [w for w in (self.phrase_dialog, self.restore_dialog) if w is not None]
+        windows = (self.phrase_dialog, self.restore_dialog, self.replace_box)
+        return [w for w in windows if w is not None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QTextCharFormat
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -31,6 +31,13 @@ class ChatWindow(QWidget):
         self.setWindowTitle(self.tr("ORA chat"))
         self.resize(460, 560)
         self.log = QTextBrowser()
+        # A started tool is said to be running only if, a moment later, it is not waiting for
+        # approval nor already finished: the core says "started" before the gate decides.
+        self._starting: ToolStarted | None = None
+        self._running_later = QTimer(self)
+        self._running_later.setSingleShot(True)
+        self._running_later.setInterval(400)
+        self._running_later.timeout.connect(self._say_running)
         self.input = QLineEdit()
         self.input.setPlaceholderText(self.tr("Message ORA…"))
         self.button = QPushButton(self.tr("Send"))
@@ -86,12 +93,22 @@ class ChatWindow(QWidget):
 
     def show_tool_event(self, event: ToolStarted | ToolFinished | ApprovalPending) -> None:
         """A tool's state in words: running, waiting for approval, done, failed, not run."""
+        if isinstance(event, ToolStarted):
+            self._say_running()  # an earlier call still unsaid
+            self._starting = event
+            self._running_later.start()
+            return
+        self._starting = None
+        self._running_later.stop()
         if isinstance(event, ApprovalPending):
             self.show_tool(tool_title(event.request.tool), tool_state("waiting"))
-        elif isinstance(event, ToolStarted):
-            self.show_tool(tool_title(event.tool), tool_state("started"))
         else:
             self.show_tool(tool_title(event.tool), tool_state(event.outcome))
+
+    def _say_running(self) -> None:
+        started, self._starting = self._starting, None
+        if started is not None:
+            self.show_tool(tool_title(started.tool), tool_state("started"))
 
     def show_tool(self, tool: str, status: str) -> None:
         self.log.append(

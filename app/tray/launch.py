@@ -1,8 +1,10 @@
 """Start the tray app: the icon first, the core behind it.
 
 Importing the core (aiohttp, SQLite, the tools) takes most of a second or more on a slow PC,
-so the icon is shown from Qt alone, the core's modules are imported on a worker thread while
-Qt keeps the icon alive, and the menu is attached once the core is open.
+so the icon is shown from Qt alone; then the core's modules are imported and the core opened
+on its loop thread (app/tray/core_start.py), serving the local server at once; the tray's own
+windows are imported after that, and the menu is attached last. A chat sent the moment the
+icon shows waits for the core only, not for the menu.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
@@ -22,6 +25,10 @@ from app.profile_lock import ProfileLock
 from app.settings import Settings
 from app.tray import i18n
 from app.tray.icons import state_icon
+
+if TYPE_CHECKING:
+    from app.tray.bridge import CoreBridge
+    from app.tray.core_start import OpenedCore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,13 +47,24 @@ def main(settings: Settings, lock: ProfileLock | None = None) -> int:
         # Logged once the event loop runs: what bench/tray_start.py times.
         QTimer.singleShot(0, lambda: _LOGGER.info("tray icon shown"))
     loaded = threading.Event()
-
-    def load_core() -> None:
-        importlib.import_module("app.tray.app")
-        loaded.set()
-
-    threading.Thread(target=load_core, name="ora-import", daemon=True).start()
     held: dict[str, Any] = {}
+
+    def load_ui(_opened: object) -> None:
+        # After the core is open, so the menu's imports never hold up the first answer.
+        def run() -> None:
+            importlib.import_module("app.tray.app")
+            loaded.set()
+
+        threading.Thread(target=run, name="ora-import", daemon=True).start()
+
+    def start_core() -> None:
+        from app.tray.bridge import CoreBridge
+        from app.tray.core_start import open_core
+
+        bridge = CoreBridge()
+        opened = bridge.submit(open_core(settings))
+        held["core"] = (bridge, opened)
+        opened.add_done_callback(load_ui)
 
     def build() -> None:
         if not loaded.is_set():
@@ -54,8 +72,11 @@ def main(settings: Settings, lock: ProfileLock | None = None) -> int:
             return
         from app.tray.app import TrayApp
 
+        bridge, opened = held.pop("core")
         try:
-            tray = TrayApp(settings, tray_icon=icon, profile_lock=lock)
+            tray = TrayApp(
+                settings, tray_icon=icon, profile_lock=lock, core=(bridge, opened.result())
+            )
         except OraError as err:
             QMessageBox.critical(None, "ORA", str(err))
             app.exit(2)
@@ -68,6 +89,8 @@ def main(settings: Settings, lock: ProfileLock | None = None) -> int:
             # No tray on this desktop: the chat window is the way in.
             tray.open_chat()
 
+    # After the icon's own timer: the core opens on its loop thread while Qt paints the icon.
+    QTimer.singleShot(0, start_core)
     QTimer.singleShot(0, build)
     _quit_on_signals(app)
     try:
@@ -76,6 +99,17 @@ def main(settings: Settings, lock: ProfileLock | None = None) -> int:
         tray = held.get("tray")
         if tray is not None and tray.bridge.loop.is_running():
             tray.shutdown()
+        elif "core" in held:  # quit before the menu was built: close what is already open
+            _close_early(*held["core"])
+
+
+def _close_early(bridge: CoreBridge, opened: Future[OpenedCore]) -> None:
+    if opened.done() and opened.exception() is None:
+        core = opened.result()
+        if core.local is not None:
+            bridge.submit(core.local.stop()).result(10)
+        bridge.submit(core.runtime.close()).result(10)
+    bridge.stop()
 
 
 def _quit_on_signals(app: QApplication) -> None:

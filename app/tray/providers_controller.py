@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from app.core.providers import ProviderPool
-from app.core.usage import format_totals
 from app.tray.providers_dialog import ProviderRow, ProvidersDialog
+from app.tray.wording import usage_line
 
 if TYPE_CHECKING:
     from app.tray.app import TrayApp
@@ -36,7 +36,7 @@ class ProvidersController(QObject):
     def usage(self) -> list[str]:
         """Tokens and cost per provider over the last 30 days, from this PC's record."""
         ledger = self.host.runtime.providers.usage
-        return format_totals(ledger.totals(time.time() - 30 * 86400)) if ledger else []
+        return [usage_line(t) for t in ledger.totals(time.time() - 30 * 86400)] if ledger else []
 
     def open(self) -> ProvidersDialog:
         runtime = self.host.runtime

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.tray.wording import provider_reason, storage_notice
+
 
 @dataclass(frozen=True)
 class ProviderRow:
@@ -72,9 +74,16 @@ class ProvidersDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.save)
         layout.addWidget(self.test)
-        self.backend = QLabel(self.tr("Keys are stored in: %1").replace("%1", secrets_backend))
+        where, path = storage_notice(secrets_backend)
+        self.backend = QLabel(self.tr("Keys are stored in: %1").replace("%1", where))
         self.backend.setWordWrap(True)
         layout.addWidget(self.backend)
+        self.backend_path = QLabel(path)  # a path: shown whole, selectable, not translated
+        self.backend_path.setWordWrap(True)
+        self.backend_path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.backend_path.setProperty("userContent", True)
+        self.backend_path.setVisible(bool(path))
+        layout.addWidget(self.backend_path)
         layout.addWidget(self.message)
         layout.addWidget(self.usage)
         self.save.clicked.connect(self._save)
@@ -91,7 +100,8 @@ class ProvidersDialog(QDialog):
         self.list.clear()
         for p in providers:
             state = self.tr("enabled") if p.enabled else self.tr("disabled")
-            self.list.addItem(f"{p.name} ({p.model}) — {state}: {p.reason}")
+            reason = provider_reason(p.reason, p.key_ref)
+            self.list.addItem(f"{p.name} ({p.model}) — {state}: {reason}")
         if 0 <= selected < len(providers):
             self.list.setCurrentRow(selected)  # a refresh must not lose what the owner picked
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
+from app.core.usage import UsageTotals
 from app.policy.approvals import ApprovalRequest
 from app.policy.gate import Role
 
@@ -83,3 +84,57 @@ def asked_by(request: ApprovalRequest, device_name: str) -> str:
         .replace("%1", person)
         .replace("%2", device_name)
     )
+
+
+def provider_reason(reason: str, key_ref: str) -> str:
+    """Why a provider is on or off, in the tray's language (the core's words are English)."""
+    fixed = {
+        "local server, no key needed": QT_TRANSLATE_NOOP("Wording", "local server, no key needed"),
+        "no key_ref in config.toml for this provider": QT_TRANSLATE_NOOP(
+            "Wording", "no key name (key_ref) in config.toml for this provider"
+        ),
+        "ready": QT_TRANSLATE_NOOP("Wording", "ready"),
+        "detected on this PC": QT_TRANSLATE_NOOP("Wording", "detected on this PC"),
+    }
+    if reason in fixed:
+        return _tr(fixed[reason])
+    if reason.startswith("no API key stored"):
+        return _tr(
+            QT_TRANSLATE_NOOP("Wording", "no API key saved yet: enter it below under the name %1")
+        ).replace("%1", key_ref)
+    return reason
+
+
+def storage_notice(description: str) -> tuple[str, str]:
+    """Where keys are kept, translated, and the file's path apart (the path is not words)."""
+    head, _, path = description.partition(": ")
+    if description.startswith("OS keyring"):
+        kind = description.removeprefix("OS keyring").strip()
+        return _tr(QT_TRANSLATE_NOOP("Wording", "the OS keyring %1")).replace("%1", kind), ""
+    if "no OS keyring found" in head:
+        text = QT_TRANSLATE_NOOP(
+            "Wording", "a file only you can read (no OS keyring found on this PC)"
+        )
+        return _tr(text), path
+    if head == "file readable only by you":
+        return _tr(QT_TRANSLATE_NOOP("Wording", "a file only you can read")), path
+    return description, ""
+
+
+def usage_line(t: UsageTotals) -> str:
+    """One provider's use over the period: calls, failures, tokens and cost."""
+    approx = "~" if t.estimated else ""
+    text = _tr(QT_TRANSLATE_NOOP("Wording", "%1: %2 calls, %3 failed, %4 in / %5 out tokens, %6"))
+    if not t.failures:
+        text = _tr(QT_TRANSLATE_NOOP("Wording", "%1: %2 calls, %4 in / %5 out tokens, %6"))
+    values = {
+        "%1": t.provider,
+        "%2": str(t.calls),
+        "%3": str(t.failures),
+        "%4": f"{approx}{t.prompt_tokens}",
+        "%5": f"{approx}{t.completion_tokens}",
+        "%6": f"${t.cost_usd:.4f}",
+    }
+    for mark, value in values.items():
+        text = text.replace(mark, value)
+    return text

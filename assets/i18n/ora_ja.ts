@@ -26,42 +26,42 @@
         <translation>&lt;b&gt;%1&lt;/b&gt;（リスク: %2）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="90" />
+        <location filename="../../app/tray/approval_dialog.py" line="105"/>
         <source>&apos;%1&apos; could send data out, and untrusted content (%2) is in this conversation: it may be following instructions hidden there.</source>
         <translation>「%1」はデータを外部に送信できます。この会話には信頼できない内容（%2）が含まれており、そこに隠された指示に従っている可能性があります。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="90" />
+        <location filename="../../app/tray/approval_dialog.py" line="110"/>
         <source>Sends to: %1</source>
         <translation>送信先: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="90" />
+        <location filename="../../app/tray/approval_dialog.py" line="113"/>
         <source>Data sent: %1</source>
         <translation>送信されるデータ: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="90" />
+        <location filename="../../app/tray/approval_dialog.py" line="116"/>
         <source>Private data read in this turn (it could be in what is sent):</source>
         <translation>この会話で読み取られた個人データ（送信内容に含まれる可能性があります）:</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="63"/>
+        <location filename="../../app/tray/approval_dialog.py" line="64"/>
         <source>It runs only if you approve it here or on another of your devices.</source>
         <translation>ここか、あなたの別の端末で承認した場合にのみ実行されます。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="69"/>
+        <location filename="../../app/tray/approval_dialog.py" line="70"/>
         <source>Approve</source>
         <translation>承認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="70"/>
+        <location filename="../../app/tray/approval_dialog.py" line="71"/>
         <source>Deny</source>
         <translation>拒否</translation>
     </message>
     <message>
-        <location filename="../../app/tray/approval_dialog.py" line="111"/>
+        <location filename="../../app/tray/approval_dialog.py" line="140"/>
         <source>Denied automatically in %1 s</source>
         <translation>%1 秒後に自動的に拒否されます</translation>
     </message>
@@ -82,95 +82,115 @@
 <context>
     <name>BackupController</name>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="67"/>
+        <location filename="../../app/tray/backup_controller.py" line="74"/>
         <source>Restore from a backup…</source>
         <translation>バックアップから復元…</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="77"/>
+        <location filename="../../app/tray/backup_controller.py" line="84"/>
         <source>Backing up… %1%</source>
         <translation>バックアップ中… %1%</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="79"/>
+        <location filename="../../app/tray/backup_controller.py" line="88"/>
         <source>Turn on backup…</source>
         <translation>バックアップをオンにする…</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="81"/>
+        <location filename="../../app/tray/backup_controller.py" line="90"/>
         <source>Back up now (the last backup failed)</source>
         <translation>今すぐバックアップ（前回のバックアップは失敗しました）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="83"/>
+        <location filename="../../app/tray/backup_controller.py" line="92"/>
         <source>Back up now</source>
         <translation>今すぐバックアップ</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="86"/>
+        <location filename="../../app/tray/backup_controller.py" line="95"/>
         <source>Last backup: %1</source>
         <translation>前回のバックアップ: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="123"/>
+        <location filename="../../app/tray/backup_controller.py" line="142"/>
         <source>Backup is on. The first backup starts now.</source>
         <translation>バックアップをオンにしました。最初のバックアップを今から始めます。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="180"/>
+        <location filename="../../app/tray/backup_controller.py" line="202"/>
         <source>Backup done: snapshot %1, %2 KB sent.</source>
         <translation>バックアップ完了: スナップショット %1、%2 KB を送信しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="191"/>
+        <location filename="../../app/tray/backup_controller.py" line="214"/>
         <source>Backup failed: %1</source>
         <translation>バックアップに失敗しました: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="200"/>
+        <location filename="../../app/tray/backup_controller.py" line="223"/>
         <source>That is not a recovery phrase: check each of the 12 words (one is misspelt or missing).</source>
         <translation>復元フレーズではありません。12 個の単語をひとつずつ確かめてください（つづりの誤りか抜けがあります）。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="204"/>
+        <location filename="../../app/tray/backup_controller.py" line="227"/>
         <source>This recovery phrase opens no backup at this service.</source>
         <translation>この復元フレーズで開けるバックアップは、このサービスにはありません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="206"/>
+        <location filename="../../app/tray/backup_controller.py" line="229"/>
         <source>The backup did not check out (%1); nothing was restored.</source>
         <translation>バックアップの検証に失敗しました（%1）。何も復元していません。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="211"/>
+        <location filename="../../app/tray/backup_controller.py" line="234"/>
         <source>Your backup is over its storage quota; nothing more was stored. Older snapshots are pruned daily, or raise the quota of your account.</source>
         <translation>バックアップが保存容量の上限を超えたため、これ以上は保存していません。古いスナップショットは毎日整理されます。アカウントの容量を増やすこともできます。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="215"/>
+        <location filename="../../app/tray/backup_controller.py" line="238"/>
         <source>The backup service cannot be reached; ORA will try again later.</source>
         <translation>バックアップサービスに接続できません。ORA が後でもう一度試します。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="217"/>
+        <location filename="../../app/tray/backup_controller.py" line="240"/>
         <source>Backup cannot run yet: %1</source>
         <translation>まだバックアップできません: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="293"/>
+        <location filename="../../app/tray/backup_controller.py" line="345"/>
         <source>Restored your backup from snapshot %1.</source>
         <translation>スナップショット %1 からバックアップを復元しました。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/backup_controller.py" line="297"/>
+        <location filename="../../app/tray/backup_controller.py" line="349"/>
         <source>Your devices must pair again with this PC (%1).</source>
         <translation>端末はこの PC ともう一度ペアリングする必要があります（%1 台）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="301"/>
+        <source>This profile already has notes, history or an audit log. Replace all of it with your backup&apos;s snapshot %1? What is here now will be lost.</source>
+        <translation>このプロファイルにはすでにメモ・履歴・監査ログがあります。すべてをバックアップのスナップショット %1 で置き換えますか？ 今ある内容は失われます。</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="306"/>
+        <source>Replace with the backup</source>
+        <translation>バックアップで置き換える</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="308"/>
+        <source>Keep what is here</source>
+        <translation>今の内容を残す</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="314"/>
+        <source>Nothing was restored; this profile is as it was.</source>
+        <translation>何も復元していません。このプロファイルは元のままです。</translation>
     </message>
 </context>
 <context>
     <name>ChatWindow</name>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="43"/>
+        <location filename="../../app/tray/chat_window.py" line="50"/>
         <source>Thinking…</source>
         <translation>考えています…</translation>
     </message>
@@ -180,62 +200,62 @@
         <translation>ORA チャット</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="35"/>
+        <location filename="../../app/tray/chat_window.py" line="42"/>
         <source>Message ORA…</source>
         <translation>ORA にメッセージ…</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="36"/>
+        <location filename="../../app/tray/chat_window.py" line="43"/>
         <source>Send</source>
         <translation>送信</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="66"/>
+        <location filename="../../app/tray/chat_window.py" line="73"/>
         <source>You</source>
         <translation>あなた</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="37"/>
+        <location filename="../../app/tray/chat_window.py" line="44"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="115"/>
+        <location filename="../../app/tray/chat_window.py" line="132"/>
         <source>to do</source>
         <translation>未着手</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="116"/>
+        <location filename="../../app/tray/chat_window.py" line="133"/>
         <source>running</source>
         <translation>実行中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="117"/>
+        <location filename="../../app/tray/chat_window.py" line="134"/>
         <source>done</source>
         <translation>完了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="118"/>
+        <location filename="../../app/tray/chat_window.py" line="135"/>
         <source>failed</source>
         <translation>失敗</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="119"/>
+        <location filename="../../app/tray/chat_window.py" line="136"/>
         <source>skipped</source>
         <translation>スキップ</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="120"/>
+        <location filename="../../app/tray/chat_window.py" line="137"/>
         <source>cancelled</source>
         <translation>取り消し</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="123"/>
+        <location filename="../../app/tray/chat_window.py" line="140"/>
         <source>Step %1 of %2</source>
         <translation>ステップ %1 / %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/chat_window.py" line="128"/>
+        <location filename="../../app/tray/chat_window.py" line="145"/>
         <source>plan revised</source>
         <translation>計画を修正しました</translation>
     </message>
@@ -484,62 +504,62 @@ Does its screen show this code?
 <context>
     <name>ProvidersDialog</name>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="41"/>
+        <location filename="../../app/tray/providers_dialog.py" line="43"/>
         <source>AI providers</source>
         <translation>AI プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="60"/>
+        <location filename="../../app/tray/providers_dialog.py" line="62"/>
         <source>Save key</source>
         <translation>キーを保存</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="61"/>
+        <location filename="../../app/tray/providers_dialog.py" line="63"/>
         <source>Test connection</source>
         <translation>接続テスト</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="67"/>
+        <location filename="../../app/tray/providers_dialog.py" line="69"/>
         <source>Key name</source>
         <translation>キーの名前</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="68"/>
+        <location filename="../../app/tray/providers_dialog.py" line="70"/>
         <source>API key</source>
         <translation>API キー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="75"/>
+        <location filename="../../app/tray/providers_dialog.py" line="78"/>
         <source>Keys are stored in: %1</source>
         <translation>キーの保存先: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="93"/>
+        <location filename="../../app/tray/providers_dialog.py" line="102"/>
         <source>enabled</source>
         <translation>有効</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="93"/>
+        <location filename="../../app/tray/providers_dialog.py" line="102"/>
         <source>disabled</source>
         <translation>無効</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="112"/>
+        <location filename="../../app/tray/providers_dialog.py" line="122"/>
         <source>Enter the key name (key_ref in config.toml) and the key.</source>
         <translation>キーの名前（config.toml の key_ref）とキーを入力してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="100"/>
+        <location filename="../../app/tray/providers_dialog.py" line="110"/>
         <source>Use in the last 30 days (recorded on this PC):</source>
         <translation>過去 30 日間の利用状況（この PC に記録）：</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="101"/>
+        <location filename="../../app/tray/providers_dialog.py" line="111"/>
         <source>no calls yet</source>
         <translation>まだ呼び出しはありません</translation>
     </message>
     <message>
-        <location filename="../../app/tray/providers_dialog.py" line="50"/>
+        <location filename="../../app/tray/providers_dialog.py" line="52"/>
         <source>No AI provider yet. Add one to config.toml ([[providers]] with base_url, model and key_ref), or start a local model server (Ollama, LM Studio), then open this window again. ORA still answers explicit commands such as /help meanwhile.</source>
         <translation>AI プロバイダーはまだありません。config.toml に追加するか（base_url、model、key_ref を持つ [[providers]]）、ローカルのモデルサーバー（Ollama、LM Studio）を起動してから、このウィンドウを開き直してください。それまでも ORA は /help などの明示的なコマンドに答えます。</translation>
     </message>
@@ -605,98 +625,98 @@ Does its screen show this code?
 <context>
     <name>TrayApp</name>
     <message>
-        <location filename="../../app/tray/app.py" line="128"/>
+        <location filename="../../app/tray/app.py" line="130"/>
         <source>Open chat</source>
         <translation>チャットを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="129"/>
+        <location filename="../../app/tray/app.py" line="131"/>
         <source>Open in browser</source>
         <translation>ブラウザで開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="130"/>
+        <location filename="../../app/tray/app.py" line="132"/>
         <source>Pair a device</source>
         <translation>デバイスをペアリング</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="131"/>
+        <location filename="../../app/tray/app.py" line="133"/>
         <source>Share with a friend</source>
         <translation>友だちと共有</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="132"/>
+        <location filename="../../app/tray/app.py" line="134"/>
         <source>Devices</source>
         <translation>デバイス</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="133"/>
-        <location filename="../../app/tray/app.py" line="177"/>
+        <location filename="../../app/tray/app.py" line="135"/>
+        <location filename="../../app/tray/app.py" line="179"/>
         <source>Approvals</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="134"/>
+        <location filename="../../app/tray/app.py" line="136"/>
         <source>Providers</source>
         <translation>プロバイダー</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="136"/>
+        <location filename="../../app/tray/app.py" line="138"/>
         <source>Profile</source>
         <translation>プロファイル</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="145"/>
+        <location filename="../../app/tray/app.py" line="147"/>
         <source>Language</source>
         <translation>言語</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="150"/>
+        <location filename="../../app/tray/app.py" line="152"/>
         <source>Follow the system</source>
         <translation>システムに合わせる</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="160"/>
+        <location filename="../../app/tray/app.py" line="162"/>
         <source>Check for updates</source>
         <translation>アップデートを確認</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="162"/>
+        <location filename="../../app/tray/app.py" line="164"/>
         <source>Quit</source>
         <translation>終了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="175"/>
+        <location filename="../../app/tray/app.py" line="177"/>
         <source>Approvals (%1)</source>
         <translation>承認待ち（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="180"/>
+        <location filename="../../app/tray/app.py" line="182"/>
         <source>ORA — %1 — %2</source>
         <translation>ORA — %1 — %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="190"/>
+        <location filename="../../app/tray/app.py" line="192"/>
         <source>connected</source>
         <translation>接続中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="191"/>
+        <location filename="../../app/tray/app.py" line="193"/>
         <source>connecting</source>
         <translation>接続しています</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="192"/>
+        <location filename="../../app/tray/app.py" line="194"/>
         <source>offline</source>
         <translation>オフライン</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="193"/>
+        <location filename="../../app/tray/app.py" line="195"/>
         <source>private</source>
         <translation>個人</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="194"/>
+        <location filename="../../app/tray/app.py" line="196"/>
         <source>shared</source>
         <translation>共有</translation>
     </message>
@@ -735,7 +755,7 @@ Does its screen show this code?
         <translation type="vanished">%1 の応答: %2</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="308"/>
+        <location filename="../../app/tray/app.py" line="310"/>
         <source>The local server is not running (its port is in use); see the log.</source>
         <translation>ローカルサーバーが起動していません（ポートが使用中です）。ログを確認してください。</translation>
     </message>
@@ -780,27 +800,27 @@ Does its screen show this code?
         <translation type="vanished">アップデートをダウンロードできませんでした: %1</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="211"/>
+        <location filename="../../app/tray/app.py" line="213"/>
         <source>ORA is already running; here it is.</source>
         <translation>ORA はすでに起動しています。こちらです。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="368"/>
+        <location filename="../../app/tray/app.py" line="370"/>
         <source>ORA is already running for the %1 profile in another window.</source>
         <translation>%1 プロファイルの ORA は別のウィンドウですでに起動しています。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="241"/>
+        <location filename="../../app/tray/app.py" line="243"/>
         <source>ORA will not connect to the Relay at %1 over plain http: the connection would not be encrypted beyond your PC. Set an https:// relay_url.</source>
         <translation>Relay %1 には暗号化されていない http で接続することになるため、ORA は接続しません。https:// の relay_url を設定してください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="246"/>
+        <location filename="../../app/tray/app.py" line="248"/>
         <source>The Relay at %1 is on a home-network address, but home-network mode was not chosen, so ORA will not use plain http to it. Set home_network = true in config.toml (or use https).</source>
         <translation>Relay %1 はホームネットワーク上のアドレスですが、ホームネットワーク・モードが選ばれていないため、ORA は暗号化されていない http では接続しません。config.toml に home_network = true を設定するか、https を使ってください。</translation>
     </message>
     <message>
-        <location filename="../../app/tray/app.py" line="258"/>
+        <location filename="../../app/tray/app.py" line="260"/>
         <source>Home network: phones on this network pair through %1. The connection is not encrypted (plain http); your messages are end-to-end encrypted.</source>
         <translation>ホームネットワーク: このネットワーク上のスマートフォンは %1 を通してペアリングします。接続そのものは暗号化されていません（http）が、メッセージはエンドツーエンドで暗号化されています。</translation>
     </message>
@@ -808,7 +828,7 @@ Does its screen show this code?
 <context>
     <name>TrayLaunch</name>
     <message>
-        <location filename="../../app/tray/launch.py" line="36"/>
+        <location filename="../../app/tray/launch.py" line="43"/>
         <source>ORA — starting…</source>
         <translation>ORA — 起動しています…</translation>
     </message>
@@ -868,159 +888,209 @@ Does its screen show this code?
 <context>
     <name>Wording</name>
     <message>
-        <location filename="../../app/tray/wording.py" line="25"/>
+        <location filename="../../app/tray/wording.py" line="26"/>
         <source>List a folder</source>
         <translation>フォルダーの中身を見る</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="26"/>
+        <location filename="../../app/tray/wording.py" line="27"/>
         <source>Read a file</source>
         <translation>ファイルを読む</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="27"/>
+        <location filename="../../app/tray/wording.py" line="28"/>
         <source>Search files</source>
         <translation>ファイルを探す</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="28"/>
+        <location filename="../../app/tray/wording.py" line="29"/>
         <source>Write a file</source>
         <translation>ファイルに書き込む</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="29"/>
+        <location filename="../../app/tray/wording.py" line="30"/>
         <source>Move or rename a file</source>
         <translation>ファイルを移動・名前変更する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="30"/>
+        <location filename="../../app/tray/wording.py" line="31"/>
         <source>Delete a file</source>
         <translation>ファイルを削除する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="31"/>
+        <location filename="../../app/tray/wording.py" line="32"/>
         <source>Run a command on the PC</source>
         <translation>PC でコマンドを実行する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="32"/>
+        <location filename="../../app/tray/wording.py" line="33"/>
         <source>Fetch a web page</source>
         <translation>ウェブページを取得する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="33"/>
+        <location filename="../../app/tray/wording.py" line="34"/>
         <source>Draft text</source>
         <translation>文章の下書きを作る</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="34"/>
+        <location filename="../../app/tray/wording.py" line="35"/>
         <source>Remember something</source>
         <translation>覚えておく</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="35"/>
+        <location filename="../../app/tray/wording.py" line="36"/>
         <source>Look something up in memory</source>
         <translation>記憶から調べる</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="36"/>
+        <location filename="../../app/tray/wording.py" line="37"/>
         <source>Open a web page</source>
         <translation>ウェブページを開く</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="37"/>
+        <location filename="../../app/tray/wording.py" line="38"/>
         <source>Read the open page</source>
         <translation>開いているページを読む</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="38"/>
+        <location filename="../../app/tray/wording.py" line="39"/>
         <source>Take a screenshot of the page</source>
         <translation>ページのスクリーンショットを撮る</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="39"/>
+        <location filename="../../app/tray/wording.py" line="40"/>
         <source>Click on the page</source>
         <translation>ページをクリックする</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="40"/>
+        <location filename="../../app/tray/wording.py" line="41"/>
         <source>Type into the page</source>
         <translation>ページに入力する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="41"/>
+        <location filename="../../app/tray/wording.py" line="42"/>
         <source>Submit a form</source>
         <translation>フォームを送信する</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="49"/>
+        <location filename="../../app/tray/wording.py" line="50"/>
         <source>low</source>
         <translation>低</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="50"/>
+        <location filename="../../app/tray/wording.py" line="51"/>
         <source>medium</source>
         <translation>中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="51"/>
+        <location filename="../../app/tray/wording.py" line="52"/>
         <source>high</source>
         <translation>高</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="52"/>
+        <location filename="../../app/tray/wording.py" line="53"/>
         <source>critical</source>
         <translation>重大</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="60"/>
+        <location filename="../../app/tray/wording.py" line="61"/>
         <source>running</source>
         <translation>実行中</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="61"/>
+        <location filename="../../app/tray/wording.py" line="62"/>
         <source>waiting for approval</source>
         <translation>承認待ち</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="62"/>
+        <location filename="../../app/tray/wording.py" line="63"/>
         <source>done</source>
         <translation>完了</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="63"/>
+        <location filename="../../app/tray/wording.py" line="64"/>
         <source>failed</source>
         <translation>失敗</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="64"/>
+        <location filename="../../app/tray/wording.py" line="65"/>
         <source>not run</source>
         <translation>実行されませんでした</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="65"/>
+        <location filename="../../app/tray/wording.py" line="66"/>
         <source>stopped</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="74"/>
+        <location filename="../../app/tray/wording.py" line="75"/>
         <source>you (the owner)</source>
         <translation>あなた（所有者）</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="76"/>
+        <location filename="../../app/tray/wording.py" line="77"/>
         <source>a guest</source>
         <translation>ゲスト</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="80"/>
+        <location filename="../../app/tray/wording.py" line="81"/>
         <source>this PC</source>
         <translation>この PC</translation>
     </message>
     <message>
-        <location filename="../../app/tray/wording.py" line="82"/>
+        <location filename="../../app/tray/wording.py" line="83"/>
         <source>Asked by %1 on %2</source>
-        <translation>%2 の%1からの依頼</translation>
+        <translation>依頼した人: %1 · 端末: %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="92"/>
+        <source>local server, no key needed</source>
+        <translation>ローカルサーバー（キーは不要）</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="93"/>
+        <source>no key name (key_ref) in config.toml for this provider</source>
+        <translation>config.toml にこのプロバイダーのキー名（key_ref）がありません</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="96"/>
+        <source>ready</source>
+        <translation>使用できます</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="97"/>
+        <source>detected on this PC</source>
+        <translation>この PC で検出</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="103"/>
+        <source>no API key saved yet: enter it below under the name %1</source>
+        <translation>API キーがまだ保存されていません: 下の欄に名前 %1 で入力してください</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="113"/>
+        <source>the OS keyring %1</source>
+        <translation>OS のキーリング %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="115"/>
+        <source>a file only you can read (no OS keyring found on this PC)</source>
+        <translation>あなただけが読めるファイル（この PC には OS のキーリングがありません）</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="120"/>
+        <source>a file only you can read</source>
+        <translation>あなただけが読めるファイル</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="127"/>
+        <source>%1: %2 calls, %3 failed, %4 in / %5 out tokens, %6</source>
+        <translation>%1: %2 回の呼び出し（%3 回失敗）、入力 %4 / 出力 %5 トークン、%6</translation>
+    </message>
+    <message>
+        <location filename="../../app/tray/wording.py" line="129"/>
+        <source>%1: %2 calls, %4 in / %5 out tokens, %6</source>
+        <translation>%1: %2 回の呼び出し、入力 %4 / 出力 %5 トークン、%6</translation>
     </message>
 </context>
 </TS>

@@ -182,11 +182,12 @@
 
   function deviceName() {
     const ua = navigator.userAgent;
+    // In the user's language; the PC numbers a second one ("Android phone 2"), the owner renames.
     if (/iPhone/.test(ua)) return "iPhone";
-    if (/Android/.test(ua)) return "Android phone"; // the PC numbers a second one "Android phone 2"
+    if (/Android/.test(ua)) return t("devAndroid");
     if (/Mac/.test(ua)) return "Mac";
     if (/Windows/.test(ua)) return "Windows PC";
-    return "Browser";
+    return t("devBrowser");
   }
 
   // -- tokens -----------------------------------------------------------------------------------
@@ -740,7 +741,10 @@
     msg.steps.forEach((step, i) => {
       const line = document.createElement("div");
       line.className = "step " + step.status;
-      line.textContent = `${i + 1}. ${step.text}${step.tool ? ` (${step.tool})` : ""} — ${t("step_" + step.status)}`;
+      const what = document.createElement("span");
+      what.translate = false; // the planner's words
+      what.textContent = `${i + 1}. ${step.text}`;
+      line.append(what, `${step.tool ? ` (${toolTitle(step.tool)})` : ""} — ${t("step_" + step.status)}`);
       box.appendChild(line);
     });
   }
@@ -771,6 +775,7 @@
   function bubble(kind, text) {
     const el = document.createElement("div");
     el.className = "msg " + kind;
+    el.translate = false; // what the user and the model wrote: not the interface's words
     el.textContent = text;
     $("chat").appendChild(el);
     el.scrollIntoView({ block: "end" });
@@ -868,7 +873,12 @@
       h.textContent = `${t("approvalTitle")}: ${toolTitle(a.tool)}`;
       const target = document.createElement("div");
       target.className = "target";
-      if (a.target) target.textContent = `${t("target")}: ${a.target}`;
+      if (a.target) {
+        const path = document.createElement("span");
+        path.translate = false;
+        path.textContent = a.target;
+        target.append(`${t("target")}: `, path);
+      }
       const who = document.createElement("div");
       who.className = "who";
       who.textContent = askedBy(a);
@@ -883,6 +893,7 @@
       meta.append(risk, " · ", countdown);
       const args = document.createElement("pre");
       args.className = "arguments";
+      args.translate = false;
       args.textContent = JSON.stringify(a.arguments, null, 2);
       const row = document.createElement("div");
       row.className = "row";
@@ -925,7 +936,10 @@
       row.className = "device";
       const name = document.createElement("div");
       name.className = "name";
-      name.textContent = `${d.name}${d.device_id === state.deviceId ? ` (${t("thisDevice")})` : ""}`;
+      const label = document.createElement("span");
+      label.translate = false; // a name the owner gave
+      label.textContent = d.name;
+      name.append(label, d.device_id === state.deviceId ? ` (${t("thisDevice")})` : "");
       const meta = document.createElement("div");
       meta.className = "meta";
       const seen = d.online ? t("onlineNow") : `${t("lastSeen")} ${new Date(d.last_seen * 1000).toLocaleString(I.lang)}`;

@@ -168,10 +168,18 @@
     toolname_browser_open: "Open a web page", toolname_browser_read: "Read the open page", toolname_browser_screenshot: "Take a screenshot of the page",
     toolname_browser_click: "Click on the page", toolname_browser_type: "Type into the page", toolname_browser_submit: "Submit a form",
     onlineNow: "online now", rename: "Rename", save: "Save", cancel: "Cancel", deviceName: "Device name",
-    role_owner: "owner", role_guest: "guest",
+    role_owner: "owner", role_guest: "guest", devAndroid: "Android phone", devBrowser: "Browser",
+    err_approval_refused: "That approval was not accepted here: it was already answered or withdrawn, it has expired, or this device cannot answer it (a request is answered on another device than the one that asked).",
+    err_forbidden: "Only the owner's devices can do that.",
+    err_bad_request: "ORA on your PC could not do that: check what you entered and try again.",
+    err_unsupported: "ORA on your PC does not know this request. Update ORA on your PC, or reload this page.",
+    err_rate_limited: "Too many requests in a short time. Wait a moment, then try again.",
+    err_node_offline: "Your PC is offline; nothing was sent.",
+    err_provider_failed: "The AI service did not answer. Try again in a moment; the Providers window on your PC says which service failed.",
+    err_error: "Something went wrong on your PC. Try again; if it keeps happening, restart ORA on your PC.",
   });
   Object.assign(STRINGS.ja, {
-    askedBy: "{device} の{person}からの依頼", personOwner: "あなた（所有者）", personGuest: "ゲスト",
+    askedBy: "依頼した人: {person} · 端末: {device}", personOwner: "あなた（所有者）", personGuest: "ゲスト",
     thePc: "この PC", riskLine: "リスク: {risk}", autoDeny: "あと {s} 秒で自動的に拒否されます",
     risk_LOW: "低", risk_MEDIUM: "中", risk_HIGH: "高", risk_CRITICAL: "重大",
     withdraw: "依頼を取り下げる", waitingYours: "PC かあなたの別の端末での承認を待っています。ここで依頼を取り下げることもできます。",
@@ -186,7 +194,15 @@
     toolname_browser_open: "ウェブページを開く", toolname_browser_read: "開いているページを読む", toolname_browser_screenshot: "ページのスクリーンショットを撮る",
     toolname_browser_click: "ページをクリックする", toolname_browser_type: "ページに入力する", toolname_browser_submit: "フォームを送信する",
     onlineNow: "現在オンライン", rename: "名前を変更", save: "保存", cancel: "キャンセル", deviceName: "端末の名前",
-    role_owner: "所有者", role_guest: "ゲスト",
+    role_owner: "所有者", role_guest: "ゲスト", devAndroid: "Android スマホ", devBrowser: "ブラウザー",
+    err_approval_refused: "この承認の操作は受け付けられませんでした。すでに回答済みか取り下げ済み、期限切れ、またはこの端末からは回答できません（依頼した端末とは別の端末で回答します）。",
+    err_forbidden: "この操作は所有者のデバイスだけができます。",
+    err_bad_request: "PC の ORA はこの操作を実行できませんでした。入力内容を確認して、もう一度お試しください。",
+    err_unsupported: "PC の ORA はこの依頼に対応していません。PC の ORA を更新するか、このページを再読み込みしてください。",
+    err_rate_limited: "短時間にリクエストが多すぎます。少し待ってから、もう一度お試しください。",
+    err_node_offline: "PC がオフラインのため、送信していません。",
+    err_provider_failed: "AI サービスが応答しませんでした。少し待ってからもう一度お試しください。どのサービスが失敗したかは PC の「プロバイダー」画面で確認できます。",
+    err_error: "PC で問題が発生しました。もう一度お試しください。続く場合は PC の ORA を再起動してください。",
   });
   // The taint rule's disclosure on an approval card: what would leave, to where, and why ORA asks.
   Object.assign(STRINGS.en, {

@@ -260,3 +260,47 @@ async def test_the_quota_is_the_accounts_not_each_vaults(
     with pytest.raises(BackupRefused, match="quota"):
         await service.run(rt.settings, rt.secrets, http)
     await rt.close()
+
+
+async def test_a_restored_pc_goes_on_backing_up_into_the_same_backup(
+    tmp_path: Path, relay: RelayProcess, http: aiohttp.ClientSession
+) -> None:
+    """The new PC registers as a new Node (a new account); the phrase moves the backup to it."""
+    old = await registered(tmp_path, relay, "old-pc")
+    phrase = turn_on(old)
+    await service.run(old.settings, old.secrets, http)
+    await old.close()
+    new = await registered(tmp_path, relay, "new-pc", notes=0)
+    settings, secrets = new.settings, new.secrets
+    await new.close()
+    await service.restore(settings, secrets, phrase, http)
+    again = await service.run(settings, secrets, http)
+    assert again.seq == 2 and again.new_chunks < again.chunks
+    # The backup now belongs to the new PC's account (its quota, its statement).
+    vault = relay.data_dir / "backup" / keys_from_phrase(phrase).vault_id
+    node_id = json.loads(secrets.get("ora.relay-credential") or "{}")["node_id"]
+    assert json.loads((vault / "vault.json").read_text())["account"] == node_id
+
+
+async def test_another_account_cannot_take_a_vault_without_its_phrase(
+    tmp_path: Path, relay: RelayProcess, http: aiohttp.ClientSession
+) -> None:
+    owner = await registered(tmp_path, relay, "owner-pc", notes=1)
+    keys = keys_from_phrase(turn_on(owner))
+    await service.run(owner.settings, owner.secrets, http)
+    await owner.close()
+    thief = await registered(tmp_path, relay, "thief-pc", notes=0)
+    node_token = json.loads(thief.secrets.get("ora.relay-credential") or "{}")["node_token"]
+    await thief.close()
+    # The vault id and its token's hash are what an operator's disk or log could show.
+    for shown in ("", "0" * 64, keys.vault_token_hash):
+        body = {"vault_id": keys.vault_id, "token_sha256": keys.vault_token_hash}
+        async with http.post(
+            f"{relay.url}/v1/backup/vaults",
+            json={**body, "vault_token": shown},
+            headers={"Authorization": f"Bearer {node_token}"},
+        ) as resp:
+            assert resp.status == 409, shown
+    vault = relay.data_dir / "backup" / keys.vault_id
+    owner_id = json.loads(owner.secrets.get("ora.relay-credential") or "{}")["node_id"]
+    assert json.loads((vault / "vault.json").read_text())["account"] == owner_id

@@ -13,7 +13,7 @@ import pytest
 
 from app.backup import service
 from app.backup.before_update import back_up_profiles
-from app.backup.schedule import BackupSchedule, Outcome, profile_is_empty
+from app.backup.schedule import BackupSchedule, Outcome, backup_summary, profile_is_empty
 from app.errors import ConfigError
 from app.settings import load_settings
 from tests.backup.test_backup import OWNER, registered, turn_on
@@ -38,8 +38,10 @@ async def test_a_due_backup_runs_on_schedule_and_an_undue_one_does_not(
     rt = await registered(tmp_path, relay, "pc")
     schedule = BackupSchedule(rt.settings, rt.secrets)
     assert not schedule.due(), "backup is off: never due"
+    assert backup_summary(rt.settings).startswith("off")
     turn_on(rt)
     assert schedule.due(), "on and never run: due at once"
+    assert backup_summary(rt.settings) == "on, every 24 h, no snapshot yet"
     done: list[Outcome] = []
     schedule.on_done = done.append
     task = asyncio.create_task(schedule.run_forever(first_delay_s=0, check_s=0.05))
@@ -55,6 +57,7 @@ async def test_a_due_backup_runs_on_schedule_and_an_undue_one_does_not(
     assert state.last_seq == 1 and abs(state.last_run - time.time()) < 60
     assert not schedule.due()
     assert schedule.due(now=time.time() + 24 * 3600 + 1), "daily by default"
+    assert backup_summary(rt.settings).startswith("on, every 24 h, last snapshot 1 (")
     await rt.close()
 
 
@@ -70,6 +73,7 @@ async def test_a_failed_scheduled_backup_is_reported_and_retried_later_not_at_ev
     await asyncio.sleep(1.0)
     task.cancel()
     assert len(failures) == 1 and "cannot be reached" in failures[0]
+    assert "last try failed: the backup service cannot be reached" in backup_summary(broken)
     assert not schedule.due() and schedule.due(now=time.time() + 3601)
     await rt.close()
 

@@ -252,6 +252,7 @@ async def test_a_failure_after_the_first_token_ends_the_answer_without_fallback(
 
 
 def test_litellm_is_not_imported_for_openai_compatible_providers(tmp_path: Path) -> None:
+    # Nor jsonschema, for an answer that calls no tool: both sit off the first answer's path.
     script = f"""
 import asyncio, sys
 sys.path.insert(0, {str(ROOT)!r})
@@ -267,7 +268,7 @@ async def main():
     events = [e async for e in rt.assistant.turn(TurnRequest(text="hi", user_id="o", role=Role.OWNER))]
     assert events[-1].text == "echo: hi", events
     await rt.close(); await fake.stop()
-    print("litellm" in sys.modules, "openai" in sys.modules)
+    print("litellm" in sys.modules, "openai" in sys.modules, "jsonschema" in sys.modules)
 
 asyncio.run(main())
 """
@@ -275,7 +276,7 @@ asyncio.run(main())
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False", "False", "False"]
 
 
 def test_ora_providers_usage_shows_tokens_and_cost_per_provider(

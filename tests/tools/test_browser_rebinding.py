@@ -79,7 +79,7 @@ class RebindingDns:
         self.asked = 0
 
     async def lookup(self, host: str, port: int, family: int) -> list[str]:
-        if host == ROUTER_NAME:
+        if host in (ROUTER_NAME, "localhost"):
             return [PRIVATE]
         if host != NAME:
             raise OSError(f"no such name {host}")
@@ -176,6 +176,16 @@ async def test_a_rebinding_name_never_reaches_the_router(
     ]
 
 
+async def test_localhost_goes_through_the_proxy_too(
+    tmp_path: Path, pool: BrowserPool, sites: tuple[Site, Site, int]
+) -> None:
+    """Chromium sends loopback names straight out unless told `<-loopback>`: not here."""
+    router, _attacker, port = sites
+    with pytest.raises(ToolFailure, match="localhost is an address on this PC"):
+        await call(ctx_for(tmp_path, pool), "browser_open", {"url": f"http://localhost:{port}/"})
+    assert router.hits == [] and [u for u, _ in pool.refused] == [f"http://localhost:{port}/"]
+
+
 async def test_a_service_worker_cannot_reach_the_router(
     tmp_path: Path, pool: BrowserPool, sites: tuple[Site, Site, int]
 ) -> None:
@@ -193,3 +203,57 @@ async def test_a_service_worker_cannot_reach_the_router(
     assert router.hits == []
     url = f"http://{ROUTER_NAME}:{port}/secret"
     assert pool.refused == [(url, pool.policy.refusal(ROUTER_NAME))]
+
+
+WEBRTC_PAGE = """<!doctype html><html><head><title>Call</title></head><body><p id="out">waiting</p>
+<script>
+const pc = new RTCPeerConnection({iceServers: [{urls: "stun:127.0.0.1:{port}"},
+                                               {urls: "turn:127.0.0.1:{port}", username: "u", credential: "p"}]});
+pc.createDataChannel("x");
+pc.onicegatheringstatechange = () => {
+  if (pc.iceGatheringState === "complete") document.getElementById("out").textContent = "done";
+};
+pc.createOffer().then(o => pc.setLocalDescription(o));
+setTimeout(() => { document.getElementById("out").textContent = "done"; }, 4000);
+</script></body></html>"""
+
+
+async def test_webrtc_cannot_go_around_the_proxy(tmp_path: Path, pool: BrowserPool) -> None:
+    """STUN/TURN over UDP would reach any address a page names; only proxied traffic goes."""
+    got: list[bytes] = []
+
+    class Listener(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            got.append(data)
+
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Listener, local_addr=(PRIVATE, 0))
+    udp_port = transport.get_extra_info("sockname")[1]
+    attacker = Site(PUBLIC)
+    port = await attacker.start(
+        0, {"/call": (WEBRTC_PAGE.replace("{port}", str(udp_port)), "text/html")}
+    )
+    try:
+        ctx = ctx_for(tmp_path, pool)
+        await call(ctx, "browser_open", {"url": f"http://{PUBLIC}:{port}/call"})
+        assert await out_text(pool, ctx) == "done"
+        await asyncio.sleep(0.5)
+    finally:
+        transport.close()
+        assert attacker.runner is not None
+        await attacker.runner.cleanup()
+    assert got == [], "a page's WebRTC reached a LAN address over UDP"
+
+
+def test_the_record_of_refusals_stays_bounded(tmp_path: Path) -> None:
+    """A long-running Node keeps only the latest refused URLs (they may carry data)."""
+    pool = BrowserPool(tmp_path / "b")
+    mark = pool.mark()
+    for i in range(1000):
+        pool._record(f"http://x.example/{i}", "refused")
+    assert len(pool.refused) <= browser.MAX_REFUSED
+    assert pool.refused_since(mark, "http://x.example/999", failed=False) == "refused"
+    late = pool.mark()
+    pool._record("http://y.example/", "no")
+    assert pool.refused_since(late, "http://x.example/999", failed=False) is None
+    assert pool.refused_since(late, "http://y.example/", failed=False) == "no"

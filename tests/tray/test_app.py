@@ -66,7 +66,7 @@ def test_adding_a_provider_key_enables_it(
     qtbot.addWidget(dialog)
     assert (
         "disabled" in dialog.list.item(0).text()
-        and "ora key set cloudy" in dialog.list.item(0).text()
+        and "under the name cloudy" in dialog.list.item(0).text()
     )
     dialog.list.setCurrentRow(0)
     qtbot.keyClicks(dialog.key, "sk-test-123")

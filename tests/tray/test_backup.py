@@ -84,7 +84,9 @@ def test_turning_on_needs_three_words_then_backs_up_with_progress_in_the_menu(
     seen: list[tuple[str, int, int]] = []
     tray.backup_ui.progress.connect(lambda *a: seen.append(a))
     texts: list[str] = []
+    tips: list[str] = []
     tray.backup_ui.progress.connect(lambda *_: texts.append(tray.actions["backup"].text()))
+    tray.backup_ui.progress.connect(lambda *_: tips.append(tray.tray.toolTip()))
     for n, edit in dialog.inputs.items():
         edit.setText(dialog.words[n - 1])
     qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
@@ -93,6 +95,8 @@ def test_turning_on_needs_three_words_then_backs_up_with_progress_in_the_menu(
     assert tray.backup_ui.phrase_dialog is None
     assert any(stage == "uploading" for stage, _, _ in seen)
     assert any(t.startswith("Backing up… ") and t.endswith("%") for t in texts)
+    assert any("\nBacking up… " in t for t in tips), "progress in the tray's tooltip too"
+    assert "Backing up" not in tray.tray.toolTip(), "and gone from it when done"
     for blob in _blobs(relay):
         assert MARKER.encode() not in blob.read_bytes()
 
@@ -160,6 +164,18 @@ def test_a_new_pc_is_offered_the_restore_screen_and_gets_the_profile_back(
         new.shutdown()
 
 
+def test_closing_the_phrase_window_forgets_that_phrase(qtbot: Any, tray_factory: Any) -> None:
+    tray = tray_factory()
+    first = tray.backup_ui.open_setup()
+    assert tray.backup_ui.open_setup() is first, "one phrase at a time"
+    words = list(first.words)
+    first.reject()
+    assert tray.backup_ui.phrase_dialog is None
+    second = tray.backup_ui.open_setup()
+    assert second.words != words, "a closed window's phrase is never offered again"
+    assert not service.BackupState.load(tray.settings).enabled
+
+
 def test_start_fresh_is_an_answer(qtbot: Any, tray_factory: Any) -> None:
     tray = tray_factory()
     dialog = tray.backup_ui.offer_first_run()
@@ -194,3 +210,38 @@ async def _note(runtime: Runtime, count: int = 5) -> None:
             user_id="owner", role="owner", channel="tray", tool="memory_recall",
             args_digest=f"{n:064x}", risk="LOW", decision="allow", outcome="ok",
         )  # fmt: skip
+
+
+def test_restoring_over_a_used_profile_asks_first(
+    qtbot: Any, tray_factory: Any, relay: RelayProcess
+) -> None:
+    tray = _connected_tray(qtbot, tray_factory, relay)
+    phrase = new_phrase()
+    assert service.confirm(tray.settings, tray.runtime.secrets, phrase, {2: phrase.split()[1]})
+    tray.bridge.submit(_note(tray.runtime)).result(10)
+    tray.backup_ui.run_now()
+    qtbot.waitUntil(lambda: service.BackupState.load(tray.settings).last_seq == 1, timeout=30000)
+    tray.runtime.memory.remember(OWNER, "written after the backup")
+
+    def restore_and(answer: str) -> RestoreDialog:
+        tray.actions["restore"].trigger()
+        dialog = tray.backup_ui.restore_dialog
+        assert dialog is not None
+        dialog.phrase.setText(phrase)
+        qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: tray.backup_ui.replace_box is not None, timeout=20000)
+        box = tray.backup_ui.replace_box
+        assert box is not None and "snapshot 1" in box.text()
+        button = next(b for b in box.buttons() if answer in b.text())
+        tray.backup_ui.replace_box = None
+        button.click()
+        return dialog
+
+    kept = restore_and("Keep")
+    assert "Nothing was restored" in kept.message.text()
+    assert tray.runtime.memory.recall(OWNER, "written after", limit=5)
+
+    replaced = restore_and("Replace")
+    qtbot.waitUntil(lambda: "snapshot 1" in replaced.message.text(), timeout=30000)
+    assert tray.runtime.memory.recall(OWNER, "written after", limit=5) == []
+    assert tray.runtime.memory.recall(OWNER, MARKER, limit=5)

@@ -165,7 +165,7 @@ def test_dialogs_speak_japanese_with_the_translation_installed(qtbot: Any, qapp:
         assert (
             "ファイルを削除する" in dialog.summary.text() and "リスク: 高" in dialog.summary.text()
         )
-        assert dialog.origin.text() == "この PC のあなた（所有者）からの依頼"
+        assert dialog.origin.text() == "依頼した人: あなた（所有者） · 端末: この PC"
         pairing = PairingDialog(URL, time.time() + 300)
         qtbot.addWidget(pairing)
         assert pairing.new_code.text() == "新しいコード" and "有効期限" in pairing.countdown.text()

@@ -85,8 +85,9 @@ async def test_an_approval_a_person_can_judge_and_the_asker_can_withdraw(
         await expect(card.locator(".risk")).to_have_text("Risk: high")
         await expect(card.locator("button.approve")).to_have_count(1)
         first = await seconds_left(card)
-        await asyncio.sleep(2.2)
-        assert await seconds_left(card) <= first - 2, "the countdown counts on screen"
+        async with asyncio.timeout(6):  # the countdown counts on screen (a loaded CI is slow)
+            while await seconds_left(card) > first - 2:
+                await asyncio.sleep(0.2)
 
         # The phone that asked: its card says it waits, and offers Withdraw only.
         mine = asker.locator(".card.approval.mine")
@@ -101,8 +102,12 @@ async def test_an_approval_a_person_can_judge_and_the_asker_can_withdraw(
         await asker.evaluate(
             "() => { const m = document.querySelector('main'); m.scrollTop = m.scrollHeight; }"
         )
-        await asyncio.sleep(0.3)
-        box = await mine.bounding_box()
+        box = None
+        for _ in range(20):  # the scroll lands within a few frames
+            await asyncio.sleep(0.15)
+            box = await mine.bounding_box()
+            if box is not None and 0 <= box["y"] < 200:
+                break
         assert box is not None and 0 <= box["y"] < 200, box
         assert await mine.is_visible()
         SHOTS.mkdir(parents=True, exist_ok=True)
