@@ -26,6 +26,9 @@ def approval_notice(
     event_id = f"{identity.node_id}:approval:{req.approval_id}"
     ids = {"approval_id": req.approval_id, "node_id": identity.node_id}
     owners = [d for d in devices if d.role == "owner" and not d.revoked][-MAX_DEVICES:]
+    # The asking device by its name; "" for the PC itself (each phone says "this PC" in its
+    # own language).
+    device = next((d.name for d in devices if d.device_id == req.channel), "")
     sealed = {
         d.device_id: seal_text(
             identity.private_key,
@@ -33,7 +36,7 @@ def approval_notice(
             kind="approval_waiting",
             event_id=event_id,
             ids=ids,
-            fields={"tool": req.tool, "device": req.requester},
+            fields={"tool": req.tool, "device": device},
         )
         for d in owners
     }

@@ -329,7 +329,9 @@ async function showPush(data) {
   let text = null;
   try { text = await openSealed(push); } catch (err) { text = null; } // unreadable: the plain body
   if (text && push.kind === "approval_waiting" && typeof text.tool === "string") {
-    body = tr("pushApprovalTool").replace("{tool}", text.tool).replace("{device}", String(text.device || "?"));
+    // The tool by its human name, in the reader's language ("Write a file"), like the card.
+    const tool = OraI18n.has("toolname_" + text.tool) ? tr("toolname_" + text.tool) : text.tool;
+    body = tr("pushApprovalTool").replace("{tool}", () => tool).replace("{device}", () => String(text.device || tr("thePc")));
   }
   const ids = push.ids && typeof push.ids === "object" ? push.ids : {};
   const target = push.kind === "approval_waiting" && typeof ids.approval_id === "string"

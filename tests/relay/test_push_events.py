@@ -96,6 +96,11 @@ async def wait_for(service: PushService, client_hash: str, count: int, timeout: 
 
 
 def ask(link: RelayLink) -> ApprovalRequest:
+    # The asking device, by the name it was paired with (the push names it, never an id).
+    if link.registry.get("device-x") is None:
+        link.registry.add(
+            device_id="device-x", name="laptop-browser", role="guest", public_key=bytes(32)
+        )
     return link.runtime.broker.request(
         tool=TOOL,
         arguments={"command": SECRET_COMMAND},

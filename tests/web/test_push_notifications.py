@@ -76,8 +76,8 @@ async def notifications(page: Any, count: int) -> list[list[str]]:
 @pytest.mark.parametrize(
     ("locale", "title", "body"),
     [
-        ("en-US", "Approval needed", "files.delete — asked from Desktop"),
-        ("ja-JP", "承認が必要です", "files.delete（依頼元: Desktop）"),
+        ("en-US", "Approval needed", "Delete a file — asked from Desktop"),
+        ("ja-JP", "承認が必要です", "ファイルを削除する（依頼元: Desktop）"),
     ],
 )
 async def test_a_push_shows_the_nodes_sealed_text_in_the_users_language(
@@ -99,7 +99,7 @@ async def test_a_push_shows_the_nodes_sealed_text_in_the_users_language(
         kind="approval_waiting",
         event_id="ev-1",
         ids=ids,
-        fields={"tool": "files.delete", "device": "Desktop"},
+        fields={"tool": "files_delete", "device": "Desktop"},
     )
     push = {"v": 1, "kind": "approval_waiting", "event": "ev-1", "ids": ids, "sealed": sealed}
     await cdp.send(
