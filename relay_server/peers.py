@@ -238,14 +238,16 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
             await target.wait_room(len(frame), conn)
     else:
         target = relay.hub.devices_raw.get(peer)
-        if target is None and relay.cluster is not None:
-            # Only to this Node's own devices, even when they are on another instance.
-            owner = await relay.store.device(str(uuid.UUID(bytes=peer)))
-            if owner is None or owner.node_id != conn.node_id:
-                await relay.refuse(
-                    NotPaired("that device belongs to another Node"), node_id=conn.node_id
-                )
-                return
+        # Only to this Node's own devices, even when they are on another instance.
+        if (
+            target is None
+            and relay.cluster is not None
+            and await relay.owner_of(peer) != conn.node_raw
+        ):
+            await relay.refuse(
+                NotPaired("that device belongs to another Node"), node_id=conn.node_id
+            )
+            return
         if target is not None and target.node_raw != conn.node_raw:
             await relay.refuse(
                 NotPaired("that device belongs to another Node"),
@@ -261,7 +263,7 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         # Another instance may hold the peer; nobody listening means it is offline.
         if (
             relay.cluster is None
-            or await relay.cluster.publish(
+            or await relay.cluster.try_publish(
                 bus.peer_channel("node" if conn.role == "device" else "device", peer_id),
                 bus.encode_peer(bus.PeerTag.FRAME, out),
             )
