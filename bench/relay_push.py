@@ -93,7 +93,8 @@ async def run_push(results: dict[str, float]) -> None:
         f"routing p50 {found['push_routing_p50_ms_without']} -> "
         f"{found['push_routing_p50_ms_with']} ms (x{found['push_routing_p50_ratio']}), p99 "
         f"{found['push_routing_p99_ms_without']} -> {found['push_routing_p99_ms_with']} ms "
-        f"(x{found['push_routing_p99_ratio']}), A/A x{found['push_routing_p50_ratio_aa']}",
+        f"(x{found['push_routing_p99_ratio']}), A/A x{found['push_routing_p50_ratio_aa']} "
+        f"(p50) x{found['push_routing_p99_ratio_aa']} (p99)",
         flush=True,
     )
 
