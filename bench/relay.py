@@ -21,6 +21,7 @@ that keep chatting; `stalled_rss_growth_mb` is the Relay's peak RSS over its idl
     BENCH_ONLY=paced python bench/relay.py       # just the paced latency beside the pass-through
     BENCH_PROFILE=/tmp/relay.prof ...            # the Relay process under cProfile
     BENCH_ONLY=idle python bench/relay.py        # 100k idle phones + a reconnect storm
+    BENCH_ONLY=cluster python bench/relay.py     # across two instances; Redis restarted
                                                  # (bench/relay_idle.py; BENCH_IDLE_N=...)
 
 Web Push: paced routing latency while the Relay sends pushes, beside the same without
@@ -292,7 +293,9 @@ async def run_throughput(results: dict[str, float]) -> None:
                         f"| ratio {r['msgs_s'] / p['msgs_s']:.2f}",
                         flush=True,
                     )
-            await paced_latency(relay_pairs, plain_pairs, results)
+            await paced_latency(
+                relay_pairs, plain_pairs, results, (relay.proc.pid, passthrough.proc.pid)
+            )
             for ws_pair in relay_pairs + plain_pairs:
                 await ws_pair[0].close()
                 await ws_pair[1].close()
@@ -308,19 +311,28 @@ async def paced_latency(
     relay_pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]],
     plain_pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]],
     results: dict[str, float],
+    pids: tuple[int, int] | None = None,
 ) -> None:
     """Paced p50/p99 of the Relay beside the pass-through, in alternating rounds so that the
     machine's noise (other processes on 2 shared cores) falls on both alike; every round's
-    round trips are pooled before taking the percentiles."""
+    round trips are pooled before taking the percentiles. With `pids` (Relay, pass-through),
+    also each server's CPU per routed frame (a message is two frames: there and back)."""
     n = PACED_PAIRS
     for label, size in SIZES.items():
         count = 20 if QUICK else 60
         await measure(relay_pairs[:n], size, 5, PACED_RATE)  # warm up
         await measure(plain_pairs[:n], size, 5, PACED_RATE)
         pooled: dict[str, list[float]] = {"relay": [], "plain": []}
+        cpu = {"relay": 0.0, "plain": 0.0}
         for _ in range(PACED_ROUNDS):
-            for side, pairs in (("relay", relay_pairs), ("plain", plain_pairs)):
+            for i, (side, pairs) in enumerate((("relay", relay_pairs), ("plain", plain_pairs))):
+                c0 = _cpu_s(pids[i]) if pids else 0.0
                 await measure(pairs[:n], size, count, PACED_RATE, pooled[side])
+                cpu[side] += (_cpu_s(pids[i]) - c0) if pids else 0.0
+        if pids:
+            frames = 2 * n * count * PACED_ROUNDS
+            results[f"relay_cpu_us_per_frame_{label}"] = round(cpu["relay"] / frames * 1e6, 1)
+            results[f"passthrough_cpu_us_per_frame_{label}"] = round(cpu["plain"] / frames * 1e6, 1)
         r, p = (_percentiles(pooled[side]) for side in ("relay", "plain"))
         key = f"{label}_{n}_paced"
         results[f"p50_ms_{key}"] = round(r["p50_ms"], 3)
@@ -335,6 +347,12 @@ async def paced_latency(
             f"{p['p50_ms']:.2f} ms p99 {p['p99_ms']:.2f} ms | bound {2 * p['p99_ms'] + 1:.2f} ms",
             flush=True,
         )
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _percentiles(rtts: list[float]) -> dict[str, float]:
@@ -363,7 +381,8 @@ async def run_paced(results: dict[str, float]) -> None:
                 node = await passthrough.connect(http, node_id)
                 device = await passthrough.connect(http, device_id)
                 plain_pairs.append((device, node, node_id))
-            await paced_latency(relay_pairs, plain_pairs, results)
+            pids = (relay.proc.pid, passthrough.proc.pid)
+            await paced_latency(relay_pairs, plain_pairs, results, pids)
             for ws_pair in relay_pairs + plain_pairs:
                 await ws_pair[0].close()
                 await ws_pair[1].close()
@@ -567,6 +586,12 @@ async def main() -> None:
         return
     from bench.relay_idle import run_idle_scale  # 100k idle phones and a reconnect storm
 
+    if os.environ.get("BENCH_ONLY") == "cluster":
+        from bench.relay_cluster import run_cluster  # two instances, Redis restarted
+
+        await run_cluster(results)
+        print(json.dumps(results))
+        return
     if os.environ.get("BENCH_ONLY") == "idle":
         await run_idle_scale(results)
         print(json.dumps(results))

@@ -109,6 +109,7 @@ class RedisCluster:
         self._online: set[str] = set()
         self._workers = ""  # what workers:<this instance> says, "" when none are connected
         self._tasks: list[asyncio.Task[None]] = []
+        self.publish_failures = 0  # frames lost to an unreachable Redis
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:{name}"
@@ -176,6 +177,16 @@ class RedisCluster:
     async def publish(self, channel: str, data: bytes) -> int:
         """Publish; returns how many instances were listening."""
         return int(await self._redis.publish(self._key(channel), data))
+
+    async def try_publish(self, channel: str, data: bytes) -> int:
+        """Publish a routed frame; -1 when Redis cannot be reached (the frame is lost, as on a
+        network blip, but the sender's socket stays up: a Redis restart must not cut every
+        phone whose Node is on another instance)."""
+        try:
+            return await self.publish(channel, data)
+        except (ConnectionError, OSError, aioredis.RedisError):
+            self.publish_failures += 1
+            return -1
 
     async def node_online(self, node_id: str) -> None:
         self._online.add(node_id)

@@ -8,6 +8,7 @@ bus (`relay_server.cluster`), to another instance.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from relay_server.push_events import Notifier
 
 
+OWNER_CACHE = 500_000  # entries (~150 B each)
+
+
 @dataclass
 class Relay:
     """The Relay's services, shared by the handlers."""
@@ -52,7 +56,24 @@ class Relay:
     cluster: RedisCluster | None = None
     notifier: Notifier | None = None  # Web Push (relay_server.push_events)
     accepts: AcceptRate = field(default_factory=lambda: AcceptRate(0.0, 1))  # new sockets/s
+    # Device raw id -> its Node's raw id, for frames to devices on other instances: a device
+    # never changes Node, so a row read once stays true and the routing path skips the
+    # database. Bounded; the oldest entries go first.
+    device_owners: dict[bytes, bytes] = field(default_factory=dict)
     _node_watch: dict[str, int] = field(default_factory=dict)  # node -> local devices watching
+
+    async def owner_of(self, device_raw: bytes) -> bytes | None:
+        """The raw id of a device's Node (None: no such device), cached (see device_owners)."""
+        owner = self.device_owners.get(device_raw)
+        if owner is None:
+            row = await self.store.device(str(uuid.UUID(bytes=device_raw)))
+            if row is None:
+                return None
+            owner = uuid.UUID(row.node_id).bytes
+            if len(self.device_owners) >= OWNER_CACHE:
+                del self.device_owners[next(iter(self.device_owners))]
+            self.device_owners[device_raw] = owner
+        return owner
 
     async def node_is_online(self, node_id: str) -> bool:
         """Connected here, or (in a cluster) to another instance."""

@@ -304,3 +304,22 @@ async def test_another_account_cannot_take_a_vault_without_its_phrase(
     vault = relay.data_dir / "backup" / keys.vault_id
     owner_id = json.loads(owner.secrets.get("ora.relay-credential") or "{}")["node_id"]
     assert json.loads((vault / "vault.json").read_text())["account"] == owner_id
+
+
+async def test_a_backup_holds_a_few_chunks_in_memory_not_the_profile(
+    tmp_path: Path, relay: RelayProcess, http: aiohttp.ClientSession
+) -> None:
+    import tracemalloc
+
+    rt = await registered(tmp_path, relay, "pc", notes=1500)
+    turn_on(rt)
+    profile = sum(p.stat().st_size for p in rt.settings.state_dir.rglob("*") if p.is_file())
+    tracemalloc.start()
+    try:
+        result = await service.run(rt.settings, rt.secrets, http)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    await rt.close()
+    assert result.new_chunks > 100 and profile > 4 * 1024 * 1024
+    assert peak < profile / 4, f"peak {peak} bytes for a {profile}-byte profile"
