@@ -274,6 +274,33 @@ class PhoneFleet:
             proc.wait(120)
 
 
+async def gc_pauses(port: int) -> dict[str, float]:
+    """The Relay's collector pauses so far, from /metrics: per generation, the count, the
+    total seconds and the upper bound of the largest bucket any pause fell in."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        text = await resp.text()
+    found: dict[str, float] = {}
+    last_count: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("ora_relay_gc_pause_seconds"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        gen = name.split('generation="')[1].split('"')[0]
+        if name.startswith("ora_relay_gc_pause_seconds_count"):
+            found[f"gen{gen}_count"] = float(value)
+        elif name.startswith("ora_relay_gc_pause_seconds_sum"):
+            found[f"gen{gen}_s"] = float(value)
+        elif 'le="' in name:
+            le = name.split('le="')[1].split('"')[0]
+            if float(value) > last_count.get(gen, 0.0) and le != "+Inf":
+                found[f"gen{gen}_max_le_s"] = float(le)
+            elif float(value) > last_count.get(gen, 0.0):
+                found[f"gen{gen}_max_le_s"] = float("inf")
+            last_count[gen] = float(value)
+    return found
+
+
 def cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -378,7 +405,17 @@ async def _idle(relay: Any, tokens: list[str]) -> dict[str, float]:
             await node.close()
         chatting = await _chatting(relay, http, 5)
         await measure(chatting, 256, 5, rate)
+        gc0 = await gc_pauses(relay.port)
         beside = await measure(chatting, 256, int(IDLE_WINDOW_S * rate), rate)
+        gc1 = await gc_pauses(relay.port)
+        for gen in "012":
+            out[f"idle_gc{gen}_pauses_beside"] = gc1.get(f"gen{gen}_count", 0) - gc0.get(
+                f"gen{gen}_count", 0
+            )
+            out[f"idle_gc{gen}_pause_s_beside"] = round(
+                gc1.get(f"gen{gen}_s", 0) - gc0.get(f"gen{gen}_s", 0), 3
+            )
+        out["idle_gc2_max_pause_le_s"] = gc1.get("gen2_max_le_s", 0.0)
         # The same window with nothing but the chatting pairs would cost this much:
         kb = (after - before) / max(1, held)
         out.update(
