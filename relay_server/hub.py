@@ -108,6 +108,9 @@ class Connection:
     write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S
     budget: SendBudget = field(default_factory=lambda: SendBudget(1 << 62))
     transport: asyncio.BaseTransport | None = None  # to cut a stalled socket
+    # aiohttp's protocol for this socket: not read while the peer is held to its rate or its
+    # frame waits for room at its destination (`rest`, `wait_room`).
+    protocol: Any = None
     family_id: str = ""  # a device's token family (revoking it closes this connection)
     expires_at: float = 0.0  # when the access token that opened it expires (0: never)
     queue: collections.deque[str | bytes] = field(default_factory=collections.deque)
@@ -255,7 +258,7 @@ class Connection:
         """Would a frame of this size be queued now? (A closing peer takes, and drops, all.)"""
         return self.closing or self.queued_bytes + self.in_transport + size <= self.queue_bytes
 
-    async def wait_room(self, size: int) -> None:
+    async def wait_room(self, size: int, sender: Connection | None = None) -> None:
         """Back-pressure for a sender: wait until this peer has room for `size` bytes, or until
         the write timeout has closed it. Meanwhile the sender's socket is not read, so a flood
         at a stalled reader stops in the sender's kernel buffers, not in the Relay."""
@@ -264,6 +267,10 @@ class Connection:
         if not self.budget.take(size, self):
             self.evict(SLOW)
             return
+        # Not reading the sender has to be said to aiohttp: its reader would otherwise go on
+        # parsing the next frame (up to 1 MiB) into its own queue while this one waits, memory
+        # no budget counts. Paused, the flood stays in the kernel.
+        paused = sender is not None and sender.pause_reading()
         self.held_by_senders += size
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.write_timeout_s + CLOSE_GRACE_S
@@ -280,6 +287,31 @@ class Connection:
         finally:
             self.held_by_senders -= size
             self.budget.give(size)
+            if paused and sender is not None:
+                sender.resume_reading()
+
+    async def rest(self, seconds: float) -> None:
+        """Do not read this peer's socket for `seconds` (it is over its rate)."""
+        paused = self.pause_reading()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            if paused:
+                self.resume_reading()
+
+    def pause_reading(self) -> bool:
+        """Stop reading this peer's socket; True if this paused it (then `resume_reading`)."""
+        protocol = self.protocol
+        if protocol is None or getattr(protocol, "_reading_paused", True) or self.closing:
+            return False  # aiohttp's own flow control holds it: leave it to aiohttp
+        protocol.pause_reading()
+        return True
+
+    def resume_reading(self) -> None:
+        """Read this peer's socket again (after `pause_reading` said it paused it)."""
+        protocol = self.protocol
+        if protocol is not None and protocol.transport is not None:
+            protocol.resume_reading()
 
     def evict(self, reason: Message) -> None:
         """Stop writing to this peer, free what it holds and cut its socket now.
@@ -394,7 +426,9 @@ class Hub:
             "write_timeout_s": self.write_timeout_s,
             "budget": self.budget,
         }
-        return Connection(ws=ws, transport=request.transport, **{**limits, **fields})
+        return Connection(
+            ws=ws, transport=request.transport, protocol=request.protocol, **{**limits, **fields}
+        )
 
     def node_online(self, node_id: str) -> bool:
         return node_id in self.nodes
@@ -449,3 +483,5 @@ async def pump(
             await on_text(msg.data)
         elif msg.type == WSMsgType.ERROR:
             break
+        # Handled, a frame (up to 1 MiB) must not stay alive while the next one is awaited.
+        del msg

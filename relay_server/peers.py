@@ -7,7 +7,6 @@ Cloud workers say hello here too and are then served by `relay_server.cloud_peer
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import time
@@ -76,12 +75,23 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         # The loop is written here, not called (hub.pump): one coroutine frame fewer for each
         # of 100k idle connections.
         async for msg in ws:
+            size = 0
             if msg.type == WSMsgType.BINARY:
+                size = len(msg.data)
                 await _route(relay, conn, msg.data)
             elif msg.type == WSMsgType.TEXT:
                 await _control(relay, conn, msg.data)
             elif msg.type == WSMsgType.ERROR:
                 break
+            # Routed, the frame (up to 1 MiB) is its destination's business: held here while
+            # the next one is awaited (or while its sender is held to its rate), it was 1 MiB
+            # per flooding sender that no budget counted.
+            del msg
+            pause = conn.throttle(size) if size else 0.0
+            if pause > 0:
+                # The frame that overdrew the allowance has gone; the sender waits after it,
+                # its socket not read, so its next frames stay in the kernel meanwhile.
+                await conn.rest(pause)
     finally:
         if conn.role == "device":
             await relay.end_cloud_session(conn.peer_id)
@@ -205,9 +215,6 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
     The hot path works on the header's raw 16-byte ids; no parsing beyond them.
     """
     conn.bytes_in += len(frame)
-    pause = conn.throttle(len(frame))
-    if pause > 0:
-        await asyncio.sleep(pause)  # meanwhile this socket is not read: its sender waits
     if len(frame) < m.FRAME_HEADER_SIZE or frame[0] != m.ROUTED:
         err = FrameError("malformed frame header")
         await relay.refuse(BadRequest(str(err)), node_id=conn.node_id)
@@ -228,7 +235,7 @@ async def _route(relay: Relay, conn: Connection, frame: bytes) -> None:
         if target is not None and not target.has_room(len(frame)):
             # A device waits for its own Node (nobody else's traffic waits behind it); a Node
             # that stays behind is closed by its write timeout, and the wait ends with it.
-            await target.wait_room(len(frame))
+            await target.wait_room(len(frame), conn)
     else:
         target = relay.hub.devices_raw.get(peer)
         # Only to this Node's own devices, even when they are on another instance.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import mmap
 import shutil
 import tempfile
 import time
@@ -27,7 +28,14 @@ from typing import Any, Protocol, TypeVar
 from fastcdc import fastcdc
 
 from app.backup.keys import BackupKeys
-from app.backup.sealing import BackupTampered, open_chunk, open_manifest, seal_chunk, seal_manifest
+from app.backup.sealing import (
+    BackupTampered,
+    chunk_id,
+    open_chunk,
+    open_manifest,
+    seal_chunk,
+    seal_manifest,
+)
 from app.update import snapshot
 
 FORMAT = "ora-backup/1"
@@ -80,42 +88,82 @@ def _nothing(stage: str, done: int, total: int) -> None:
     pass
 
 
+# Where one chunk lies in the captured copy: (file, offset, length).
+Location = tuple[Path, int, int]
+
+
 def _capture(
-    profile_dir: Path, keys: BackupKeys, progress: Progress
-) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
-    """The profile as files (with their chunk ids) and the sealed chunks, read consistently."""
-    with tempfile.TemporaryDirectory(prefix="ora-backup-") as tmp:
-        staging = Path(tmp) / "snap"
-        snapshot.take(profile_dir, staging)
-        root = staging / "data"
-        files: list[dict[str, Any]] = []
-        sealed: dict[str, bytes] = {}
-        paths = _files(root) if root.is_dir() else []
-        for n, path in enumerate(paths):
-            data = path.read_bytes()
-            ids = []
-            for chunk in fastcdc(data, avg_size=AVG_CHUNK) if data else []:
-                piece = data[chunk.offset : chunk.offset + chunk.length]
-                cid, blob = seal_chunk(keys, piece)
-                sealed.setdefault(cid, blob)
-                ids.append(cid)
-            files.append(
-                {
-                    "path": path.relative_to(root).as_posix(),
-                    "mode": path.stat().st_mode & 0o777,
-                    "size": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "chunks": ids,
-                }
-            )
-            progress("reading", n + 1, len(paths))
-    return files, sealed
+    profile_dir: Path, keys: BackupKeys, staging: Path, progress: Progress
+) -> tuple[list[dict[str, Any]], dict[str, Location]]:
+    """The profile copied consistently into `staging`, as files with their chunk ids, and where
+    each chunk lies. Nothing is sealed yet: only the chunks the vault lacks will be, one at a
+    time, so memory stays a few chunks however large the profile (files are mapped, not read)."""
+    snapshot.take(profile_dir, staging)
+    root = staging / "data"
+    files: list[dict[str, Any]] = []
+    where: dict[str, Location] = {}
+    paths = _files(root) if root.is_dir() else []
+    for n, path in enumerate(paths):
+        size = path.stat().st_size
+        ids: list[str] = []
+        digest = hashlib.sha256()
+        if size:
+            with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                digest.update(data)
+                for chunk in fastcdc(data, avg_size=AVG_CHUNK):
+                    cid = chunk_id(keys, data[chunk.offset : chunk.offset + chunk.length])
+                    where.setdefault(cid, (path, chunk.offset, chunk.length))
+                    ids.append(cid)
+        files.append(
+            {
+                "path": path.relative_to(root).as_posix(),
+                "mode": path.stat().st_mode & 0o777,
+                "size": size,
+                "sha256": digest.hexdigest(),
+                "chunks": ids,
+            }
+        )
+        progress("reading", n + 1, len(paths))
+    return files, where
 
 
-def _write(target: Path, data: bytes, mode: int) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target.write_bytes(data)
-    target.chmod(mode & 0o700 or 0o600)
+def _seal_at(keys: BackupKeys, cid: str, at: Location) -> bytes:
+    """Read one chunk back from the captured copy and seal it."""
+    path, offset, length = at
+    with path.open("rb") as f:
+        f.seek(offset)
+        found, blob = seal_chunk(keys, f.read(length))
+    if found != cid:  # the copy is private to this backup: a change here is a fault, not a race
+        raise OSError(f"the captured copy of {path.name} changed during the backup")
+    return blob
+
+
+WINDOW = 16  # chunks of one file fetched before they are written: memory stays small
+
+
+async def _restore_file(
+    entry: dict[str, Any], keys: BackupKeys, vault: Vault, target: Path
+) -> None:
+    """One file of the snapshot, written as its chunks arrive and checked against its hash."""
+
+    async def fetch(cid: str) -> bytes:
+        return open_chunk(keys, cid, await vault.get_chunk(cid))
+
+    await asyncio.to_thread(target.parent.mkdir, 0o700, True, True)
+    digest, size = hashlib.sha256(), 0
+    chunks = list(entry["chunks"])
+    out = await asyncio.to_thread(target.open, "wb")  # in a staging folder only the owner reads
+    try:
+        for start in range(0, len(chunks), WINDOW):
+            data = b"".join(await _each(chunks[start : start + WINDOW], fetch))
+            digest.update(data)
+            size += len(data)
+            await asyncio.to_thread(out.write, data)
+    finally:
+        await asyncio.to_thread(out.close)
+    if size != entry["size"] or digest.hexdigest() != entry["sha256"]:
+        raise BackupTampered(f"{entry['path']} does not match the snapshot")
+    await asyncio.to_thread(target.chmod, int(entry["mode"]) & 0o700 or 0o600)
 
 
 def _swap(staging: Path, profile_dir: Path) -> None:
@@ -156,16 +204,20 @@ async def backup(
     progress: Progress = _nothing,
 ) -> BackupResult:
     """Snapshot `profile_dir` as snapshot number `seq` (one more than the last)."""
-    files, sealed = await asyncio.to_thread(_capture, profile_dir, keys, progress)
-    missing = await vault.missing(sorted(sealed))
-    sent: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="ora-backup-") as tmp:
+        files, where = await asyncio.to_thread(
+            _capture, profile_dir, keys, Path(tmp) / "snap", progress
+        )
+        missing = await vault.missing(sorted(where))
+        sent: list[int] = []
 
-    async def put(cid: str) -> None:
-        await vault.put_chunk(cid, sealed[cid])
-        sent.append(len(sealed[cid]))
-        progress("uploading", len(sent), len(missing))
+        async def put(cid: str) -> None:
+            blob = await asyncio.to_thread(_seal_at, keys, cid, where[cid])
+            await vault.put_chunk(cid, blob)
+            sent.append(len(blob))
+            progress("uploading", len(sent), len(missing))
 
-    await _each(sorted(missing), put)
+        await _each(sorted(missing), put)
     uploaded = sum(sent)
     manifest = {
         "format": FORMAT,
@@ -180,7 +232,7 @@ async def backup(
     return BackupResult(
         seq=seq,
         files=len(files),
-        chunks=len(sealed),
+        chunks=len(where),
         new_chunks=len(missing),
         uploaded_bytes=uploaded + len(blob),
         manifest_hash=hashlib.sha256(blob).hexdigest(),
@@ -222,13 +274,7 @@ async def restore(
             if not target.is_relative_to(staging.resolve()):
                 raise BackupTampered(f"{entry['path']!r} points outside the profile")
 
-            async def fetch(cid: str) -> bytes:
-                return open_chunk(keys, cid, await vault.get_chunk(cid))
-
-            data = b"".join(await _each(list(entry["chunks"]), fetch))
-            if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-                raise BackupTampered(f"{entry['path']} does not match the snapshot")
-            await asyncio.to_thread(_write, target, data, int(entry["mode"]))
+            await _restore_file(entry, keys, vault, target)
             progress("restoring", n + 1, len(files))
     except BaseException:
         await asyncio.to_thread(shutil.rmtree, staging, True)
