@@ -61,21 +61,25 @@ class PushService:
 def start_push_service() -> PushService:
     if not SERVER_JS.is_file():
         raise RuntimeError("web-push-testing is missing: run scripts/setup.sh test")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    proc = subprocess.Popen(
-        ["node", str(SERVER_JS), str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    service = PushService(port=port, proc=proc)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            service._post("/status")
-            return service
-        except OSError:
-            time.sleep(0.1)
-    proc.terminate()
+    # It listens on every address (::), so a port free on 127.0.0.1 may still be taken on
+    # another: it then exits at once, and another port is tried.
+    for _attempt in range(5):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        proc = subprocess.Popen(
+            ["node", str(SERVER_JS), str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        service = PushService(port=port, proc=proc)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                service._post("/status")
+                return service
+            except OSError:
+                time.sleep(0.1)
+        proc.terminate()
+        proc.wait(5)
     raise RuntimeError("web-push-testing did not start")
