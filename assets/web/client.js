@@ -858,7 +858,14 @@
 
   function toolTitle(tool) { return I.has("toolname_" + tool) ? t("toolname_" + tool) : tool; }
 
+  // While a tool waits for the owner, the reply's "Thinking…" says so instead.
+  function thinkingSays(id, key) {
+    const label = thinking.has(id) && pendingReplies.get(id)?.querySelector(".thinking-label");
+    if (label) { label.dataset.i18n = key; label.textContent = t(key); }
+  }
+
   function setToolLine(line, tool, status) {
+    if (line.dataset.reply) thinkingSays(line.dataset.reply, status === "waiting" ? "waitingLabel" : "thinking");
     line.dataset.tool = tool; line.dataset.status = status;
     line.className = "tool " + status;
     line.textContent = `${toolTitle(tool)} — ${I.has("tool_" + status) ? t("tool_" + status) : status}`;
@@ -875,6 +882,7 @@
     if (!line) {
       line = document.createElement("div");
       $("chat").insertBefore(line, replyBubble(msg.id));
+      line.dataset.reply = msg.id;
       toolLines.set(key, line);
     }
     setToolLine(line, msg.tool, msg.status);
