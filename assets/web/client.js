@@ -839,7 +839,7 @@
     if (typeof d.sends_to !== "string") return (a.reason || "").includes("\n") ? a.reason : "";
     const list = (v) => (Array.isArray(v) ? v : []);
     const sources = list(d.untrusted_sources).slice(0, 3)
-      .map((s) => `${s.tool || ""} ${s.where || ""}`.trim()).join(", ");
+      .map((s) => `${toolTitle(s.tool || "")} ${s.where || ""}`.trim()).join(", ");
     // Function replacers: a page's address may hold "$&" and the like.
     const lines = [
       t("discWarn").replace("{tool}", () => toolTitle(a.tool)).replace("{sources}", () => sources),
@@ -848,7 +848,7 @@
     if (d.body) lines.push(t("discData") + d.body);
     const reads = list(d.private_reads);
     if (reads.length) lines.push(t("discReads"));
-    for (const r of reads) lines.push(`- ${`${r.tool || ""} ${r.what || ""}`.trim()}: ${r.excerpt || ""}`);
+    for (const r of reads) lines.push(`- ${`${toolTitle(r.tool || "")} ${r.what || ""}`.trim()}: ${r.excerpt || ""}`);
     return lines.join("\n");
   }
 
