@@ -9,18 +9,23 @@ their Node and device on A; "cross" pairs have the Node on A and the device on B
 frame goes B -> Redis -> A and the echo A -> Redis -> B. Rounds alternate so that the
 machine's noise falls on both alike.
 
-Then Redis is stopped and started again while the cross pairs keep chatting: each message
-waits at most `LOST_AFTER_S` for its echo, else it counts as lost. Reported: the frames lost,
-the longest stretch without any echo (`redis_restart_blip_s`), and whether every pairing,
-token and billing record is still there afterwards (they live in PostgreSQL; Redis carries
-only presence and deliveries).
+Then Redis, and then PostgreSQL, is stopped for `RESTART_DOWN_S` and started again while the
+cross pairs keep chatting: each message waits at most `LOST_AFTER_S` for its echo, else it
+counts as lost. Reported per service (`redis_restart_*`, `postgres_restart_*`): frames lost,
+pairs whose socket was cut, the longest stretch without any echo (`..._blip_s`), how long
+after the service is back a new connection succeeds (`..._hello_back_s`), and whether every
+pairing, token and billing record is still there afterwards (`restart_records_lost`).
+PostgreSQL here is a server of the bench's own (initdb as the `postgres` user, when the
+machine allows it; otherwise the shared one is used and not restarted).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -59,9 +64,13 @@ class Instance:
         from bench.relay import REPO, wait_ready
 
         self.port = _free_port()
+        # BENCH_PROFILE=FILE: each instance runs under cProfile, writing FILE.<port>.
+        profile = os.environ.get("BENCH_PROFILE")
+        prof = ["-m", "cProfile", "-o", f"{profile}.{self.port}"] if profile else []
         self.proc = subprocess.Popen(
             [
                 sys.executable,
+                *prof,
                 "-m",
                 "relay_server",
                 "--port",
@@ -155,16 +164,128 @@ async def _chat_until(pair: tuple[Any, Any, str], stop: asyncio.Event, log: list
     echoer.cancel()
 
 
+class OwnPostgres:
+    """A PostgreSQL server of this bench's own (initdb in a temporary directory, run as the
+    `postgres` user), so that it can be restarted without disturbing the shared one."""
+
+    def __init__(self) -> None:
+        import pwd
+
+        self.port = _free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="ora-bench-pg-"))
+        self.dir.chmod(0o755)
+        user = pwd.getpwnam("postgres")
+        os.chown(self.dir, user.pw_uid, user.pw_gid)
+        self._as_pg(["initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres"])
+        self.start()
+
+    def _as_pg(self, cmd: list[str]) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *cmd],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_pg(
+            [
+                "pg_ctl",
+                "-D",
+                str(self.dir / "data"),
+                "-o",
+                opts,
+                "-l",
+                str(self.dir / "log"),
+                "-w",
+                "start",
+            ]
+        )
+
+    def stop(self) -> None:
+        self._as_pg(["pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop"])
+
+    def remove(self) -> None:
+
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _own_postgres() -> OwnPostgres | None:
+    """Our own PostgreSQL when this machine can run one (root, `runuser`, a `postgres` user)."""
+    if os.geteuid() != 0 or not shutil.which("runuser") or not shutil.which("initdb"):
+        return None
+    try:
+        return OwnPostgres()
+    except (KeyError, OSError, subprocess.CalledProcessError):
+        return None
+
+
+async def _outage(
+    cross: list[Any],
+    stop_service: Any,
+    start_service: Any,
+    hello: Any,
+) -> dict[str, float]:
+    """Cross-instance pairs chat while a service goes away for RESTART_DOWN_S and comes back:
+    frames lost, pairs cut, the longest gap between echoes, and how long after the service is
+    back a new connection (a hello) succeeds."""
+    stop = asyncio.Event()
+    logs: list[list[Any]] = [[] for _ in cross]
+    chats = [
+        asyncio.create_task(_chat_until(p, stop, log)) for p, log in zip(cross, logs, strict=True)
+    ]
+    await asyncio.sleep(3.0)
+    t_down = time.perf_counter()
+    stop_service()
+    await asyncio.sleep(RESTART_DOWN_S)
+    start_service()
+    t_back = time.perf_counter()
+    hello_back = -1.0
+    for _ in range(100):
+        try:
+            await hello()
+            hello_back = time.perf_counter() - t_back
+            break
+        except Exception:  # refused while the service reconnects: try again shortly
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(max(0.0, 10.0 - (time.perf_counter() - t_back)))
+    stop.set()
+    await asyncio.gather(*chats, return_exceptions=True)
+    sent = [entry for log in logs for entry in log]
+    cut = sum(1 for _t, rtt in sent if rtt == "cut")
+    sent = [(t0, rtt) for t0, rtt in sent if rtt != "cut"]
+    lost = sum(1 for _t, rtt in sent if rtt is None)
+    ok_at = sorted(t0 for t0, rtt in sent if rtt is not None and t0 >= t_down - 1)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ok_at)]
+    return {
+        "frames_sent": len(sent),
+        "frames_lost": lost,
+        "pairs_cut": cut,
+        "blip_s": round(max(gaps, default=0.0), 2),
+        "hello_back_s": round(hello_back, 2),
+    }
+
+
 async def run_cluster(results: dict[str, float]) -> None:
     from bench.relay import PACED_RATE, _percentiles, measure
 
+    own_pg = _own_postgres()
+    admin_dsn = own_pg.admin_dsn if own_pg is not None else ADMIN_DSN
     name = f"ora_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
+    admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
     redis_port = _free_port()
     redis = _redis(redis_port)
     instances: list[Instance] = []
+    outages: dict[str, dict[str, float]] = {}
     try:
         store = await PostgresStore.connect(dsn)
         tokens = TokenService(store, 3600, 3600)
@@ -198,22 +319,25 @@ async def run_cluster(results: dict[str, float]) -> None:
                         await measure(group, 256, COUNT, PACED_RATE, pooled[label])
                 s, c = _percentiles(pooled["same"]), _percentiles(pooled["cross"])
                 before = await _records(dsn)
-                # Redis goes away and comes back while the cross pairs chat.
-                stop = asyncio.Event()
-                logs: list[list[Any]] = [[] for _ in cross]
-                chats = [
-                    asyncio.create_task(_chat_until(p, stop, log))
-                    for p, log in zip(cross, logs, strict=True)
-                ]
-                await asyncio.sleep(3.0)
-                t_down = time.perf_counter()
-                redis.terminate()
-                redis.wait(10)
-                await asyncio.sleep(RESTART_DOWN_S)
-                redis = _redis(redis_port)
-                await asyncio.sleep(10.0)
-                stop.set()
-                await asyncio.gather(*chats, return_exceptions=True)
+                spare = pairs[0][2]  # a device that connects again during each outage
+
+                async def hello() -> None:
+                    ws = await b.connect(http, "device", spare)
+                    await ws.close()
+
+                def stop_redis() -> None:
+                    redis.terminate()
+                    redis.wait(10)
+
+                def start_redis() -> None:
+                    nonlocal redis
+                    redis = _redis(redis_port)
+
+                outages["redis"] = await _outage(cross, stop_redis, start_redis, hello)
+                if own_pg is not None:
+                    await admin.close()
+                    outages["postgres"] = await _outage(cross, own_pg.stop, own_pg.start, hello)
+                    admin = await asyncpg.connect(admin_dsn)
                 after = await _records(dsn)
                 for device, node, _id in same + cross:
                     await device.close()
@@ -225,13 +349,8 @@ async def run_cluster(results: dict[str, float]) -> None:
         redis.wait(10)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    sent = [entry for log in logs for entry in log]
-    cut = sum(1 for _t, rtt in sent if rtt == "cut")
-    sent = [(t0, rtt) for t0, rtt in sent if rtt != "cut"]
-    lost = sum(1 for _t, rtt in sent if rtt is None)
-    ok_at = sorted(t0 for t0, rtt in sent if rtt is not None and t0 >= t_down - 1)
-    gaps = [later - earlier for earlier, later in itertools.pairwise(ok_at)]
-    blip = max(gaps, default=0.0)
+        if own_pg is not None:
+            own_pg.remove()
     results.update(
         {
             "cluster_pairs": PAIRS,
@@ -240,18 +359,15 @@ async def run_cluster(results: dict[str, float]) -> None:
             "p50_ms_256b_cross_instance": round(c["p50_ms"], 3),
             "p99_ms_256b_cross_instance": round(c["p99_ms"], 3),
             "cross_instance_extra_ms_p50": round(c["p50_ms"] - s["p50_ms"], 3),
-            "redis_restart_down_s": RESTART_DOWN_S,
-            "redis_restart_frames_sent": len(sent),
-            "redis_restart_frames_lost": lost,
-            "redis_restart_pairs_cut": cut,
-            "redis_restart_blip_s": round(blip, 2),
-            "redis_restart_records_lost": sum(before[t] - after[t] for t in before),
+            "restart_down_s": RESTART_DOWN_S,
+            "restart_records_lost": sum(before[t] - after[t] for t in before),
         }
     )
+    for service, found in outages.items():
+        results.update({f"{service}_restart_{k}": v for k, v in found.items()})
     print(
         f"cluster: same instance p50 {s['p50_ms']:.2f} p99 {s['p99_ms']:.2f} ms; across "
-        f"instances p50 {c['p50_ms']:.2f} p99 {c['p99_ms']:.2f} ms. Redis down "
-        f"{RESTART_DOWN_S} s: {lost} of {len(sent)} frames lost, {cut} pairs cut, longest gap {blip:.2f} s, "
-        f"records before {before} after {after}",
+        f"instances p50 {c['p50_ms']:.2f} p99 {c['p99_ms']:.2f} ms. Down {RESTART_DOWN_S} s: "
+        f"{outages}; records before {before} after {after}",
         flush=True,
     )

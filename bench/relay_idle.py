@@ -55,7 +55,7 @@ STORM_N = min(int(os.environ.get("BENCH_STORM_N", "10000")), IDLE_N)
 # What one instance here takes while its connected pairs keep a short tail (its hellos are
 # CPU on the same event loop as routing); 10k phones then come back within ~20-40 s.
 STORM_ACCEPT_PER_S = float(os.environ.get("BENCH_STORM_ACCEPT_PER_S", "400"))
-STORM_ACCEPT_BURST = int(os.environ.get("BENCH_STORM_ACCEPT_BURST", "200"))
+STORM_ACCEPT_BURST = int(os.environ.get("BENCH_STORM_ACCEPT_BURST", "400"))
 # Longer than one heartbeat period: every connection is pinged in it.
 IDLE_WINDOW_S = float(os.environ.get("BENCH_IDLE_WINDOW_S", "30"))
 HEARTBEAT_S = 20.0  # the Relay's default
@@ -112,6 +112,7 @@ class Phone(asyncio.Protocol):
         self.done = done
         self.buf = b""
         self.upgraded = False
+        self.retry_after = 1.0
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -131,6 +132,10 @@ class Phone(asyncio.Protocol):
                 return
             status = self.buf[: self.buf.find(b"\r\n")]
             if b" 101 " not in status:
+                head = self.buf[:end].lower()
+                at = head.find(b"retry-after:")
+                if at >= 0:
+                    self.retry_after = float(head[at + 12 :].split(b"\r\n", 1)[0].strip())
                 self._finish("busy" if b" 503 " in status else f"http {status[:40]!r}")
                 assert self.transport is not None
                 self.transport.close()
@@ -182,6 +187,10 @@ class Phone(asyncio.Protocol):
         self._finish("lost")
 
 
+def phone_retry_after(said: float) -> float:
+    return said + random.uniform(0, 1.0)  # Retry-After is whole seconds: spread over one
+
+
 async def phones_main(port: int, src: str, storm: bool) -> None:
     """Connect every token read from stdin (a JSON list); print one JSON line of what it saw,
     then hold the sockets until stdin closes."""
@@ -197,15 +206,16 @@ async def phones_main(port: int, src: str, storm: bool) -> None:
     async def one(token: str) -> None:
         said = m.Hello(version=PROTOCOL_VERSION, role="device", token=token)  # type: ignore[arg-type]
         hello = m.encode(said).encode()
-        busy = 0
+        retry_after = 1.0
         for _attempt in range(50):
             done: asyncio.Future[str] = loop.create_future()
             transport = None
             async with gate:
                 try:
-                    transport, _ = await loop.create_connection(
+                    transport, phone = await loop.create_connection(
                         partial(Phone, port, hello, done), "127.0.0.1", port, local_addr=(src, 0)
                     )
+                    retry_after = phone.retry_after if isinstance(phone, Phone) else 1.0
                     outcome = await asyncio.wait_for(done, WELCOME_TIMEOUT_S)
                 except (OSError, TimeoutError) as err:
                     outcome = type(err).__name__
@@ -217,12 +227,10 @@ async def phones_main(port: int, src: str, storm: bool) -> None:
                 held.append(transport)
                 return
             if outcome == "busy":
-                # Past the configured accept rate: come back later, backing off with full
-                # jitter as the apps do, so that retries spread out instead of coming back
-                # together (each refusal still costs the Relay a TCP accept and a parse).
+                # Past the configured accept rate: come back when the Relay says (it hands
+                # out slots at its rate), with a little jitter, as a native client does.
                 counts["busy"] += 1
-                busy += 1
-                await asyncio.sleep(1.0 + random.uniform(0, min(30.0, 2.0**busy)))
+                await asyncio.sleep(phone_retry_after(retry_after))
                 continue
             counts["failed"] += 1
             failures[outcome] = failures.get(outcome, 0) + 1
@@ -272,6 +280,33 @@ class PhoneFleet:
             proc.stdin.close()
         for proc in self.procs:
             proc.wait(120)
+
+
+async def gc_pauses(port: int) -> dict[str, float]:
+    """The Relay's collector pauses so far, from /metrics: per generation, the count, the
+    total seconds and the upper bound of the largest bucket any pause fell in."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        text = await resp.text()
+    found: dict[str, float] = {}
+    last_count: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("ora_relay_gc_pause_seconds"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        gen = name.split('generation="')[1].split('"')[0]
+        if name.startswith("ora_relay_gc_pause_seconds_count"):
+            found[f"gen{gen}_count"] = float(value)
+        elif name.startswith("ora_relay_gc_pause_seconds_sum"):
+            found[f"gen{gen}_s"] = float(value)
+        elif 'le="' in name:
+            le = name.split('le="')[1].split('"')[0]
+            if float(value) > last_count.get(gen, 0.0) and le != "+Inf":
+                found[f"gen{gen}_max_le_s"] = float(le)
+            elif float(value) > last_count.get(gen, 0.0):
+                found[f"gen{gen}_max_le_s"] = float("inf")
+            last_count[gen] = float(value)
+    return found
 
 
 def cpu_s(pid: int) -> float:
@@ -378,7 +413,17 @@ async def _idle(relay: Any, tokens: list[str]) -> dict[str, float]:
             await node.close()
         chatting = await _chatting(relay, http, 5)
         await measure(chatting, 256, 5, rate)
+        gc0 = await gc_pauses(relay.port)
         beside = await measure(chatting, 256, int(IDLE_WINDOW_S * rate), rate)
+        gc1 = await gc_pauses(relay.port)
+        for gen in "012":
+            out[f"idle_gc{gen}_pauses_beside"] = gc1.get(f"gen{gen}_count", 0) - gc0.get(
+                f"gen{gen}_count", 0
+            )
+            out[f"idle_gc{gen}_pause_s_beside"] = round(
+                gc1.get(f"gen{gen}_s", 0) - gc0.get(f"gen{gen}_s", 0), 3
+            )
+        out["idle_gc2_max_pause_le_s"] = gc1.get("gen2_max_le_s", 0.0)
         # The same window with nothing but the chatting pairs would cost this much:
         kb = (after - before) / max(1, held)
         out.update(

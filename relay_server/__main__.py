@@ -22,6 +22,7 @@ from aiohttp import web
 from relay_server.app import create_app, open_store
 from relay_server.billing import Billing, month_of, to_nusd
 from relay_server.memory import return_large_buffers_to_os
+from relay_server.metrics import METRICS
 from relay_server.settings import RelaySettings, SettingsError
 
 
@@ -91,12 +92,13 @@ def _admin_main(argv: list[str]) -> int:
         return 2
 
 
-async def _freeze_startup_objects(_app: web.Application) -> None:
+async def _freeze_startup_objects(app: web.Application) -> None:
     """Move what start-up made (modules, the app, its services) out of the collector's sight:
     they live as long as the process, and every full collection would walk them again while
     frames wait behind it."""
     gc.collect()
     gc.freeze()
+    app[METRICS].watch_gc()
 
 
 def main(argv: list[str] | None = None) -> int:

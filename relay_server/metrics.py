@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import time
 from dataclasses import dataclass, field
 
 import prometheus_client as prom
@@ -47,6 +49,28 @@ class Metrics:
         self.send_queue_bytes = prom.Gauge(
             "ora_relay_send_queue_bytes", "Bytes waiting in send queues", registry=r
         )
+        # The collector stops the event loop: every frame waits out its pauses. With many
+        # connections a full collection walks every live object, so its pauses are the tail.
+        self.gc_pause = prom.Histogram(
+            "ora_relay_gc_pause_seconds",
+            "Garbage collector pauses",
+            ["generation"],
+            buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r,
+        )
+
+    def watch_gc(self) -> None:
+        """Time the collector's pauses (once per process: the app calls it at start-up)."""
+        started = [0.0]
+        by_gen = [self.gc_pause.labels(str(g)) for g in range(3)]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                by_gen[info["generation"]].observe(time.perf_counter() - started[0])
+
+        gc.callbacks.append(on_gc)
 
 
 METRICS = web.AppKey("metrics", Metrics)

@@ -135,9 +135,15 @@ class AcceptRate:
         self.burst = float(max(burst, 1))
         self._allowance = self.burst
         self._at = time.monotonic()
+        self._next_slot = 0.0  # the last come-back time handed out
 
     def take(self) -> float:
-        """0 when one more connection may start now, else the seconds until one may."""
+        """0 when one more connection may start now, else when to come back (seconds).
+
+        Each refused client is given the next free slot at the configured rate, not all the
+        same "1 s": a herd told to come back together would be refused together again (a
+        client that can read Retry-After keeps to it; a browser cannot see it and backs off
+        on its own)."""
         if self.per_s <= 0:
             return 0.0
         now = time.monotonic()
@@ -146,4 +152,6 @@ class AcceptRate:
         if self._allowance >= 1.0:
             self._allowance -= 1.0
             return 0.0
-        return (1.0 - self._allowance) / self.per_s
+        self._next_slot = max(self._next_slot, now + (1.0 - self._allowance) / self.per_s)
+        self._next_slot += 1.0 / self.per_s
+        return self._next_slot - now

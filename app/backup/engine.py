@@ -138,10 +138,32 @@ def _seal_at(keys: BackupKeys, cid: str, at: Location) -> bytes:
     return blob
 
 
-def _write(target: Path, data: bytes, mode: int) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target.write_bytes(data)
-    target.chmod(mode & 0o700 or 0o600)
+WINDOW = 16  # chunks of one file fetched before they are written: memory stays small
+
+
+async def _restore_file(
+    entry: dict[str, Any], keys: BackupKeys, vault: Vault, target: Path
+) -> None:
+    """One file of the snapshot, written as its chunks arrive and checked against its hash."""
+
+    async def fetch(cid: str) -> bytes:
+        return open_chunk(keys, cid, await vault.get_chunk(cid))
+
+    await asyncio.to_thread(target.parent.mkdir, 0o700, True, True)
+    digest, size = hashlib.sha256(), 0
+    chunks = list(entry["chunks"])
+    out = await asyncio.to_thread(target.open, "wb")  # in a staging folder only the owner reads
+    try:
+        for start in range(0, len(chunks), WINDOW):
+            data = b"".join(await _each(chunks[start : start + WINDOW], fetch))
+            digest.update(data)
+            size += len(data)
+            await asyncio.to_thread(out.write, data)
+    finally:
+        await asyncio.to_thread(out.close)
+    if size != entry["size"] or digest.hexdigest() != entry["sha256"]:
+        raise BackupTampered(f"{entry['path']} does not match the snapshot")
+    await asyncio.to_thread(target.chmod, int(entry["mode"]) & 0o700 or 0o600)
 
 
 def _swap(staging: Path, profile_dir: Path) -> None:
@@ -252,13 +274,7 @@ async def restore(
             if not target.is_relative_to(staging.resolve()):
                 raise BackupTampered(f"{entry['path']!r} points outside the profile")
 
-            async def fetch(cid: str) -> bytes:
-                return open_chunk(keys, cid, await vault.get_chunk(cid))
-
-            data = b"".join(await _each(list(entry["chunks"]), fetch))
-            if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-                raise BackupTampered(f"{entry['path']} does not match the snapshot")
-            await asyncio.to_thread(_write, target, data, int(entry["mode"]))
+            await _restore_file(entry, keys, vault, target)
             progress("restoring", n + 1, len(files))
     except BaseException:
         await asyncio.to_thread(shutil.rmtree, staging, True)

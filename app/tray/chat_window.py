@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QTextCharFormat
+from PySide6.QtGui import QTextCharFormat, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -64,6 +64,7 @@ class ChatWindow(QWidget):
         self.input.returnPressed.connect(self._submit)
         self._reply = ""
         self._reply_open = False
+        self._segment, self._segment_start = "", 0  # the reply since its last tool line
 
     def _submit(self) -> None:
         text = self.input.text().strip()
@@ -82,14 +83,28 @@ class ChatWindow(QWidget):
     def show_delta(self, text: str) -> None:
         """Append a piece of the streamed reply; tool lines before it stay above it."""
         self.thinking.hide()
+        cursor = self.log.textCursor()
         if not self._reply_open:
             self.log.append("<p><b>ORA:</b> </p>")
             self._reply_open = True
+            cursor.movePosition(cursor.MoveOperation.End)
+            self._segment, self._segment_start = "", cursor.position()
         self._reply += text
-        cursor = self.log.textCursor()
+        self._segment += text
         cursor.movePosition(cursor.MoveOperation.End)
         cursor.insertText(text, QTextCharFormat())
         self.log.setTextCursor(cursor)
+
+    def _close_reply(self) -> None:
+        """The streamed text, once whole, is shown with its markdown rendered, not as marks."""
+        if self._reply_open and self._segment:
+            cursor = self.log.textCursor()
+            cursor.setPosition(self._segment_start)
+            cursor.movePosition(cursor.MoveOperation.End, cursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            cursor.insertFragment(QTextDocumentFragment.fromMarkdown(self._segment))
+        self._segment = ""
+        self._reply_open = False
 
     def show_tool_event(self, event: ToolStarted | ToolFinished | ApprovalPending) -> None:
         """A tool's state in words: running, waiting for approval, done, failed, not run."""
@@ -111,6 +126,7 @@ class ChatWindow(QWidget):
             self.show_tool(tool_title(started.tool), tool_state("started"))
 
     def show_tool(self, tool: str, status: str) -> None:
+        self._close_reply()
         self.log.append(
             f"<p style='color:#666'><i>⚙ {html.escape(tool)}: {html.escape(status)}</i></p>"
         )
@@ -120,6 +136,7 @@ class ChatWindow(QWidget):
         self.thinking.hide()
         if not self._reply and text:
             self.show_delta(text)
+        self._close_reply()
         self.stop.setEnabled(False)
 
     def _stop(self) -> None:
@@ -145,7 +162,7 @@ class ChatWindow(QWidget):
             head += " · " + self.tr("plan revised")
         lines = [f"<b>{html.escape(head)}</b>"]
         for i, (text, tool, status) in enumerate(steps, 1):
-            label = html.escape(f"{i}. {text}" + (f" ({tool})" if tool else ""))
+            label = html.escape(f"{i}. {text}" + (f" ({tool_title(tool)})" if tool else ""))
             lines.append(f"{label} — <i>{html.escape(marks.get(status, status))}</i>")
         self.plan_view.setText("<br>".join(lines))
         self.plan_view.show()
@@ -153,6 +170,7 @@ class ChatWindow(QWidget):
     def show_cancelled(self) -> None:
         """The turn was stopped at the user's request."""
         self.thinking.hide()
+        self._close_reply()
         self.log.append(f"<p style='color:#666'><i>{html.escape(self.tr('Stopped.'))}</i></p>")
         self._reply_open = False
         self.stop.setEnabled(False)

@@ -326,11 +326,11 @@
       show($("devices").classList.contains("hidden") ? "chat" : "devices");
     } else if (msg.type === "delta") {
       const bubble = replyBubble(msg.id);
-      bubble.textContent += msg.text;
+      showReply(bubble, (bubble.raw || "") + msg.text);
       bubble.scrollIntoView({ block: "end" });
     } else if (msg.type === "done") {
       const bubble = replyBubble(msg.id);
-      if (!bubble.textContent) bubble.textContent = msg.text;
+      if (!bubble.textContent) showReply(bubble, msg.text);
       pendingReplies.delete(msg.id);
       removeStop(msg.id);
     } else if (msg.type === "plan") {
@@ -559,7 +559,7 @@
     } else if (msg.type === "delta" || msg.type === "done") {
       endThinking(msg.id);
       replyBubble(msg.id).classList.add("cloud");
-      if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) b.textContent = msg.text; return; } // kept for the receipt
+      if (msg.type === "done") { const b = replyBubble(msg.id); if (!b.textContent) showReply(b, msg.text); return; } // kept for the receipt
       onApp(msg);
     } else if (msg.type === "app_error") {
       endAllThinking();
@@ -782,6 +782,45 @@
     return el;
   }
 
+  // -- replies: the model's markdown shown as text a person reads, never as raw marks ---------------
+  // Built from DOM nodes (never innerHTML): **bold**, *italic*, `code`, code blocks, headings,
+  // "- " lists as bullets, [text](address) as "text (address)". Redrawn whole on each delta.
+  function inline(parent, text) {
+    const re = /(\*\*[^*\n]+\*\*|__[^_\n]+__|`[^`\n]+`|\*[^*\s][^*\n]*\*|\[[^\]\n]+\]\([^)\s]+\))/g;
+    let last = 0;
+    for (const m of text.matchAll(re)) {
+      parent.append(text.slice(last, m.index));
+      const tok = m[0];
+      let el;
+      if (tok.startsWith("**") || tok.startsWith("__")) { el = document.createElement("strong"); el.textContent = tok.slice(2, -2); }
+      else if (tok.startsWith("`")) { el = document.createElement("code"); el.textContent = tok.slice(1, -1); }
+      else if (tok.startsWith("[")) { const [, label, href] = tok.match(/^\[([^\]]+)\]\(([^)]+)\)$/); el = document.createTextNode(`${label} (${href})`); }
+      else { el = document.createElement("em"); el.textContent = tok.slice(1, -1); }
+      parent.append(el);
+      last = m.index + tok.length;
+    }
+    parent.append(text.slice(last));
+  }
+
+  function showReply(el, raw) {
+    el.raw = raw;
+    el.replaceChildren();
+    let code = null;
+    raw.split("\n").forEach((line, i) => {
+      if (/^\s*```/.test(line)) {
+        if (code) { code = null; } else { code = document.createElement("pre"); code.className = "code"; el.append(code); }
+        return;
+      }
+      if (code) { code.append((code.textContent ? "\n" : "") + line); return; }
+      if (i) el.append("\n");
+      const heading = line.match(/^#{1,6}\s+(.*)$/);
+      const item = line.match(/^(\s*)[-*+]\s+(.*)$/);
+      if (heading) { const b = document.createElement("strong"); inline(b, heading[1]); el.append(b); }
+      else if (item) { el.append(`${item[1]}• `); inline(el, item[2]); }
+      else inline(el, line);
+    });
+  }
+
   function replyBubble(id) {
     let el = pendingReplies.get(id);
     if (!el) { el = bubble("ora", ""); pendingReplies.set(id, el); }
@@ -800,7 +839,7 @@
     if (typeof d.sends_to !== "string") return (a.reason || "").includes("\n") ? a.reason : "";
     const list = (v) => (Array.isArray(v) ? v : []);
     const sources = list(d.untrusted_sources).slice(0, 3)
-      .map((s) => `${s.tool || ""} ${s.where || ""}`.trim()).join(", ");
+      .map((s) => `${toolTitle(s.tool || "")} ${s.where || ""}`.trim()).join(", ");
     // Function replacers: a page's address may hold "$&" and the like.
     const lines = [
       t("discWarn").replace("{tool}", () => toolTitle(a.tool)).replace("{sources}", () => sources),
@@ -809,7 +848,7 @@
     if (d.body) lines.push(t("discData") + d.body);
     const reads = list(d.private_reads);
     if (reads.length) lines.push(t("discReads"));
-    for (const r of reads) lines.push(`- ${`${r.tool || ""} ${r.what || ""}`.trim()}: ${r.excerpt || ""}`);
+    for (const r of reads) lines.push(`- ${`${toolTitle(r.tool || "")} ${r.what || ""}`.trim()}: ${r.excerpt || ""}`);
     return lines.join("\n");
   }
 
@@ -819,7 +858,14 @@
 
   function toolTitle(tool) { return I.has("toolname_" + tool) ? t("toolname_" + tool) : tool; }
 
+  // While a tool waits for the owner, the reply's "Thinking…" says so instead.
+  function thinkingSays(id, key) {
+    const label = thinking.has(id) && pendingReplies.get(id)?.querySelector(".thinking-label");
+    if (label) { label.dataset.i18n = key; label.textContent = t(key); }
+  }
+
   function setToolLine(line, tool, status) {
+    if (line.dataset.reply) thinkingSays(line.dataset.reply, status === "waiting" ? "waitingLabel" : "thinking");
     line.dataset.tool = tool; line.dataset.status = status;
     line.className = "tool " + status;
     line.textContent = `${toolTitle(tool)} — ${I.has("tool_" + status) ? t("tool_" + status) : status}`;
@@ -836,6 +882,7 @@
     if (!line) {
       line = document.createElement("div");
       $("chat").insertBefore(line, replyBubble(msg.id));
+      line.dataset.reply = msg.id;
       toolLines.set(key, line);
     }
     setToolLine(line, msg.tool, msg.status);

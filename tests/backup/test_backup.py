@@ -280,6 +280,11 @@ async def test_a_restored_pc_goes_on_backing_up_into_the_same_backup(
     vault = relay.data_dir / "backup" / keys_from_phrase(phrase).vault_id
     node_id = json.loads(secrets.get("ora.relay-credential") or "{}")["node_id"]
     assert json.loads((vault / "vault.json").read_text())["account"] == node_id
+    # The old PC, still running, is told plainly and does not take it back.
+    with pytest.raises(BackupRefused, match="belongs to another ORA"):
+        await service.run(old.settings, old.secrets, http)
+    assert json.loads((vault / "vault.json").read_text())["account"] == node_id
+    assert (await service.run(settings, secrets, http)).seq == 3
 
 
 async def test_another_account_cannot_take_a_vault_without_its_phrase(
@@ -306,14 +311,14 @@ async def test_another_account_cannot_take_a_vault_without_its_phrase(
     assert json.loads((vault / "vault.json").read_text())["account"] == owner_id
 
 
-async def test_a_backup_holds_a_few_chunks_in_memory_not_the_profile(
+async def test_backup_and_restore_hold_a_few_chunks_in_memory_not_the_profile(
     tmp_path: Path, relay: RelayProcess, http: aiohttp.ClientSession
 ) -> None:
     import tracemalloc
 
-    rt = await registered(tmp_path, relay, "pc", notes=1500)
-    turn_on(rt)
-    profile = sum(p.stat().st_size for p in rt.settings.state_dir.rglob("*") if p.is_file())
+    rt = await registered(tmp_path, relay, "pc", notes=3000)
+    phrase = turn_on(rt)
+    profile = rt.settings.db_path.stat().st_size  # the largest file: what must not be in memory
     tracemalloc.start()
     try:
         result = await service.run(rt.settings, rt.secrets, http)
@@ -322,4 +327,13 @@ async def test_a_backup_holds_a_few_chunks_in_memory_not_the_profile(
         tracemalloc.stop()
     await rt.close()
     assert result.new_chunks > 100 and profile > 4 * 1024 * 1024
-    assert peak < profile / 4, f"peak {peak} bytes for a {profile}-byte profile"
+    assert peak < profile / 3, f"backup: peak {peak} bytes for a {profile}-byte database"
+    settings, secrets = await fresh_pc(tmp_path, relay)
+    tracemalloc.start()
+    try:
+        await service.restore(settings, secrets, phrase, http)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A window of 16 chunks (up to 64 KB each) in flight: bounded, whatever the file's size.
+    assert peak < profile / 2, f"restore: peak {peak} bytes for a {profile}-byte database"

@@ -52,6 +52,27 @@ def test_chat_window_streams_a_reply(
     assert "when is my train?" in tray.chat.transcript
 
 
+def test_a_reply_in_markdown_is_shown_rendered_not_as_marks(
+    qtbot: Any, tray_factory: Any, fake_openai: FakeOpenAI
+) -> None:
+    tray = tray_factory(
+        providers=(
+            ProviderConfig(name="fake", base_url=fake_openai.base_url, model="m", local=True),
+        )
+    )
+    fake_openai.script.append(
+        Reply(text="**Two** meetings:\n\n- `10:00` design review\n- 15:00 1:1", chunk_delay_s=0.01)
+    )
+    tray.open_chat()
+    qtbot.keyClicks(tray.chat.input, "what is on today?")
+    qtbot.keyClick(tray.chat.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "design review" in tray.chat.transcript, timeout=40000)
+    qtbot.waitUntil(lambda: "**" not in tray.chat.transcript, timeout=5000)
+    assert "`" not in tray.chat.transcript and "- 15:00" not in tray.chat.transcript
+    assert "Two meetings" in tray.chat.transcript and "15:00 1:1" in tray.chat.transcript
+    assert "<b>" not in tray.chat.transcript
+
+
 def test_adding_a_provider_key_enables_it(
     qtbot: Any, tray_factory: Any, fake_openai: FakeOpenAI
 ) -> None:

@@ -38,7 +38,7 @@ def test_a_plan_is_shown_step_by_step_as_it_runs(
     qtbot.waitUntil(lambda: "Noted and checked." in tray.chat.transcript, timeout=40000)
     shown = tray.chat.plan_view.text()
     assert tray.chat.plan_view.isVisible() or not tray.chat.isVisible()
-    assert "Step 2 of 2" in shown and "1. note it (remember)" in shown
+    assert "Step 2 of 2" in shown and "1. note it (Remember something)" in shown
     assert shown.count("done") == 2 and not tray.chat.stop.isEnabled()
 
 

@@ -51,7 +51,7 @@ async def test_the_plan_shows_step_n_of_m_then_the_answer(
     box = page.locator(".plan")
     await expect(box).to_contain_text("Step 2 of 2")
     await expect(box.locator(".step.done")).to_have_count(2)
-    await expect(box).to_contain_text("1. note it (remember) — done")
+    await expect(box).to_contain_text("1. note it (Remember something) — done")
     await expect(page.locator("button.stop")).to_have_count(0)
 
 
