@@ -89,8 +89,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             del msg
             pause = conn.throttle(size) if size else 0.0
             if pause > 0:
-                # The frame that overdrew the allowance has gone; the sender waits after it,
-                # its socket not read, so its next frames stay in the kernel meanwhile.
+                # The frame that overdrew the allowance has gone: the sender waits after it,
+                # and the Relay does not hold that frame for the whole wait.
                 await conn.rest(pause)
     finally:
         if conn.role == "device":
