@@ -15,6 +15,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
@@ -101,6 +103,19 @@ async def _freeze_startup_objects(app: web.Application) -> None:
     app[METRICS].watch_gc()
 
 
+async def _freeze_survivors(period_s: float, _app: web.Application) -> AsyncIterator[None]:
+    """ORA_RELAY_GC_FREEZE_S: freeze what survived, every period (see settings.gc_freeze_s)."""
+
+    async def freeze() -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            gc.freeze()
+
+    task = asyncio.create_task(freeze())
+    yield
+    task.cancel()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `ora-relay`."""
     argv = sys.argv[1:] if argv is None else argv
@@ -124,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     return_large_buffers_to_os()  # frames of 1 MiB: freed memory goes back, RSS comes down
     app = create_app(settings)
     app.on_startup.append(_freeze_startup_objects)
+    if settings.gc_freeze_s > 0:
+        app.cleanup_ctx.append(partial(_freeze_survivors, settings.gc_freeze_s))
     # A backlog for a reconnect storm (thousands of phones at once after a restart); the
     # kernel caps it at net.core.somaxconn. aiohttp's 128 drops SYNs and costs clients seconds.
     web.run_app(
