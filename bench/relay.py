@@ -221,6 +221,9 @@ async def ping_pong(
             msg = await device_ws.receive(timeout=30)
             if msg.type == aiohttp.WSMsgType.BINARY:
                 break
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                # A closed socket answers at once, forever: say so rather than spin.
+                raise RuntimeError(f"the Relay closed a measured pair ({device_ws.close_code})")
         rtts.append((time.perf_counter() - t0) * 1000)
 
 

@@ -10,6 +10,10 @@ a change smaller than that noise is not a change this machine can see. Target: p
 change by no more than 5 %. BENCH_PUSH_RATE sets the load (default 10 pushes a second: an
 approval a day for each of ~850k owners, far above one Relay's share).
 
+Then `push_routing_*`: WINDOWS short windows each without pushes, with them, and without again,
+alternating in order, pooled: `push_routing_p50_ms_with` / `_without` and their `_ratio` (target
+<= 1.05), beside `_ratio_aa` (without again over without: the machine's own noise).
+
     python bench/relay_push.py      # or BENCH_ONLY=push python bench/relay.py
 """
 
@@ -29,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 
-from bench.relay import PACED_RATE, QUICK, Relay, measure
+from bench.relay import PACED_RATE, QUICK, Relay, echo, measure, ping_pong
 from protocol import messages as m
 from relay_server.storage import SqliteStore
 from tests.support.push_testing import PushService, start_push_service
@@ -38,6 +42,7 @@ PAIRS = 50
 PUSH_RATE = float(os.environ.get("BENCH_PUSH_RATE", "10"))  # pushes a second, all Nodes together
 ROUNDS = 2 if QUICK else 4
 COUNT = 20 if QUICK else 60  # messages per pair per round
+WINDOWS = 4 if QUICK else 12  # alternating with/without windows for the pooled figures
 
 
 async def notifier(
@@ -84,7 +89,12 @@ async def run_push(results: dict[str, float]) -> None:
         f"push: {found['push_sent']:.0f} pushes at {PUSH_RATE:.0f}/s; paced p50 "
         f"{found['push_p50_ms_quiet']} -> {found['push_p50_ms_pushing']} ms "
         f"({found['push_p50_change_pct']:+.1f} %), p99 {found['push_p99_ms_quiet']} -> "
-        f"{found['push_p99_ms_pushing']} ms ({found['push_p99_change_pct']:+.1f} %)",
+        f"{found['push_p99_ms_pushing']} ms ({found['push_p99_change_pct']:+.1f} %); pooled "
+        f"routing p50 {found['push_routing_p50_ms_without']} -> "
+        f"{found['push_routing_p50_ms_with']} ms (x{found['push_routing_p50_ratio']}), p99 "
+        f"{found['push_routing_p99_ms_without']} -> {found['push_routing_p99_ms_with']} ms "
+        f"(x{found['push_routing_p99_ratio']}), A/A x{found['push_routing_p50_ratio_aa']} "
+        f"(p50) x{found['push_routing_p99_ratio_aa']} (p99)",
         flush=True,
     )
 
@@ -135,6 +145,8 @@ async def _rounds(relay: Relay, service: PushService, hashes: list[str]) -> dict
             pushing.append(await measure(pairs, 256, COUNT, PACED_RATE))
             stop.set()
             sent += await task
+        pooled, more = await routing_with_and_without(pairs, nodes, WINDOWS, COUNT // 3)
+        sent += more
         for dev_ws, node_ws, _ in pairs:
             await dev_ws.close()
             await node_ws.close()
@@ -145,6 +157,7 @@ async def _rounds(relay: Relay, service: PushService, hashes: list[str]) -> dict
         return statistics.median(r[key] for r in rows)
 
     out: dict[str, float] = {"push_sent": float(sent), "push_delivered": float(delivered)}
+    out.update(pooled)
     for key in ("p50_ms", "p99_ms"):
         q, p = med(quiet, key), med(pushing, key)
         out[f"push_{key}_quiet"] = round(q, 3)
@@ -155,6 +168,52 @@ async def _rounds(relay: Relay, service: PushService, hashes: list[str]) -> dict
     out["push_rate_per_s"] = PUSH_RATE
     out["target_push_change_pct"] = 5.0
     return out
+
+
+async def routing_with_and_without(
+    pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]],
+    nodes: list[tuple[aiohttp.ClientWebSocketResponse, str, str]],
+    windows: int,
+    count: int,
+) -> tuple[dict[str, float], int]:
+    """Paced round trips in short windows, with and without pushes, alternating (and in
+    alternating order) so the machine's drift falls on both; percentiles of the pooled samples.
+    A third pool, without pushes again, is the A/A figure: what this machine calls a change."""
+    pools: dict[str, list[float]] = {"without": [], "with": [], "again": []}
+    sent = 0
+    for w in range(windows):
+        order = ["without", "with", "again"] if w % 2 == 0 else ["with", "again", "without"]
+        for label in order:
+            stop = asyncio.Event()
+            task = asyncio.create_task(notifier(nodes, stop)) if label == "with" else None
+            if task is not None:
+                await asyncio.sleep(0.3)  # the push load runs before the window opens
+            echoes = [asyncio.create_task(echo(node)) for _, node, _ in pairs]
+            await asyncio.gather(
+                *(
+                    ping_pong(dev, node_id, 256, count, pools[label], PACED_RATE)
+                    for dev, _, node_id in pairs
+                )
+            )
+            for e in echoes:
+                e.cancel()
+            if task is not None:
+                stop.set()
+                sent += await task
+
+    def pct(label: str, q: float) -> float:
+        rtts = sorted(pools[label])
+        return rtts[min(len(rtts) - 1, int(len(rtts) * q))]
+
+    out: dict[str, float] = {}
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+        without, with_, again = pct("without", q), pct("with", q), pct("again", q)
+        out[f"push_routing_{name}_ms_without"] = round(without, 3)
+        out[f"push_routing_{name}_ms_with"] = round(with_, 3)
+        out[f"push_routing_{name}_ratio"] = round(with_ / without, 3)
+        out[f"push_routing_{name}_ratio_aa"] = round(again / without, 3)
+    out["push_routing_samples"] = float(len(pools["with"]))
+    return out, sent
 
 
 if __name__ == "__main__":

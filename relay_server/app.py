@@ -9,8 +9,6 @@ statements, `metrics.py` Prometheus, `cluster.py` the Redis bus between instance
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
 
@@ -53,7 +51,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     )
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_services(settings))
-    app.cleanup_ctx.append(_storage_sampler(settings))
+    app.cleanup_ctx.append(backup_store.storage_sampler(_ledger, settings.storage_sample_s))
     app.on_shutdown.append(_close_sockets)
 
     app.router.add_get("/healthz", healthz)
@@ -78,6 +76,10 @@ def create_app(settings: RelaySettings) -> web.Application:
         # its own (`ora-web`, relay_server/web_client.py) and this is off.
         add_routes(app, settings.web_dir, "/app/", ())
     return app
+
+
+def _ledger(app: web.Application) -> backup_store.RecordStorage:
+    return app[RELAY].billing.record_storage
 
 
 async def _node_account(app: web.Application, token: str) -> str | None:
@@ -154,23 +156,6 @@ def _services(settings: RelaySettings) -> Callable[[web.Application], AsyncItera
         await store.close()
 
     return services
-
-
-def _storage_sampler(settings: RelaySettings) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def sampler(app: web.Application) -> AsyncIterator[None]:
-        """Each account's backup bytes into the ledger, hourly (billed per GB-month)."""
-        task = asyncio.create_task(
-            backup_store.sample_storage(
-                app[backup_store.BACKUP], app[RELAY].billing.record_storage,
-                settings.storage_sample_s,
-            )
-        )  # fmt: skip
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return sampler
 
 
 def _notifier(relay: Relay) -> Notifier:

@@ -37,7 +37,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,6 +219,20 @@ async def sample_storage(store: BackupStore, record: RecordStorage, interval_s: 
         except Exception:  # a failed sample is an hour not billed, never a dead sampler
             _LOGGER.exception("backup storage sample failed")
         await asyncio.sleep(interval_s)
+
+
+def storage_sampler(
+    record: Callable[[web.Application], RecordStorage], interval_s: float
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context sampling each account's bytes into the ledger for the app's life."""
+
+    async def sampler(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(sample_storage(app[BACKUP], record(app), interval_s))
+        yield
+        task.cancel()
+        await asyncio.wait({task})
+
+    return sampler
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,8 @@ class Connection:
         """Back-pressure for a sender: wait until this peer has room for `size` bytes, or until
         the write timeout has closed it. Meanwhile the sender's socket is not read, so a flood
         at a stalled reader stops in the sender's kernel buffers, not in the Relay."""
+        if self.closing:
+            return  # it takes (and drops) everything now
         # The frame the sender holds meanwhile counts against the total like a queued one:
         # when the total is spent, the peer furthest behind is closed instead of waited for.
         if not self.budget.take(size, self):
@@ -285,8 +287,9 @@ class Connection:
                     async with asyncio.timeout_at(deadline):
                         await drained.wait()
         finally:
-            self.held_by_senders -= size
-            self.budget.give(size)
+            if not self.closing:  # else `_stop` gave it back already
+                self.held_by_senders -= size
+                self.budget.give(size)
             if paused and sender is not None:
                 sender.resume_reading()
 
@@ -362,6 +365,11 @@ class Connection:
             self.closed_for = reason.code
         if self._drained is not None:  # senders waiting for room: it takes (and drops) all now
             self._drained.set()
+        # What its senders hold is free as of now, not when they next run: `SendBudget.take`
+        # closing one stalled peer after another in one call would otherwise still see those
+        # bytes as used and go on to close peers that keep up (seen: chatting pairs cut).
+        self.budget.give(self.held_by_senders)
+        self.held_by_senders = 0
         self.budget.members.discard(self)
         if self._expiry is not None:
             self._expiry.cancel()

@@ -13,7 +13,9 @@ What one push carries (JSON, then encrypted by pywebpush for the device's browse
 of an approval); the Relay passes it on as it got it and cannot read it.
 
 Delivery degrades honestly and never blocks routing: `submit` only queues (a full queue drops
-and counts); each send has a timeout; 404/410 from the push service removes the subscription;
+and counts); signing, encryption and the POST run on a thread of their own
+(`relay_server.push_delivery`), the VAPID JWT signed once per push service; each send has a
+timeout; 404/410 from the push service removes the subscription;
 429, 5xx and network errors are retried with exponential backoff, a bounded number of times;
 other refusals are dropped and logged (ids only). Each (event, device) is claimed once before
 sending (in Redis when several Relay instances run), so one event gives one push per device.
@@ -35,7 +37,8 @@ from pathlib import Path
 
 import aiohttp
 from py_vapid import Vapid02
-from pywebpush import WebPushException, webpush_async
+
+from relay_server.push_delivery import DeliveryThread
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -220,10 +223,10 @@ class PushSender:
         self._ttl_s = ttl_s
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
-        self._http: aiohttp.ClientSession | None = None
+        self.delivery = DeliveryThread(key.vapid, subject)
 
     def start(self) -> None:
-        self._http = aiohttp.ClientSession()
+        self.delivery.start()
         self._runner = asyncio.create_task(self._run())
 
     async def close(self) -> None:
@@ -233,8 +236,7 @@ class PushSender:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._http is not None:
-            await self._http.close()
+        await self.delivery.close()
         await self.claims.close()
 
     def submit(self, event: PushEvent, subscriptions: list[Subscription]) -> None:
@@ -296,27 +298,6 @@ class PushSender:
 
     async def _send_once(self, sub: Subscription, payload: str) -> tuple[int | None, float | None]:
         """The push service's status (None: no answer) and its Retry-After, if any."""
-        try:
-            resp = await webpush_async(
-                sub.info(),
-                data=payload,
-                vapid_private_key=self.key.vapid,
-                vapid_claims={"sub": self.subject},
-                ttl=self._ttl_s,
-                timeout=self._timeout,
-                # Some push services (and web-push-testing) want the body's type said.
-                headers={"Content-Type": "application/octet-stream", "Urgency": "high"},
-                aiohttp_session=self._http,
-            )
-        except WebPushException as err:
-            resp = err.response
-            if resp is None:
-                return None, None
-        except (aiohttp.ClientError, TimeoutError, OSError):
-            return None, None
-        status = int(getattr(resp, "status", 0) or 0)
-        retry = getattr(resp, "headers", {}).get("Retry-After")
-        try:
-            return status, float(retry) if retry else None
-        except ValueError:
-            return status, None
+        return await self.delivery.send(
+            sub.info(), payload, ttl_s=self._ttl_s, http_timeout=self._timeout
+        )

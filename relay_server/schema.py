@@ -95,7 +95,12 @@ CREATE TABLE IF NOT EXISTS storage_samples (
 CREATE INDEX IF NOT EXISTS storage_month ON storage_samples(account_id, month);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Web Push looks a Node's subscriptions up for every event it pushes: by index, not by scan.
+_V4 = """
+CREATE INDEX IF NOT EXISTS push_by_node ON push_subscriptions(node_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 VERSION = len(MIGRATIONS)
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"

@@ -32,22 +32,26 @@ class RemoteVault:
             raise BackupRefused(await _message(resp))
         return resp
 
-    async def open(self, node_token: str) -> None:
-        """Create the vault for the Node's account (once; again is fine)."""
+    async def open(self, node_token: str, *, adopt: bool = False) -> None:
+        """Create the vault for the Node's account (once; again is fine). `adopt`: right after
+        a restore on a new PC, whose Node is a new account, move the backup to it by showing
+        the vault's own token; otherwise a vault another account holds is refused."""
+        body = {"vault_id": self._keys.vault_id, "token_sha256": self._keys.vault_token_hash}
+        if adopt:
+            body["vault_token"] = self._keys.vault_token
         try:
             resp = await self._http.post(
                 f"{self._root}/v1/backup/vaults",
-                # The vault's own token too: after a restore on a new PC (a new Node, so a new
-                # account) it shows the service the phrase's holder is moving the backup here.
-                json={
-                    "vault_id": self._keys.vault_id,
-                    "token_sha256": self._keys.vault_token_hash,
-                    "vault_token": self._keys.vault_token,
-                },
+                json=body,
                 headers={"Authorization": f"Bearer {node_token}"},
             )
         except aiohttp.ClientError as err:
             raise BackupRefused(f"the backup service cannot be reached ({err})") from None
+        if resp.status == 409:
+            raise BackupRefused(
+                "this backup now belongs to another ORA (it was restored on another PC): turn "
+                "backup on again here, with a new recovery phrase, to back this PC up"
+            )
         if resp.status >= 400:
             raise BackupRefused(await _message(resp))
 

@@ -38,6 +38,7 @@ class BackupState:
     last_hash: str = ""
     last_run: float = 0.0
     last_error: str = ""
+    adopt: bool = False  # restored here: the next backup moves the vault to this PC's account
 
     @classmethod
     def load(cls, settings: Settings) -> BackupState:
@@ -104,11 +105,12 @@ async def run(
         state.last_error = str(err) or type(err).__name__
         state.save(settings)
         raise
-    state.last_seq, state.last_hash, state.last_run, state.last_error = (
+    state.last_seq, state.last_hash, state.last_run, state.last_error, state.adopt = (
         result.seq,
         result.manifest_hash,
         time.time(),
         "",
+        False,
     )
     state.save(settings)
     return result
@@ -126,7 +128,7 @@ async def _run(
     if not credential:
         raise BackupNotReady("this ORA has not registered with its Relay yet: start it once")
     vault = RemoteVault(settings.relay_url, keys, http)
-    await vault.open(json.loads(credential)["node_token"])
+    await vault.open(json.loads(credential)["node_token"], adopt=state.adopt)
     known = await vault.manifests()
     if known and max(known) < state.last_seq:
         raise BackupRefused(
@@ -173,6 +175,7 @@ async def restore(
         last_seq=int(manifest["seq"]),
         last_hash="",
         last_run=float(manifest["created"]),
+        adopt=True,
     ).save(settings)
     repair = 0
     if not keep_devices:

@@ -97,7 +97,7 @@ class ApprovalDialog(QDialog):
         what, and the turn's private reads (all of it, shown whole)."""
         details = request.details
         sources = ", ".join(
-            f"{s.get('tool', '')} {s.get('where', '')}".strip()
+            f"{tool_title(str(s.get('tool', '')))} {s.get('where', '')}".strip()
             for s in details.get("untrusted_sources", [])[:3]
         )
         lines = [
@@ -105,7 +105,7 @@ class ApprovalDialog(QDialog):
                 "'%1' could send data out, and untrusted content (%2) is in this conversation: "
                 "it may be following instructions hidden there."
             )
-            .replace("%1", request.tool)  # first: a page's address may hold "%1"
+            .replace("%1", tool_title(request.tool))  # first: a page's address may hold "%1"
             .replace("%2", sources),
             self.tr("Sends to: %1").replace("%1", str(details.get("sends_to", ""))),
         ]
@@ -115,7 +115,8 @@ class ApprovalDialog(QDialog):
         if reads:
             lines.append(self.tr("Private data read in this turn (it could be in what is sent):"))
             lines += [
-                f"- {r.get('tool', '')} {r.get('what', '')}".rstrip() + f": {r.get('excerpt', '')}"
+                f"- {tool_title(str(r.get('tool', '')))} {r.get('what', '')}".rstrip()
+                + f": {r.get('excerpt', '')}"
                 for r in reads
             ]
         return "\n".join(lines)

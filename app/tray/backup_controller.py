@@ -234,6 +234,11 @@ class BackupController(QObject):
                 "Your backup is over its storage quota; nothing more was stored. Older "
                 "snapshots are pruned daily, or raise the quota of your account."
             )
+        if isinstance(err, BackupRefused) and "belongs to another ORA" in text:
+            return self.tr(
+                "This backup was restored on another PC and now belongs to it. Turn backup on "
+                "again here, with a new recovery phrase, to back this PC up."
+            )
         if isinstance(err, BackupRefused) and "cannot be reached" in text:
             return self.tr("The backup service cannot be reached; ORA will try again later.")
         if isinstance(err, service.BackupNotReady):

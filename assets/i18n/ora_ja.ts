@@ -186,6 +186,11 @@
         <source>Nothing was restored; this profile is as it was.</source>
         <translation>何も復元していません。このプロファイルは元のままです。</translation>
     </message>
+    <message>
+        <location filename="../../app/tray/backup_controller.py" line="1" />
+        <source>This backup was restored on another PC and now belongs to it. Turn backup on again here, with a new recovery phrase, to back this PC up.</source>
+        <translation>このバックアップは別の PC で復元され、今はその PC のものです。この PC をバックアップするには、新しい復元フレーズでバックアップをもう一度オンにしてください。</translation>
+    </message>
 </context>
 <context>
     <name>ChatWindow</name>

@@ -839,7 +839,7 @@
     if (typeof d.sends_to !== "string") return (a.reason || "").includes("\n") ? a.reason : "";
     const list = (v) => (Array.isArray(v) ? v : []);
     const sources = list(d.untrusted_sources).slice(0, 3)
-      .map((s) => `${s.tool || ""} ${s.where || ""}`.trim()).join(", ");
+      .map((s) => `${toolTitle(s.tool || "")} ${s.where || ""}`.trim()).join(", ");
     // Function replacers: a page's address may hold "$&" and the like.
     const lines = [
       t("discWarn").replace("{tool}", () => toolTitle(a.tool)).replace("{sources}", () => sources),
@@ -848,7 +848,7 @@
     if (d.body) lines.push(t("discData") + d.body);
     const reads = list(d.private_reads);
     if (reads.length) lines.push(t("discReads"));
-    for (const r of reads) lines.push(`- ${`${r.tool || ""} ${r.what || ""}`.trim()}: ${r.excerpt || ""}`);
+    for (const r of reads) lines.push(`- ${`${toolTitle(r.tool || "")} ${r.what || ""}`.trim()}: ${r.excerpt || ""}`);
     return lines.join("\n");
   }
 
@@ -858,7 +858,14 @@
 
   function toolTitle(tool) { return I.has("toolname_" + tool) ? t("toolname_" + tool) : tool; }
 
+  // While a tool waits for the owner, the reply's "Thinking…" says so instead.
+  function thinkingSays(id, key) {
+    const label = thinking.has(id) && pendingReplies.get(id)?.querySelector(".thinking-label");
+    if (label) { label.dataset.i18n = key; label.textContent = t(key); }
+  }
+
   function setToolLine(line, tool, status) {
+    if (line.dataset.reply) thinkingSays(line.dataset.reply, status === "waiting" ? "waitingLabel" : "thinking");
     line.dataset.tool = tool; line.dataset.status = status;
     line.className = "tool " + status;
     line.textContent = `${toolTitle(tool)} — ${I.has("tool_" + status) ? t("tool_" + status) : status}`;
@@ -875,6 +882,7 @@
     if (!line) {
       line = document.createElement("div");
       $("chat").insertBefore(line, replyBubble(msg.id));
+      line.dataset.reply = msg.id;
       toolLines.set(key, line);
     }
     setToolLine(line, msg.tool, msg.status);

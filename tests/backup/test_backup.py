@@ -280,6 +280,11 @@ async def test_a_restored_pc_goes_on_backing_up_into_the_same_backup(
     vault = relay.data_dir / "backup" / keys_from_phrase(phrase).vault_id
     node_id = json.loads(secrets.get("ora.relay-credential") or "{}")["node_id"]
     assert json.loads((vault / "vault.json").read_text())["account"] == node_id
+    # The old PC, still running, is told plainly and does not take it back.
+    with pytest.raises(BackupRefused, match="belongs to another ORA"):
+        await service.run(old.settings, old.secrets, http)
+    assert json.loads((vault / "vault.json").read_text())["account"] == node_id
+    assert (await service.run(settings, secrets, http)).seq == 3
 
 
 async def test_another_account_cannot_take_a_vault_without_its_phrase(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -211,3 +212,28 @@ def test_vapid_key_is_kept_private_and_stable(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError):
         PushEvent(kind="chat_text", event_id="x")
+
+
+async def test_the_jwt_is_signed_once_per_push_service_and_work_is_off_the_loop(
+    push_service: PushService, vapid: VapidKey, sender: PushSender
+) -> None:
+    subs = [subscription(push_service, vapid) for _ in range(3)]
+    signer = sender.delivery.vapid_headers
+    threads: set[int] = set()
+    original = signer.for_endpoint
+
+    def recording(endpoint: str) -> dict[str, str]:
+        threads.add(threading.get_ident())
+        return original(endpoint)
+
+    signer.for_endpoint = recording  # type: ignore[method-assign]
+    for i in range(4):
+        sender.submit(PushEvent(kind="device_paired", event_id=f"ev-s{i}"), [s for s, _ in subs])
+    async with asyncio.timeout(15):
+        await sender.idle()
+    assert sender.stats.sent == 12
+    assert signer.signed == 1, "one JWT for one push service, reused"
+    # Signing, encryption and the POST ran on the push thread, not the loop that routes.
+    assert threads and threading.get_ident() not in threads
+    for _, client_hash in subs:
+        assert len(push_service.notifications(client_hash)) == 4

@@ -61,8 +61,21 @@ class PushService:
 def start_push_service() -> PushService:
     if not SERVER_JS.is_file():
         raise RuntimeError("web-push-testing is missing: run scripts/setup.sh test")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+    # Another process may take the port between our probe and the server's listen: a server
+    # that exits at once gets another port.
+    for _ in range(5):
+        service = _start_once()
+        if service is not None:
+            return service
+    raise RuntimeError("web-push-testing did not start")
+
+
+def _start_once() -> PushService | None:
+    # A port free on the wildcard address, as the server will listen (dual stack when there
+    # is IPv6, else IPv4's).
+    family, wildcard = (socket.AF_INET6, "::") if socket.has_ipv6 else (socket.AF_INET, "0.0.0.0")
+    with socket.socket(family) as s:
+        s.bind((wildcard, 0))
         port = int(s.getsockname()[1])
     proc = subprocess.Popen(
         ["node", str(SERVER_JS), str(port)],
@@ -71,11 +84,12 @@ def start_push_service() -> PushService:
     )
     service = PushService(port=port, proc=proc)
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             service._post("/status")
             return service
         except OSError:
             time.sleep(0.1)
     proc.terminate()
-    raise RuntimeError("web-push-testing did not start")
+    proc.wait(5)
+    return None

@@ -229,7 +229,7 @@ def test_the_taint_disclosure_speaks_the_trays_language(qtbot: Any, qapp: Any) -
         qtbot.addWidget(dialog)
         shown = dialog.arguments.toPlainText()
         assert "送信先: https://attacker.example/c?d=dentist+at+4" in shown
-        assert "信頼できない内容（web_fetch https://recipes.example/%1）" in shown
+        assert "信頼できない内容（ウェブページを取得する https://recipes.example/%1）" in shown
         assert (
             "この会話で読み取られた個人データ" in shown
             and "memory_recall {}: dentist at 4" in shown

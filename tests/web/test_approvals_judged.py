@@ -98,6 +98,7 @@ async def test_an_approval_a_person_can_judge_and_the_asker_can_withdraw(
         await expect(asker.locator(".tool.waiting")).to_have_text(
             "Write a file — waiting for approval"
         )
+        await expect(asker.locator(".msg.ora.thinking")).to_have_text("Waiting for approval…")
         # Pinned: scrolled to the end of the long chat, the card is still on screen, at the top.
         await asker.evaluate(
             "() => { const m = document.querySelector('main'); m.scrollTop = m.scrollHeight; }"

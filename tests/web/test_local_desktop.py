@@ -1,6 +1,7 @@
 """The web client served by the local server for use on the PC: no Relay, no pairing."""
 
 import asyncio
+import re
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -90,9 +91,13 @@ async def test_another_local_user_reading_the_browsers_command_line_gets_nothing
             # The owner's tab is in: its URL no longer shows the code either.
             assert "#login=" not in page.url
 
-            stolen = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode().split("\0")
-            leaked = next(a for a in stolen if a.startswith("http://127.0.0.1"))
-            assert local.token not in "".join(stolen)
+            # What `ps` shows any local user. Chromium may rewrite its process title (one
+            # string joined by spaces instead of NUL-separated arguments), so search the text.
+            stolen = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode(errors="replace")
+            found = re.search(r"http://127\.0\.0\.1[^\s\x00]*", stolen)
+            assert found is not None, "the URL the desktop passed is on the command line"
+            leaked = found.group(0)
+            assert local.token not in stolen
             code = leaked.split("#login=", 1)[1]
             base = leaked.split("/app/", 1)[0]
             async with aiohttp.ClientSession() as http:
