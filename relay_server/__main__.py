@@ -13,6 +13,7 @@ import asyncio
 import gc
 import json
 import logging
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -116,6 +117,26 @@ async def _freeze_survivors(period_s: float, _app: web.Application) -> AsyncIter
     task.cancel()
 
 
+KERNEL_BACKLOG = 4096
+ACCEPT_BATCH = 64
+
+
+async def _widen_backlog(sock: socket.socket, _app: web.Application) -> None:
+    """asyncio calls listen(ACCEPT_BATCH) when it starts serving, just after start-up: raise
+    the kernel's queue again once it has."""
+
+    async def widen() -> None:
+        await asyncio.sleep(0.5)
+        sock.listen(KERNEL_BACKLOG)
+
+    task = asyncio.get_running_loop().create_task(widen())
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `ora-relay`."""
     argv = sys.argv[1:] if argv is None else argv
@@ -141,11 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     app.on_startup.append(_freeze_startup_objects)
     if settings.gc_freeze_s > 0:
         app.cleanup_ctx.append(partial(_freeze_survivors, settings.gc_freeze_s))
-    # A backlog for a reconnect storm (thousands of phones at once after a restart); the
-    # kernel caps it at net.core.somaxconn. aiohttp's 128 drops SYNs and costs clients seconds.
-    web.run_app(
-        app, host=settings.host, port=settings.port, print=None, access_log=None, backlog=4096
+    # A reconnect storm (thousands of phones at once after a restart): the kernel queues up to
+    # KERNEL_BACKLOG handshakes (capped by net.core.somaxconn; fewer drops SYNs and costs the
+    # phones seconds), while asyncio takes only ACCEPT_BATCH of them per turn of the event
+    # loop (it uses `backlog` for both): taking 4,096 in one turn stalled routing for seconds.
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.create_server(
+        (settings.host, settings.port), family=family, backlog=KERNEL_BACKLOG
     )
+    app.on_startup.append(partial(_widen_backlog, sock))
+    web.run_app(app, sock=sock, print=None, access_log=None, backlog=ACCEPT_BATCH)
     return 0
 
 
