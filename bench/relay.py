@@ -624,6 +624,7 @@ async def main() -> None:
         "target_msgs_ratio": 0.7,
         "target_p99_ms_256b_100": 5.0,
         "target_kb_per_idle_conn": 32.0,
+        "target_kb_per_idle_conn_100k": 16.0,  # issue 26; kb_per_idle_conn_scale here
         "target_stalled_rss_growth_mb": 64.0,
     }
     print(json.dumps(summary))

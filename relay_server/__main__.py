@@ -13,8 +13,11 @@ import asyncio
 import gc
 import json
 import logging
+import socket
 import sys
 import time
+from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
@@ -101,6 +104,39 @@ async def _freeze_startup_objects(app: web.Application) -> None:
     app[METRICS].watch_gc()
 
 
+async def _freeze_survivors(period_s: float, _app: web.Application) -> AsyncIterator[None]:
+    """ORA_RELAY_GC_FREEZE_S: freeze what survived, every period (see settings.gc_freeze_s)."""
+
+    async def freeze() -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            gc.freeze()
+
+    task = asyncio.create_task(freeze())
+    yield
+    task.cancel()
+
+
+KERNEL_BACKLOG = 4096
+ACCEPT_BATCH = 64
+
+
+async def _widen_backlog(sock: socket.socket, _app: web.Application) -> None:
+    """asyncio calls listen(ACCEPT_BATCH) when it starts serving, just after start-up: raise
+    the kernel's queue again once it has."""
+
+    async def widen() -> None:
+        await asyncio.sleep(0.5)
+        sock.listen(KERNEL_BACKLOG)
+
+    task = asyncio.get_running_loop().create_task(widen())
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `ora-relay`."""
     argv = sys.argv[1:] if argv is None else argv
@@ -124,11 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     return_large_buffers_to_os()  # frames of 1 MiB: freed memory goes back, RSS comes down
     app = create_app(settings)
     app.on_startup.append(_freeze_startup_objects)
-    # A backlog for a reconnect storm (thousands of phones at once after a restart); the
-    # kernel caps it at net.core.somaxconn. aiohttp's 128 drops SYNs and costs clients seconds.
-    web.run_app(
-        app, host=settings.host, port=settings.port, print=None, access_log=None, backlog=4096
+    if settings.gc_freeze_s > 0:
+        app.cleanup_ctx.append(partial(_freeze_survivors, settings.gc_freeze_s))
+    # A reconnect storm (thousands of phones at once after a restart): the kernel queues up to
+    # KERNEL_BACKLOG handshakes (capped by net.core.somaxconn; fewer drops SYNs and costs the
+    # phones seconds), while asyncio takes only ACCEPT_BATCH of them per turn of the event
+    # loop (it uses `backlog` for both): taking 4,096 in one turn stalled routing for seconds.
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.create_server(
+        (settings.host, settings.port), family=family, backlog=KERNEL_BACKLOG
     )
+    app.on_startup.append(partial(_widen_backlog, sock))
+    web.run_app(app, sock=sock, print=None, access_log=None, backlog=ACCEPT_BATCH)
     return 0
 
 
