@@ -106,6 +106,31 @@ def wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} never became ready")
 
 
+def spawn_relay(
+    port: int, data_dir: Path, env: dict[str, str] | None = None, profile_suffix: str = ""
+) -> subprocess.Popen[bytes]:
+    """A relay_server process on `port`, ready. BENCH_PROFILE=FILE runs it under cProfile,
+    writing FILE (+ `profile_suffix`) when it stops."""
+    profile = os.environ.get("BENCH_PROFILE")
+    prof_args = ["-m", "cProfile", "-o", profile + profile_suffix] if profile else []
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            *prof_args,
+            "-m",
+            "relay_server",
+            *("--port", str(port)),
+            *("--data-dir", str(data_dir)),
+        ],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_ready(f"http://127.0.0.1:{port}/readyz")
+    return proc
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -133,25 +158,7 @@ class Relay:
             self.pairs.append((node_id, credential, device_id, issued.access_token))
         await store.close()
         data_dir = self.data_dir
-        # BENCH_PROFILE=FILE: the Relay runs under cProfile and writes FILE when it stops.
-        profile = os.environ.get("BENCH_PROFILE")
-        prof_args = ["-m", "cProfile", "-o", profile] if profile else []
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                *prof_args,
-                "-m",
-                "relay_server",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_ready(f"http://127.0.0.1:{self.port}/readyz")
+        self.proc = spawn_relay(self.port, data_dir)
         return self
 
     async def connect(
@@ -227,8 +234,12 @@ async def ping_pong(
         rtts.append((time.perf_counter() - t0) * 1000)
 
 
+# (device, node, node_id): one chatting pair's sockets.
+WsPair = tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]
+
+
 async def measure(
-    pairs: list[tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse, str]],
+    pairs: list[WsPair],
     size: int,
     count: int,
     rate: float = 0.0,
@@ -258,6 +269,24 @@ def messages_for(pairs: int, size: int) -> int:
     return max(2, total // pairs)
 
 
+async def connect_pairs(
+    http: aiohttp.ClientSession, relay: Relay, passthrough: Passthrough, plain: int
+) -> tuple[list[WsPair], list[WsPair]]:
+    """Every (device, node, node_id) pair of the Relay, and `plain` pass-through pairs."""
+    relay_pairs: list[WsPair] = []
+    for node_id, credential, _device_id, access in relay.pairs:
+        node = await relay.connect(http, "node", credential)
+        device = await relay.connect(http, "device", access)
+        relay_pairs.append((device, node, node_id))
+    plain_pairs: list[WsPair] = []
+    for _ in range(plain):
+        node_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
+        node = await passthrough.connect(http, node_id)
+        device = await passthrough.connect(http, device_id)
+        plain_pairs.append((device, node, node_id))
+    return relay_pairs, plain_pairs
+
+
 async def run_throughput(results: dict[str, float]) -> None:
     most = max(CONCURRENCY)
     with tempfile.TemporaryDirectory() as tmp:
@@ -265,17 +294,7 @@ async def run_throughput(results: dict[str, float]) -> None:
         passthrough = Passthrough()
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
-            relay_pairs = []
-            for node_id, credential, _device_id, access in relay.pairs:
-                node = await relay.connect(http, "node", credential)
-                device = await relay.connect(http, "device", access)
-                relay_pairs.append((device, node, node_id))
-            plain_pairs = []
-            for _ in range(most):
-                node_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
-                node = await passthrough.connect(http, node_id)
-                device = await passthrough.connect(http, device_id)
-                plain_pairs.append((device, node, node_id))
+            relay_pairs, plain_pairs = await connect_pairs(http, relay, passthrough, most)
             for label, size in SIZES.items():
                 for n in CONCURRENCY:
                     count = messages_for(n, size)
@@ -373,17 +392,7 @@ async def run_paced(results: dict[str, float]) -> None:
         passthrough = Passthrough()
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
-            relay_pairs = []
-            for node_id, credential, _device_id, access in relay.pairs:
-                node = await relay.connect(http, "node", credential)
-                device = await relay.connect(http, "device", access)
-                relay_pairs.append((device, node, node_id))
-            plain_pairs = []
-            for _ in range(PACED_PAIRS):
-                node_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
-                node = await passthrough.connect(http, node_id)
-                device = await passthrough.connect(http, device_id)
-                plain_pairs.append((device, node, node_id))
+            relay_pairs, plain_pairs = await connect_pairs(http, relay, passthrough, PACED_PAIRS)
             pids = (relay.proc.pid, passthrough.proc.pid)
             await paced_latency(relay_pairs, plain_pairs, results, pids)
             for ws_pair in relay_pairs + plain_pairs:

@@ -28,7 +28,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -61,29 +60,11 @@ class Instance:
     """A Relay process of the cluster; `connect` as in bench.relay.Relay."""
 
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
-        from bench.relay import REPO, wait_ready
+        from bench.relay import spawn_relay
 
         self.port = _free_port()
         # BENCH_PROFILE=FILE: each instance runs under cProfile, writing FILE.<port>.
-        profile = os.environ.get("BENCH_PROFILE")
-        prof = ["-m", "cProfile", "-o", f"{profile}.{self.port}"] if profile else []
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                *prof,
-                "-m",
-                "relay_server",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            cwd=REPO,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_ready(f"http://127.0.0.1:{self.port}/readyz")
+        self.proc = spawn_relay(self.port, data_dir, env, profile_suffix=f".{self.port}")
 
     async def connect(self, http: aiohttp.ClientSession, role: str, token: str) -> Any:
         from bench.relay import Relay

@@ -368,25 +368,9 @@ async def run_idle_scale(results: dict[str, float]) -> None:
 
 def _restart(relay: Any, env: dict[str, str]) -> None:
     """Start the Relay process again on its port, over the same data directory."""
-    from bench.relay import REPO, wait_ready
+    from bench.relay import spawn_relay
 
-    profile = os.environ.get("BENCH_PROFILE")
-    prof_args = ["-m", "cProfile", "-o", profile] if profile else []
-    relay.proc = subprocess.Popen(
-        [
-            sys.executable,
-            *prof_args,
-            "-m",
-            "relay_server",
-            *("--port", str(relay.port)),
-            *("--data-dir", str(relay.data_dir)),
-        ],
-        cwd=REPO,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_ready(f"http://127.0.0.1:{relay.port}/readyz")
+    relay.proc = spawn_relay(relay.port, relay.data_dir, env)
 
 
 async def _idle(relay: Any, tokens: list[str]) -> dict[str, float]:
