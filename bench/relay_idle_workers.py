@@ -27,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,9 @@ from relay_server.token_service import TokenService
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CHATTING = 5
+# The Relay's ping period here (its default is 20 s): at 100k phones on a small machine the
+# heartbeat is most of the CPU, and a pong that waits past half a period cuts the phone.
+HEARTBEAT_S = float(os.environ.get("BENCH_IDLE_HEARTBEAT_S", "20"))
 
 
 def workers_for(n: int, fd_limit: int) -> int:
@@ -70,6 +74,7 @@ class Instance:
             "DATABASE_URL": dsn,
             "REDIS_URL": REDIS_URL,
             "ORA_RELAY_REDIS_PREFIX": f"ora-bench-{uuid.uuid4().hex[:8]}",
+            "ORA_RELAY_HEARTBEAT_S": str(HEARTBEAT_S),
         }
         self.data_dir = data_dir
         self.proc: subprocess.Popen[bytes] | None = None
@@ -102,6 +107,18 @@ class Instance:
 
     def rss_kb(self) -> int:
         return sum(rss_kb(pid) for pid in self.pids())
+
+    def devices_connected(self) -> int:
+        """Phones the workers hold now, by their own count (a phone whose pong came too late
+        was cut by the heartbeat and is not held any more)."""
+        total = 0
+        for i in range(self.workers):
+            url = f"http://127.0.0.1:{self.metrics_base + i}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                for line in resp.read().decode().splitlines():
+                    if line.startswith('ora_relay_connections{role="device"}'):
+                        total += int(float(line.rsplit(" ", 1)[1]))
+        return total
 
     def cpu_s(self) -> float:
         return sum(cpu_s(pid) for pid in self.pids())
@@ -199,12 +216,13 @@ async def _idle(
         await asyncio.sleep(3.0)
         after = instance.rss_kb()
         per_worker = [rss_kb(pid) for pid in instance.pids()[1:]]
+        for device, node, _ in socks:  # nobody would read them (or answer pings) meanwhile
+            await device.close()
+            await node.close()
         c0, w0 = instance.cpu_s(), time.perf_counter()
         await asyncio.sleep(IDLE_WINDOW_S)
         idle_cpu = (instance.cpu_s() - c0) / (time.perf_counter() - w0) * 100
-        for device, node, _ in socks:  # unread meanwhile: the heartbeat closed them
-            await device.close()
-            await node.close()
+        still = instance.devices_connected()
         socks = await chatting()
         await measure(socks, 256, 5, PACED_RATE)
         beside = await measure(socks, 256, int(IDLE_WINDOW_S * PACED_RATE), PACED_RATE)
@@ -213,6 +231,8 @@ async def _idle(
             {
                 "idle_workers_connections_held": held,
                 "idle_workers_connect_failed": failed,
+                "idle_workers_connections_after_window": still,
+                "idle_workers_heartbeat_s": HEARTBEAT_S,
                 "kb_per_idle_conn_workers": round(kb, 2),
                 "idle_workers_rss_mb": round(after / 1024, 1),
                 "idle_workers_rss_mb_each": [round(kb_ / 1024, 1) for kb_ in per_worker],
@@ -229,7 +249,9 @@ async def _idle(
             out["kb_per_idle_conn_100k"] = round(kb, 2)
             out["accept_s_100k"] = round(accept_s, 2)
         print(
-            f"idle/workers: {held} phones held by {instance.workers} workers ({failed} failed), "
+            f"idle/workers: {held} phones held by {instance.workers} workers ({failed} failed; "
+            f"{still} still connected after {IDLE_WINDOW_S:.0f} s idle at a {HEARTBEAT_S:.0f} s "
+            "heartbeat), "
             f"{kb:.2f} KB each (RSS {before} -> {after} KB; workers' MB {out['idle_workers_rss_mb_each']}), "
             f"accepted in {accept_s:.1f} s, CPU at idle {idle_cpu:.1f} % of a core, a pair beside "
             f"them p50 {beside['p50_ms']:.2f} p99 {beside['p99_ms']:.2f} ms "
