@@ -246,12 +246,10 @@ async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str, Ac
             raise Unauthorized("unknown Node credential")
         return "node", found.node_id, found.node_id, None
     if hello.role == "device":
-        grant = await relay.tokens.grant(hello.token)
-        device = await relay.store.device(grant.device_id)
-        assert device is not None  # the grant checked it exists and is not revoked
+        grant = await relay.tokens.grant(hello.token)  # the device exists and is not revoked
         # Remote access is what the monthly plan pays for: refuse it, saying why.
-        await relay.billing.require_active(device.node_id)
-        return "device", grant.device_id, device.node_id, grant
+        await relay.billing.require_active(grant.node_id)
+        return "device", grant.device_id, grant.node_id, grant
     expected = relay.settings.cloud_token_hash
     if not expected or not hmac.compare_digest(token_hash(hello.token).encode(), expected.encode()):
         raise Unauthorized("unknown Cloud worker credential")
