@@ -213,6 +213,10 @@ async def _idle(
         accept_s = time.perf_counter() - t0
         held = sum(int(r["ok"]) for r in reports)  # type: ignore[call-overload]
         failed = sum(int(r["failed"]) for r in reports)  # type: ignore[call-overload]
+        why: dict[str, int] = {}  # what the failed attempts met (each phone tried again)
+        for r in reports:
+            for reason, count in dict(r.get("failures") or {}).items():  # type: ignore[call-overload]
+                why[reason] = why.get(reason, 0) + int(count)
         await asyncio.sleep(3.0)
         after = instance.rss_kb()
         per_worker = [rss_kb(pid) for pid in instance.pids()[1:]]
@@ -231,6 +235,7 @@ async def _idle(
             {
                 "idle_workers_connections_held": held,
                 "idle_workers_connect_failed": failed,
+                "idle_workers_connect_failures": why,
                 "idle_workers_connections_after_window": still,
                 "idle_workers_heartbeat_s": HEARTBEAT_S,
                 "kb_per_idle_conn_workers": round(kb, 2),
@@ -249,7 +254,8 @@ async def _idle(
             out["kb_per_idle_conn_100k"] = round(kb, 2)
             out["accept_s_100k"] = round(accept_s, 2)
         print(
-            f"idle/workers: {held} phones held by {instance.workers} workers ({failed} failed; "
+            f"idle/workers: {held} phones held by {instance.workers} workers ({failed} attempts "
+            f"failed and were tried again: {why}; "
             f"{still} still connected after {IDLE_WINDOW_S:.0f} s idle at a {HEARTBEAT_S:.0f} s "
             "heartbeat), "
             f"{kb:.2f} KB each (RSS {before} -> {after} KB; workers' MB {out['idle_workers_rss_mb_each']}), "
