@@ -79,11 +79,18 @@ def raise_fd_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def make_phones(data_dir: Path, n: int, db_ready: Path) -> list[str]:
-    """n paired owner devices (each with its Node and an active account) and their access
-    tokens, written in bulk into the Relay's database (`db_ready`: made by the Relay's store)."""
+Rows = list[tuple[Any, ...]]
+
+
+def phone_rows(n: int) -> tuple[list[str], dict[str, tuple[list[str], Rows]]]:
+    """n paired owner devices, each with its Node and an active account: their access tokens,
+    and per table the columns and rows that make them."""
     now = time.time()
-    tokens, nodes, devices, accounts, rows = [], [], [], [], []
+    tokens: list[str] = []
+    nodes: Rows = []
+    devices: Rows = []
+    accounts: Rows = []
+    rows: Rows = []
     for _ in range(n):
         node_id, device_id, access = str(uuid.uuid4()), str(uuid.uuid4()), new_token("at")
         nodes.append((node_id, token_hash(new_token("nd")), "x", now))
@@ -91,16 +98,26 @@ def make_phones(data_dir: Path, n: int, db_ready: Path) -> list[str]:
         accounts.append((node_id, "relay-monthly", "active", now, 0, now))
         rows.append((token_hash(access), "at", device_id, str(uuid.uuid4()), now + 6 * 3600))
         tokens.append(access)
+    return tokens, {
+        "nodes": (["node_id", "credential_hash", "public_key", "created_at"], nodes),
+        "devices": (["device_id", "node_id", "role", "created_at"], devices),
+        "accounts": (
+            ["account_id", "plan", "status", "status_at", "budget_nusd", "created_at"],
+            accounts,
+        ),
+        "tokens": (["token_hash", "kind", "device_id", "family_id", "expires_at"], rows),
+    }
+
+
+def make_phones(data_dir: Path, n: int, db_ready: Path) -> list[str]:
+    """`phone_rows`, written in bulk into the Relay's SQLite database (`db_ready`: made by the
+    Relay's store); their access tokens."""
+    tokens, tables = phone_rows(n)
     db = sqlite3.connect(db_ready)
     with db:
-        db.executemany("INSERT INTO nodes VALUES (?,?,?,?)", nodes)
-        db.executemany("INSERT INTO devices VALUES (?,?,?,?,NULL)", devices)
-        db.executemany("INSERT INTO accounts VALUES (?,?,?,?,?,?)", accounts)
-        db.executemany(
-            "INSERT INTO tokens (token_hash, kind, device_id, family_id, expires_at) "
-            "VALUES (?,?,?,?,?)",
-            rows,
-        )
+        for table, (columns, rows) in tables.items():
+            marks = ",".join("?" * len(columns))
+            db.executemany(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", rows)
     db.close()
     del data_dir
     return tokens
@@ -338,6 +355,11 @@ async def run_idle_scale(results: dict[str, float]) -> None:
     from bench.relay import Relay
 
     limit = raise_fd_limit()
+    if limit - 200 < IDLE_N:
+        # More phones than one process may hold sockets: the instance as several workers.
+        from bench.relay_idle_workers import run_idle_workers
+
+        await run_idle_workers(results, IDLE_N)
     # One socket per phone in the Relay process: the file-descriptor limit is its ceiling
     # (minus the chatting pairs, the database, the listener...). Said in the results.
     n = min(IDLE_N, limit - 200)

@@ -4,6 +4,9 @@ print an account's monthly statement or set its Cloud budget or subscription sta
     ora-relay [--host H] [--port P] [--data-dir D]
     ora-relay statement ACCOUNT_ID [--month YYYY-MM] [--data-dir D]
     ora-relay account ACCOUNT_ID [--budget-usd X] [--status active|past_due|cancelled]
+
+With ORA_RELAY_WORKERS=N (and DATABASE_URL, REDIS_URL) it supervises N Relay processes sharing
+the port (relay_server/workers.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from relay_server import workers
 from relay_server.app import create_app, open_store
 from relay_server.billing import Billing, month_of, to_nusd
 from relay_server.memory import return_large_buffers_to_os
@@ -33,13 +37,19 @@ from relay_server.storm_gc import storm_gc
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; never frame content (the Relay has none in plaintext anyway)."""
 
+    def __init__(self, worker: int = -1) -> None:
+        super().__init__()
+        self.worker = worker
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "ts": round(time.time(), 3),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        if self.worker >= 0:
+            entry["worker"] = self.worker
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -150,13 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         settings = RelaySettings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+        workers.check(settings)
     except SettingsError as err:
         print(f"ora-relay: {err}", file=sys.stderr)
         return 2
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(settings.worker_index))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if settings.workers > 1:
+        return workers.supervise(settings, argv)
     logging.getLogger(__name__).info("relay starting on %s:%s", settings.host, settings.port)
     return_large_buffers_to_os()  # frames of 1 MiB: freed memory goes back, RSS comes down
     app = create_app(settings)
@@ -169,11 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     # phones seconds), while asyncio takes only ACCEPT_BATCH of them per turn of the event
     # loop (it uses `backlog` for both): taking 4,096 in one turn stalled routing for seconds.
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    # A worker shares the port with its siblings; the kernel spreads connections over them.
+    worker = settings.worker_index >= 0
     sock = socket.create_server(
-        (settings.host, settings.port), family=family, backlog=KERNEL_BACKLOG
+        (settings.host, settings.port), family=family, backlog=KERNEL_BACKLOG, reuse_port=worker
     )
+    socks = [sock]
+    if worker and settings.worker_metrics_port:
+        own = (settings.host, settings.worker_metrics_port + settings.worker_index)
+        socks.append(socket.create_server(own, family=family))
     app.on_startup.append(partial(_widen_backlog, sock))
-    web.run_app(app, sock=sock, print=None, access_log=None, backlog=ACCEPT_BATCH)
+    web.run_app(app, sock=socks, print=None, access_log=None, backlog=ACCEPT_BATCH)
     return 0
 
 

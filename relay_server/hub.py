@@ -113,7 +113,9 @@ class Connection:
     protocol: Any = None
     family_id: str = ""  # a device's token family (revoking it closes this connection)
     expires_at: float = 0.0  # when the access token that opened it expires (0: never)
-    queue: collections.deque[str | bytes] = field(default_factory=collections.deque)
+    # Only while frames wait (a peer that is behind): an empty deque is ~620 bytes, more than
+    # the rest of this object, and an idle connection has nothing queued.
+    queue: collections.deque[str | bytes] | None = None
     queued_bytes: int = 0
     in_transport: int = 0  # what the transport held after the last write
     held_by_senders: int = 0  # frames senders hold while they wait for room here
@@ -197,6 +199,8 @@ class Connection:
         finally:
             if self.writer is asyncio.current_task():
                 self.writer = None
+            if not self.queue:
+                self.queue = None  # caught up: back to an idle connection's size
 
     def _count_transport(self) -> None:
         """Hold what the transport buffers for the peer against the budget too."""
@@ -225,15 +229,18 @@ class Connection:
         size = len(item)
         if self._write_now(item):
             return True
+        queue = self.queue
         if (
             self.waiting + size > self.queue_bytes
-            or len(self.queue) >= self.queue_frames > 0
+            or (queue is not None and len(queue) >= self.queue_frames > 0)
             or not self.budget.take(size, self)
         ):
             self.evict(SLOW)
             return False
         self.queued_bytes += size
-        self.queue.append(item)
+        if queue is None:
+            queue = self.queue = collections.deque()
+        queue.append(item)
         if self.writer is None:
             self.writer = asyncio.get_running_loop().create_task(self._drain())
         return True
@@ -338,11 +345,16 @@ class Connection:
             self._expiry.cancel()
         delay = max(0.0, expires_at - time.time())
         loop = asyncio.get_running_loop()
-        self._expiry = loop.call_later(delay, lambda: self._spawn(self.close(EXPIRED)))
+        # A bound method, not a closure: a function and its cell per connection otherwise.
+        self._expiry = loop.call_later(delay, self._expired)
+
+    def _expired(self) -> None:
+        self._spawn(self.close(EXPIRED))
 
     def _discard_queue(self) -> None:
-        while self.queue:
-            self._release(len(self.queue.popleft()))
+        queue = self.queue
+        while queue:
+            self._release(len(queue.popleft()))
 
     def _transport(self) -> asyncio.WriteTransport | None:
         transport = self.transport

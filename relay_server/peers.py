@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from math import ceil
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -24,103 +25,152 @@ from relay_server import cluster as bus
 from relay_server import code_pairing
 from relay_server.cloud_peers import serve_worker, to_cloud
 from relay_server.errors import BadRequest, NotPaired, RelayError, Unauthorized, UpdateRequired
-from relay_server.http_common import allowed_origin, source
+from relay_server.http_common import (
+    REFUSAL_NODE,
+    SECURITY_HEADERS,
+    allowed_origin,
+    error_response,
+    long_lived,
+    source,
+)
 from relay_server.hub import Connection
 from relay_server.relay import RELAY, Relay
 from relay_server.token_service import AccessGrant
 
 
+@long_lived
 async def websocket(request: web.Request) -> web.StreamResponse:
-    """One peer: Hello first, then control messages (text) and routed frames (binary)."""
+    """One peer: Hello first, then control messages (text) and routed frames (binary).
+
+    The middlewares hand this coroutine on without awaiting it (`long_lived`): it refuses and
+    audits a `RelayError` itself, as `refusals` would, and sets the security headers on its
+    own answers. (Not in a coroutine of its own: one frame more for each idle socket.)"""
     relay = request.app[RELAY]
-    wait = relay.accepts.take()
-    if wait > 0:
-        # Past the configured accept rate (a reconnect storm): come back later, before any
-        # database work. Counted, not audited: a storm would write a row per refusal.
-        relay.metrics.refusals.labels("busy").inc()
-        return web.Response(status=503, text="busy", headers={"Retry-After": str(ceil(wait))})
-    src = source(request)
-    ws = web.WebSocketResponse(
-        heartbeat=relay.settings.heartbeat_s,
-        max_msg_size=relay.settings.max_frame_bytes,
-        # Frames are end-to-end encrypted (incompressible): deflate would spend CPU on every
-        # frame and a compressor's state on every connection, for nothing.
-        compress=False,
-    )
-    if not allowed_origin(request):
-        # Cross-site WebSocket hijacking: a page elsewhere must not ride a browser's session.
-        origin = request.headers.get("Origin", "")[:100]
-        await relay.refuse(Unauthorized(f"foreign origin {origin}"), source=src)
-        return web.Response(status=403, text="origin not allowed")
-    await ws.prepare(request)
-    hello = await _hello(request, ws, relay, src)
-    if hello is None:
-        return ws
-    conn, token = hello
-    relay.metrics.connections.labels(conn.role).inc()
-    if conn.role == "cloud":
-        await serve_worker(relay, conn, ws, src)
-        return ws
-    device_id = conn.peer_id if conn.role == "device" else ""
-    await relay.store.audit(
-        "connected", node_id=conn.node_id, device_id=device_id, source=src, detail=conn.role
-    )
-    await relay.hub.attach(conn)
-    await relay.joined(conn)
-    started = time.monotonic()
     try:
-        if conn.role == "device" and not await _still_valid(relay, conn, token):
-            return ws  # revoked between its hello and now: the revocation swept before it
-        await _arrived(relay, conn)
-        # The loop is written here, not called (hub.pump): one coroutine frame fewer for each
-        # of 100k idle connections.
-        async for msg in ws:
-            size = 0
-            if msg.type == WSMsgType.BINARY:
-                size = len(msg.data)
-                await _route(relay, conn, msg.data)
-            elif msg.type == WSMsgType.TEXT:
-                await _control(relay, conn, msg.data)
-            elif msg.type == WSMsgType.ERROR:
-                break
-            # Routed, the frame (up to 1 MiB) is its destination's business: held here while
-            # the next one is awaited (or while its sender is held to its rate), it was 1 MiB
-            # per flooding sender that no budget counted.
-            del msg
-            pause = conn.throttle(size) if size else 0.0
-            if pause > 0:
-                # The frame that overdrew the allowance has gone: the sender waits after it,
-                # and the Relay does not hold that frame for the whole wait.
-                await conn.rest(pause)
-    finally:
-        if conn.role == "device":
-            await relay.end_cloud_session(conn.peer_id)
-        current = relay.hub.detach(conn)
-        if current:
-            await relay.left(conn)
-        relay.metrics.connections.labels(conn.role).dec()
-        traffic: dict[str, object] = {
-            "in": conn.bytes_in,
-            "out": conn.bytes_out,
-            "s": round(time.monotonic() - started, 3),
-            "close": ws.close_code,
-        }
-        if conn.closed_for:
-            traffic["reason"] = conn.closed_for  # a stalled reader never gets to read it
-        await relay.store.audit(
-            "disconnected",
-            node_id=conn.node_id,
-            device_id=device_id,
-            source=src,
-            detail=json.dumps(traffic),
+        wait = relay.accepts.take()
+        if wait > 0:
+            # Past the configured accept rate (a reconnect storm): come back later, before any
+            # database work. Counted, not audited: a storm would write a row per refusal.
+            relay.metrics.refusals.labels("busy").inc()
+            return _secured(
+                web.Response(status=503, text="busy", headers={"Retry-After": str(ceil(wait))})
+            )
+        src = source(request)
+        ws = _Socket(
+            heartbeat=relay.settings.heartbeat_s,
+            max_msg_size=relay.settings.max_frame_bytes,
+            # Frames are end-to-end encrypted (incompressible): deflate would spend CPU on every
+            # frame and a compressor's state on every connection, for nothing.
+            compress=False,
         )
-        if current and conn.role == "node":
-            await relay.announce_node(conn.node_id, False)
-            if relay.notifier is not None:
-                relay.notifier.node_left(conn.node_id)
-        elif current:
-            await relay.to_node(conn.node_id, m.Presence(peer_id=conn.peer_id, online=False))
-    return ws
+        if not allowed_origin(request):
+            # Cross-site WebSocket hijacking: a page elsewhere must not ride a browser's session.
+            origin = request.headers.get("Origin", "")[:100]
+            await relay.refuse(Unauthorized(f"foreign origin {origin}"), source=src)
+            return _secured(web.Response(status=403, text="origin not allowed"))
+        await ws.prepare(request)
+        hello = await _hello(request, ws, relay, src)
+        if hello is None:
+            return ws
+        conn, token = hello
+        del hello  # held by this frame for the socket's whole life otherwise
+        relay.metrics.connections.labels(conn.role).inc()
+        if conn.role == "cloud":
+            await serve_worker(relay, conn, ws, src)
+            return ws
+        device_id = conn.peer_id if conn.role == "device" else ""
+        await relay.store.audit(
+            "connected", node_id=conn.node_id, device_id=device_id, source=src, detail=conn.role
+        )
+        await relay.hub.attach(conn)
+        await relay.joined(conn)
+        started = time.monotonic()
+        try:
+            if conn.role == "device" and not await _still_valid(relay, conn, token):
+                return ws  # revoked between its hello and now: the revocation swept before it
+            token = ""  # checked: not kept for the socket's whole life
+            await _arrived(relay, conn)
+            # The loop is written here, not called (hub.pump), and not `async for` (whose
+            # __anext__ is a coroutine of its own): frames held by each of 100k idle sockets.
+            while True:
+                msg = await ws.receive()
+                if msg.type in _ENDS:
+                    break
+                size = 0
+                if msg.type == WSMsgType.BINARY:
+                    size = len(msg.data)
+                    await _route(relay, conn, msg.data)
+                elif msg.type == WSMsgType.TEXT:
+                    await _control(relay, conn, msg.data)
+                # Routed, the frame (up to 1 MiB) is its destination's business: held here while
+                # the next one is awaited (or while its sender is held to its rate), it was 1 MiB
+                # per flooding sender that no budget counted.
+                del msg
+                pause = conn.throttle(size) if size else 0.0
+                if pause > 0:
+                    # The frame that overdrew the allowance has gone: the sender waits after it,
+                    # and the Relay does not hold that frame for the whole wait.
+                    await conn.rest(pause)
+        finally:
+            if conn.role == "device":
+                await relay.end_cloud_session(conn.peer_id)
+            current = relay.hub.detach(conn)
+            if current:
+                await relay.left(conn)
+            relay.metrics.connections.labels(conn.role).dec()
+            traffic: dict[str, object] = {
+                "in": conn.bytes_in,
+                "out": conn.bytes_out,
+                "s": round(time.monotonic() - started, 3),
+                "close": ws.close_code,
+            }
+            if conn.closed_for:
+                traffic["reason"] = conn.closed_for  # a stalled reader never gets to read it
+            await relay.store.audit(
+                "disconnected",
+                node_id=conn.node_id,
+                device_id=device_id,
+                source=src,
+                detail=json.dumps(traffic),
+            )
+            if current and conn.role == "node":
+                await relay.announce_node(conn.node_id, False)
+                if relay.notifier is not None:
+                    relay.notifier.node_left(conn.node_id)
+            elif current:
+                await relay.to_node(conn.node_id, m.Presence(peer_id=conn.peer_id, online=False))
+        return ws
+    except RelayError as err:
+        await relay.refuse(err, source=source(request), node_id=request.get(REFUSAL_NODE, ""))
+        return _secured(error_response(err))
+
+
+class _Socket(web.WebSocketResponse):
+    """aiohttp's WebSocketResponse with the attributes its heartbeat sets after the upgrade in
+    slots. CPython keeps an instance's first 30 attributes in a compact array (~300 bytes);
+    a prepared socket has 29, and the first ping added 2 more, which turned them into a full
+    dict of ~1.6 KB, for each connection's whole life. A slot is 8 bytes.
+
+    A slot shadows the class default aiohttp relies on: each is set to that default first."""
+
+    __slots__ = ("_heartbeat_cb", "_heartbeat_when", "_ping_task", "_pong_response_cb")
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._heartbeat_cb = None
+        self._heartbeat_when = 0.0
+        self._pong_response_cb = None
+        self._ping_task = None
+        super().__init__(**kwargs)
+
+
+# What ends the loop: `async for` over the socket stops at these too.
+_ENDS = frozenset((WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR))
+
+
+def _secured(resp: web.Response) -> web.Response:
+    """The headers `security_headers` puts on every other answer of the Relay."""
+    resp.headers.update(SECURITY_HEADERS)
+    return resp
 
 
 async def _arrived(relay: Relay, conn: Connection) -> None:
@@ -196,12 +246,10 @@ async def _authenticate(relay: Relay, hello: m.Hello) -> tuple[str, str, str, Ac
             raise Unauthorized("unknown Node credential")
         return "node", found.node_id, found.node_id, None
     if hello.role == "device":
-        grant = await relay.tokens.grant(hello.token)
-        device = await relay.store.device(grant.device_id)
-        assert device is not None  # the grant checked it exists and is not revoked
+        grant = await relay.tokens.grant(hello.token)  # the device exists and is not revoked
         # Remote access is what the monthly plan pays for: refuse it, saying why.
-        await relay.billing.require_active(device.node_id)
-        return "device", grant.device_id, device.node_id, grant
+        await relay.billing.require_active(grant.node_id)
+        return "device", grant.device_id, grant.node_id, grant
     expected = relay.settings.cloud_token_hash
     if not expected or not hmac.compare_digest(token_hash(hello.token).encode(), expected.encode()):
         raise Unauthorized("unknown Cloud worker credential")

@@ -54,6 +54,14 @@ class RelaySettings:
     # (~1.8 s at 20k connections on a small machine); frozen objects are skipped, but a cycle
     # among them that dies later is never collected: a bounded leak traded for the tail.
     gc_freeze_s: float = 0.0
+    # Processes serving this instance's port (relay_server/workers.py): one per core, or more
+    # when one process's file-descriptor limit is below the phones the instance should carry.
+    # More than one needs DATABASE_URL and REDIS_URL (the workers are a cluster).
+    workers: int = 1
+    worker_index: int = -1  # set by the supervisor for its workers; -1: not a worker
+    # Worker i also listens on this port + i, so that each can be scraped for its own
+    # /metrics (the shared port answers from whichever worker the kernel picks); 0: no.
+    worker_metrics_port: int = 0
     # Rate limits key on the real client address: X-Forwarded-For is believed only from these
     # proxies (CIDRs). Entries expire; the table holds at most rate_limit_max_keys clients.
     trusted_proxies: tuple[str, ...] = ()
@@ -225,6 +233,9 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ORA_RELAY_ACCEPT_BURST", "accept_burst", _int),
     ("ORA_RELAY_HEARTBEAT_S", "heartbeat_s", _float),
     ("ORA_RELAY_GC_FREEZE_S", "gc_freeze_s", _float),
+    ("ORA_RELAY_WORKERS", "workers", _int),
+    ("ORA_RELAY_WORKER_INDEX", "worker_index", _int),
+    ("ORA_RELAY_WORKER_METRICS_PORT", "worker_metrics_port", _int),
     ("ORA_RELAY_TRUSTED_PROXIES", "trusted_proxies", _list),
     ("ORA_RELAY_RATE_LIMIT_MAX_KEYS", "rate_limit_max_keys", _int),
     ("ORA_RELAY_NODE_REGISTRATIONS_PER_HOUR", "node_registrations_per_hour", _int),

@@ -129,6 +129,26 @@ class RelayStore:
         )
         return load(TokenRow, row)
 
+    async def token_and_device(self, token_hash: str) -> tuple[TokenRow, DeviceRow | None] | None:
+        """A token and the device it belongs to (None if that row is gone), in one query:
+        every hello and renewal looks both up, twice when a hello rechecks after attaching."""
+        row = await self._db.fetchrow(
+            "SELECT t.token_hash, t.kind, t.device_id, t.family_id, t.expires_at, t.replaced, "
+            "t.revoked, d.node_id, d.role, d.revoked_at IS NOT NULL AS device_revoked "
+            "FROM tokens t LEFT JOIN devices d ON d.device_id = t.device_id "
+            "WHERE t.token_hash=$1",
+            token_hash,
+        )
+        token = load(TokenRow, row)
+        if row is None or token is None:
+            return None
+        if row["node_id"] is None:
+            return token, None
+        device = DeviceRow(
+            node_id=row["node_id"], role=row["role"], revoked=bool(row["device_revoked"])
+        )
+        return token, device
+
     async def mark_replaced(self, token_hash: str) -> bool:
         """Atomically retire a refresh token; False if it was already retired (reuse)."""
         changed = await self._db.execute(

@@ -27,6 +27,7 @@ class AccessGrant:
     device_id: str
     family_id: str
     expires_at: float
+    node_id: str  # the Node the device is paired with
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,18 +73,19 @@ class TokenService:
         )
         return IssuedTokens(access_token=access, refresh_token=refresh, expires_in=self._access_ttl)
 
-    async def _lookup(self, token: str, kind: str) -> tuple[str, str, float]:
+    async def _lookup(self, token: str, kind: str) -> tuple[str, str, float, str]:
+        """(device id, family id, expiry, node id) of a valid token of `kind`."""
         try:
             if token_kind(token) != kind:
                 raise Unauthorized("wrong kind of token")
         except DecodeError:
             raise Unauthorized("not a valid token") from None
-        row = await self._store.token(token_hash(token))
-        if row is None:
+        found = await self._store.token_and_device(token_hash(token))
+        if found is None:
             raise Unauthorized("unknown token")
+        row, device = found
         if row.revoked:
             raise TokenRevoked("this device's access was revoked: pair it again")
-        device = await self._store.device(row.device_id)
         if device is None or device.revoked:
             raise TokenRevoked("this device's access was revoked: pair it again")
         if kind == "rt" and row.replaced:
@@ -95,7 +97,7 @@ class TokenService:
             raise TokenExpired("this access token was replaced: use the new one")
         if row.expires_at <= time.time():
             raise TokenExpired("token expired: refresh it")
-        return row.device_id, row.family_id, row.expires_at
+        return row.device_id, row.family_id, row.expires_at, device.node_id
 
     async def authenticate(self, access_token: str) -> str:
         """The device id an access token belongs to, or an Unauthorized error saying why."""
@@ -103,12 +105,14 @@ class TokenService:
 
     async def grant(self, access_token: str) -> AccessGrant:
         """What an access token opens (for a socket: its family and expiry), or Unauthorized."""
-        device_id, family_id, expires_at = await self._lookup(access_token, "at")
-        return AccessGrant(device_id=device_id, family_id=family_id, expires_at=expires_at)
+        device_id, family_id, expires_at, node_id = await self._lookup(access_token, "at")
+        return AccessGrant(
+            device_id=device_id, family_id=family_id, expires_at=expires_at, node_id=node_id
+        )
 
     async def rotate(self, refresh_token: str) -> tuple[str, IssuedTokens]:
         """Exchange a refresh token for a new pair; a reused one revokes the family."""
-        device_id, family, _expires = await self._lookup(refresh_token, "rt")
+        device_id, family, _expires, _node = await self._lookup(refresh_token, "rt")
         if not await self._store.mark_replaced(token_hash(refresh_token)):
             await self._revoke_family(family)  # lost a race with another use of the same token
             raise RefreshReused(

@@ -183,6 +183,12 @@ async def test_foreign_origin_is_refused(node: RelayLink, relay: RelayProcess) -
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
         await evil.connect()
     assert err.value.status == 403
+    # The socket's handler bypasses the middlewares (relay_server.http_common.long_lived):
+    # its own refusals carry their headers still, and every other answer keeps them.
+    assert err.value.headers is not None
+    assert err.value.headers.get("X-Content-Type-Options") == "nosniff"
+    async with aiohttp.ClientSession() as http, http.get(f"{relay.url}/healthz") as resp:
+        assert resp.headers.get("X-Content-Type-Options") == "nosniff"
     same = Device(relay.url, access_token=phone.access_token, headers={"Origin": relay.url})
     assert isinstance(await same.connect(handshake=False), m.Welcome)
     assert any(e == "refused:unauthorized" for e in audit_events(relay))

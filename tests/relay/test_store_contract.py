@@ -111,6 +111,24 @@ async def test_revoking_a_device_revokes_its_tokens(store: RelayStore) -> None:
     assert token is not None and token.revoked
 
 
+async def test_a_token_is_found_with_its_device_in_one_lookup(store: RelayStore) -> None:
+    """What a hello checks: the token and its device as they are now."""
+    await store.add_device("d1", "n1", "guest")
+    await store.add_token("at1", "at", "d1", "fam", time.time() + 60)
+    await store.add_token("orphan", "at", "gone", "fam2", time.time() + 60)
+    found = await store.token_and_device("at1")
+    assert found is not None
+    token, device = found
+    assert (token.device_id, token.family_id, token.revoked) == ("d1", "fam", False)
+    assert device == DeviceRow(node_id="n1", role="guest", revoked=False)
+    assert await store.token_and_device("nope") is None
+    orphan = await store.token_and_device("orphan")
+    assert orphan is not None and orphan[1] is None  # no device row: the caller refuses it
+    await store.revoke_device("d1")
+    again = await store.token_and_device("at1")
+    assert again is not None and again[0].revoked and again[1] is not None and again[1].revoked
+
+
 async def test_pairings_lock_after_failed_attempts_and_claim_once(store: RelayStore) -> None:
     exp = time.time() + 300
     await store.add_pairing("p1", "n1", "ver", "guest", exp)
