@@ -62,6 +62,9 @@ STORM_ACCEPT_BURST = int(os.environ.get("BENCH_STORM_ACCEPT_BURST", "0"))
 # Longer than one heartbeat period: every connection is pinged in it.
 IDLE_WINDOW_S = float(os.environ.get("BENCH_IDLE_WINDOW_S", "30"))
 HEARTBEAT_S = 20.0  # the Relay's default
+# Only the storm (with BENCH_STORM_ACCEPT_PER_S set: the idle phase is what measures the rate
+# otherwise): BENCH_IDLE_N phones are written to the database, none held before the storm.
+SKIP_IDLE = bool(os.environ.get("BENCH_STORM_ONLY"))
 
 
 def raise_fd_limit() -> int:
@@ -370,11 +373,12 @@ async def run_idle_scale(results: dict[str, float]) -> None:
         t = time.perf_counter()
         tokens = make_phones(Path(tmp), n, Path(tmp) / "relay.db")
         print(f"idle: {n} phones written in {time.perf_counter() - t:.1f} s", flush=True)
-        _restart(relay, {})
-        try:
-            results.update(await _idle(relay, tokens))
-        finally:
-            relay.stop()
+        if not (SKIP_IDLE and STORM_ACCEPT_PER_S):
+            _restart(relay, {})
+            try:
+                results.update(await _idle(relay, tokens))
+            finally:
+                relay.stop()
         rate = STORM_ACCEPT_PER_S or max(20.0, round(0.7 * results["accepts_per_s"]))
         storm_env = {
             "ORA_RELAY_ACCEPT_PER_S": str(rate),
@@ -498,12 +502,16 @@ async def _storm(relay: Any, tokens: list[str]) -> dict[str, float]:
             while not over.is_set():
                 await measure(chatting, 256, 20, rate, rtts)
 
+        gc0 = await gc_pauses(relay.port)
         during_task = asyncio.create_task(chat())
         storm_reports = await storm.reports()
         storm_s = time.perf_counter() - t0
         over.set()
         await during_task
+        gc1 = await gc_pauses(relay.port)
         during = _percentiles(rtts)
+        if os.environ.get("BENCH_STORM_DUMP"):
+            Path(os.environ["BENCH_STORM_DUMP"]).write_text(json.dumps(rtts))
         storm.stop()
         refused = sum(int(r["failed"]) for r in storm_reports)  # type: ignore[call-overload]
         limited = sum(int(r["busy"]) for r in storm_reports)  # type: ignore[call-overload]
@@ -519,6 +527,15 @@ async def _storm(relay: Any, tokens: list[str]) -> dict[str, float]:
                 "reconnect_storm_p99_ms_before": round(alone["p99_ms"], 3),
                 "reconnect_storm_p50_ms_during": round(during["p50_ms"], 3),
                 "reconnect_storm_p99_ms_during": round(during["p99_ms"], 3),
+                "reconnect_storm_max_ms_during": round(max(rtts), 3),
+                # The collector's full passes while 10k connections' objects pile up.
+                "reconnect_storm_gc2_pauses": gc1.get("gen2_count", 0) - gc0.get("gen2_count", 0),
+                "reconnect_storm_gc1_pause_s": round(
+                    gc1.get("gen1_s", 0) - gc0.get("gen1_s", 0), 3
+                ),
+                "reconnect_storm_gc2_pause_s": round(
+                    gc1.get("gen2_s", 0) - gc0.get("gen2_s", 0), 3
+                ),
             }
         )
         print(

@@ -31,6 +31,7 @@ from relay_server.billing import Billing, month_of, to_nusd
 from relay_server.memory import return_large_buffers_to_os
 from relay_server.metrics import METRICS
 from relay_server.settings import RelaySettings, SettingsError
+from relay_server.storm_gc import storm_gc
 
 
 class JsonFormatter(logging.Formatter):
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     return_large_buffers_to_os()  # frames of 1 MiB: freed memory goes back, RSS comes down
     app = create_app(settings)
     app.on_startup.append(_freeze_startup_objects)
+    app.cleanup_ctx.append(storm_gc)  # no full collection while a reconnect storm comes in
     if settings.gc_freeze_s > 0:
         app.cleanup_ctx.append(partial(_freeze_survivors, settings.gc_freeze_s))
     # A reconnect storm (thousands of phones at once after a restart): the kernel queues up to
