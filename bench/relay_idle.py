@@ -379,6 +379,8 @@ async def run_idle_scale(results: dict[str, float]) -> None:
                 results.update(await _idle(relay, tokens))
             finally:
                 relay.stop()
+        if STORM_N <= 0:
+            return
         rate = STORM_ACCEPT_PER_S or max(20.0, round(0.7 * results["accepts_per_s"]))
         storm_env = {
             "ORA_RELAY_ACCEPT_PER_S": str(rate),

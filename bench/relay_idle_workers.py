@@ -24,8 +24,10 @@ import asyncio
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -169,8 +171,7 @@ async def run_idle_workers(results: dict[str, Any], n: int) -> None:
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    data_dir = Path(f"/tmp/{name}")
-    data_dir.mkdir()
+    data_dir = Path(tempfile.mkdtemp(prefix=name))
     instance = Instance(workers, dsn, data_dir)
     try:
         t = time.perf_counter()
@@ -182,6 +183,7 @@ async def run_idle_workers(results: dict[str, Any], n: int) -> None:
         results["idle_workers_fd_limit"] = limit
     finally:
         instance.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
