@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -47,6 +48,7 @@ from protocol.version import check_relay_version
 _LOGGER = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
 HEARTBEAT_S = 20.0
+REFUSAL_INTERVAL_S = 1.0  # see ResponderLink._refuse
 
 
 class LinkStatus(StrEnum):
@@ -149,6 +151,7 @@ class ResponderLink:
         self.status = LinkStatus.OFFLINE
         self.connected = asyncio.Event()
         self._sessions: dict[str, _PeerSessions] = {}
+        self._refused_at: dict[str, float] = {}  # peer -> when we last told it so
         self._out: asyncio.Queue[str | bytes] | None = None
 
     # -- sending (synchronous: sealing and queueing are one step) ---------------------------
@@ -189,6 +192,7 @@ class ResponderLink:
     def drop(self, peer_id: str) -> None:
         """Forget a peer's sessions (it left, or was revoked)."""
         self._sessions.pop(peer_id, None)
+        self._refused_at.pop(peer_id, None)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -350,7 +354,15 @@ class ResponderLink:
         self._hooks.message(peer_id, msg)
 
     def _refuse(self, peer_id: str, session: e2ee.Session, err: CryptoError) -> None:
-        """Tell the peer, inside the session, which frame we expected; it will re-handshake."""
+        """Tell the peer, inside the session, which frame we expected; it will re-handshake.
+
+        At most once a REFUSAL_INTERVAL_S per peer: a Relay that replays every frame would
+        otherwise keep both ends refusing each other's refusals (each one a new frame it
+        replays again) as fast as they can, burning the PC's CPU and filling its log."""
+        now = time.monotonic()
+        if now - self._refused_at.get(peer_id, -REFUSAL_INTERVAL_S) < REFUSAL_INTERVAL_S:
+            return
+        self._refused_at[peer_id] = now
         _LOGGER.warning("refused a frame from %s: %s", peer_id, type(err).__name__)
         resync = am.Resync(expected=session.recv_counter, reason=type(err).__name__)
         self.send_raw(peer_id, session.seal(m.encode(resync).encode("utf-8")))

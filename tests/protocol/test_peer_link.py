@@ -124,6 +124,22 @@ async def test_a_dropped_frame_is_reported_inside_the_session() -> None:
     assert rig.hooks.messages == []
 
 
+async def test_a_replaying_relay_gets_one_refusal_not_one_per_replay() -> None:
+    """A Relay that sends the same frame again and again (or replays every refusal, so that
+    each end refuses the other's refusal): the PC says so once, not once per copy."""
+    rig = Rig()
+    _, live = rig.handshake()
+    frame = live.seal(m.encode(am.Chat(id="c1", text="once")).encode())
+    rig.frame(frame)
+    (receipt,) = rig.sent()
+    assert isinstance(m.decode(live.open(receipt)), am.Received)
+    for _ in range(50):
+        rig.frame(frame)
+    (notice,) = rig.sent()
+    assert isinstance(m.decode(live.open(notice)), am.Resync)
+    assert [type(x) for x in rig.hooks.messages] == [am.Chat]  # ran once
+
+
 async def test_a_frame_without_any_session_gets_a_bare_resync() -> None:
     rig = Rig()
     stray = e2ee.Session(bytes(32), bytes(32)).seal(b"hello?")
