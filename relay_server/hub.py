@@ -1,19 +1,14 @@
 """Live connections and routing between a device and its own Node (in-process).
 
 What the Relay holds for a peer that does not read is bounded three ways, so a stalled reader
-costs the Relay a few MiB and then its connection, never the memory of everyone else:
+costs a few MiB and then its connection, never everyone else's memory: each connection's send
+queue in frames and bytes (`queue_frames`, `queue_bytes`); all queues together (`SendBudget`:
+a frame that would pass the total closes the connection that is behind); each write
+(`write_timeout_s`). Such a connection is aborted, not closed politely: a polite close waits
+for the kernel to flush what the peer will never read, which is exactly the memory to free.
 
-- each connection's send queue, in frames and in bytes (`queue_frames`, `queue_bytes`);
-- all queues together (`SendBudget`): a frame that would pass the total closes the connection
-  it was queued for, the one that is behind;
-- each write (`write_timeout_s`): a peer whose socket accepts nothing for that long is gone.
-
-A connection closed for any of these is aborted, not closed politely: a polite close waits for
-the kernel to flush what the peer will never read, which is exactly the memory to free.
-
-Nodes and devices live in separate tables (`nodes`, `devices`): an id is only ever looked up
-in the table of the kind the caller expects, so a device named after a Node's id is never
-taken for that Node.
+Nodes and devices live in separate tables (`nodes`, `devices`): an id is only looked up in the
+table of the kind the caller expects, so a device named after a Node's id is never that Node.
 """
 
 from __future__ import annotations
@@ -34,8 +29,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from protocol.messages import Error, Message, encode
 
 _LOGGER = logging.getLogger(__name__)
-# A last message and a close frame get this long before the socket is cut.
-CLOSE_GRACE_S = 1.0
+CLOSE_GRACE_S = 1.0  # a last message and a close frame get this long before the cut
 DEFAULT_QUEUE_BYTES = 1024 * 1024 + 64 * 1024  # one largest frame, and some small ones
 DEFAULT_WRITE_TIMEOUT_S = 10.0
 SLOW = Error(code="slow_consumer", message="you were too slow to receive; reconnect")

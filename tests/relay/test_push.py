@@ -166,7 +166,9 @@ async def test_submit_never_waits_for_the_push_service(
     started = time.perf_counter()
     for i in range(50):
         s.submit(PushEvent(kind="budget_low", event_id=f"ev-{i}"), [slow])
-    assert time.perf_counter() - started < 0.05
+    # 50 submits to a push service that takes seconds: none of them waits for it (a timed
+    # bound loose enough for a loaded CI machine; waiting would take the service's seconds).
+    assert time.perf_counter() - started < 1.0
     assert s.stats.dropped >= 40
     await s.close()
 
